@@ -1,0 +1,30 @@
+// Combine: y[t, h] = Σ_j ys[t·k + j, h] + shared[t, h]. The down GEMM already applied each slot's
+// routing weight (and the shared expert's sigmoid gate), so this is a plain gather-and-sum:
+// each output element is written by one thread, no float atomics.
+// Layout: ys [T·k, H], shared [T, H] (read only when HAS_SHARED) → y [T, H].
+// Dispatch: (ceil(H / WG), T, 1).
+
+struct Params {
+  hidden: u32,
+  topK: u32,
+}
+
+override HAS_SHARED: bool = false;
+const WG = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ys: array<f32>;
+@group(0) @binding(2) var<storage, read> sharedY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let h = gid.x;
+  let t = gid.y;
+  let H = p.hidden;
+  if (h >= H) { return; }
+  var acc = 0.0;
+  if (HAS_SHARED) { acc = sharedY[t * H + h]; }
+  for (var j = 0u; j < p.topK; j++) { acc += ys[(t * p.topK + j) * H + h]; }
+  y[t * H + h] = acc;
+}

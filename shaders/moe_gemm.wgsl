@@ -1,0 +1,119 @@
+// Grouped expert GEMM over the expert-sorted rows made by align.wgsl (prefill path).
+// GATED (GEMM 1): A row = x[token of the slot], B = the expert's gate and up rows,
+//                 out h[sorted row, n] = silu(gate) · up.
+// !GATED (GEMM 2): A row = h[sorted row], B = the expert's down rows,
+//                 out y[slot, n] = acc · routing weight of the slot.
+// Weights: one binding holds experts [e0,e1) × output columns [n0,n1) as [e1-e0][P][n1-n0][K],
+//          P = 2 (gate, up) when GATED else 1; f32, or f16 packed two per u32 when WEIGHT_F16.
+// Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
+//           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).
+
+struct Params {
+  e0: u32,
+  e1: u32,
+  n0: u32,
+  n1: u32,
+  K: u32,
+  outStride: u32,
+  topK: u32,
+}
+
+override GATED: bool = true;
+override WEIGHT_F16: bool = false;
+const BM = 32u;   // rows per block: align.wgsl pads each expert to this
+const BN = 32u;
+const BK = 16u;
+const TM = 4u;    // each of the 8×8 threads computes TM × TN outputs
+const TN = 4u;
+const NONE = 0xffffffffu;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> sorted: array<u32>;
+@group(0) @binding(4) var<storage, read> blockExpert: array<u32>;
+@group(0) @binding(5) var<storage, read> routeW: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+var<workgroup> As: array<f32, BM * BK>;
+var<workgroup> Bs: array<f32, 2u * BN * BK>;  // gate tile, then up tile when GATED
+var<workgroup> rowA: array<u32, BM>;          // A row of each tile row, NONE for padding
+var<workgroup> expert: u32;
+
+fn weight(i: u32) -> f32 {
+  if (WEIGHT_F16) { return unpack2x16float(w[i >> 1u])[i & 1u]; }
+  return bitcast<f32>(w[i]);
+}
+
+fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tid = lid.y * 8u + lid.x;
+  let rowBase = wg.y * BM;
+  if (tid == 0u) { expert = blockExpert[wg.y]; }
+  let e = workgroupUniformLoad(&expert);
+  if (e == NONE || e < p.e0 || e >= p.e1) { return; }
+  if (tid < BM) {
+    let slot = sorted[rowBase + tid];
+    var r = NONE;
+    if (slot != NONE) { r = select(rowBase + tid, slot / p.topK, GATED); }
+    rowA[tid] = r;
+  }
+
+  let K = p.K;
+  let nc = p.n1 - p.n0;
+  let colBase = wg.x * BN;
+  let parts = select(1u, 2u, GATED);
+  let wBase = (e - p.e0) * parts * nc * K;
+  var acc: array<f32, TM * TN>;
+  var accUp: array<f32, TM * TN>;
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    workgroupBarrier();
+    for (var i = tid; i < BM * BK; i += 64u) {
+      let r = i / BK;
+      let kk = k0 + i % BK;
+      var v = 0.0;
+      if (rowA[r] != NONE && kk < K) { v = a[rowA[r] * K + kk]; }
+      As[i] = v;
+    }
+    for (var i = tid; i < parts * BN * BK; i += 64u) {
+      let part = i / (BN * BK);
+      let n = colBase + (i / BK) % BN;
+      let kk = k0 + i % BK;
+      var v = 0.0;
+      if (n < nc && kk < K) { v = weight(wBase + (part * nc + n) * K + kk); }
+      Bs[i] = v;
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < BK; c++) {
+      var av: array<f32, TM>;
+      for (var i = 0u; i < TM; i++) { av[i] = As[(lid.y * TM + i) * BK + c]; }
+      for (var j = 0u; j < TN; j++) {
+        let col = (lid.x * TN + j) * BK + c;
+        let g = Bs[col];
+        for (var i = 0u; i < TM; i++) { acc[i * TN + j] += av[i] * g; }
+        if (GATED) {
+          let u = Bs[BN * BK + col];
+          for (var i = 0u; i < TM; i++) { accUp[i * TN + j] += av[i] * u; }
+        }
+      }
+    }
+  }
+
+  for (var i = 0u; i < TM; i++) {
+    let row = rowBase + lid.y * TM + i;
+    let slot = sorted[row];
+    if (slot == NONE) { continue; }
+    for (var j = 0u; j < TN; j++) {
+      let n = colBase + lid.x * TN + j;
+      if (n >= nc) { continue; }
+      let col = p.n0 + n;
+      if (GATED) {
+        out[row * p.outStride + col] = silu(acc[i * TN + j]) * accUp[i * TN + j];
+      } else {
+        out[slot * p.outStride + col] = acc[i * TN + j] * routeW[slot];
+      }
+    }
+  }
+}

@@ -1,0 +1,155 @@
+// Router: logits = x·Wrᵀ + bias, scoring, optional grouped top-k, top-k, routing weights.
+// Layout: x [T,H], wr [E,H], bias [E], selBias [E] (shifts the choice, never the weights),
+//         mask [E] (0 = expert may not be chosen) → ids [T,k] u32, weights [T,k] f32,
+//         counts [E] (+1 per choice; the caller clears it).
+// Dispatch: (T, 1, 1), one workgroup per token. Bounds: E ≤ E_MAX, k ≤ E, nGroup ≤ E.
+// Ties: the lower expert (or group) index wins, so results are deterministic.
+
+struct Params {
+  tokens: u32,
+  hidden: u32,
+  experts: u32,
+  topK: u32,
+  scoring: u32,    // 0 softmax over all experts, 1 sigmoid, 2 top-k on logits then softmax over the k
+  normTopK: u32,   // renormalise the k weights to sum 1 (modes 0 and 1)
+  nGroup: u32,     // > 1: keep only the topkGroup groups with the best sum-of-top-2 scores
+  topkGroup: u32,
+  routedScaling: f32,
+}
+
+override E_MAX: u32 = 64u;
+const WG = 64u;
+const NONE = 0xffffffffu;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wr: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> selBias: array<f32>;
+@group(0) @binding(5) var<storage, read> mask: array<u32>;
+@group(0) @binding(6) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(7) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(8) var<storage, read_write> counts: array<atomic<u32>>;
+
+var<workgroup> logit: array<f32, E_MAX>;
+var<workgroup> sel: array<f32, E_MAX>;     // selection score
+var<workgroup> alive: array<u32, E_MAX>;   // still selectable (per expert), kept (per group)
+var<workgroup> groupScore: array<f32, E_MAX>;
+var<workgroup> groupKept: array<u32, E_MAX>;
+var<workgroup> redV: array<f32, WG>;
+var<workgroup> redI: array<u32, WG>;
+var<workgroup> best: u32;
+
+fn sigmoid(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }
+
+// Is candidate a (value, index) better than b? NONE marks an empty candidate.
+fn better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
+  if (ia == NONE) { return false; }
+  if (ib == NONE) { return true; }
+  return va > vb || (va == vb && ia < ib);
+}
+
+// Workgroup-wide argmax of sel over alive experts.
+fn argmaxAlive(tid: u32) -> u32 {
+  var bv = 0.0;
+  var bi = NONE;
+  for (var e = tid; e < p.experts; e += WG) {
+    if (alive[e] != 0u && better(sel[e], e, bv, bi)) { bv = sel[e]; bi = e; }
+  }
+  redV[tid] = bv;
+  redI[tid] = bi;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (tid < s && better(redV[tid + s], redI[tid + s], redV[tid], redI[tid])) {
+      redV[tid] = redV[tid + s];
+      redI[tid] = redI[tid + s];
+    }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&redI[0]);
+}
+
+// Keeps the topkGroup groups whose two best alive selection scores sum highest; the rest die.
+fn groupedSelection(tid: u32) {
+  let size = p.experts / p.nGroup;
+  for (var g = tid; g < p.nGroup; g += WG) {
+    var b1 = 0.0;
+    var i1 = NONE;
+    var b2 = 0.0;
+    var i2 = NONE;
+    for (var e = g * size; e < (g + 1u) * size; e++) {
+      if (alive[e] == 0u) { continue; }
+      if (better(sel[e], e, b1, i1)) { b2 = b1; i2 = i1; b1 = sel[e]; i1 = e; }
+      else if (better(sel[e], e, b2, i2)) { b2 = sel[e]; i2 = e; }
+    }
+    groupScore[g] = select(select(b1 + b2, b1, i2 == NONE), -3.4e38, i1 == NONE);
+  }
+  workgroupBarrier();
+  if (tid == 0u) {
+    // Serial: nGroup is small (8 in DeepSeek-V3). A group is kept if fewer than topkGroup beat it.
+    for (var g = 0u; g < p.nGroup; g++) {
+      var beaten = 0u;
+      for (var o = 0u; o < p.nGroup; o++) {
+        if (better(groupScore[o], o, groupScore[g], g)) { beaten++; }
+      }
+      groupKept[g] = select(0u, 1u, beaten < p.topkGroup);
+    }
+  }
+  workgroupBarrier();
+  for (var e = tid; e < p.experts; e += WG) {
+    if (groupKept[e / size] == 0u) { alive[e] = 0u; }
+  }
+  workgroupBarrier();
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let t = wg.x;
+  let H = p.hidden;
+  for (var e = tid; e < p.experts; e += WG) {
+    var acc = 0.0;
+    for (var h = 0u; h < H; h++) { acc += x[t * H + h] * wr[e * H + h]; }
+    let l = acc + bias[e];
+    logit[e] = l;
+    sel[e] = select(l, sigmoid(l), p.scoring == 1u) + selBias[e];
+    alive[e] = mask[e];
+  }
+  workgroupBarrier();
+  if (p.nGroup > 1u) { groupedSelection(tid); }
+
+  let k = p.topK;
+  let out = t * k;
+  for (var j = 0u; j < k; j++) {
+    let e = argmaxAlive(tid);
+    if (tid == 0u) { ids[out + j] = e; alive[e] = 0u; }
+    workgroupBarrier();
+  }
+  if (tid != 0u) { return; }
+
+  // Weights, serially: k and E are small next to the expert GEMMs.
+  var shift = 0.0;  // subtracted before exp() so it cannot overflow
+  var denom = 0.0;
+  if (p.scoring == 0u) {
+    shift = -3.4e38;
+    for (var e = 0u; e < p.experts; e++) { if (mask[e] != 0u) { shift = max(shift, logit[e]); } }
+    for (var e = 0u; e < p.experts; e++) { if (mask[e] != 0u) { denom += exp(logit[e] - shift); } }
+  } else if (p.scoring == 2u) {
+    shift = logit[ids[out]];
+    for (var j = 1u; j < k; j++) { shift = max(shift, logit[ids[out + j]]); }
+  }
+  var sum = 0.0;
+  for (var j = 0u; j < k; j++) {
+    let l = logit[ids[out + j]];
+    var w = sigmoid(l);
+    if (p.scoring != 1u) { w = exp(l - shift); }
+    if (p.scoring == 0u) { w /= denom; }
+    weights[out + j] = w;
+    sum += w;
+  }
+  let renorm = p.scoring == 2u || p.normTopK != 0u;
+  let scale = select(p.routedScaling, p.routedScaling / sum, renorm);
+  for (var j = 0u; j < k; j++) {
+    weights[out + j] *= scale;
+    atomicAdd(&counts[ids[out + j]], 1u);
+  }
+}

@@ -1,0 +1,10 @@
+// webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
+export { runMoE, type MoEResult } from './moe/run';
+export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer';
+export {
+  MAX_EXPERTS, MAX_TOKENS, MoEInputError,
+  type MoEConfig, type MoESpec, type MoEWeights, type Scoring, type SharedExpertWeights,
+} from './moe/spec';
+export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } from './moe/weights';
+export { capStorageBinding, storageBindingLimit } from './gpu/limits';
+export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16';

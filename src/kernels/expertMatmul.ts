@@ -1,0 +1,45 @@
+import gemmCode from '../../shaders/moe_gemm.wgsl?raw';
+import gemvCode from '../../shaders/moe_gemv.wgsl?raw';
+import { computePipeline } from '../gpu/pipelines';
+import type { Dispatch, Workspace } from '../gpu/workspace';
+import type { ExpertChunk, ExpertMatrix } from '../moe/weights';
+
+const GEMM_BN = 32;  // moe_gemm.wgsl BN
+const GEMV_RN = 4;   // moe_gemv.wgsl RN
+
+export interface ExpertMatmulBuffers {
+  a: GPUBuffer;       // GEMM 1: x [T,K]; GEMM 2: h [rows,K]
+  routeW: GPUBuffer;  // [T·k] routing weights (GEMM 2's epilogue)
+  out: GPUBuffer;     // GEMM 1: h [rows, N]; GEMM 2: ys [T·k, N]
+}
+
+/** Grouped GEMM over expert-sorted rows: one dispatch per weight binding (chunk). */
+export function groupedGemm(
+  ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
+  topK: number, blocks: number,
+): Dispatch[] {
+  const pipeline = computePipeline(ws.device, 'moe_gemm', gemmCode, overrides(m));
+  return m.chunks.map((c) => ws.dispatch(
+    pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.sorted, b.blockExpert, b.routeW, b.out],
+    [Math.ceil((c.n1 - c.n0) / GEMM_BN), blocks],
+  ));
+}
+
+/** Indexed GEMV for few tokens: reads each slot's expert from `ids` on the GPU. */
+export function indexedGemv(
+  ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
+): Dispatch[] {
+  const pipeline = computePipeline(ws.device, 'moe_gemv', gemvCode, overrides(m));
+  return m.chunks.map((c) => ws.dispatch(
+    pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.ids, b.routeW, b.out],
+    [Math.ceil((c.n1 - c.n0) / GEMV_RN), slots],
+  ));
+}
+
+function overrides(m: ExpertMatrix): Record<string, number> {
+  return { GATED: m.parts === 2 ? 1 : 0, WEIGHT_F16: m.dtype === 'f16' ? 1 : 0 };
+}
+
+function params(ws: Workspace, m: ExpertMatrix, c: ExpertChunk, topK: number): GPUBuffer {
+  return ws.uniform([c.e0, c.e1, c.n0, c.n1, m.inner, m.outputs, topK], 'expert matmul params');
+}

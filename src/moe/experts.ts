@@ -1,0 +1,108 @@
+// One routed set of experts: router → (alignment → grouped GEMMs) or (indexed GEMVs) → ys [T·k, H].
+// The shared expert of Qwen2-MoE is such a set too: one expert, k = 1, and a router whose single
+// logit is the shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
+import { alignKernel, BLOCK_ROWS, maxBlocks } from '../kernels/align';
+import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
+import { routerKernel } from '../kernels/router';
+import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace';
+import type { Routing } from './spec';
+import { destroyExpertMatrix, type ExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from './weights';
+
+export interface ExpertSetWeights {
+  router: Float32Array;
+  routerBias?: Float32Array;
+  selectionBias?: Float32Array;
+  mask?: ArrayLike<boolean | number>;
+  gateUp: HostWeights;
+  down: HostWeights;
+}
+
+/** What one call on T tokens produces, and the launches that produce it. */
+export interface ExpertSetRun {
+  ids: GPUBuffer;      // [T,k] u32
+  weights: GPUBuffer;  // [T,k] f32
+  counts: GPUBuffer;   // [E] u32, cleared by the caller before the pass
+  ys: GPUBuffer;       // [T·k, H], routing weights applied
+  dispatches: Dispatch[];
+}
+
+export class ExpertSet {
+  private readonly router: GPUBuffer;
+  private readonly bias: GPUBuffer;
+  private readonly selBias: GPUBuffer;
+  private readonly mask: GPUBuffer;
+  private readonly gateUp: ExpertMatrix;
+  private readonly down: ExpertMatrix;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly routing: Routing,
+    readonly hidden: number,
+    readonly intermediate: number,
+    dtype: WeightDType,
+    w: ExpertSetWeights,
+    label: string,
+  ) {
+    const E = routing.experts;
+    this.router = uploadBuffer(device, w.router, `${label} router`);
+    this.bias = uploadBuffer(device, w.routerBias ?? new Float32Array(E), `${label} router bias`);
+    this.selBias = uploadBuffer(device, w.selectionBias ?? new Float32Array(E), `${label} selection bias`);
+    this.mask = uploadBuffer(device, maskWords(w.mask, E), `${label} expert mask`);
+    this.gateUp = uploadExpertMatrix(device, w.gateUp, { experts: E, parts: 2, outputs: intermediate, inner: hidden }, dtype, `${label} gate/up`);
+    this.down = uploadExpertMatrix(device, w.down, { experts: E, parts: 1, outputs: hidden, inner: intermediate }, dtype, `${label} down`);
+  }
+
+  /** Replaces the expert mask for the next calls (checked by the caller). */
+  setMask(mask: ArrayLike<boolean | number>): void {
+    this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
+  }
+
+  /** Bytes of the largest activation buffer a call on `tokens` tokens needs. */
+  activationBytes(tokens: number, gemv: boolean): number {
+    const slots = tokens * this.routing.topK;
+    const hRows = gemv ? slots : maxBlocks(slots, this.routing.experts) * BLOCK_ROWS;
+    return 4 * Math.max(hRows * this.intermediate, slots * this.hidden);
+  }
+
+  /** Buffers and launches for one call on `tokens` rows of `x`; `gemv` picks the decode path. */
+  plan(ws: Workspace, x: GPUBuffer, tokens: number, gemv: boolean): ExpertSetRun {
+    const { experts: E, topK: k } = this.routing;
+    const slots = tokens * k;
+    const ids = ws.buffer(slots * 4, 'ids');
+    const weights = ws.buffer(slots * 4, 'weights');
+    const counts = ws.buffer(E * 4, 'counts');
+    const ys = ws.buffer(slots * this.hidden * 4, 'ys');
+    const dispatches = [routerKernel(ws, {
+      x, wr: this.router, bias: this.bias, selBias: this.selBias, mask: this.mask, ids, weights, counts,
+    }, { ...this.routing, tokens, hidden: this.hidden })];
+    if (gemv) {
+      const h = ws.buffer(slots * this.intermediate * 4, 'h');
+      dispatches.push(
+        ...indexedGemv(ws, this.gateUp, { a: x, ids, routeW: weights, out: h }, k, slots),
+        ...indexedGemv(ws, this.down, { a: h, ids, routeW: weights, out: ys }, k, slots),
+      );
+    } else {
+      const blocks = maxBlocks(slots, E);
+      const sorted = ws.buffer(blocks * BLOCK_ROWS * 4, 'sorted slots');
+      const blockExpert = ws.buffer(blocks * 4, 'block experts');
+      const h = ws.buffer(blocks * BLOCK_ROWS * this.intermediate * 4, 'h');
+      const aligned = { sorted, blockExpert, routeW: weights };
+      dispatches.push(
+        alignKernel(ws, { ids, counts, sorted, blockExpert }, slots, E),
+        ...groupedGemm(ws, this.gateUp, { ...aligned, a: x, out: h }, k, blocks),
+        ...groupedGemm(ws, this.down, { ...aligned, a: h, out: ys }, k, blocks),
+      );
+    }
+    return { ids, weights, counts, ys, dispatches };
+  }
+
+  destroy(): void {
+    for (const b of [this.router, this.bias, this.selBias, this.mask]) b.destroy();
+    destroyExpertMatrix(this.gateUp);
+    destroyExpertMatrix(this.down);
+  }
+}
+
+function maskWords(mask: ArrayLike<boolean | number> | undefined, experts: number): Uint32Array<ArrayBuffer> {
+  return Uint32Array.from({ length: experts }, (_, e) => (mask ? (mask[e] ? 1 : 0) : 1));
+}

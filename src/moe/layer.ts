@@ -1,0 +1,143 @@
+// A MoE block whose weights live on the GPU: encode() records router, alignment, expert GEMMs and
+// combine into one compute pass; nothing is read back, so routing never waits for the CPU.
+import { combineKernel } from '../kernels/combine';
+import { storageBindingLimit } from '../gpu/limits';
+import { type Dispatch, Workspace } from '../gpu/workspace';
+import { ExpertSet, type ExpertSetRun } from './experts';
+import { MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, validateLayer, validateMask } from './spec';
+
+export interface MoELayerOptions {
+  /** Calls on at most this many tokens take the indexed-GEMV decode path. Default 4. */
+  decodeMaxTokens?: number;
+  /** Label prefix of the GPU objects (shows in WebGPU errors). */
+  label?: string;
+}
+
+/** GPU buffers of the routing decisions of the last call on a given token count. */
+export interface RoutingBuffers {
+  /** [T,k] u32 expert ids, best first */
+  ids: GPUBuffer;
+  /** [T,k] f32 routing weights */
+  weights: GPUBuffer;
+  /** [E] u32 tokens routed to each expert */
+  counts: GPUBuffer;
+}
+
+interface Plan {
+  ws: Workspace;
+  x: GPUBuffer;
+  y: GPUBuffer;
+  routed: ExpertSetRun;
+  clears: GPUBuffer[];
+  dispatches: Dispatch[];
+}
+
+/** Plans (buffers + bind groups) kept per token count; decode reuses one, prefill makes a few. */
+const PLANS_KEPT = 8;
+
+export class MoELayer {
+  private readonly routed: ExpertSet;
+  private readonly shared?: ExpertSet;
+  private readonly decodeMaxTokens: number;
+  private readonly plans = new Map<number, Plan>();
+
+  private constructor(private readonly device: GPUDevice, readonly config: Readonly<MoEConfig>, w: MoEWeights, o: MoELayerOptions) {
+    const label = o.label ?? 'moe';
+    const dtype = config.dtype ?? 'f32';
+    this.decodeMaxTokens = o.decodeMaxTokens ?? 4;
+    this.routed = new ExpertSet(device, resolveRouting(config), config.hidden, config.intermediate, dtype, {
+      router: w.router, routerBias: w.routerBias, selectionBias: w.selectionBias, mask: w.expertMask,
+      gateUp: w.gateUp, down: w.down,
+    }, label);
+    if (w.shared) {
+      const s = w.shared;
+      this.shared = new ExpertSet(device, {
+        experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1,
+      }, config.hidden, s.intermediate, dtype, {
+        router: s.gate ?? new Float32Array(config.hidden), gateUp: s.gateUp, down: s.down,
+      }, `${label} shared`);
+    }
+  }
+
+  /** Uploads the weights (split across bindings as the device requires). Throws MoEInputError on bad input. */
+  static create(device: GPUDevice, config: MoEConfig, weights: MoEWeights, options: MoELayerOptions = {}): MoELayer {
+    validateLayer(config, weights);
+    return new MoELayer(device, { ...config }, weights, options);
+  }
+
+  /**
+   * Records y [T,H] = MoE(x [T,H]) into `encoder`. x and y are f32 storage buffers; the routing of
+   * this call stays readable through routing(tokens) until the next call on as many tokens.
+   */
+  encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void {
+    if (!Number.isInteger(tokens) || tokens < 0 || tokens > MAX_TOKENS) {
+      throw new MoEInputError(`webmoe: tokens must be an integer in 0…${MAX_TOKENS}, got ${tokens}`);
+    }
+    if (tokens === 0) return;
+    const plan = this.plan(x, y, tokens);
+    for (const b of plan.clears) encoder.clearBuffer(b);
+    const pass = encoder.beginComputePass({ label: 'moe block' });
+    for (const d of plan.dispatches) d(pass);
+    pass.end();
+  }
+
+  /** Routing buffers of the latest encode() on `tokens` tokens. */
+  routing(tokens: number): RoutingBuffers {
+    const plan = this.plans.get(tokens);
+    if (!plan) throw new MoEInputError(`webmoe: no call on ${tokens} tokens has been encoded`);
+    const { ids, weights, counts } = plan.routed;
+    return { ids, weights, counts };
+  }
+
+  /** Steers routing: masked (false/0) experts are never chosen from the next call on. */
+  setExpertMask(mask: ArrayLike<boolean | number>): void {
+    validateMask(mask, this.routed.routing);
+    this.routed.setMask(mask);
+  }
+
+  destroy(): void {
+    for (const p of this.plans.values()) p.ws.destroy();
+    this.plans.clear();
+    this.routed.destroy();
+    this.shared?.destroy();
+  }
+
+  private plan(x: GPUBuffer, y: GPUBuffer, tokens: number): Plan {
+    const cached = this.plans.get(tokens);
+    if (cached && cached.x === x && cached.y === y) return cached;
+    cached?.ws.destroy();
+    this.plans.delete(tokens);
+    if (this.plans.size >= PLANS_KEPT) {
+      const [oldest, p] = this.plans.entries().next().value!;
+      p.ws.destroy();
+      this.plans.delete(oldest);
+    }
+    const gemv = tokens <= this.decodeMaxTokens;
+    this.checkFits(tokens, gemv);
+    const ws = new Workspace(this.device);
+    const routed = this.routed.plan(ws, x, tokens, gemv);
+    const shared = this.shared?.plan(ws, x, tokens, gemv);
+    const combine = combineKernel(ws, { ys: routed.ys, shared: shared?.ys, y }, tokens, this.config.hidden, this.config.topK);
+    const plan: Plan = {
+      ws, x, y, routed,
+      clears: [routed.counts, ...(shared ? [shared.counts] : [])],
+      dispatches: [...routed.dispatches, ...(shared?.dispatches ?? []), combine],
+    };
+    this.plans.set(tokens, plan);
+    return plan;
+  }
+
+  private checkFits(tokens: number, gemv: boolean): void {
+    const limit = storageBindingLimit(this.device);
+    const need = Math.max(
+      tokens * this.config.hidden * 4,
+      this.routed.activationBytes(tokens, gemv),
+      this.shared?.activationBytes(tokens, gemv) ?? 0,
+    );
+    if (need > limit) {
+      throw new MoEInputError(
+        `webmoe: ${tokens} tokens need a ${need}-byte activation buffer, over the storage binding limit of ${limit}: run fewer tokens per call`,
+      );
+    }
+  }
+}

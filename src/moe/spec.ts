@@ -1,0 +1,179 @@
+// The public description of a MoE block, its defaults, and the checks that turn bad input into
+// errors naming the field with the expected and the given size.
+import type { ScoringMode } from '../kernels/router';
+import type { HostWeights, WeightDType } from './weights';
+
+export type Scoring = 'softmax' | 'sigmoid';
+
+/** Sizes and routing of a MoE block. */
+export interface MoEConfig {
+  /** H */
+  hidden: number;
+  /** E */
+  numExperts: number;
+  /** I, each expert's intermediate size */
+  intermediate: number;
+  /** k, experts per token (1 … E) */
+  topK: number;
+  /** 'softmax' (default) or 'sigmoid' (DeepSeek-V3) */
+  scoring?: Scoring;
+  /** Renormalise the k weights to sum 1 (Mixtral: true, OLMoE: false). Default false. */
+  normTopK?: boolean;
+  /** Top-k on the logits, then softmax over the k (GraniteMoE, gpt-oss). Default false. */
+  topkBeforeSoftmax?: boolean;
+  /** Multiplies the routing weights (DeepSeek-V3's routed_scaling_factor). Default 1. */
+  routedScaling?: number;
+  /** Grouped top-k (DeepSeek-V3 n_group): experts split into nGroup equal groups. Default 1. */
+  nGroup?: number;
+  /** Groups kept, by the sum of each group's top-2 scores (topk_group). Default nGroup. */
+  topkGroup?: number;
+  /** Expert weight storage: 'f32' (default) or 'f16' (packed, unpacked in the kernels; any device). */
+  dtype?: WeightDType;
+}
+
+/** A shared expert (Qwen2-MoE): every token runs it, scaled by sigmoid(gate · x) when gate is given. */
+export interface SharedExpertWeights {
+  /** S */
+  intermediate: number;
+  /** [2S, H]: gate rows, then up rows */
+  gateUp: HostWeights;
+  /** [H, S] */
+  down: HostWeights;
+  /** [1, H] */
+  gate?: Float32Array;
+}
+
+export interface MoEWeights {
+  /** [E, H] */
+  router: Float32Array;
+  /** [E] added to the logits */
+  routerBias?: Float32Array;
+  /** [E] added to the scores for the choice only, never to the weights (e_score_correction_bias) */
+  selectionBias?: Float32Array;
+  /** [E, 2I, H]: per expert, gate rows then up rows */
+  gateUp: HostWeights;
+  /** [E, H, I] */
+  down: HostWeights;
+  shared?: SharedExpertWeights;
+  /** [E]: a false/0 expert is never chosen (and leaves the softmax). Default: all allowed. */
+  expertMask?: ArrayLike<boolean | number>;
+}
+
+export interface MoESpec extends MoEConfig, MoEWeights {
+  /** T */
+  tokens: number;
+  /** [T, H] */
+  x: Float32Array;
+}
+
+/** The largest E: the router keeps a few floats per expert in workgroup memory. */
+export const MAX_EXPERTS = 512;
+/** The largest T of one call: one workgroup per token along a grid dimension. */
+export const MAX_TOKENS = 65535;
+
+/** Routing settings in the form the router kernel takes. */
+export interface Routing {
+  experts: number;
+  topK: number;
+  scoring: ScoringMode;
+  normTopK: boolean;
+  routedScaling: number;
+  nGroup: number;
+  topkGroup: number;
+}
+
+export function resolveRouting(c: MoEConfig): Routing {
+  const softmaxMode: ScoringMode = c.topkBeforeSoftmax ? 2 : 0;
+  return {
+    experts: c.numExperts,
+    topK: c.topK,
+    scoring: c.scoring === 'sigmoid' ? 1 : softmaxMode,
+    normTopK: c.normTopK ?? false,
+    routedScaling: c.routedScaling ?? 1,
+    nGroup: c.nGroup ?? 1,
+    topkGroup: c.topkGroup ?? c.nGroup ?? 1,
+  };
+}
+
+export class MoEInputError extends Error {
+  override name = 'MoEInputError';
+}
+
+function fail(message: string): never {
+  throw new MoEInputError(`webmoe: ${message}`);
+}
+
+function positiveInt(name: string, v: unknown, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    fail(`${name} must be an integer in 1…${max}, got ${String(v)}`);
+  }
+}
+
+function expectLength(name: string, a: ArrayLike<unknown> | undefined, expected: number, shape: string): void {
+  if (!a || typeof a.length !== 'number') fail(`${name} is missing: expected ${shape} = ${expected} elements`);
+  if (a.length !== expected) fail(`${name} has ${a.length} elements, expected ${shape} = ${expected}`);
+}
+
+function expectWeights(name: string, a: HostWeights | undefined, expected: number, shape: string): void {
+  if (!(a instanceof Float32Array) && !(a instanceof Uint16Array)) {
+    fail(`${name} must be a Float32Array (f32 values) or a Uint16Array (f16 bits)`);
+  }
+  expectLength(name, a, expected, shape);
+}
+
+/** Checks a block's config and weights; throws MoEInputError naming the first bad field. */
+export function validateLayer(c: MoEConfig, w: MoEWeights): void {
+  positiveInt('hidden', c.hidden);
+  positiveInt('numExperts', c.numExperts, MAX_EXPERTS);
+  positiveInt('intermediate', c.intermediate);
+  const { hidden: H, numExperts: E, intermediate: I } = c;
+  positiveInt('topK', c.topK, E);
+  if (c.scoring !== undefined && c.scoring !== 'softmax' && c.scoring !== 'sigmoid') {
+    fail(`scoring must be 'softmax' or 'sigmoid', got ${String(c.scoring)}`);
+  }
+  if (c.scoring === 'sigmoid' && c.topkBeforeSoftmax) fail(`topkBeforeSoftmax needs scoring 'softmax'`);
+  if (c.dtype !== undefined && c.dtype !== 'f32' && c.dtype !== 'f16') fail(`dtype must be 'f32' or 'f16', got ${String(c.dtype)}`);
+  if (c.routedScaling !== undefined && !Number.isFinite(c.routedScaling)) fail(`routedScaling must be finite, got ${c.routedScaling}`);
+  const r = resolveRouting(c);
+  positiveInt('nGroup', r.nGroup, E);
+  if (E % r.nGroup) fail(`nGroup ${r.nGroup} must divide numExperts ${E}`);
+  positiveInt('topkGroup', r.topkGroup, r.nGroup);
+
+  expectLength('router', w.router, E * H, `numExperts·hidden = ${E}·${H}`);
+  if (w.routerBias) expectLength('routerBias', w.routerBias, E, 'numExperts');
+  if (w.selectionBias) expectLength('selectionBias', w.selectionBias, E, 'numExperts');
+  expectWeights('gateUp', w.gateUp, E * 2 * I * H, `numExperts·2·intermediate·hidden = ${E}·2·${I}·${H}`);
+  expectWeights('down', w.down, E * H * I, `numExperts·hidden·intermediate = ${E}·${H}·${I}`);
+  if (w.shared) {
+    const s = w.shared;
+    positiveInt('shared.intermediate', s.intermediate);
+    const S = s.intermediate;
+    expectWeights('shared.gateUp', s.gateUp, 2 * S * H, `2·shared.intermediate·hidden = 2·${S}·${H}`);
+    expectWeights('shared.down', s.down, H * S, `hidden·shared.intermediate = ${H}·${S}`);
+    if (s.gate) expectLength('shared.gate', s.gate, H, 'hidden');
+  }
+  if (w.expertMask) validateMask(w.expertMask, r);
+}
+
+/** A mask must leave k choosable experts in every set of groups the grouped top-k may keep. */
+export function validateMask(mask: ArrayLike<boolean | number>, r: Routing): void {
+  expectLength('expertMask', mask, r.experts, 'numExperts');
+  const size = r.experts / r.nGroup;
+  const perGroup = Array.from({ length: r.nGroup }, (_, g) => {
+    let n = 0;
+    for (let e = g * size; e < (g + 1) * size; e++) n += mask[e] ? 1 : 0;
+    return n;
+  }).sort((a, b) => a - b);
+  const worst = perGroup.slice(0, r.topkGroup).reduce((a, b) => a + b, 0);
+  if (worst < r.topK) {
+    fail(`expertMask leaves ${worst} experts choosable in the worst case, fewer than topK = ${r.topK}`);
+  }
+}
+
+export function validateSpec(s: MoESpec): void {
+  if (typeof s.tokens !== 'number' || !Number.isInteger(s.tokens) || s.tokens < 0 || s.tokens > MAX_TOKENS) {
+    fail(`tokens must be an integer in 0…${MAX_TOKENS}, got ${String(s.tokens)}`);
+  }
+  validateLayer(s, s);
+  expectLength('x', s.x, s.tokens * s.hidden, `tokens·hidden = ${s.tokens}·${s.hidden}`);
+}

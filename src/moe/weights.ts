@@ -1,0 +1,97 @@
+// Stacked expert matrices on the GPU, split into bindings no larger than the device allows.
+import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16';
+import { storageBindingLimit } from '../gpu/limits';
+import { uploadBuffer } from '../gpu/workspace';
+
+export type WeightDType = 'f32' | 'f16';
+
+/** Host weights: f32 values, or f16 bits in a Uint16Array. */
+export type HostWeights = Float32Array | Uint16Array;
+
+/** One binding: experts [e0,e1) × output columns [n0,n1), laid out [e1-e0][parts][n1-n0][inner]. */
+export interface ExpertChunk {
+  e0: number;
+  e1: number;
+  n0: number;
+  n1: number;
+  buffer: GPUBuffer;
+}
+
+/**
+ * A stacked weight [experts][parts · outputs][inner] on the GPU. parts = 2 for a fused gate/up
+ * projection (gate rows first, then up rows, as in Hugging Face's [E, 2I, H]), 1 for down [E, H, I].
+ */
+export interface ExpertMatrix {
+  experts: number;
+  parts: 1 | 2;
+  outputs: number;
+  inner: number;
+  dtype: WeightDType;
+  chunks: ExpertChunk[];
+}
+
+export type ExpertShape = Pick<ExpertMatrix, 'experts' | 'parts' | 'outputs' | 'inner'>;
+
+const BYTES: Record<WeightDType, number> = { f32: 4, f16: 2 };
+
+/**
+ * Splits a stacked matrix into bindings of at most `limitBytes`: whole experts while one fits,
+ * otherwise ranges of output columns of one expert (a column keeps its gate and up rows together).
+ */
+export function planChunks(s: ExpertShape, dtype: WeightDType, limitBytes: number): Omit<ExpertChunk, 'buffer'>[] {
+  const columnBytes = s.parts * s.inner * BYTES[dtype];
+  const expertBytes = columnBytes * s.outputs;
+  const chunks: Omit<ExpertChunk, 'buffer'>[] = [];
+  if (expertBytes <= limitBytes) {
+    const per = Math.floor(limitBytes / expertBytes);
+    for (let e0 = 0; e0 < s.experts; e0 += per) {
+      chunks.push({ e0, e1: Math.min(s.experts, e0 + per), n0: 0, n1: s.outputs });
+    }
+    return chunks;
+  }
+  const cols = Math.floor(limitBytes / columnBytes);
+  if (cols === 0) {
+    throw new RangeError(
+      `one output column of an expert needs ${columnBytes} bytes, over the storage binding limit of ${limitBytes}`,
+    );
+  }
+  for (let e = 0; e < s.experts; e++) {
+    for (let n0 = 0; n0 < s.outputs; n0 += cols) chunks.push({ e0: e, e1: e + 1, n0, n1: Math.min(s.outputs, n0 + cols) });
+  }
+  return chunks;
+}
+
+/** Uploads a stacked host matrix, converted to `dtype`, into as many bindings as the device needs. */
+export function uploadExpertMatrix(
+  device: GPUDevice, data: HostWeights, shape: ExpertShape, dtype: WeightDType, label: string,
+): ExpertMatrix {
+  const { experts, parts, outputs, inner } = shape;
+  const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => {
+    const span = (c.n1 - c.n0) * inner;
+    const out = dtype === 'f32' ? new Float32Array((c.e1 - c.e0) * parts * span) : new Uint16Array((c.e1 - c.e0) * parts * span);
+    let o = 0;
+    for (let e = c.e0; e < c.e1; e++) {
+      for (let p = 0; p < parts; p++) {
+        const from = ((e * parts + p) * outputs + c.n0) * inner;
+        convertInto(out, o, data.subarray(from, from + span));
+        o += span;
+      }
+    }
+    return { ...c, buffer: uploadBuffer(device, out, `${label} experts ${c.e0}-${c.e1 - 1} cols ${c.n0}-${c.n1 - 1}`) };
+  });
+  return { experts, parts, outputs, inner, dtype, chunks };
+}
+
+export function destroyExpertMatrix(m: ExpertMatrix): void {
+  for (const c of m.chunks) c.buffer.destroy();
+}
+
+function convertInto(out: Float32Array | Uint16Array, at: number, src: HostWeights): void {
+  if (out.constructor === src.constructor) {
+    out.set(src, at);
+  } else if (out instanceof Uint16Array) {
+    for (let i = 0; i < src.length; i++) out[at + i] = f32ToF16Bits(src[i]);
+  } else {
+    for (let i = 0; i < src.length; i++) out[at + i] = f16BitsToF32(src[i]);
+  }
+}

@@ -1,0 +1,39 @@
+// Test device and buffer helpers. Tests run real WGSL on a real adapter (Dawn; lavapipe on CI).
+import { createNodeDevice, type NodeDeviceOptions } from '../../src/node';
+import { readBuffers, uploadBuffer } from '../../src/gpu/workspace';
+
+/** NaN as f32, a huge id as u32: an element no kernel wrote shows up as wrong. */
+export const POISON = 0x7fbadbad;
+
+export async function testDevice(options?: NodeDeviceOptions): Promise<GPUDevice> {
+  const device = await createNodeDevice(options);
+  device.addEventListener('uncapturederror', (e) => {
+    throw new Error(`uncaptured WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+  });
+  return device;
+}
+
+export function poisoned(device: GPUDevice, bytes: number, label = 'poisoned'): GPUBuffer {
+  return uploadBuffer(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
+}
+
+export function poison(device: GPUDevice, ...buffers: GPUBuffer[]): void {
+  for (const b of buffers) device.queue.writeBuffer(b, 0, new Uint32Array(b.size / 4).fill(POISON));
+}
+
+export async function readF32(device: GPUDevice, b: GPUBuffer, n: number): Promise<Float32Array> {
+  return new Float32Array((await readBuffers(device, [b]))[0], 0, n);
+}
+
+export async function readU32(device: GPUDevice, b: GPUBuffer, n: number): Promise<Uint32Array> {
+  return new Uint32Array((await readBuffers(device, [b]))[0], 0, n);
+}
+
+/** Throws the first validation error raised while `f` runs (kernels that fail to compile, bad bindings). */
+export async function checked<T>(device: GPUDevice, f: () => T | Promise<T>): Promise<T> {
+  device.pushErrorScope('validation');
+  const out = await f();
+  const err = await device.popErrorScope();
+  if (err) throw new Error(`WebGPU validation error: ${err.message}`);
+  return out;
+}

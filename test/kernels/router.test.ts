@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routerKernel } from '../../src/kernels/router';
+import { Workspace, uploadBuffer } from '../../src/gpu/workspace';
+import type { MoESpec } from '../../src/index';
+import { resolveRouting } from '../../src/moe/spec';
+import { checked, poisoned, readU32, readF32, testDevice } from '../helpers/gpu';
+import { Rng } from '../ref/rng';
+import { refRoute } from '../ref/moe';
+
+type RouteCase = Omit<MoESpec, 'gateUp' | 'down' | 'intermediate'>;
+
+let device: GPUDevice;
+beforeAll(async () => { device = await testDevice(); });
+afterAll(() => device?.destroy());
+
+async function gpuRoute(s: RouteCase) {
+  const ws = new Workspace(device);
+  const E = s.numExperts;
+  const T = s.tokens;
+  const k = s.topK;
+  const ids = poisoned(device, T * k * 4);
+  const weights = poisoned(device, T * k * 4);
+  const counts = ws.upload(new Uint32Array(E), 'counts');
+  const mask = Uint32Array.from({ length: E }, (_, e) => (s.expertMask ? (s.expertMask[e] ? 1 : 0) : 1));
+  await checked(device, () => {
+    const run = routerKernel(ws, {
+      x: ws.upload(s.x, 'x'), wr: ws.upload(s.router, 'wr'),
+      bias: ws.upload(s.routerBias ?? new Float32Array(E), 'bias'),
+      selBias: ws.upload(s.selectionBias ?? new Float32Array(E), 'selBias'),
+      mask: uploadBuffer(device, mask, 'mask'), ids, weights, counts,
+    }, { ...resolveRouting({ ...s, intermediate: 1 }), tokens: T, hidden: s.hidden });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    run(pass);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+  });
+  const out = {
+    ids: await readU32(device, ids, T * k),
+    weights: await readF32(device, weights, T * k),
+    counts: await readU32(device, counts, E),
+  };
+  ws.destroy();
+  return out;
+}
+
+async function expectRouting(s: RouteCase) {
+  const got = await gpuRoute(s);
+  const ref = refRoute({ ...s, intermediate: 1, gateUp: new Float32Array(), down: new Float32Array() });
+  expect(Array.from(got.ids)).toEqual(ref.ids.flat());
+  const w = ref.weights.flat();
+  for (let i = 0; i < w.length; i++) expect(Math.abs(got.weights[i] - w[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(w[i])));
+  expect(Array.from(got.counts)).toEqual(ref.counts);
+}
+
+function randomCase(rng: Rng, over: Partial<RouteCase> = {}): RouteCase {
+  const tokens = over.tokens ?? rng.pick([1, 2, 7, 64, 300]);
+  const numExperts = over.numExperts ?? rng.pick([1, 4, 8, 32, 64]);
+  const hidden = over.hidden ?? rng.int(3, 70);
+  const topK = over.topK ?? Math.min(numExperts, rng.pick([1, 2, 4, 8, numExperts]));
+  return {
+    tokens, numExperts, hidden, topK,
+    x: rng.array(tokens * hidden), router: rng.array(numExperts * hidden, 1 / Math.sqrt(hidden)),
+    ...over,
+  };
+}
+
+describe('router kernel vs float64 reference', () => {
+  it('softmax → top-k, with and without renormalisation, over random shapes', async () => {
+    const rng = new Rng(1);
+    for (let i = 0; i < 12; i++) {
+      await expectRouting(randomCase(rng, { normTopK: i % 2 === 0, routerBias: i % 3 === 0 ? rng.array(64) : undefined }));
+    }
+  });
+
+  it('top-k on logits then softmax (GraniteMoE, gpt-oss), with a router bias', async () => {
+    const rng = new Rng(2);
+    for (let i = 0; i < 6; i++) {
+      const c = randomCase(rng, { topkBeforeSoftmax: true });
+      await expectRouting({ ...c, routerBias: rng.array(c.numExperts) });
+    }
+  });
+
+  it('sigmoid with selection bias, grouped top-k and routed scaling (DeepSeek-V3)', async () => {
+    const rng = new Rng(3);
+    for (const [E, nGroup, topkGroup, k] of [[64, 8, 4, 8], [32, 4, 2, 4], [8, 2, 1, 2], [16, 4, 4, 16], [4, 1, 1, 3]]) {
+      const c = randomCase(rng, { numExperts: E, topK: k });
+      await expectRouting({
+        ...c, scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup, topkGroup,
+        selectionBias: rng.array(E, 0.3),
+      });
+    }
+  });
+
+  it('never chooses a masked expert; softmax runs over the allowed experts', async () => {
+    const rng = new Rng(4);
+    const c = randomCase(rng, { numExperts: 8, topK: 3, tokens: 64 });
+    const expertMask = [1, 0, 1, 1, 0, 1, 1, 0];
+    await expectRouting({ ...c, expertMask });
+    const got = await gpuRoute({ ...c, expertMask });
+    for (const e of got.ids) expect(expertMask[e]).toBe(1);
+  });
+
+  it('edge cases: one expert, k = E, one token, hidden 1', async () => {
+    const rng = new Rng(5);
+    await expectRouting(randomCase(rng, { numExperts: 1, topK: 1 }));
+    await expectRouting(randomCase(rng, { numExperts: 64, topK: 64, tokens: 7, normTopK: true }));
+    await expectRouting(randomCase(rng, { tokens: 1, hidden: 1 }));
+  });
+
+  it('breaks ties toward the lower expert index', async () => {
+    const rng = new Rng(6);
+    const H = 5;
+    const row = rng.array(H);
+    // Experts 1, 2 and 3 have the same router row, so the same logits: 1 then 2 must win.
+    const router = new Float32Array([...rng.array(H, 0.01), ...row, ...row, ...row]);
+    const x = Float32Array.from(row, (v) => v * 10);
+    const got = await gpuRoute({ tokens: 1, hidden: H, numExperts: 4, topK: 2, x, router });
+    expect(Array.from(got.ids)).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,130 @@
+// Float64 CPU reference of a MoE block, written from the model families' definitions (not from the
+// kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine.
+import { fromF16 } from '../../src/gpu/f16';
+import type { HostWeights, MoESpec } from '../../src/index';
+
+export interface RefRouting {
+  ids: number[][];
+  weights: number[][];
+  counts: number[];
+}
+
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+const silu = (v: number) => v * sigmoid(v);
+
+/** f64 copy of host weights (f16 bits decoded). */
+export function f64(w: HostWeights): Float64Array {
+  return Float64Array.from(w instanceof Uint16Array ? fromF16(w) : w);
+}
+
+/** Candidates best first: larger score, then lower index. */
+function ranked(scores: number[], candidates: number[]): number[] {
+  return [...candidates].sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+export function refRoute(s: MoESpec): RefRouting {
+  const { tokens: T, hidden: H, numExperts: E, topK: k } = s;
+  const nGroup = s.nGroup ?? 1;
+  const topkGroup = s.topkGroup ?? nGroup;
+  const allowed = Array.from({ length: E }, (_, e) => (s.expertMask ? !!s.expertMask[e] : true));
+  const ids: number[][] = [];
+  const weights: number[][] = [];
+  const counts = new Array<number>(E).fill(0);
+  for (let t = 0; t < T; t++) {
+    const logits = Array.from({ length: E }, (_, e) => {
+      let acc = s.routerBias ? s.routerBias[e] : 0;
+      for (let h = 0; h < H; h++) acc += s.x[t * H + h] * s.router[e * H + h];
+      return acc;
+    });
+    const score = s.scoring === 'sigmoid' ? logits.map(sigmoid) : logits;
+    const sel = score.map((v, e) => v + (s.selectionBias ? s.selectionBias[e] : 0));
+    let candidates = [...Array(E).keys()].filter((e) => allowed[e]);
+    if (nGroup > 1) {
+      const size = E / nGroup;
+      const groupScores = Array.from({ length: nGroup }, (_, g) => {
+        const top = ranked(sel, candidates.filter((e) => Math.floor(e / size) === g)).slice(0, 2);
+        return top.length ? top.reduce((a, e) => a + sel[e], 0) : -Infinity;
+      });
+      const kept = new Set(ranked(groupScores, [...Array(nGroup).keys()]).slice(0, topkGroup));
+      candidates = candidates.filter((e) => kept.has(Math.floor(e / size)));
+    }
+    const chosen = ranked(sel, candidates).slice(0, k);
+    let w: number[];
+    if (s.scoring === 'sigmoid') {
+      w = chosen.map((e) => score[e]);
+    } else if (s.topkBeforeSoftmax) {
+      const m = Math.max(...chosen.map((e) => logits[e]));
+      w = chosen.map((e) => Math.exp(logits[e] - m));
+    } else {
+      const m = Math.max(...logits.filter((_, e) => allowed[e]));
+      const z = logits.reduce((a, l, e) => a + (allowed[e] ? Math.exp(l - m) : 0), 0);
+      w = chosen.map((e) => Math.exp(logits[e] - m) / z);
+    }
+    if (s.normTopK || s.topkBeforeSoftmax) {
+      const sum = w.reduce((a, b) => a + b, 0);
+      w = w.map((v) => v / sum);
+    }
+    const scale = s.routedScaling ?? 1;
+    ids.push(chosen);
+    weights.push(w.map((v) => v * scale));
+    for (const e of chosen) counts[e]++;
+  }
+  return { ids, weights, counts };
+}
+
+/** SwiGLU expert e of stacked gateUp [E,2I,H] / down [E,H,I] applied to one row x [H]. */
+export function refExpert(x: ArrayLike<number>, e: number, gateUp: Float64Array, down: Float64Array, H: number, I: number): Float64Array {
+  const h = new Float64Array(I);
+  for (let i = 0; i < I; i++) {
+    let g = 0;
+    let u = 0;
+    const gRow = (e * 2 * I + i) * H;
+    const uRow = (e * 2 * I + I + i) * H;
+    for (let j = 0; j < H; j++) {
+      g += x[j] * gateUp[gRow + j];
+      u += x[j] * gateUp[uRow + j];
+    }
+    h[i] = silu(g) * u;
+  }
+  const y = new Float64Array(H);
+  for (let o = 0; o < H; o++) {
+    let acc = 0;
+    for (let i = 0; i < I; i++) acc += h[i] * down[(e * H + o) * I + i];
+    y[o] = acc;
+  }
+  return y;
+}
+
+export function refMoE(s: MoESpec): RefRouting & { y: Float64Array } {
+  const { tokens: T, hidden: H, intermediate: I, topK: k } = s;
+  const r = refRoute(s);
+  const gateUp = f64(s.gateUp);
+  const down = f64(s.down);
+  const sh = s.shared && { gateUp: f64(s.shared.gateUp), down: f64(s.shared.down) };
+  const y = new Float64Array(T * H);
+  for (let t = 0; t < T; t++) {
+    const x = s.x.subarray(t * H, (t + 1) * H);
+    for (let j = 0; j < k; j++) {
+      const out = refExpert(x, r.ids[t][j], gateUp, down, H, I);
+      for (let o = 0; o < H; o++) y[t * H + o] += r.weights[t][j] * out[o];
+    }
+    if (s.shared && sh) {
+      let gate = 1;
+      if (s.shared.gate) gate = sigmoid(s.shared.gate.reduce((a, g, j) => a + g * x[j], 0));
+      const out = refExpert(x, 0, sh.gateUp, sh.down, H, s.shared.intermediate);
+      for (let o = 0; o < H; o++) y[t * H + o] += gate * out[o];
+    }
+  }
+  return { ...r, y };
+}
+
+/** ‖a − b‖ / ‖b‖ */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}

@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+// The library build: `webmoe` (browser and Node), `webmoe/node` (Dawn) and the CLI. WGSL files are
+// imported with `?raw`, so they are inlined as strings in dist/ and the package needs no file access.
+export default defineConfig({
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    emptyOutDir: true,
+    minify: false,
+    sourcemap: true,
+    lib: {
+      entry: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts' },
+      formats: ['es'],
+    },
+    rolldownOptions: {
+      external: ['webgpu', 'comlink', /^node:/],
+    },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    // Each test file makes its own Dawn device; two files at once fill this 2-core machine.
+    maxWorkers: 2,
+  },
+});
