@@ -1,6 +1,6 @@
 // Test device and buffer helpers. Tests run real WGSL on a real adapter (Dawn; lavapipe on CI).
 import { createNodeDevice, type NodeDeviceOptions } from '../../src/node';
-import { readBuffers, uploadBuffer } from '../../src/gpu/workspace';
+import { type Dispatch, readBuffers, uploadBuffer } from '../../src/gpu/workspace';
 
 /** NaN as f32, a huge id as u32: an element no kernel wrote shows up as wrong. */
 export const POISON = 0x7fbadbad;
@@ -36,4 +36,16 @@ export async function checked<T>(device: GPUDevice, f: () => T | Promise<T>): Pr
   const err = await device.popErrorScope();
   if (err) throw new Error(`WebGPU validation error: ${err.message}`);
   return out;
+}
+
+/** Builds launches, runs them in one compute pass, and throws the first validation error. */
+export async function runKernels(device: GPUDevice, build: () => Dispatch[]): Promise<void> {
+  await checked(device, () => {
+    const dispatches = build();
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const d of dispatches) d(pass);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+  });
 }

@@ -22,7 +22,13 @@ function ranked(scores: number[], candidates: number[]): number[] {
   return [...candidates].sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
-export function refRoute(s: MoESpec): RefRouting {
+/**
+ * The f32 GPU may order experts whose f64 selection scores are within rounding of each other
+ * differently. Given the GPU's choice (`taken`, [T][k]), the reference accepts it where each pick's
+ * score is within 1e-5 of the reference's pick at that rank, and then computes weights for it;
+ * any other difference is reported in `rejected`.
+ */
+export function refRoute(s: MoESpec, taken?: ArrayLike<number>): RefRouting & { rejected: string[] } {
   const { tokens: T, hidden: H, numExperts: E, topK: k } = s;
   const nGroup = s.nGroup ?? 1;
   const topkGroup = s.topkGroup ?? nGroup;
@@ -30,6 +36,7 @@ export function refRoute(s: MoESpec): RefRouting {
   const ids: number[][] = [];
   const weights: number[][] = [];
   const counts = new Array<number>(E).fill(0);
+  const rejected: string[] = [];
   for (let t = 0; t < T; t++) {
     const logits = Array.from({ length: E }, (_, e) => {
       let acc = s.routerBias ? s.routerBias[e] : 0;
@@ -48,7 +55,14 @@ export function refRoute(s: MoESpec): RefRouting {
       const kept = new Set(ranked(groupScores, [...Array(nGroup).keys()]).slice(0, topkGroup));
       candidates = candidates.filter((e) => kept.has(Math.floor(e / size)));
     }
-    const chosen = ranked(sel, candidates).slice(0, k);
+    let chosen = ranked(sel, candidates).slice(0, k);
+    if (taken) {
+      const gpu = Array.from({ length: k }, (_, j) => taken[t * k + j]);
+      const ok = new Set(gpu).size === k && gpu.every((e, j) =>
+        candidates.includes(e) && Math.abs(sel[e] - sel[chosen[j]]) <= 1e-5 * Math.max(1, Math.abs(sel[chosen[j]])));
+      if (ok) chosen = gpu;
+      else rejected.push(`token ${t}: got [${gpu}], expected [${chosen}]`);
+    }
     let w: number[];
     if (s.scoring === 'sigmoid') {
       w = chosen.map((e) => score[e]);
@@ -69,11 +83,11 @@ export function refRoute(s: MoESpec): RefRouting {
     weights.push(w.map((v) => v * scale));
     for (const e of chosen) counts[e]++;
   }
-  return { ids, weights, counts };
+  return { ids, weights, counts, rejected };
 }
 
-/** SwiGLU expert e of stacked gateUp [E,2I,H] / down [E,H,I] applied to one row x [H]. */
-export function refExpert(x: ArrayLike<number>, e: number, gateUp: Float64Array, down: Float64Array, H: number, I: number): Float64Array {
+/** silu(gate)·up of expert e of a stacked gateUp [E,2I,H] on one row x [H] → [I]. */
+export function refGateUp(x: ArrayLike<number>, e: number, gateUp: Float64Array, H: number, I: number): Float64Array {
   const h = new Float64Array(I);
   for (let i = 0; i < I; i++) {
     let g = 0;
@@ -86,6 +100,11 @@ export function refExpert(x: ArrayLike<number>, e: number, gateUp: Float64Array,
     }
     h[i] = silu(g) * u;
   }
+  return h;
+}
+
+/** down [E,H,I] of expert e on one row h [I] → [H]. */
+export function refDown(h: ArrayLike<number>, e: number, down: Float64Array, H: number, I: number): Float64Array {
   const y = new Float64Array(H);
   for (let o = 0; o < H; o++) {
     let acc = 0;
@@ -95,9 +114,14 @@ export function refExpert(x: ArrayLike<number>, e: number, gateUp: Float64Array,
   return y;
 }
 
-export function refMoE(s: MoESpec): RefRouting & { y: Float64Array } {
+export function refExpert(x: ArrayLike<number>, e: number, gateUp: Float64Array, down: Float64Array, H: number, I: number): Float64Array {
+  return refDown(refGateUp(x, e, gateUp, H, I), e, down, H, I);
+}
+
+/** The block in float64; with `taken`, on the GPU's routing where refRoute accepts it. */
+export function refMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<typeof refRoute> & { y: Float64Array } {
   const { tokens: T, hidden: H, intermediate: I, topK: k } = s;
-  const r = refRoute(s);
+  const r = refRoute(s, taken);
   const gateUp = f64(s.gateUp);
   const down = f64(s.down);
   const sh = s.shared && { gateUp: f64(s.shared.gateUp), down: f64(s.shared.down) };

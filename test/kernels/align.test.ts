@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alignKernel, BLOCK_ROWS, maxBlocks } from '../../src/kernels/align';
+import { Workspace } from '../../src/gpu/workspace';
+import { poisoned, runKernels, readU32, testDevice } from '../helpers/gpu';
+import { refAlign } from '../ref/align';
+import { Rng } from '../ref/rng';
+
+let device: GPUDevice;
+beforeAll(async () => { device = await testDevice(); });
+afterAll(() => device?.destroy());
+
+async function expectAligned(ids: Uint32Array, experts: number) {
+  const slots = ids.length;
+  const blocks = maxBlocks(slots, experts);
+  const counts = new Uint32Array(experts);
+  for (const e of ids) counts[e]++;
+  const ws = new Workspace(device);
+  const sorted = poisoned(device, blocks * BLOCK_ROWS * 4);
+  const blockExpert = poisoned(device, blocks * 4);
+  await runKernels(device, () => [
+    alignKernel(ws, { ids: ws.upload(ids, 'ids'), counts: ws.upload(counts, 'counts'), sorted, blockExpert }, slots, experts),
+  ]);
+  const ref = refAlign(ids, experts, BLOCK_ROWS, blocks);
+  expect(Array.from(await readU32(device, blockExpert, blocks))).toEqual(ref.blockExpert);
+  expect(Array.from(await readU32(device, sorted, blocks * BLOCK_ROWS))).toEqual(ref.sorted);
+  ws.destroy();
+}
+
+describe('alignment kernel', () => {
+  it('sorts slots by expert, stable, padded per expert, over random routings', async () => {
+    const rng = new Rng(11);
+    for (let i = 0; i < 10; i++) {
+      const T = rng.pick([1, 2, 7, 64, 300]);
+      const E = rng.pick([1, 4, 8, 32, 64]);
+      const k = Math.min(E, rng.pick([1, 2, 4, 8]));
+      await expectAligned(Uint32Array.from({ length: T * k }, () => rng.int(0, E - 1)), E);
+    }
+  });
+
+  it('all tokens on one expert, and experts with no tokens', async () => {
+    await expectAligned(new Uint32Array(300 * 2).fill(5), 8);
+    await expectAligned(new Uint32Array(257).fill(63), 64);
+    const rng = new Rng(12);
+    await expectAligned(Uint32Array.from({ length: 700 }, () => rng.pick([0, 31])), 32);
+  });
+
+  it('one slot, and runs that exactly fill a block', async () => {
+    await expectAligned(new Uint32Array([3]), 4);
+    await expectAligned(Uint32Array.from({ length: 4 * BLOCK_ROWS }, (_, s) => s % 4), 4);
+  });
+});

@@ -1,0 +1,123 @@
+// Grouped GEMMs and indexed GEMVs on routings made on the CPU, so they are tested apart from the router.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alignKernel, BLOCK_ROWS, maxBlocks } from '../../src/kernels/align';
+import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul';
+import { readBuffers, Workspace } from '../../src/gpu/workspace';
+import { toF16 } from '../../src/gpu/f16';
+import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/moe/weights';
+import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu';
+import { f64, refDown, refGateUp, relErr } from '../ref/moe';
+import { Rng } from '../ref/rng';
+
+let device: GPUDevice;
+let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
+beforeAll(async () => {
+  device = await testDevice();
+  tiny = await testDevice({ maxStorageBufferBindingSize: 8192 });
+});
+afterAll(() => { device?.destroy(); tiny?.destroy(); });
+
+interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; ids: Uint32Array }
+
+async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
+  const rng = new Rng(seed);
+  const { T, E, k, H, I, dtype, ids } = c;
+  const slots = T * k;
+  const x = rng.array(T * H);
+  const gateUpHost = rng.array(E * 2 * I * H, 1 / Math.sqrt(H));
+  const downHost = rng.array(E * H * I, 1 / Math.sqrt(I));
+  const routeW = Float32Array.from({ length: slots }, () => 0.1 + rng.next());
+  const counts = new Uint32Array(E);
+  for (const e of ids) counts[e]++;
+
+  const ws = new Workspace(dev);
+  const gateUp: ExpertMatrix = uploadExpertMatrix(dev, gateUpHost, { experts: E, parts: 2, outputs: I, inner: H }, dtype, 'gateUp');
+  const down: ExpertMatrix = uploadExpertMatrix(dev, downHost, { experts: E, parts: 1, outputs: H, inner: I }, dtype, 'down');
+  const blocks = maxBlocks(slots, E);
+  const hRows = gemv ? slots : blocks * BLOCK_ROWS;
+  const h = poisoned(dev, hRows * I * 4, 'h');
+  const ys = poisoned(dev, slots * H * 4, 'ys');
+  const sorted = ws.buffer(blocks * BLOCK_ROWS * 4, 'sorted');
+  const io = { a: ws.upload(x, 'x'), routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
+  await runKernels(dev, () => gemv
+      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots)]
+      : [
+        alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E),
+        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks),
+        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks),
+      ]);
+  const hGot = await readF32(dev, h, hRows * I);
+  const ysGot = await readF32(dev, ys, slots * H);
+  const sortedGot = gemv ? Uint32Array.from({ length: slots }, (_, s) => s) : new Uint32Array((await readBuffers(dev, [sorted]))[0]);
+  // Reference with the stored (possibly f16-rounded) weights, to check the kernel's arithmetic.
+  const gu = f64(dtype === 'f16' ? toF16(gateUpHost) : gateUpHost);
+  const dn = f64(dtype === 'f16' ? toF16(downHost) : downHost);
+  const hRef: number[] = [];
+  const hOut: number[] = [];
+  const yRef: number[] = [];
+  for (let row = 0; row < sortedGot.length; row++) {
+    const s = sortedGot[row];
+    if (s === 0xffffffff) continue;
+    const t = Math.floor(s / k);
+    const hr = refGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I);
+    hRef.push(...hr);
+    hOut.push(...hGot.subarray(row * I, (row + 1) * I));
+  }
+  for (let s = 0; s < slots; s++) {
+    const t = Math.floor(s / k);
+    const yr = refDown(refGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I), ids[s], dn, H, I);
+    yRef.push(...yr.map((v) => v * routeW[s]));
+  }
+  expect(hOut.length).toBe(slots * I);
+  ws.destroy();
+  return { h: relErr(hOut, hRef), ys: relErr(ysGot, yRef), chunks: [gateUp.chunks.length, down.chunks.length] };
+}
+
+function randomCase(rng: Rng, over: Partial<Case> = {}): Case {
+  const T = over.T ?? rng.pick([1, 2, 7, 64]);
+  const E = over.E ?? rng.pick([1, 4, 8, 32]);
+  const k = over.k ?? Math.min(E, rng.pick([1, 2, 4, 8]));
+  const c = { T, E, k, H: rng.int(5, 70), I: rng.int(5, 70), dtype: 'f32' as WeightDType, ...over };
+  return { ...c, ids: over.ids ?? Uint32Array.from({ length: T * k }, () => rng.int(0, E - 1)) };
+}
+
+describe('expert GEMMs and GEMVs vs float64 reference', () => {
+  for (const gemv of [false, true]) {
+    const path = gemv ? 'indexed GEMV' : 'grouped GEMM';
+    it(`${path}: random shapes, f32 and f16 weights`, async () => {
+      const rng = new Rng(gemv ? 21 : 22);
+      for (let i = 0; i < 8; i++) {
+        const c = randomCase(rng, { dtype: i % 2 ? 'f16' : 'f32' });
+        const err = await run(device, c, gemv, i);
+        expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
+    it(`${path}: all slots on one expert, experts with no slots, one token`, async () => {
+      const rng = new Rng(23);
+      for (const c of [
+        randomCase(rng, { T: 64, E: 8, k: 2, ids: new Uint32Array(128).fill(6) }),
+        randomCase(rng, { T: 7, E: 32, k: 1, ids: new Uint32Array(7).fill(0) }),
+        randomCase(rng, { T: 1, E: 64, k: 64, ids: Uint32Array.from({ length: 64 }, (_, e) => 63 - e) }),
+      ]) {
+        const err = await run(device, c, gemv, 5);
+        expect(err.h).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
+    it(`${path}: weights split over many small bindings give the same result`, async () => {
+      const rng = new Rng(24);
+      // 8 KiB bindings. f32: gate/up of one expert (11880 B) splits into column ranges, down holds
+      // one expert per binding. f16: one expert of gate/up, two of down per binding.
+      for (const [dtype, chunks] of [['f32', [8, 4]], ['f16', [4, 2]]] as const) {
+        const c = randomCase(rng, { T: 7, E: 4, k: 2, H: 33, I: 45, dtype });
+        const err = await run(tiny, c, gemv, 6);
+        expect(err.chunks).toEqual(chunks);
+        expect(err.h).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+  }
+});

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MoELayer, type MoELayerOptions, type MoESpec, runMoE } from '../../src/index';
+import { readBuffers } from '../../src/gpu/workspace';
+import { checked, poisoned, testDevice } from '../helpers/gpu';
+import { randomRouting, randomSpec } from '../helpers/spec';
+import { refMoE, relErr } from '../ref/moe';
+import { Rng } from '../ref/rng';
+
+let device: GPUDevice;
+beforeAll(async () => { device = await testDevice(); });
+afterAll(() => device?.destroy());
+
+/** The block through MoELayer into a poisoned output buffer. */
+async function gpuMoE(s: MoESpec, options: MoELayerOptions = {}) {
+  return checked(device, async () => {
+    const layer = MoELayer.create(device, s, s, options);
+    const x = poisoned(device, s.tokens * s.hidden * 4);
+    device.queue.writeBuffer(x, 0, s.x);
+    const y = poisoned(device, s.tokens * s.hidden * 4);
+    const enc = device.createCommandEncoder();
+    layer.encode(enc, x, y, s.tokens);
+    const r = layer.routing(s.tokens);
+    const [yb, ib, wb, cb] = await readBuffers(device, [y, r.ids, r.weights, r.counts], enc);
+    layer.destroy();
+    x.destroy();
+    y.destroy();
+    const n = s.tokens * s.topK;
+    return {
+      y: new Float32Array(yb, 0, s.tokens * s.hidden), expertIds: new Uint32Array(ib, 0, n),
+      weights: new Float32Array(wb, 0, n), expertCounts: new Uint32Array(cb, 0, s.numExperts),
+    };
+  });
+}
+
+function expectMatches(got: Awaited<ReturnType<typeof gpuMoE>>, s: MoESpec, tol: number) {
+  const ref = refMoE(s, got.expertIds);
+  const what = JSON.stringify({ T: s.tokens, E: s.numExperts, k: s.topK, H: s.hidden, I: s.intermediate, dtype: s.dtype });
+  expect(ref.rejected, what).toEqual([]);
+  expect(Array.from(got.expertIds), what).toEqual(ref.ids.flat());
+  expect(relErr(got.weights, ref.weights.flat()), what).toBeLessThanOrEqual(1e-5);
+  expect(Array.from(got.expertCounts), what).toEqual(ref.counts);
+  expect(got.y.length).toBe(ref.y.length);
+  expect(relErr(got.y, ref.y), what).toBeLessThanOrEqual(tol);
+}
+
+describe('MoE block vs float64 reference', () => {
+  it('random shapes, seeds and routing variants, f32 weights (≤ 1e-5)', async () => {
+    const rng = new Rng(41);
+    for (let i = 0; i < 16; i++) {
+      const E = rng.pick([1, 4, 8, 32, 64]);
+      const s = randomSpec(rng, { numExperts: E, ...randomRouting(rng, E) });
+      expectMatches(await gpuMoE(s), s, 1e-5);
+    }
+  });
+
+  it('f16 weights (≤ 3e-3 against the f32 weights)', async () => {
+    const rng = new Rng(42);
+    for (let i = 0; i < 6; i++) {
+      const s = randomSpec(rng, { dtype: 'f16' });
+      expectMatches(await gpuMoE(s), s, 3e-3);
+    }
+  });
+
+  it('the decode GEMV path and the grouped GEMM path agree for the same tokens', async () => {
+    const rng = new Rng(43);
+    for (const tokens of [1, 2, 7]) {
+      const s = randomSpec(rng, { tokens, numExperts: 8, topK: 2, normTopK: true });
+      expectMatches(await gpuMoE(s, { decodeMaxTokens: 0 }), s, 1e-5);
+      expectMatches(await gpuMoE(s, { decodeMaxTokens: 16 }), s, 1e-5);
+    }
+  });
+
+  it('k = E, one token, one expert', async () => {
+    const rng = new Rng(44);
+    for (const over of [
+      { numExperts: 64, topK: 64, tokens: 7 },
+      { numExperts: 8, topK: 8, tokens: 300, normTopK: true },
+      { numExperts: 1, topK: 1, tokens: 64 },
+      { numExperts: 32, topK: 4, tokens: 1 },
+    ]) {
+      const s = randomSpec(rng, over);
+      expectMatches(await gpuMoE(s), s, 1e-5);
+    }
+  });
+
+  it('all tokens on one expert, and experts that get no token', async () => {
+    const rng = new Rng(45);
+    const routerBias = new Float32Array(8);
+    routerBias[5] = 100;  // every token picks expert 5 first
+    const s = randomSpec(rng, { numExperts: 8, topK: 1, tokens: 300, routerBias });
+    const got = await gpuMoE(s);
+    expect(got.expertCounts[5]).toBe(300);
+    expectMatches(got, s, 1e-5);
+    const masked = randomSpec(rng, { numExperts: 8, topK: 2, tokens: 64, expertMask: [1, 1, 0, 0, 0, 0, 1, 1] });
+    const m = await gpuMoE(masked);
+    expect(Array.from(m.expertCounts.slice(2, 6))).toEqual([0, 0, 0, 0]);
+    expectMatches(m, masked, 1e-5);
+  });
+
+  it('a shared expert, with a sigmoid gate (Qwen2-MoE) and without one', async () => {
+    const rng = new Rng(46);
+    for (const gated of [true, false]) {
+      const s = randomSpec(rng, { numExperts: 8, topK: 2, tokens: rng.pick([1, 64]) });
+      const S = rng.int(5, 50);
+      s.shared = {
+        intermediate: S,
+        gateUp: rng.array(2 * S * s.hidden, 1 / Math.sqrt(s.hidden)),
+        down: rng.array(s.hidden * S, 1 / Math.sqrt(S)),
+        gate: gated ? rng.array(s.hidden, 1 / Math.sqrt(s.hidden)) : undefined,
+      };
+      expectMatches(await gpuMoE(s), s, 1e-5);
+    }
+  });
+
+  it('runMoE returns the same as MoELayer, and setExpertMask steers a live layer', async () => {
+    const rng = new Rng(47);
+    const s = randomSpec(rng, { numExperts: 8, topK: 2, tokens: 7 });
+    const direct = await gpuMoE(s);
+    const viaRun = await runMoE(device, s);
+    expect(Array.from(viaRun.y)).toEqual(Array.from(direct.y));
+    expect(Array.from(viaRun.expertIds)).toEqual(Array.from(direct.expertIds));
+
+    const layer = MoELayer.create(device, s, s);
+    const x = poisoned(device, s.x.byteLength);
+    device.queue.writeBuffer(x, 0, s.x);
+    const y = poisoned(device, s.x.byteLength);
+    const mask = [0, 1, 1, 0, 1, 1, 1, 1];
+    layer.setExpertMask(mask);
+    const enc = device.createCommandEncoder();
+    layer.encode(enc, x, y, s.tokens);
+    const [yb, ib] = await readBuffers(device, [y, layer.routing(s.tokens).ids], enc);
+    const ids = new Uint32Array(ib, 0, s.tokens * s.topK);
+    const ref = refMoE({ ...s, expertMask: mask }, ids);
+    expect(ref.rejected).toEqual([]);
+    expect(Array.from(ids).some((e) => e === 0 || e === 3)).toBe(false);
+    expect(relErr(new Float32Array(yb, 0, s.tokens * s.hidden), ref.y)).toBeLessThanOrEqual(1e-5);
+    layer.destroy();
+  });
+});
