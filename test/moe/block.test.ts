@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MoELayer, type MoELayerOptions, type MoESpec, runMoE } from '../../src/index';
-import { readBuffers } from '../../src/gpu/workspace';
+import { readBuffers, uploadBuffer } from '../../src/gpu/workspace';
 import { checked, poisoned, testDevice } from '../helpers/gpu';
 import { randomRouting, randomSpec } from '../helpers/spec';
 import { refMoE, relErr } from '../ref/moe';
@@ -14,8 +14,7 @@ afterAll(() => device?.destroy());
 async function gpuMoE(s: MoESpec, options: MoELayerOptions = {}) {
   return checked(device, async () => {
     const layer = MoELayer.create(device, s, s, options);
-    const x = poisoned(device, s.tokens * s.hidden * 4);
-    device.queue.writeBuffer(x, 0, s.x);
+    const x = uploadBuffer(device, s.x, 'x');
     const y = poisoned(device, s.tokens * s.hidden * 4);
     const enc = device.createCommandEncoder();
     layer.encode(enc, x, y, s.tokens);
@@ -121,8 +120,7 @@ describe('MoE block vs float64 reference', () => {
     expect(Array.from(viaRun.expertIds)).toEqual(Array.from(direct.expertIds));
 
     const layer = MoELayer.create(device, s, s);
-    const x = poisoned(device, s.x.byteLength);
-    device.queue.writeBuffer(x, 0, s.x);
+    const x = uploadBuffer(device, s.x, 'x');
     const y = poisoned(device, s.x.byteLength);
     const mask = [0, 1, 1, 0, 1, 1, 1, 1];
     layer.setExpertMask(mask);

@@ -1,0 +1,120 @@
+// The benchmark cases, shared by `webmoe bench` (Node) and the benchmark page: a copy kernel (the
+// bandwidth ceiling), dense GEMMs, the MoE block at several token counts, and the same block computed
+// densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
+import { copyKernel } from '../kernels/copy';
+import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
+import { BLOCK_ROWS } from '../kernels/align';
+import { Workspace } from '../gpu/workspace';
+import { MoELayer } from '../moe/layer';
+import type { MoEConfig, MoEWeights } from '../moe/spec';
+import { destroyExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights';
+import { medianMs, randomArray } from './timing';
+
+export interface BenchRecord {
+  name: string;
+  shape: string;
+  ms: number;
+  gflops: number | null;
+  gbps: number | null;
+}
+
+export interface BenchOptions {
+  /** Timed runs per case (median reported), after one warm-up. Default 5. */
+  runs?: number;
+  /** Smaller shapes, for software adapters and CI smoke runs. */
+  quick?: boolean;
+  dtype?: WeightDType;
+  /** Called as each record is measured. */
+  onRecord?: (r: BenchRecord) => void;
+}
+
+export interface BenchShapes {
+  copyBytes: number;
+  gemms: [m: number, n: number, k: number][];
+  moe: { hidden: number; intermediate: number; experts: number; topK: number; tokens: number[] };
+}
+
+export function benchShapes(quick: boolean): BenchShapes {
+  return quick
+    ? { copyBytes: 16 << 20, gemms: [[256, 256, 256], [64, 512, 256], [1, 512, 2048]],
+        moe: { hidden: 512, intermediate: 192, experts: 32, topK: 4, tokens: [1, 64] } }
+    : { copyBytes: 64 << 20, gemms: [[1024, 1024, 1024], [64, 2048, 1024], [1, 2048, 8192]],
+        moe: { hidden: 2048, intermediate: 768, experts: 32, topK: 4, tokens: [1, 64, 512] } };
+}
+
+export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Promise<BenchRecord[]> {
+  const runs = o.runs ?? 5;
+  const dtype = o.dtype ?? 'f32';
+  const shapes = benchShapes(o.quick ?? false);
+  const records: BenchRecord[] = [];
+  const record = (r: BenchRecord) => { records.push(r); o.onRecord?.(r); };
+
+  // Copy: read + write bytes.
+  {
+    const ws = new Workspace(device);
+    const src = ws.upload(randomArray(shapes.copyBytes / 4, 1), 'copy src');
+    const copy = copyKernel(ws, src, ws.buffer(shapes.copyBytes, 'copy dst'), shapes.copyBytes);
+    const ms = await medianMs(device, (enc) => pass(enc, [copy]), runs);
+    record({ name: 'copy', shape: `${shapes.copyBytes >> 20} MiB`, ms, gflops: null, gbps: (2 * shapes.copyBytes) / ms / 1e6 });
+    ws.destroy();
+  }
+
+  // Dense GEMM y[M,N] = x[M,K]·W[N,K]ᵀ through the expert kernels with one expert and every row on it.
+  for (const [m, n, k] of shapes.gemms) {
+    const ws = new Workspace(device);
+    const w = uploadExpertMatrix(device, randomArray(n * k, 2, 0.05), { experts: 1, parts: 1, outputs: n, inner: k }, dtype, 'gemm w');
+    const io = {
+      a: ws.upload(randomArray(m * k, 3), 'gemm x'), routeW: ws.upload(new Float32Array(m).fill(1), 'ones'),
+      out: ws.buffer(m * n * 4, 'gemm y'),
+    };
+    const blocks = Math.ceil(m / BLOCK_ROWS);
+    const dispatches = m === 1
+      ? indexedGemv(ws, w, { ...io, ids: ws.upload(new Uint32Array(1), 'ids') }, 1, 1)
+      : groupedGemm(ws, w, {
+        ...io,
+        sorted: ws.upload(Uint32Array.from({ length: blocks * BLOCK_ROWS }, (_, r) => (r < m ? r : 0xffffffff)), 'rows'),
+        blockExpert: ws.upload(new Uint32Array(blocks), 'blocks'),
+      }, 1, blocks);
+    const ms = await medianMs(device, (enc) => pass(enc, dispatches), runs);
+    const bytes = n * k * (dtype === 'f16' ? 2 : 4) + 4 * (m * k + m * n);
+    record({ name: m === 1 ? 'gemv' : 'gemm', shape: `${m}x${n}x${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6, gbps: bytes / ms / 1e6 });
+    destroyExpertMatrix(w);
+    ws.destroy();
+  }
+
+  // The MoE block, sparse (top-k of E) and dense (all E·I columns in one expert), on the same weights.
+  const { hidden: H, intermediate: I, experts: E, topK: k } = shapes.moe;
+  const gateUp = randomArray(E * 2 * I * H, 4, 1 / Math.sqrt(H));
+  const down = randomArray(E * H * I, 5, 1 / Math.sqrt(I));
+  const blocks: [string, MoEConfig, MoEWeights][] = [
+    ['moe', { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype },
+      { router: randomArray(E * H, 6, 1 / Math.sqrt(H)), gateUp, down }],
+    ['moe-dense', { hidden: H, intermediate: E * I, numExperts: 1, topK: 1, dtype },
+      { router: new Float32Array(H), gateUp, down }],
+  ];
+  for (const [name, config, weights] of blocks) {
+    const layer = MoELayer.create(device, config, weights);
+    for (const T of shapes.moe.tokens) {
+      const ws = new Workspace(device);
+      const x = ws.upload(randomArray(T * H, 7 + T), 'x');
+      const y = ws.buffer(T * H * 4, 'y');
+      const ms = await medianMs(device, (enc) => layer.encode(enc, x, y, T), runs);
+      const flops = T * config.topK * 6 * H * config.intermediate;
+      const expertBytes = 3 * H * config.intermediate * (dtype === 'f16' ? 2 : 4);
+      const touched = Math.min(config.numExperts, T * config.topK);  // experts whose weights are read at most
+      record({
+        name, shape: `T=${T} H=${H} I=${I} E=${E} k=${name === 'moe' ? k : E}`, ms,
+        gflops: flops / ms / 1e6, gbps: (touched * expertBytes) / ms / 1e6,
+      });
+      ws.destroy();
+    }
+    layer.destroy();
+  }
+  return records;
+}
+
+function pass(enc: GPUCommandEncoder, dispatches: ((p: GPUComputePassEncoder) => void)[]): void {
+  const p = enc.beginComputePass();
+  for (const d of dispatches) d(p);
+  p.end();
+}

@@ -1,0 +1,145 @@
+// The webmoe command line (Node, Dawn). Commands grow with the project; see `webmoe --help`.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type BenchRecord, runBenchmarks } from './bench/cases';
+import { medianMs, randomArray } from './bench/timing';
+import { MoELayer } from './moe/layer';
+import { readBuffers, Workspace } from './gpu/workspace';
+import type { WeightDType } from './moe/weights';
+import { createNodeDevice } from './node';
+
+const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
+
+  webmoe moe-demo [--tokens 64] [--experts 8] [--top-k 2] [--hidden 256] [--intermediate 512]
+                  [--dtype f32|f16] [--seed 1]
+      One MoE block on random weights: prints routing, expert load and timing.
+  webmoe bench [--quick] [--runs 5] [--dtype f32|f16] [--out bench-results/bench.json]
+      Copy bandwidth, dense GEMM, the MoE block sparse and dense; a table, and JSON to --out.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === 'moe-demo') return moeDemo(rest);
+  if (command === 'bench') return bench(rest);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  throw new Error(`unknown command '${command}'\n\n${HELP}`);
+}
+
+function intArg(v: string | undefined, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got '${v}'`);
+  return n;
+}
+
+function dtypeArg(v: string | undefined): WeightDType {
+  if (v !== 'f32' && v !== 'f16') throw new Error(`--dtype must be f32 or f16, got '${v}'`);
+  return v;
+}
+
+async function describeDevice(device: GPUDevice): Promise<string> {
+  const info = device.adapterInfo;
+  return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' / ') || 'unknown adapter';
+}
+
+async function moeDemo(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args, strict: true, options: {
+      tokens: { type: 'string', default: '64' }, experts: { type: 'string', default: '8' },
+      'top-k': { type: 'string', default: '2' }, hidden: { type: 'string', default: '256' },
+      intermediate: { type: 'string', default: '512' }, dtype: { type: 'string', default: 'f32' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
+  const T = intArg(v.tokens, 'tokens');
+  const E = intArg(v.experts, 'experts');
+  const k = intArg(v['top-k'], 'top-k');
+  const H = intArg(v.hidden, 'hidden');
+  const I = intArg(v.intermediate, 'intermediate');
+  const dtype = dtypeArg(v.dtype);
+  const seed = intArg(v.seed, 'seed');
+
+  const device = await createNodeDevice();
+  console.log(`webmoe moe-demo: one MoE block on random weights, T=${T} H=${H} I=${I} E=${E} k=${k} (${dtype}), seed ${seed}`);
+  console.log(`adapter: ${await describeDevice(device)}`);
+  const layer = MoELayer.create(device, { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype }, {
+    router: randomArray(E * H, seed, 1 / Math.sqrt(H)),
+    gateUp: randomArray(E * 2 * I * H, seed + 1, 1 / Math.sqrt(H)),
+    down: randomArray(E * H * I, seed + 2, 1 / Math.sqrt(I)),
+  });
+  const ws = new Workspace(device);
+  const x = ws.upload(randomArray(T * H, seed + 3), 'x');
+  const y = ws.buffer(T * H * 4, 'y');
+  const enc = device.createCommandEncoder();
+  layer.encode(enc, x, y, T);
+  const r = layer.routing(T);
+  const [ib, wb, cb] = await readBuffers(device, [r.ids, r.weights, r.counts], enc);
+  const ids = new Uint32Array(ib);
+  const weights = new Float32Array(wb);
+  const counts = new Uint32Array(cb, 0, E);
+
+  console.log('\ntoken  experts (routing weight)');
+  for (let t = 0; t < Math.min(T, 8); t++) {
+    const picks = Array.from({ length: k }, (_, j) => `${ids[t * k + j]} (${weights[t * k + j].toFixed(3)})`);
+    console.log(`${String(t).padStart(5)}  ${picks.join('  ')}`);
+  }
+  if (T > 8) console.log(`  … ${T - 8} more tokens`);
+  console.log('\nexpert load (tokens routed to each expert)');
+  const most = Math.max(...counts, 1);
+  counts.forEach((c, e) => console.log(`  e${String(e).padEnd(3)} ${'█'.repeat(Math.round((30 * c) / most)).padEnd(30)} ${c}`));
+
+  const ms = await medianMs(device, (e) => layer.encode(e, x, y, T), 5);
+  const gflop = (T * k * 6 * H * I) / 1e9;
+  console.log(`\ntime: ${ms.toFixed(2)} ms per block (median of 5), ${(gflop / (ms / 1e3)).toFixed(2)} GFLOP/s, ` +
+    `${T <= 4 ? 'indexed GEMV (decode) path' : 'grouped GEMM (prefill) path'}`);
+  layer.destroy();
+  ws.destroy();
+  device.destroy();
+}
+
+async function bench(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args, strict: true, options: {
+      quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '5' },
+      dtype: { type: 'string', default: 'f32' }, out: { type: 'string', default: 'bench-results/bench.json' },
+    },
+  });
+  const device = await createNodeDevice();
+  const adapter = await describeDevice(device);
+  console.log(`webmoe bench on ${adapter}${v.quick ? ' (quick shapes)' : ''}, ${v.dtype} weights, median of ${v.runs} runs`);
+  const row = (r: BenchRecord) => `${r.name.padEnd(10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
+    `${r.gflops === null ? '' : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}`;
+  const records = await runBenchmarks(device, {
+    quick: v.quick, runs: intArg(v.runs, 'runs'), dtype: dtypeArg(v.dtype), onRecord: (r) => console.log(row(r)),
+  });
+  const ratios = benchRatios(records);
+  for (const [name, value] of Object.entries(ratios)) console.log(`${name.padEnd(44)} ${value.toFixed(2)}`);
+  mkdirSync(dirname(v.out!), { recursive: true });
+  writeFileSync(v.out!, JSON.stringify({ adapter, date: new Date().toISOString(), dtype: v.dtype, quick: v.quick, records, ratios }, null, 2));
+  console.log(`wrote ${v.out}`);
+  device.destroy();
+}
+
+/** Ratios measured in the same run: sparse vs dense block, and the block's bandwidth vs the copy kernel. */
+function benchRatios(records: BenchRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const copy = records.find((r) => r.name === 'copy')!;
+  for (const r of records.filter((r) => r.name === 'moe')) {
+    const T = r.shape.split(' ')[0];
+    const dense = records.find((d) => d.name === 'moe-dense' && d.shape.startsWith(`${T} `));
+    if (dense) out[`dense/sparse time, ${T}`] = dense.ms / r.ms;
+    out[`moe weight GB/s / copy GB/s, ${T}`] = r.gbps! / copy.gbps!;
+  }
+  return out;
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`webmoe: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);
