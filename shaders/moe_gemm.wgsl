@@ -23,7 +23,7 @@ override WEIGHT_F16: bool = false;
 const BM = 32u;   // rows per block: align.wgsl pads each expert to this
 const BN = 32u;
 const BK = 16u;
-const TM = 4u;    // each of the 8×8 threads computes TM × TN outputs
+const TM = 4u;    // each of the 8×8 threads computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
 const NONE = 0xffffffffu;
 
@@ -35,8 +35,9 @@ const NONE = 0xffffffffu;
 @group(0) @binding(5) var<storage, read> routeW: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-var<workgroup> As: array<f32, BM * BK>;
-var<workgroup> Bs: array<f32, 2u * BN * BK>;  // gate tile, then up tile when GATED
+// Tiles stored k-major so each thread reads its TM rows (TN columns) as one vec4.
+var<workgroup> As: array<vec4f, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4f, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
 var<workgroup> rowA: array<u32, BM>;          // A row of each tile row, NONE for padding
 var<workgroup> expert: u32;
 
@@ -66,37 +67,33 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let colBase = wg.x * BN;
   let parts = select(1u, 2u, GATED);
   let wBase = (e - p.e0) * parts * nc * K;
-  var acc: array<f32, TM * TN>;
-  var accUp: array<f32, TM * TN>;
+  var acc: array<vec4f, TM>;    // acc[i][j]: row i, column j of this thread's 4 × 4
+  var accUp: array<vec4f, TM>;
   for (var k0 = 0u; k0 < K; k0 += BK) {
     workgroupBarrier();
     for (var i = tid; i < BM * BK; i += 64u) {
       let r = i / BK;
-      let kk = k0 + i % BK;
+      let c = i % BK;
       var v = 0.0;
-      if (rowA[r] != NONE && kk < K) { v = a[rowA[r] * K + kk]; }
-      As[i] = v;
+      if (rowA[r] != NONE && k0 + c < K) { v = a[rowA[r] * K + k0 + c]; }
+      As[(c * BM + r) / 4u][r % 4u] = v;
     }
     for (var i = tid; i < parts * BN * BK; i += 64u) {
       let part = i / (BN * BK);
-      let n = colBase + (i / BK) % BN;
-      let kk = k0 + i % BK;
+      let n = (i / BK) % BN;
+      let c = i % BK;
       var v = 0.0;
-      if (n < nc && kk < K) { v = weight(wBase + (part * nc + n) * K + kk); }
-      Bs[i] = v;
+      if (colBase + n < nc && k0 + c < K) { v = weight(wBase + (part * nc + colBase + n) * K + k0 + c); }
+      Bs[(part * BK * BN + c * BN + n) / 4u][n % 4u] = v;
     }
     workgroupBarrier();
     for (var c = 0u; c < BK; c++) {
-      var av: array<f32, TM>;
-      for (var i = 0u; i < TM; i++) { av[i] = As[(lid.y * TM + i) * BK + c]; }
-      for (var j = 0u; j < TN; j++) {
-        let col = (lid.x * TN + j) * BK + c;
-        let g = Bs[col];
-        for (var i = 0u; i < TM; i++) { acc[i * TN + j] += av[i] * g; }
-        if (GATED) {
-          let u = Bs[BN * BK + col];
-          for (var i = 0u; i < TM; i++) { accUp[i * TN + j] += av[i] * u; }
-        }
+      let av = As[(c * BM) / 4u + lid.y];
+      let g = Bs[(c * BN) / 4u + lid.x];
+      for (var i = 0u; i < TM; i++) { acc[i] += av[i] * g; }
+      if (GATED) {
+        let u = Bs[(BK * BN + c * BN) / 4u + lid.x];
+        for (var i = 0u; i < TM; i++) { accUp[i] += av[i] * u; }
       }
     }
   }
@@ -110,9 +107,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (n >= nc) { continue; }
       let col = p.n0 + n;
       if (GATED) {
-        out[row * p.outStride + col] = silu(acc[i * TN + j]) * accUp[i * TN + j];
+        out[row * p.outStride + col] = silu(acc[i][j]) * accUp[i][j];
       } else {
-        out[slot * p.outStride + col] = acc[i * TN + j] * routeW[slot];
+        out[slot * p.outStride + col] = acc[i][j] * routeW[slot];
       }
     }
   }
