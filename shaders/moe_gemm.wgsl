@@ -5,6 +5,8 @@
 //                 out y[slot, n] = acc · routing weight of the slot.
 // Weights: one binding holds experts [e0,e1) × output columns [n0,n1) as [e1-e0][P][n1-n0][K],
 //          P = 2 (gate, up) when GATED else 1; f32, or f16 packed two per u32 when WEIGHT_F16.
+// Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
+//       rows per expert: small batches waste less padding, large ones reuse each weight more.
 // Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
 //           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).
 
@@ -20,10 +22,11 @@ struct Params {
 
 override GATED: bool = true;
 override WEIGHT_F16: bool = false;
-const BM = 32u;   // rows per block: align.wgsl pads each expert to this
-const BN = 32u;
+override BM: u32 = 32u;  // rows per block: align.wgsl pads each expert to this
+override BN = 1024u / BM;
+override TX = BN / 4u;    // threads across columns; BM / 4 across rows
 const BK = 16u;
-const TM = 4u;    // each of the 8×8 threads computes TM × TN outputs (TN = 4: one vec4)
+const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
 const NONE = 0xffffffffu;
 
@@ -48,18 +51,18 @@ fn weight(i: u32) -> f32 {
 
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tid = lid.y * 8u + lid.x;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let lid = vec2u(tid % TX, tid / TX);
   let rowBase = wg.y * BM;
   if (tid == 0u) { expert = blockExpert[wg.y]; }
   let e = workgroupUniformLoad(&expert);
   if (e == NONE || e < p.e0 || e >= p.e1) { return; }
-  if (tid < BM) {
-    let slot = sorted[rowBase + tid];
+  for (var i = tid; i < BM; i += 64u) {
+    let slot = sorted[rowBase + i];
     var r = NONE;
-    if (slot != NONE) { r = select(rowBase + tid, slot / p.topK, GATED); }
-    rowA[tid] = r;
+    if (slot != NONE) { r = select(rowBase + i, slot / p.topK, GATED); }
+    rowA[i] = r;
   }
 
   let K = p.K;

@@ -7,4 +7,5 @@ export {
 } from './moe/spec';
 export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } from './moe/weights';
 export { capStorageBinding, storageBindingLimit } from './gpu/limits';
+export { createDevice, type DeviceOptions } from './gpu/device';
 export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16';

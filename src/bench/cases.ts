@@ -3,7 +3,6 @@
 // densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
 import { copyKernel } from '../kernels/copy';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
-import { BLOCK_ROWS } from '../kernels/align';
 import { Workspace } from '../gpu/workspace';
 import { MoELayer } from '../moe/layer';
 import type { MoEConfig, MoEWeights } from '../moe/spec';
@@ -67,14 +66,15 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       a: ws.upload(randomArray(m * k, 3), 'gemm x'), routeW: ws.upload(new Float32Array(m).fill(1), 'ones'),
       out: ws.buffer(m * n * 4, 'gemm y'),
     };
-    const blocks = Math.ceil(m / BLOCK_ROWS);
+    const rows = 32;
+    const blocks = Math.ceil(m / rows);
     const dispatches = m === 1
       ? indexedGemv(ws, w, { ...io, ids: ws.upload(new Uint32Array(1), 'ids') }, 1, 1)
       : groupedGemm(ws, w, {
         ...io,
-        sorted: ws.upload(Uint32Array.from({ length: blocks * BLOCK_ROWS }, (_, r) => (r < m ? r : 0xffffffff)), 'rows'),
+        sorted: ws.upload(Uint32Array.from({ length: blocks * rows }, (_, r) => (r < m ? r : 0xffffffff)), 'rows'),
         blockExpert: ws.upload(new Uint32Array(blocks), 'blocks'),
-      }, 1, blocks);
+      }, 1, blocks, rows);
     const ms = await medianMs(device, (enc) => pass(enc, dispatches), runs);
     const bytes = n * k * (dtype === 'f16' ? 2 : 4) + 4 * (m * k + m * n);
     record({ name: m === 1 ? 'gemv' : 'gemm', shape: `${m}x${n}x${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6, gbps: bytes / ms / 1e6 });

@@ -3,8 +3,8 @@ import gemvCode from '../../shaders/moe_gemv.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines';
 import type { Dispatch, Workspace } from '../gpu/workspace';
 import type { ExpertChunk, ExpertMatrix } from '../moe/weights';
+import type { BlockRows } from './align';
 
-const GEMM_BN = 32;  // moe_gemm.wgsl BN
 const GEMV_RN = 4;   // moe_gemv.wgsl RN
 
 export interface ExpertMatmulBuffers {
@@ -13,15 +13,16 @@ export interface ExpertMatmulBuffers {
   out: GPUBuffer;     // GEMM 1: h [rows, N]; GEMM 2: ys [T·k, N]
 }
 
-/** Grouped GEMM over expert-sorted rows: one dispatch per weight binding (chunk). */
+/** Grouped GEMM over expert-sorted rows in blocks of `rows`: one dispatch per weight binding (chunk). */
 export function groupedGemm(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
-  topK: number, blocks: number,
+  topK: number, blocks: number, rows: BlockRows,
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, 'moe_gemm', gemmCode, overrides(m));
+  const pipeline = computePipeline(ws.device, 'moe_gemm', gemmCode, { ...overrides(m), BM: rows });
+  const columns = 1024 / rows;  // moe_gemm.wgsl BN
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.sorted, b.blockExpert, b.routeW, b.out],
-    [Math.ceil((c.n1 - c.n0) / GEMM_BN), blocks],
+    [Math.ceil((c.n1 - c.n0) / columns), blocks],
   ));
 }
 

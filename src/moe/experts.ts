@@ -1,7 +1,7 @@
 // One routed set of experts: router → (alignment → grouped GEMMs) or (indexed GEMVs) → ys [T·k, H].
 // The shared expert of Qwen2-MoE is such a set too: one expert, k = 1, and a router whose single
 // logit is the shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
-import { alignKernel, BLOCK_ROWS, maxBlocks } from '../kernels/align';
+import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
 import { routerKernel } from '../kernels/router';
 import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace';
@@ -60,7 +60,8 @@ export class ExpertSet {
   /** Bytes of the largest activation buffer a call on `tokens` tokens needs. */
   activationBytes(tokens: number, gemv: boolean): number {
     const slots = tokens * this.routing.topK;
-    const hRows = gemv ? slots : maxBlocks(slots, this.routing.experts) * BLOCK_ROWS;
+    const rows = blockRowsFor(slots, this.routing.experts);
+    const hRows = gemv ? slots : maxBlocks(slots, this.routing.experts, rows) * rows;
     return 4 * Math.max(hRows * this.intermediate, slots * this.hidden);
   }
 
@@ -82,15 +83,16 @@ export class ExpertSet {
         ...indexedGemv(ws, this.down, { a: h, ids, routeW: weights, out: ys }, k, slots),
       );
     } else {
-      const blocks = maxBlocks(slots, E);
-      const sorted = ws.buffer(blocks * BLOCK_ROWS * 4, 'sorted slots');
+      const rows = blockRowsFor(slots, E);
+      const blocks = maxBlocks(slots, E, rows);
+      const sorted = ws.buffer(blocks * rows * 4, 'sorted slots');
       const blockExpert = ws.buffer(blocks * 4, 'block experts');
-      const h = ws.buffer(blocks * BLOCK_ROWS * this.intermediate * 4, 'h');
+      const h = ws.buffer(blocks * rows * this.intermediate * 4, 'h');
       const aligned = { sorted, blockExpert, routeW: weights };
       dispatches.push(
-        alignKernel(ws, { ids, counts, sorted, blockExpert }, slots, E),
-        ...groupedGemm(ws, this.gateUp, { ...aligned, a: x, out: h }, k, blocks),
-        ...groupedGemm(ws, this.down, { ...aligned, a: h, out: ys }, k, blocks),
+        alignKernel(ws, { ids, counts, sorted, blockExpert }, slots, E, rows),
+        ...groupedGemm(ws, this.gateUp, { ...aligned, a: x, out: h }, k, blocks, rows),
+        ...groupedGemm(ws, this.down, { ...aligned, a: h, out: ys }, k, blocks, rows),
       );
     }
     return { ids, weights, counts, ys, dispatches };

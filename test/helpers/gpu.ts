@@ -1,11 +1,12 @@
 // Test device and buffer helpers. Tests run real WGSL on a real adapter (Dawn; lavapipe on CI).
-import { createNodeDevice, type NodeDeviceOptions } from '../../src/node';
+import { createNodeDevice } from '../../src/node';
+import type { DeviceOptions } from '../../src/gpu/device';
 import { type Dispatch, readBuffers, uploadBuffer } from '../../src/gpu/workspace';
 
 /** NaN as f32, a huge id as u32: an element no kernel wrote shows up as wrong. */
 export const POISON = 0x7fbadbad;
 
-export async function testDevice(options?: NodeDeviceOptions): Promise<GPUDevice> {
+export async function testDevice(options?: DeviceOptions): Promise<GPUDevice> {
   const device = await createNodeDevice(options);
   device.addEventListener('uncapturederror', (e) => {
     throw new Error(`uncaptured WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);

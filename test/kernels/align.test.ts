@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignKernel, BLOCK_ROWS, maxBlocks } from '../../src/kernels/align';
+import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align';
 import { Workspace } from '../../src/gpu/workspace';
 import { poisoned, runKernels, readU32, testDevice } from '../helpers/gpu';
 import { refAlign } from '../ref/align';
@@ -9,20 +9,20 @@ let device: GPUDevice;
 beforeAll(async () => { device = await testDevice(); });
 afterAll(() => device?.destroy());
 
-async function expectAligned(ids: Uint32Array, experts: number) {
+async function expectAligned(ids: Uint32Array, experts: number, rows: BlockRows = 32) {
   const slots = ids.length;
-  const blocks = maxBlocks(slots, experts);
+  const blocks = maxBlocks(slots, experts, rows);
   const counts = new Uint32Array(experts);
   for (const e of ids) counts[e]++;
   const ws = new Workspace(device);
-  const sorted = poisoned(device, blocks * BLOCK_ROWS * 4);
+  const sorted = poisoned(device, blocks * rows * 4);
   const blockExpert = poisoned(device, blocks * 4);
   await runKernels(device, () => [
-    alignKernel(ws, { ids: ws.upload(ids, 'ids'), counts: ws.upload(counts, 'counts'), sorted, blockExpert }, slots, experts),
+    alignKernel(ws, { ids: ws.upload(ids, 'ids'), counts: ws.upload(counts, 'counts'), sorted, blockExpert }, slots, experts, rows),
   ]);
-  const ref = refAlign(ids, experts, BLOCK_ROWS, blocks);
+  const ref = refAlign(ids, experts, rows, blocks);
   expect(Array.from(await readU32(device, blockExpert, blocks))).toEqual(ref.blockExpert);
-  expect(Array.from(await readU32(device, sorted, blocks * BLOCK_ROWS))).toEqual(ref.sorted);
+  expect(Array.from(await readU32(device, sorted, blocks * rows))).toEqual(ref.sorted);
   ws.destroy();
 }
 
@@ -33,7 +33,7 @@ describe('alignment kernel', () => {
       const T = rng.pick([1, 2, 7, 64, 300]);
       const E = rng.pick([1, 4, 8, 32, 64]);
       const k = Math.min(E, rng.pick([1, 2, 4, 8]));
-      await expectAligned(Uint32Array.from({ length: T * k }, () => rng.int(0, E - 1)), E);
+      await expectAligned(Uint32Array.from({ length: T * k }, () => rng.int(0, E - 1)), E, rng.pick([8, 16, 32] as const));
     }
   });
 
@@ -46,6 +46,6 @@ describe('alignment kernel', () => {
 
   it('one slot, and runs that exactly fill a block', async () => {
     await expectAligned(new Uint32Array([3]), 4);
-    await expectAligned(Uint32Array.from({ length: 4 * BLOCK_ROWS }, (_, s) => s % 4), 4);
+    for (const rows of [8, 16, 32] as const) await expectAligned(Uint32Array.from({ length: 4 * rows }, (_, s) => s % 4), 4, rows);
   });
 });

@@ -1,6 +1,6 @@
 // Grouped GEMMs and indexed GEMVs on routings made on the CPU, so they are tested apart from the router.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignKernel, BLOCK_ROWS, maxBlocks } from '../../src/kernels/align';
+import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align';
 import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul';
 import { readBuffers, Workspace } from '../../src/gpu/workspace';
 import { toF16 } from '../../src/gpu/f16';
@@ -17,11 +17,11 @@ beforeAll(async () => {
 });
 afterAll(() => { device?.destroy(); tiny?.destroy(); });
 
-interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; ids: Uint32Array }
+interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array }
 
 async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
   const rng = new Rng(seed);
-  const { T, E, k, H, I, dtype, ids } = c;
+  const { T, E, k, H, I, dtype, rows, ids } = c;
   const slots = T * k;
   const x = rng.array(T * H);
   const gateUpHost = rng.array(E * 2 * I * H, 1 / Math.sqrt(H));
@@ -33,18 +33,18 @@ async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
   const ws = new Workspace(dev);
   const gateUp: ExpertMatrix = uploadExpertMatrix(dev, gateUpHost, { experts: E, parts: 2, outputs: I, inner: H }, dtype, 'gateUp');
   const down: ExpertMatrix = uploadExpertMatrix(dev, downHost, { experts: E, parts: 1, outputs: H, inner: I }, dtype, 'down');
-  const blocks = maxBlocks(slots, E);
-  const hRows = gemv ? slots : blocks * BLOCK_ROWS;
+  const blocks = maxBlocks(slots, E, rows);
+  const hRows = gemv ? slots : blocks * rows;
   const h = poisoned(dev, hRows * I * 4, 'h');
   const ys = poisoned(dev, slots * H * 4, 'ys');
-  const sorted = ws.buffer(blocks * BLOCK_ROWS * 4, 'sorted');
+  const sorted = ws.buffer(blocks * rows * 4, 'sorted');
   const io = { a: ws.upload(x, 'x'), routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
   await runKernels(dev, () => gemv
       ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots)]
       : [
-        alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E),
-        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks),
-        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks),
+        alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E, rows),
+        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows),
+        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks, rows),
       ]);
   const hGot = await readF32(dev, h, hRows * I);
   const ysGot = await readF32(dev, ys, slots * H);
@@ -77,7 +77,7 @@ function randomCase(rng: Rng, over: Partial<Case> = {}): Case {
   const T = over.T ?? rng.pick([1, 2, 7, 64]);
   const E = over.E ?? rng.pick([1, 4, 8, 32]);
   const k = over.k ?? Math.min(E, rng.pick([1, 2, 4, 8]));
-  const c = { T, E, k, H: rng.int(5, 70), I: rng.int(5, 70), dtype: 'f32' as WeightDType, ...over };
+  const c = { T, E, k, H: rng.int(5, 70), I: rng.int(5, 70), dtype: 'f32' as WeightDType, rows: rng.pick([8, 16, 32] as const), ...over };
   return { ...c, ids: over.ids ?? Uint32Array.from({ length: T * k }, () => rng.int(0, E - 1)) };
 }
 

@@ -1,0 +1,34 @@
+// Device creation with what MoE weights need: the adapter's maximal limits (storage bindings and
+// buffers far above the 128/256 MiB defaults) and shader-f16 / timestamp-query when offered.
+import { capStorageBinding } from './limits';
+
+export interface DeviceOptions {
+  /** Plan storage bindings of at most this many bytes (to test splitting); default: the adapter's limit. */
+  maxStorageBufferBindingSize?: number;
+  /** Ask for shader-f16 when the adapter has it. Default true. */
+  f16?: boolean;
+}
+
+const NO_ADAPTER = 'webmoe: no WebGPU adapter';
+
+export async function deviceFrom(gpu: GPU | undefined, options: DeviceOptions, hint: string): Promise<GPUDevice> {
+  const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error(`${NO_ADAPTER}. ${hint}`);
+  const requiredLimits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const v = adapter.limits[key as keyof GPUSupportedLimits];
+    if (typeof v === 'number') requiredLimits[key] = v;
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  if ((options.f16 ?? true) && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  if (options.maxStorageBufferBindingSize !== undefined) capStorageBinding(device, options.maxStorageBufferBindingSize);
+  return device;
+}
+
+/** A device from the browser's navigator.gpu (or any global one), with the adapter's maximal limits. */
+export function createDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
+  const gpu = typeof navigator === 'undefined' ? undefined : navigator.gpu;
+  return deviceFrom(gpu, options, 'This browser has no WebGPU, or it is turned off (in Chromium: chrome://flags/#enable-unsafe-webgpu).');
+}
