@@ -3,25 +3,12 @@
 //                 out h[sorted row, n] = silu(gate) · up.
 // !GATED (GEMM 2): A row = h[sorted row], B = the expert's down rows,
 //                 out y[slot, n] = acc · routing weight of the slot.
-// Weights: one binding holds experts [e0,e1) × output columns [n0,n1) as [e1-e0][P][n1-n0][K],
-//          P = 2 (gate, up) when GATED else 1; f32, or f16 packed two per u32 when WEIGHT_F16.
+// Params, bindings 0–2 (p, a, w), weight() and silu(): expert_common.wgsl, prepended.
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
 // Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
 //           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).
 
-struct Params {
-  e0: u32,
-  e1: u32,
-  n0: u32,
-  n1: u32,
-  K: u32,
-  outStride: u32,
-  topK: u32,
-}
-
-override GATED: bool = true;
-override WEIGHT_F16: bool = false;
 override BM: u32 = 32u;  // rows per block: align.wgsl pads each expert to this
 override BN = 1024u / BM;
 override TX = BN / 4u;    // threads across columns; BM / 4 across rows
@@ -30,9 +17,6 @@ const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one 
 const TN = 4u;
 const NONE = 0xffffffffu;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read> sorted: array<u32>;
 @group(0) @binding(4) var<storage, read> blockExpert: array<u32>;
 @group(0) @binding(5) var<storage, read> routeW: array<f32>;
@@ -43,13 +27,6 @@ var<workgroup> As: array<vec4f, BK * BM / 4u>;
 var<workgroup> Bs: array<vec4f, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
 var<workgroup> rowA: array<u32, BM>;          // A row of each tile row, NONE for padding
 var<workgroup> expert: u32;
-
-fn weight(i: u32) -> f32 {
-  if (WEIGHT_F16) { return unpack2x16float(w[i >> 1u])[i & 1u]; }
-  return bitcast<f32>(w[i]);
-}
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {

@@ -2,42 +2,19 @@
 // from the router's ids on the GPU.
 // GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = silu(gate) · up.
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
-// Weights: as in moe_gemm.wgsl, one binding = experts [e0,e1) × columns [n0,n1),
-//          [e1-e0][P][n1-n0][K], f32 or f16 packed two per u32 (WEIGHT_F16).
+// Params, bindings 0–2 (p, a, w), weight() and silu(): expert_common.wgsl, prepended.
 // Dispatch: (ceil((n1-n0)/RN), T·k, 1) per weight binding: a workgroup reduces RN output columns
 // of one slot over K, threads striding K so consecutive threads read consecutive weights.
 
-struct Params {
-  e0: u32,
-  e1: u32,
-  n0: u32,
-  n1: u32,
-  K: u32,
-  outStride: u32,
-  topK: u32,
-}
-
-override GATED: bool = true;
-override WEIGHT_F16: bool = false;
 const WG = 64u;
 const RN = 4u;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
 @group(0) @binding(4) var<storage, read> routeW: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<vec4f, 2u * WG>;  // gate sums, then up sums, RN = 4 columns each
 var<workgroup> expert: u32;
-
-fn weight(i: u32) -> f32 {
-  if (WEIGHT_F16) { return unpack2x16float(w[i >> 1u])[i & 1u]; }
-  return bitcast<f32>(w[i]);
-}
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {

@@ -1,5 +1,6 @@
-import gemmCode from '../../shaders/moe_gemm.wgsl?raw';
-import gemvCode from '../../shaders/moe_gemv.wgsl?raw';
+import common from '../../shaders/expert_common.wgsl?raw';
+import gemm from '../../shaders/moe_gemm.wgsl?raw';
+import gemv from '../../shaders/moe_gemv.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines';
 import type { Dispatch, Workspace } from '../gpu/workspace';
 import type { ExpertChunk, ExpertMatrix } from '../moe/weights';
@@ -18,7 +19,7 @@ export function groupedGemm(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
   topK: number, blocks: number, rows: BlockRows,
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, 'moe_gemm', gemmCode, { ...overrides(m), BM: rows });
+  const pipeline = computePipeline(ws.device, 'moe_gemm', common + gemm, { ...overrides(m), BM: rows });
   const columns = 1024 / rows;  // moe_gemm.wgsl BN
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.sorted, b.blockExpert, b.routeW, b.out],
@@ -30,7 +31,7 @@ export function groupedGemm(
 export function indexedGemv(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, 'moe_gemv', gemvCode, overrides(m));
+  const pipeline = computePipeline(ws.device, 'moe_gemv', common + gemv, overrides(m));
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.ids, b.routeW, b.out],
     [Math.ceil((c.n1 - c.n0) / GEMV_RN), slots],

@@ -5,9 +5,8 @@ import { type Dispatch, type Workspace, f32Bits } from '../gpu/workspace';
 /** 0: softmax over all experts, 1: sigmoid, 2: top-k on logits then softmax over the k. */
 export type ScoringMode = 0 | 1 | 2;
 
-export interface RouterDims {
-  tokens: number;
-  hidden: number;
+/** Routing settings in the form the router kernel takes. */
+export interface Routing {
   experts: number;
   topK: number;
   scoring: ScoringMode;
@@ -15,6 +14,11 @@ export interface RouterDims {
   routedScaling: number;
   nGroup: number;
   topkGroup: number;
+}
+
+export interface RouterDims extends Routing {
+  tokens: number;
+  hidden: number;
 }
 
 export interface RouterBuffers {

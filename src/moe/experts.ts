@@ -5,7 +5,7 @@ import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
 import { routerKernel } from '../kernels/router';
 import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace';
-import type { Routing } from './spec';
+import type { Routing } from '../kernels/router';
 import { destroyExpertMatrix, type ExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from './weights';
 
 export interface ExpertSetWeights {

@@ -1,6 +1,6 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
-import type { ScoringMode } from '../kernels/router';
+import type { Routing, ScoringMode } from '../kernels/router';
 import type { HostWeights, WeightDType } from './weights';
 
 export type Scoring = 'softmax' | 'sigmoid';
@@ -70,17 +70,6 @@ export interface MoESpec extends MoEConfig, MoEWeights {
 export const MAX_EXPERTS = 512;
 /** The largest T of one call: one workgroup per token along a grid dimension. */
 export const MAX_TOKENS = 65535;
-
-/** Routing settings in the form the router kernel takes. */
-export interface Routing {
-  experts: number;
-  topK: number;
-  scoring: ScoringMode;
-  normTopK: boolean;
-  routedScaling: number;
-  nGroup: number;
-  topkGroup: number;
-}
 
 export function resolveRouting(c: MoEConfig): Routing {
   const softmaxMode: ScoringMode = c.topkBeforeSoftmax ? 2 : 0;
