@@ -3,17 +3,20 @@
 // GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = silu(gate) · up.
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
 // Params, bindings 0–2 (p, a, w), weight() and silu(): expert_common.wgsl, prepended.
-// Dispatch: (ceil((n1-n0)/RN), T·k, 1) per weight binding: a workgroup reduces RN output columns
-// of one slot over K, threads striding K so consecutive threads read consecutive weights.
+// Dispatch: (ceil((n1-n0)/RN), T·k, 1) per weight binding: a workgroup computes RN output columns
+// of one slot; threads stride K so neighbours read neighbouring weights, then RN threads sum the
+// 64 partials (one barrier, not a barrier per tree level).
 
 const WG = 64u;
-const RN = 4u;
+// Columns per workgroup: 8 gate/up pairs or 16 down columns, so 16 accumulators per thread either way.
+override RN = select(16u, 8u, GATED);
+const RN_MAX = 16u;
 
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
 @group(0) @binding(4) var<storage, read> routeW: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-var<workgroup> red: array<vec4f, 2u * WG>;  // gate sums, then up sums, RN = 4 columns each
+var<workgroup> partial: array<f32, 2u * RN * WG>;  // [gate, up][column][thread]
 var<workgroup> expert: u32;
 
 @compute @workgroup_size(WG)
@@ -26,35 +29,35 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   let K = p.K;
   let nc = p.n1 - p.n0;
   let n0 = wg.x * RN;
+  let cols = min(RN, nc - n0);
   let parts = select(1u, 2u, GATED);
   let wBase = (e - p.e0) * parts * nc * K;
   let aBase = select(slot, slot / p.topK, GATED) * K;
-  var g = vec4f(0.0);
-  var u = vec4f(0.0);
+  var g: array<f32, RN_MAX>;
+  var u: array<f32, RN_MAX>;
   for (var k = tid; k < K; k += WG) {
     let av = a[aBase + k];
-    for (var j = 0u; j < RN; j++) {
-      let n = n0 + j;
-      if (n >= nc) { break; }
-      g[j] += av * weight(wBase + n * K + k);
-      if (GATED) { u[j] += av * weight(wBase + (nc + n) * K + k); }
+    for (var j = 0u; j < cols; j++) {
+      let row = wBase + (n0 + j) * K + k;
+      g[j] += av * weight(row);
+      if (GATED) { u[j] += av * weight(row + nc * K); }
     }
   }
-  red[tid] = g;
-  red[WG + tid] = u;
+  for (var j = 0u; j < cols; j++) {
+    partial[j * WG + tid] = g[j];
+    if (GATED) { partial[(RN + j) * WG + tid] = u[j]; }
+  }
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (tid < s) {
-      red[tid] += red[tid + s];
-      red[WG + tid] += red[WG + tid + s];
+  if (tid < cols) {
+    var gs = 0.0;
+    var us = 0.0;
+    for (var t = 0u; t < WG; t++) {
+      gs += partial[tid * WG + t];
+      us += partial[(RN + tid) * WG + t];
     }
-    workgroupBarrier();
-  }
-  if (tid < RN && n0 + tid < nc) {
     let col = p.n0 + n0 + tid;
-    let gs = red[0][tid];
     if (GATED) {
-      out[slot * p.outStride + col] = silu(gs) * red[WG][tid];
+      out[slot * p.outStride + col] = silu(gs) * us;
     } else {
       out[slot * p.outStride + col] = gs * routeW[slot];
     }

@@ -6,7 +6,6 @@ import type { Dispatch, Workspace } from '../gpu/workspace';
 import type { ExpertChunk, ExpertMatrix } from '../moe/weights';
 import type { BlockRows } from './align';
 
-const GEMV_RN = 4;   // moe_gemv.wgsl RN
 
 export interface ExpertMatmulBuffers {
   a: GPUBuffer;       // GEMM 1: x [T,K]; GEMM 2: h [rows,K]
@@ -34,7 +33,7 @@ export function indexedGemv(
   const pipeline = computePipeline(ws.device, 'moe_gemv', common + gemv, overrides(m));
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.ids, b.routeW, b.out],
-    [Math.ceil((c.n1 - c.n0) / GEMV_RN), slots],
+    [Math.ceil((c.n1 - c.n0) / (m.parts === 2 ? 8 : 16)), slots],  // moe_gemv.wgsl RN
   ));
 }
 
