@@ -2,12 +2,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchRecord, runBenchmarks } from './bench/cases';
-import { medianMs, randomArray } from './bench/timing';
-import { MoELayer } from './moe/layer';
-import { readBuffers, Workspace } from './gpu/workspace';
-import type { WeightDType } from './moe/weights';
-import { createNodeDevice } from './node';
+import { type BenchRecord, runBenchmarks } from './bench/cases.js';
+import { medianMs, randomArray } from './bench/timing.js';
+import { MoELayer } from './moe/layer.js';
+import { readBuffers, Workspace } from './gpu/workspace.js';
+import type { WeightDType } from './moe/weights.js';
+import { createNodeDevice } from './node.js';
 
 const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
 

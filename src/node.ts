@@ -1,18 +1,26 @@
-// webmoe/node: a GPUDevice in Node from Dawn (the `webgpu` package).
-import { create, globals } from 'webgpu';
-import { deviceFrom, type DeviceOptions } from './gpu/device';
+// webmoe/node: a GPUDevice in Node from Dawn (the `webgpu` package, an optional peer dependency so
+// that browser apps do not install Dawn's binaries).
+import { deviceFrom, type DeviceOptions } from './gpu/device.js';
 
-let gpu: GPU | undefined;
+let gpu: Promise<GPU> | undefined;
+
+async function dawn(): Promise<GPU> {
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (e) {
+    throw new Error(`webmoe/node needs the 'webgpu' package (Dawn): npm install webgpu (${(e as Error).message})`);
+  }
+  Object.assign(globalThis, mod.globals);
+  return mod.create([]) as GPU;
+}
 
 /** A Dawn device with the adapter's maximal limits (and shader-f16 when offered). */
-export function createNodeDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
-  if (!gpu) {
-    Object.assign(globalThis, globals);
-    gpu = create([]) as GPU;
-  }
-  return deviceFrom(gpu, options,
+export async function createNodeDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
+  gpu ??= dawn();
+  return deviceFrom(await gpu, options,
     'Dawn needs a Vulkan driver; on Debian bookworm install Mesa lavapipe from bookworm-backports: ' +
     'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (see .ci/install-system).');
 }
 
-export * from './index';
+export * from './index.js';

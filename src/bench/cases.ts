@@ -1,13 +1,13 @@
 // The benchmark cases, shared by `webmoe bench` (Node) and the benchmark page: a copy kernel (the
 // bandwidth ceiling), dense GEMMs, the MoE block at several token counts, and the same block computed
 // densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
-import { copyKernel } from '../kernels/copy';
-import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
-import { Workspace } from '../gpu/workspace';
-import { MoELayer } from '../moe/layer';
-import type { MoEConfig, MoEWeights } from '../moe/spec';
-import { destroyExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights';
-import { medianMs, randomArray } from './timing';
+import { copyKernel } from '../kernels/copy.js';
+import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
+import { Workspace } from '../gpu/workspace.js';
+import { MoELayer } from '../moe/layer.js';
+import type { MoEConfig, MoEWeights } from '../moe/spec.js';
+import { destroyExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { medianMs, randomArray } from './timing.js';
 
 export interface BenchRecord {
   name: string;

@@ -1,6 +1,6 @@
 // Device creation with what MoE weights need: the adapter's maximal limits (storage bindings and
 // buffers far above the 128/256 MiB defaults) and shader-f16 / timestamp-query when offered.
-import { capStorageBinding } from './limits';
+import { capStorageBinding } from './limits.js';
 
 export interface DeviceOptions {
   /** Plan storage bindings of at most this many bytes (to test splitting); default: the adapter's limit. */

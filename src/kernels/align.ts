@@ -1,6 +1,6 @@
 import code from '../../shaders/align.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines';
-import type { Dispatch, Workspace } from '../gpu/workspace';
+import { computePipeline } from '../gpu/pipelines.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
 
 /** Tile heights the grouped GEMM is built for; align.wgsl pads each expert's rows to one of them. */
 export type BlockRows = 8 | 16 | 32;

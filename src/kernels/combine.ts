@@ -1,6 +1,6 @@
 import code from '../../shaders/combine.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines';
-import type { Dispatch, Workspace } from '../gpu/workspace';
+import { computePipeline } from '../gpu/pipelines.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
 
 const WG = 64;
 

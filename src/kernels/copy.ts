@@ -1,6 +1,6 @@
 import code from '../../shaders/copy.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines';
-import type { Dispatch, Workspace } from '../gpu/workspace';
+import { computePipeline } from '../gpu/pipelines.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
 
 const WG = 256;
 const MAX_GRID = 65535;

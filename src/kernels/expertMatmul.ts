@@ -1,10 +1,10 @@
 import common from '../../shaders/expert_common.wgsl?raw';
 import gemm from '../../shaders/moe_gemm.wgsl?raw';
 import gemv from '../../shaders/moe_gemv.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines';
-import type { Dispatch, Workspace } from '../gpu/workspace';
-import type { ExpertChunk, ExpertMatrix } from '../moe/weights';
-import type { BlockRows } from './align';
+import { computePipeline } from '../gpu/pipelines.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
+import type { ExpertChunk, ExpertMatrix } from '../moe/weights.js';
+import type { BlockRows } from './align.js';
 
 
 export interface ExpertMatmulBuffers {

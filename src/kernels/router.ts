@@ -1,6 +1,6 @@
 import code from '../../shaders/router.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines';
-import { type Dispatch, type Workspace, f32Bits } from '../gpu/workspace';
+import { computePipeline } from '../gpu/pipelines.js';
+import { type Dispatch, type Workspace, f32Bits } from '../gpu/workspace.js';
 
 /** 0: softmax over all experts, 1: sigmoid, 2: top-k on logits then softmax over the k. */
 export type ScoringMode = 0 | 1 | 2;

@@ -1,12 +1,12 @@
 // One routed set of experts: router → (alignment → grouped GEMMs) or (indexed GEMVs) → ys [T·k, H].
 // The shared expert of Qwen2-MoE is such a set too: one expert, k = 1, and a router whose single
 // logit is the shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
-import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align';
-import { groupedGemm, indexedGemv } from '../kernels/expertMatmul';
-import { routerKernel } from '../kernels/router';
-import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace';
-import type { Routing } from '../kernels/router';
-import { destroyExpertMatrix, type ExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from './weights';
+import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align.js';
+import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
+import { routerKernel } from '../kernels/router.js';
+import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace.js';
+import type { Routing } from '../kernels/router.js';
+import { destroyExpertMatrix, type ExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from './weights.js';
 
 export interface ExpertSetWeights {
   router: Float32Array;

@@ -1,10 +1,10 @@
 // A MoE block whose weights live on the GPU: encode() records router, alignment, expert GEMMs and
 // combine into one compute pass; nothing is read back, so routing never waits for the CPU.
-import { combineKernel } from '../kernels/combine';
-import { storageBindingLimit } from '../gpu/limits';
-import { type Dispatch, Workspace } from '../gpu/workspace';
-import { ExpertSet, type ExpertSetRun } from './experts';
-import { MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, validateLayer, validateMask } from './spec';
+import { combineKernel } from '../kernels/combine.js';
+import { storageBindingLimit } from '../gpu/limits.js';
+import { type Dispatch, Workspace } from '../gpu/workspace.js';
+import { ExpertSet, type ExpertSetRun } from './experts.js';
+import { MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, validateLayer, validateMask } from './spec.js';
 
 export interface MoELayerOptions {
   /** Calls on at most this many tokens take the indexed-GEMV decode path. Default 4. */

@@ -1,7 +1,7 @@
 // runMoE: typed arrays in, typed arrays out, one submission, for users and tests of one block.
-import { readBuffers, Workspace } from '../gpu/workspace';
-import { MoELayer, type MoELayerOptions } from './layer';
-import { type MoESpec, validateSpec } from './spec';
+import { readBuffers, Workspace } from '../gpu/workspace.js';
+import { MoELayer, type MoELayerOptions } from './layer.js';
+import { type MoESpec, validateSpec } from './spec.js';
 
 export interface MoEResult {
   /** [T, H] */

@@ -1,7 +1,7 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
-import type { Routing, ScoringMode } from '../kernels/router';
-import type { HostWeights, WeightDType } from './weights';
+import type { Routing, ScoringMode } from '../kernels/router.js';
+import type { HostWeights, WeightDType } from './weights.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
 

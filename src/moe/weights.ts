@@ -1,7 +1,7 @@
 // Stacked expert matrices on the GPU, split into bindings no larger than the device allows.
-import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16';
-import { storageBindingLimit } from '../gpu/limits';
-import { uploadBuffer } from '../gpu/workspace';
+import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
+import { storageBindingLimit } from '../gpu/limits.js';
+import { uploadBuffer } from '../gpu/workspace.js';
 
 export type WeightDType = 'f32' | 'f16';
 

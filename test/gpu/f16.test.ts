@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/gpu/f16';
-import { Rng } from '../ref/rng';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/gpu/f16.js';
+import { Rng } from '../ref/rng.js';
 
 describe('f16 conversion', () => {
   it('exact values, limits, rounding to nearest even', () => {

@@ -1,7 +1,7 @@
 // Test device and buffer helpers. Tests run real WGSL on a real adapter (Dawn; lavapipe on CI).
-import { createNodeDevice } from '../../src/node';
-import type { DeviceOptions } from '../../src/gpu/device';
-import { type Dispatch, readBuffers, uploadBuffer } from '../../src/gpu/workspace';
+import { createNodeDevice } from '../../src/node.js';
+import type { DeviceOptions } from '../../src/gpu/device.js';
+import { type Dispatch, readBuffers, uploadBuffer } from '../../src/gpu/workspace.js';
 
 /** NaN as f32, a huge id as u32: an element no kernel wrote shows up as wrong. */
 export const POISON = 0x7fbadbad;

@@ -1,6 +1,6 @@
 // Random MoE blocks for property tests: every field drawn from a seed, weights never zero.
-import type { MoESpec } from '../../src/index';
-import { Rng } from '../ref/rng';
+import type { MoESpec } from '../../src/index.js';
+import { Rng } from '../ref/rng.js';
 
 export function randomSpec(rng: Rng, over: Partial<MoESpec> = {}): MoESpec {
   const tokens = over.tokens ?? rng.pick([1, 2, 7, 64, 300]);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align';
-import { Workspace } from '../../src/gpu/workspace';
-import { poisoned, runKernels, readU32, testDevice } from '../helpers/gpu';
-import { refAlign } from '../ref/align';
-import { Rng } from '../ref/rng';
+import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align.js';
+import { Workspace } from '../../src/gpu/workspace.js';
+import { poisoned, runKernels, readU32, testDevice } from '../helpers/gpu.js';
+import { refAlign } from '../ref/align.js';
+import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
 beforeAll(async () => { device = await testDevice(); });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineKernel } from '../../src/kernels/combine';
-import { Workspace } from '../../src/gpu/workspace';
-import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu';
-import { relErr } from '../ref/moe';
-import { Rng } from '../ref/rng';
+import { combineKernel } from '../../src/kernels/combine.js';
+import { Workspace } from '../../src/gpu/workspace.js';
+import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
+import { relErr } from '../ref/moe.js';
+import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
 beforeAll(async () => { device = await testDevice(); });

@@ -1,13 +1,13 @@
 // Grouped GEMMs and indexed GEMVs on routings made on the CPU, so they are tested apart from the router.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align';
-import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul';
-import { readBuffers, Workspace } from '../../src/gpu/workspace';
-import { toF16 } from '../../src/gpu/f16';
-import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/moe/weights';
-import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu';
-import { f64, refDown, refGateUp, relErr } from '../ref/moe';
-import { Rng } from '../ref/rng';
+import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align.js';
+import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul.js';
+import { readBuffers, Workspace } from '../../src/gpu/workspace.js';
+import { toF16 } from '../../src/gpu/f16.js';
+import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/moe/weights.js';
+import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
+import { f64, refDown, refGateUp, relErr } from '../ref/moe.js';
+import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
 let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks

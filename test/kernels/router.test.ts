@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routerKernel } from '../../src/kernels/router';
-import { Workspace, uploadBuffer } from '../../src/gpu/workspace';
-import type { MoESpec } from '../../src/index';
-import { resolveRouting } from '../../src/moe/spec';
-import { poisoned, runKernels, readU32, readF32, testDevice } from '../helpers/gpu';
-import { Rng } from '../ref/rng';
-import { refRoute } from '../ref/moe';
+import { routerKernel } from '../../src/kernels/router.js';
+import { Workspace, uploadBuffer } from '../../src/gpu/workspace.js';
+import type { MoESpec } from '../../src/index.js';
+import { resolveRouting } from '../../src/moe/spec.js';
+import { poisoned, runKernels, readU32, readF32, testDevice } from '../helpers/gpu.js';
+import { Rng } from '../ref/rng.js';
+import { refRoute } from '../ref/moe.js';
 
 type RouteCase = Omit<MoESpec, 'gateUp' | 'down' | 'intermediate'>;
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MoELayer, type MoELayerOptions, type MoESpec, runMoE } from '../../src/index';
-import { readBuffers, uploadBuffer } from '../../src/gpu/workspace';
-import { checked, poisoned, testDevice } from '../helpers/gpu';
-import { randomRouting, randomSpec } from '../helpers/spec';
-import { refMoE, relErr } from '../ref/moe';
-import { Rng } from '../ref/rng';
+import { MoELayer, type MoELayerOptions, type MoESpec, runMoE } from '../../src/index.js';
+import { readBuffers, uploadBuffer } from '../../src/gpu/workspace.js';
+import { checked, poisoned, testDevice } from '../helpers/gpu.js';
+import { randomRouting, randomSpec } from '../helpers/spec.js';
+import { refMoE, relErr } from '../ref/moe.js';
+import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
 beforeAll(async () => { device = await testDevice(); });

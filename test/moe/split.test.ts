@@ -1,11 +1,11 @@
 // Weights over the device's storage-binding limit are split across bindings (DESIGN: OLMoE's f16
 // experts take 512 MiB a layer against lavapipe's 128 MiB). Forced here with a 1 MiB limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MoEInputError, planChunks, runMoE } from '../../src/index';
-import { testDevice } from '../helpers/gpu';
-import { randomSpec } from '../helpers/spec';
-import { refMoE, relErr } from '../ref/moe';
-import { Rng } from '../ref/rng';
+import { MoEInputError, planChunks, runMoE } from '../../src/index.js';
+import { testDevice } from '../helpers/gpu.js';
+import { randomSpec } from '../helpers/spec.js';
+import { refMoE, relErr } from '../ref/moe.js';
+import { Rng } from '../ref/rng.js';
 
 const MiB = 1 << 20;
 let device: GPUDevice;

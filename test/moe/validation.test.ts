@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MoEInputError, type MoESpec, runMoE } from '../../src/index';
-import { testDevice } from '../helpers/gpu';
-import { randomSpec } from '../helpers/spec';
-import { refMoE, relErr } from '../ref/moe';
-import { Rng } from '../ref/rng';
+import { MoEInputError, type MoESpec, runMoE } from '../../src/index.js';
+import { testDevice } from '../helpers/gpu.js';
+import { randomSpec } from '../helpers/spec.js';
+import { refMoE, relErr } from '../ref/moe.js';
+import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
 beforeAll(async () => { device = await testDevice(); });

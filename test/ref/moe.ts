@@ -1,7 +1,7 @@
 // Float64 CPU reference of a MoE block, written from the model families' definitions (not from the
 // kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine.
-import { fromF16 } from '../../src/gpu/f16';
-import type { HostWeights, MoESpec } from '../../src/index';
+import { fromF16 } from '../../src/gpu/f16.js';
+import type { HostWeights, MoESpec } from '../../src/index.js';
 
 export interface RefRouting {
   ids: number[][];
