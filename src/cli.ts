@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchRecord, runBenchmarks } from './bench/cases.js';
+import { benchRatios, type BenchRecord, runBenchmarks } from './bench/cases.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
@@ -75,7 +75,7 @@ async function moeDemo(args: string[]): Promise<void> {
   const y = ws.buffer(T * H * 4, 'y');
   const enc = device.createCommandEncoder();
   layer.encode(enc, x, y, T);
-  const r = layer.routing(T);
+  const r = layer.routing();
   const [ib, wb, cb] = await readBuffers(device, [r.ids, r.weights, r.counts], enc);
   const ids = new Uint32Array(ib);
   const weights = new Float32Array(wb);
@@ -121,19 +121,6 @@ async function bench(args: string[]): Promise<void> {
   writeFileSync(v.out!, JSON.stringify({ adapter, date: new Date().toISOString(), dtype: v.dtype, quick: v.quick, records, ratios }, null, 2));
   console.log(`wrote ${v.out}`);
   device.destroy();
-}
-
-/** Ratios measured in the same run: sparse vs dense block, and the block's bandwidth vs the copy kernel. */
-function benchRatios(records: BenchRecord[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  const copy = records.find((r) => r.name === 'copy')!;
-  for (const r of records.filter((r) => r.name === 'moe')) {
-    const T = r.shape.split(' ')[0];
-    const dense = records.find((d) => d.name === 'moe-dense' && d.shape.startsWith(`${T} `));
-    if (dense) out[`dense/sparse time, ${T}`] = dense.ms / r.ms;
-    out[`moe weight GB/s / copy GB/s, ${T}`] = r.gbps! / copy.gbps!;
-  }
-  return out;
 }
 
 main(process.argv.slice(2)).then(

@@ -118,3 +118,22 @@ function pass(enc: GPUCommandEncoder, dispatches: ((p: GPUComputePassEncoder) =>
   for (const d of dispatches) d(p);
   p.end();
 }
+
+/**
+ * Ratios within one run: the sparse block against the same block dense, its compute rate against
+ * the dense GEMM's, and its time against the weight-bandwidth floor (bytes of the experts it reads
+ * at the copy kernel's bandwidth; 1 is the floor, the decode figure that matters).
+ */
+export function benchRatios(records: BenchRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const copy = records.find((r) => r.name === 'copy')!;
+  const gemm = records.find((r) => r.name === 'gemm')!;
+  for (const r of records.filter((r) => r.name === 'moe')) {
+    const T = r.shape.split(' ')[0];
+    const dense = records.find((d) => d.name === 'moe-dense' && d.shape.startsWith(`${T} `));
+    if (dense) out[`moe ${T}: dense time / sparse time`] = dense.ms / r.ms;
+    out[`moe ${T}: GFLOP/s / dense GEMM ${gemm.shape} GFLOP/s`] = r.gflops! / gemm.gflops!;
+    out[`moe ${T}: time / weight-bandwidth floor`] = copy.gbps! / r.gbps!;
+  }
+  return out;
+}

@@ -3,9 +3,8 @@
 // logit is the shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
 import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
-import { routerKernel } from '../kernels/router.js';
+import { type Routing, routerKernel } from '../kernels/router.js';
 import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace.js';
-import type { Routing } from '../kernels/router.js';
 import { destroyExpertMatrix, type ExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from './weights.js';
 
 export interface ExpertSetWeights {
@@ -60,9 +59,14 @@ export class ExpertSet {
   /** Bytes of the largest activation buffer a call on `tokens` tokens needs. */
   activationBytes(tokens: number, gemv: boolean): number {
     const slots = tokens * this.routing.topK;
+    return 4 * Math.max(this.tiling(slots, gemv).hRows * this.intermediate, slots * this.hidden);
+  }
+
+  /** GEMM tile height, worst-case block count and rows of h (slot rows on the GEMV path). */
+  private tiling(slots: number, gemv: boolean) {
     const rows = blockRowsFor(slots, this.routing.experts);
-    const hRows = gemv ? slots : maxBlocks(slots, this.routing.experts, rows) * rows;
-    return 4 * Math.max(hRows * this.intermediate, slots * this.hidden);
+    const blocks = maxBlocks(slots, this.routing.experts, rows);
+    return { rows, blocks, hRows: gemv ? slots : blocks * rows };
   }
 
   /** Buffers and launches for one call on `tokens` rows of `x`; `gemv` picks the decode path. */
@@ -76,18 +80,16 @@ export class ExpertSet {
     const dispatches = [routerKernel(ws, {
       x, wr: this.router, bias: this.bias, selBias: this.selBias, mask: this.mask, ids, weights, counts,
     }, { ...this.routing, tokens, hidden: this.hidden })];
+    const { rows, blocks, hRows } = this.tiling(slots, gemv);
+    const h = ws.buffer(hRows * this.intermediate * 4, 'h');
     if (gemv) {
-      const h = ws.buffer(slots * this.intermediate * 4, 'h');
       dispatches.push(
         ...indexedGemv(ws, this.gateUp, { a: x, ids, routeW: weights, out: h }, k, slots),
         ...indexedGemv(ws, this.down, { a: h, ids, routeW: weights, out: ys }, k, slots),
       );
     } else {
-      const rows = blockRowsFor(slots, E);
-      const blocks = maxBlocks(slots, E, rows);
       const sorted = ws.buffer(blocks * rows * 4, 'sorted slots');
       const blockExpert = ws.buffer(blocks * 4, 'block experts');
-      const h = ws.buffer(blocks * rows * this.intermediate * 4, 'h');
       const aligned = { sorted, blockExpert, routeW: weights };
       dispatches.push(
         alignKernel(ws, { ids, counts, sorted, blockExpert }, slots, E, rows),

@@ -25,21 +25,32 @@ export interface RoutingBuffers {
 
 interface Plan {
   ws: Workspace;
-  x: GPUBuffer;
-  y: GPUBuffer;
   routed: ExpertSetRun;
   clears: GPUBuffer[];
   dispatches: Dispatch[];
 }
 
-/** Plans (buffers + bind groups) kept per token count; decode reuses one, prefill makes a few. */
+/**
+ * Plans (buffers + bind groups) kept, per (token count, x, y): decode reuses one, prefill makes a
+ * few. One command encoder may hold this many encode() calls of one layer with distinct plans.
+ */
 const PLANS_KEPT = 8;
+
+/** Small stable ids for buffers, to key plans by the buffers they bind. */
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+const bufferId = (b: GPUBuffer): number => {
+  let id = bufferIds.get(b);
+  if (id === undefined) bufferIds.set(b, (id = nextBufferId++));
+  return id;
+};
 
 export class MoELayer {
   private readonly routed: ExpertSet;
   private readonly shared?: ExpertSet;
   private readonly decodeMaxTokens: number;
-  private readonly plans = new Map<number, Plan>();
+  private readonly plans = new Map<string, Plan>();
+  private last?: Plan;
 
   private constructor(private readonly device: GPUDevice, readonly config: Readonly<MoEConfig>, w: MoEWeights, o: MoELayerOptions) {
     const label = o.label ?? 'moe';
@@ -67,7 +78,7 @@ export class MoELayer {
 
   /**
    * Records y [T,H] = MoE(x [T,H]) into `encoder`. x and y are f32 storage buffers; the routing of
-   * this call stays readable through routing(tokens) until the next call on as many tokens.
+   * this call is readable through routing() until the next encode().
    */
   encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void {
     if (!Number.isInteger(tokens) || tokens < 0 || tokens > MAX_TOKENS) {
@@ -75,17 +86,17 @@ export class MoELayer {
     }
     if (tokens === 0) return;
     const plan = this.plan(x, y, tokens);
+    this.last = plan;
     for (const b of plan.clears) encoder.clearBuffer(b);
     const pass = encoder.beginComputePass({ label: 'moe block' });
     for (const d of plan.dispatches) d(pass);
     pass.end();
   }
 
-  /** Routing buffers of the latest encode() on `tokens` tokens. */
-  routing(tokens: number): RoutingBuffers {
-    const plan = this.plans.get(tokens);
-    if (!plan) throw new MoEInputError(`webmoe: no call on ${tokens} tokens has been encoded`);
-    const { ids, weights, counts } = plan.routed;
+  /** Routing buffers written by the latest encode(). */
+  routing(): RoutingBuffers {
+    if (!this.last) throw new MoEInputError('webmoe: routing() before any encode()');
+    const { ids, weights, counts } = this.last.routed;
     return { ids, weights, counts };
   }
 
@@ -98,15 +109,15 @@ export class MoELayer {
   destroy(): void {
     for (const p of this.plans.values()) p.ws.destroy();
     this.plans.clear();
+    this.last = undefined;
     this.routed.destroy();
     this.shared?.destroy();
   }
 
   private plan(x: GPUBuffer, y: GPUBuffer, tokens: number): Plan {
-    const cached = this.plans.get(tokens);
-    if (cached && cached.x === x && cached.y === y) return cached;
-    cached?.ws.destroy();
-    this.plans.delete(tokens);
+    const key = `${tokens} ${bufferId(x)} ${bufferId(y)}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
     if (this.plans.size >= PLANS_KEPT) {
       const [oldest, p] = this.plans.entries().next().value!;
       p.ws.destroy();
@@ -119,11 +130,11 @@ export class MoELayer {
     const shared = this.shared?.plan(ws, x, tokens, gemv);
     const combine = combineKernel(ws, { ys: routed.ys, shared: shared?.ys, y }, tokens, this.config.hidden, this.config.topK);
     const plan: Plan = {
-      ws, x, y, routed,
+      ws, routed,
       clears: [routed.counts, ...(shared ? [shared.counts] : [])],
       dispatches: [...routed.dispatches, ...(shared?.dispatches ?? []), combine],
     };
-    this.plans.set(tokens, plan);
+    this.plans.set(key, plan);
     return plan;
   }
 

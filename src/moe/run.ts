@@ -31,7 +31,7 @@ export async function runMoE(device: GPUDevice, spec: MoESpec, options: MoELayer
     const y = ws.buffer(T * H * 4, 'y');
     const encoder = device.createCommandEncoder();
     layer.encode(encoder, x, y, T);
-    const r = layer.routing(T);
+    const r = layer.routing();
     const [yb, ib, wb, cb] = await readBuffers(device, [y, r.ids, r.weights, r.counts], encoder);
     return {
       y: new Float32Array(yb, 0, T * H),
