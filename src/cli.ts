@@ -116,7 +116,7 @@ async function bench(args: string[]): Promise<void> {
     quick: v.quick, runs: intArg(v.runs, 'runs'), dtype: dtypeArg(v.dtype), onRecord: (r) => console.log(row(r)),
   });
   const ratios = benchRatios(records);
-  for (const [name, value] of Object.entries(ratios)) console.log(`${name.padEnd(44)} ${value.toFixed(2)}`);
+  for (const [name, value] of Object.entries(ratios)) console.log(`${name.padEnd(56)} ${value.toFixed(2)}`);
   mkdirSync(dirname(v.out!), { recursive: true });
   writeFileSync(v.out!, JSON.stringify({ adapter, date: new Date().toISOString(), dtype: v.dtype, quick: v.quick, records, ratios }, null, 2));
   console.log(`wrote ${v.out}`);
