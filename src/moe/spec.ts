@@ -141,10 +141,10 @@ export function validateLayer(c: MoEConfig, w: MoEWeights): void {
     expectWeights('shared.down', s.down, H * S, `hidden·shared.intermediate = ${H}·${S}`);
     if (s.gate) expectLength('shared.gate', s.gate, H, 'hidden');
   }
-  if (w.expertMask) validateMask(w.expertMask, r);
+  validateMask(w.expertMask ?? new Array<number>(E).fill(1), r);
 }
 
-/** A mask must leave k choosable experts in every set of groups the grouped top-k may keep. */
+/** k experts must stay choosable in every set of groups the grouped top-k may keep, under the mask. */
 export function validateMask(mask: ArrayLike<boolean | number>, r: Routing): void {
   expectLength('expertMask', mask, r.experts, 'numExperts');
   const size = r.experts / r.nGroup;
@@ -155,7 +155,8 @@ export function validateMask(mask: ArrayLike<boolean | number>, r: Routing): voi
   }).sort((a, b) => a - b);
   const worst = perGroup.slice(0, r.topkGroup).reduce((a, b) => a + b, 0);
   if (worst < r.topK) {
-    fail(`expertMask leaves ${worst} experts choosable in the worst case, fewer than topK = ${r.topK}`);
+    const why = r.nGroup > 1 ? `topkGroup ${r.topkGroup} of ${r.nGroup} groups` : 'expertMask';
+    fail(`${why} leaves ${worst} experts choosable in the worst case, fewer than topK = ${r.topK}`);
   }
 }
 

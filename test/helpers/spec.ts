@@ -27,9 +27,11 @@ export function randomRouting(rng: Rng, E: number): Partial<MoESpec> {
     case 2: return { topkBeforeSoftmax: true, routerBias: rng.array(E) }; // GraniteMoE, gpt-oss
     default: {                                                          // DeepSeek-V3
       const nGroup = E % 4 === 0 ? 4 : 1;
+      const topkGroup = nGroup > 1 ? 3 : 1;
+      const choosable = (E / nGroup) * topkGroup;
       return {
-        scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup, topkGroup: nGroup > 1 ? 3 : 1,
-        selectionBias: rng.array(E, 0.2),
+        scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup, topkGroup,
+        topK: Math.min(choosable, rng.pick([1, 2, 4, 8, choosable])), selectionBias: rng.array(E, 0.2),
       };
     }
   }

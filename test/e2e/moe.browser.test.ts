@@ -1,0 +1,63 @@
+// The `webmoe` entry in a real browser (Chromium, SwiftShader: no shader-f16, 1 GiB bindings),
+// checked against the float64 reference in Node.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MoESpec } from '../../src/index.js';
+import { randomRouting, randomSpec } from '../helpers/spec.js';
+import { refMoE, relErr } from '../ref/moe.js';
+import { Rng } from '../ref/rng.js';
+import { type BrowserPage, openPage } from './browser.js';
+import type { Plain, runSpecs } from './page.js';
+
+
+/** Typed arrays do not cross page.evaluate: send them as tagged plain arrays. */
+function toPlain(s: MoESpec): Plain {
+  const out: Plain = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (v instanceof Float32Array) out[k] = { f32: Array.from(v) };
+    else if (v instanceof Uint16Array) out[k] = { u16: Array.from(v) };
+    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = toPlain(v as MoESpec);
+    else out[k] = v;
+  }
+  return out;
+}
+
+let browser: BrowserPage;
+beforeAll(async () => { browser = await openPage(); }, 60_000);
+afterAll(async () => { await browser?.close(); });
+
+async function runInBrowser(specs: MoESpec[], bindingLimit?: number): Promise<Awaited<ReturnType<typeof runSpecs>>> {
+  await browser.page.waitForFunction(() => 'runSpecs' in globalThis);
+  return browser.page.evaluate(
+    ({ specs, bindingLimit }) => (globalThis as unknown as { runSpecs: typeof runSpecs }).runSpecs(specs, bindingLimit),
+    { specs: specs.map(toPlain), bindingLimit },
+  );
+}
+
+function expectMatches(s: MoESpec, got: { y: number[]; ids: number[] }, tol: number) {
+  const ref = refMoE(s, got.ids);
+  expect(ref.rejected).toEqual([]);
+  expect(relErr(got.y, ref.y)).toBeLessThanOrEqual(tol);
+}
+
+describe('webmoe in Chromium (SwiftShader)', () => {
+  it('routing variants, decode and prefill paths, f32 and f16 weights without shader-f16', async () => {
+    const rng = new Rng(71);
+    const specs = [1, 7, 64].flatMap((tokens) => [
+      randomSpec(rng, { tokens, numExperts: 8, ...randomRouting(rng, 8) }),
+      randomSpec(rng, { tokens, numExperts: 32, topK: 4, dtype: 'f16' }),
+    ]);
+    const shared = randomSpec(rng, { tokens: 7, numExperts: 4, topK: 2 });
+    shared.shared = { intermediate: 9, gateUp: rng.array(18 * shared.hidden), down: rng.array(shared.hidden * 9), gate: rng.array(shared.hidden) };
+    specs.push(shared);
+    const { results, f16 } = await runInBrowser(specs);
+    expect(f16).toBe(false);
+    specs.forEach((s, i) => expectMatches(s, results[i], s.dtype === 'f16' ? 3e-3 : 1e-5));
+  });
+
+  it('weights split over 64 KiB bindings', async () => {
+    const rng = new Rng(72);
+    const s = randomSpec(rng, { tokens: 7, numExperts: 8, topK: 2, hidden: 40, intermediate: 60 });
+    const { results } = await runInBrowser([s], 64 << 10);
+    expectMatches(s, results[0], 1e-5);
+  });
+});

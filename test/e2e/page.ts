@@ -1,0 +1,28 @@
+// Runs in the test page: runMoE on specs sent from Node as plain data (typed arrays tagged by type).
+import { capStorageBinding, createDevice, type MoESpec, runMoE } from '../../src/index.js';
+
+export type Plain = { [k: string]: unknown };
+
+function fromPlain(o: Plain): Plain {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => {
+    if (v && typeof v === 'object' && 'f32' in v) return [k, new Float32Array((v as { f32: number[] }).f32)];
+    if (v && typeof v === 'object' && 'u16' in v) return [k, new Uint16Array((v as { u16: number[] }).u16)];
+    if (v && typeof v === 'object' && !Array.isArray(v)) return [k, fromPlain(v as Plain)];
+    return [k, v];
+  }));
+}
+
+export async function runSpecs(specs: Plain[], bindingLimit?: number) {
+  const device = await createDevice();
+  if (bindingLimit) capStorageBinding(device, bindingLimit);
+  const results = [];
+  for (const s of specs) {
+    const r = await runMoE(device, fromPlain(s) as unknown as MoESpec);
+    results.push({ y: Array.from(r.y), ids: Array.from(r.expertIds) });
+  }
+  const f16 = device.features.has('shader-f16');
+  device.destroy();
+  return { results, f16 };
+}
+
+(globalThis as { runSpecs?: typeof runSpecs }).runSpecs = runSpecs;
