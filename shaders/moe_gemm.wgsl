@@ -12,7 +12,7 @@
 override BM: u32 = 32u;  // rows per block: align.wgsl pads each expert to this
 override BN = 1024u / BM;
 override TX = BN / 4u;    // threads across columns; BM / 4 across rows
-const BK = 16u;
+override BK = min(16u, 1024u / BN);  // k per tile: B tiles ≤ 8 KiB, within WebGPU's default 16 KiB
 const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
 const NONE = 0xffffffffu;

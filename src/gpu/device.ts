@@ -7,6 +7,11 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Ask for shader-f16 when the adapter has it. Default true. */
   f16?: boolean;
+  /**
+   * 'adapter' (default): the adapter's maximal limits. 'default': WebGPU's default limits, which every
+   * adapter offers (16 KiB of workgroup memory, 128 MiB bindings): to check that work runs anywhere.
+   */
+  limits?: 'adapter' | 'default';
 }
 
 const NO_ADAPTER = 'webmoe: no WebGPU adapter';
@@ -15,7 +20,7 @@ export async function deviceFrom(gpu: GPU | undefined, options: DeviceOptions, h
   const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error(`${NO_ADAPTER}. ${hint}`);
   const requiredLimits: Record<string, number> = {};
-  for (const key in adapter.limits) {
+  if (options.limits !== 'default') for (const key in adapter.limits) {
     const v = adapter.limits[key as keyof GPUSupportedLimits];
     if (typeof v === 'number') requiredLimits[key] = v;
   }

@@ -154,3 +154,24 @@ describe('MoE block vs float64 reference', () => {
     layer.destroy();
   });
 });
+
+describe('MoE block on a device with only WebGPU default limits', () => {
+  it('every tile configuration fits 16 KiB of workgroup memory and 128 MiB bindings', async () => {
+    const plain = await testDevice({ limits: 'default' });
+    expect(plain.limits.maxComputeWorkgroupStorageSize).toBe(16384);
+    const rng = new Rng(49);
+    // Tile heights 8, 16 and 32 (rows per expert ≤ 8, ≤ 16, more), the decode path, E = 512.
+    for (const over of [
+      { tokens: 64, numExperts: 64, topK: 8 }, { tokens: 64, numExperts: 32, topK: 8 },
+      { tokens: 300, numExperts: 8, topK: 2 }, { tokens: 2, numExperts: 512, topK: 16, hidden: 12, intermediate: 8 },
+      { tokens: 7, numExperts: 512, topK: 4, hidden: 12, intermediate: 8, scoring: 'sigmoid' as const, nGroup: 8, topkGroup: 4 },
+    ]) {
+      const s = randomSpec(rng, over);
+      const got = await runMoE(plain, s);
+      const ref = refMoE(s, got.expertIds);
+      expect(ref.rejected).toEqual([]);
+      expect(relErr(got.y, ref.y)).toBeLessThanOrEqual(1e-5);
+    }
+    plain.destroy();
+  });
+});
