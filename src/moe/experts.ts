@@ -56,10 +56,11 @@ export class ExpertSet {
     this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
   }
 
-  /** Bytes of the largest activation buffer a call on `tokens` tokens needs. */
-  activationBytes(tokens: number, gemv: boolean): number {
+  /** A call's largest activation buffer (bytes) and longest grid dimension (workgroups). */
+  needs(tokens: number, gemv: boolean): { bytes: number; grid: number } {
     const slots = tokens * this.routing.topK;
-    return 4 * Math.max(this.tiling(slots, gemv).hRows * this.intermediate, slots * this.hidden);
+    const { blocks, hRows } = this.tiling(slots, gemv);
+    return { bytes: 4 * Math.max(hRows * this.intermediate, slots * this.hidden), grid: gemv ? slots : blocks };
   }
 
   /** GEMM tile height, worst-case block count and rows of h (slot rows on the GEMV path). */

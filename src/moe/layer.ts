@@ -139,15 +139,19 @@ export class MoELayer {
   }
 
   private checkFits(tokens: number, gemv: boolean): void {
+    const sets = [this.routed, ...(this.shared ? [this.shared] : [])].map((s) => s.needs(tokens, gemv));
     const limit = storageBindingLimit(this.device);
-    const need = Math.max(
-      tokens * this.config.hidden * 4,
-      this.routed.activationBytes(tokens, gemv),
-      this.shared?.activationBytes(tokens, gemv) ?? 0,
-    );
-    if (need > limit) {
+    const bytes = Math.max(tokens * this.config.hidden * 4, ...sets.map((n) => n.bytes));
+    if (bytes > limit) {
       throw new MoEInputError(
-        `webmoe: ${tokens} tokens need a ${need}-byte activation buffer, over the storage binding limit of ${limit}: run fewer tokens per call`,
+        `webmoe: ${tokens} tokens need a ${bytes}-byte activation buffer, over the storage binding limit of ${limit}: run fewer tokens per call`,
+      );
+    }
+    const maxGrid = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const grid = Math.max(...sets.map((n) => n.grid));
+    if (grid > maxGrid) {
+      throw new MoEInputError(
+        `webmoe: ${tokens} tokens need ${grid} workgroups in one grid dimension, over the device's ${maxGrid}: run fewer tokens per call`,
       );
     }
   }

@@ -43,4 +43,5 @@ describe('weights split across storage bindings', () => {
     await expect(runMoE(device, s)).rejects.toThrow(MoEInputError);
     await expect(runMoE(device, s)).rejects.toThrow(/300 tokens need a \d+-byte activation buffer, over the storage binding limit of 1048576/);
   });
+
 });

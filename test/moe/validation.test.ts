@@ -43,6 +43,12 @@ describe('bad input gets an error naming the field, expected and given', () => {
     await rejects({ tokens: -1 }, /tokens must be an integer in 0…65535, got -1/);
   });
 
+  it('a call too large for one dispatch grid is refused before any work', async () => {
+    // 65535 tokens × k 64 = 4 194 240 rows: 131 134 blocks of 32, over maxComputeWorkgroupsPerDimension.
+    const s = randomSpec(new Rng(53), { tokens: 65535, numExperts: 64, topK: 64, hidden: 1, intermediate: 1 });
+    await expect(runMoE(device, s)).rejects.toThrow(/65535 tokens need 131134 workgroups in one grid dimension, over the device's 65535: run fewer tokens per call/);
+  });
+
   it('T = 0 returns empty results without a dispatch', async () => {
     const r = await runMoE(device, { ...base(), tokens: 0, x: new Float32Array(0) });
     expect(r.y.length).toBe(0);
