@@ -69,16 +69,18 @@ describe('MoE block vs float64 reference', () => {
     }
   });
 
-  it('k = E, one token, one expert', async () => {
+  it('k = E, one token, one expert, hidden and intermediate 1', async () => {
     const rng = new Rng(44);
     for (const over of [
       { numExperts: 64, topK: 64, tokens: 7 },
       { numExperts: 8, topK: 8, tokens: 300, normTopK: true },
       { numExperts: 1, topK: 1, tokens: 64 },
       { numExperts: 32, topK: 4, tokens: 1 },
+      { numExperts: 4, topK: 2, tokens: 7, hidden: 1, intermediate: 1 },
+      { numExperts: 4, topK: 2, tokens: 1, hidden: 1, intermediate: 1, dtype: 'f16' as const },
     ]) {
       const s = randomSpec(rng, over);
-      expectMatches(await gpuMoE(s), s, 1e-5);
+      expectMatches(await gpuMoE(s), s, s.dtype === 'f16' ? 3e-3 : 1e-5);
     }
   });
 
