@@ -4,7 +4,7 @@ import type { DeviceOptions } from '../../src/gpu/device.js';
 import { type Dispatch, readBuffers, uploadBuffer } from '../../src/gpu/workspace.js';
 
 /** NaN as f32, a huge id as u32: an element no kernel wrote shows up as wrong. */
-export const POISON = 0x7fbadbad;
+const POISON = 0x7fbadbad;
 
 export async function testDevice(options?: DeviceOptions): Promise<GPUDevice> {
   const device = await createNodeDevice(options);
@@ -16,10 +16,6 @@ export async function testDevice(options?: DeviceOptions): Promise<GPUDevice> {
 
 export function poisoned(device: GPUDevice, bytes: number, label = 'poisoned'): GPUBuffer {
   return uploadBuffer(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
-}
-
-export function poison(device: GPUDevice, ...buffers: GPUBuffer[]): void {
-  for (const b of buffers) device.queue.writeBuffer(b, 0, new Uint32Array(b.size / 4).fill(POISON));
 }
 
 export async function readF32(device: GPUDevice, b: GPUBuffer, n: number): Promise<Float32Array> {
