@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { benchRatios, type BenchRecord, runBenchmarks } from './bench/cases.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
+import { referenceMoE, relativeError } from './moe/reference.js';
+import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
 import type { WeightDType } from './moe/weights.js';
 import { createNodeDevice } from './node.js';
@@ -65,25 +67,28 @@ async function moeDemo(args: string[]): Promise<void> {
   const device = await createNodeDevice();
   console.log(`webmoe moe-demo: one MoE block on random weights, T=${T} H=${H} I=${I} E=${E} k=${k} (${dtype}), seed ${seed}`);
   console.log(`adapter: ${await describeDevice(device)}`);
-  const layer = MoELayer.create(device, { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype }, {
+  const config: MoEConfig = { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype };
+  const weights: MoEWeights = {
     router: randomArray(E * H, seed, 1 / Math.sqrt(H)),
     gateUp: randomArray(E * 2 * I * H, seed + 1, 1 / Math.sqrt(H)),
     down: randomArray(E * H * I, seed + 2, 1 / Math.sqrt(I)),
-  });
+  };
+  const layer = MoELayer.create(device, config, weights);
   const ws = new Workspace(device);
-  const x = ws.upload(randomArray(T * H, seed + 3), 'x');
+  const xHost = randomArray(T * H, seed + 3);
+  const x = ws.upload(xHost, 'x');
   const y = ws.buffer(T * H * 4, 'y');
   const enc = device.createCommandEncoder();
   layer.encode(enc, x, y, T);
   const r = layer.routing();
-  const [ib, wb, cb] = await readBuffers(device, [r.ids, r.weights, r.counts], enc);
+  const [yb, ib, wb, cb] = await readBuffers(device, [y, r.ids, r.weights, r.counts], enc);
   const ids = new Uint32Array(ib);
-  const weights = new Float32Array(wb);
+  const routeW = new Float32Array(wb);
   const counts = new Uint32Array(cb, 0, E);
 
   console.log('\ntoken  experts (routing weight)');
   for (let t = 0; t < Math.min(T, 8); t++) {
-    const picks = Array.from({ length: k }, (_, j) => `${ids[t * k + j]} (${weights[t * k + j].toFixed(3)})`);
+    const picks = Array.from({ length: k }, (_, j) => `${ids[t * k + j]} (${routeW[t * k + j].toFixed(3)})`);
     console.log(`${String(t).padStart(5)}  ${picks.join('  ')}`);
   }
   if (T > 8) console.log(`  … ${T - 8} more tokens`);
@@ -91,9 +96,15 @@ async function moeDemo(args: string[]): Promise<void> {
   const most = Math.max(...counts, 1);
   counts.forEach((c, e) => console.log(`  e${String(e).padEnd(3)} ${'█'.repeat(Math.round((30 * c) / most)).padEnd(30)} ${c}`));
 
+  const checked = Math.min(T, 4);
+  const ref = referenceMoE({ ...config, ...weights, tokens: checked, x: xHost.subarray(0, checked * H) }, ids.subarray(0, checked * k));
+  const err = relativeError(new Float32Array(yb, 0, checked * H), ref.y);
+  console.log(`\nfirst ${checked} tokens against the float64 CPU reference: relative error ${err.toExponential(1)}` +
+    `${ref.rejected.length ? ` (routing differs: ${ref.rejected.join('; ')})` : ''}`);
+
   const ms = await medianMs(device, (e) => layer.encode(e, x, y, T), 5);
   const gflop = (T * k * 6 * H * I) / 1e9;
-  console.log(`\ntime: ${ms.toFixed(2)} ms per block (median of 5), ${(gflop / (ms / 1e3)).toFixed(2)} GFLOP/s, ` +
+  console.log(`time: ${ms.toFixed(2)} ms per block (median of 5), ${(gflop / (ms / 1e3)).toFixed(2)} GFLOP/s, ` +
     `${T <= 4 ? 'indexed GEMV (decode) path' : 'grouped GEMM (prefill) path'}`);
   layer.destroy();
   ws.destroy();
@@ -111,7 +122,8 @@ async function bench(args: string[]): Promise<void> {
   const adapter = await describeDevice(device);
   console.log(`webmoe bench on ${adapter}${v.quick ? ' (quick shapes)' : ''}, ${v.dtype} weights, median of ${v.runs} runs`);
   const row = (r: BenchRecord) => `${r.name.padEnd(10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
-    `${r.gflops === null ? '' : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}`;
+    `${r.gflops === null ? ''.padStart(18) : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}` +
+    `   err ${r.error.toExponential(1)}`;
   const records = await runBenchmarks(device, {
     quick: v.quick, runs: intArg(v.runs, 'runs'), dtype: dtypeArg(v.dtype), onRecord: (r) => console.log(row(r)),
   });

@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export { runMoE, type MoEResult } from './moe/run.js';
+export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';
 export {
   MAX_EXPERTS, MAX_TOKENS, MoEInputError,

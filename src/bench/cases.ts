@@ -3,7 +3,8 @@
 // densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
 import { copyKernel } from '../kernels/copy.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
-import { Workspace } from '../gpu/workspace.js';
+import { readBuffers, Workspace } from '../gpu/workspace.js';
+import { referenceMoE, relativeError } from '../moe/reference.js';
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
 import { destroyExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
@@ -15,6 +16,8 @@ export interface BenchRecord {
   ms: number;
   gflops: number | null;
   gbps: number | null;
+  /** Relative L2 error of (part of) the output against the float64 reference, checked before the time counts. */
+  error: number;
 }
 
 export interface BenchOptions {
@@ -46,24 +49,39 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
   const dtype = o.dtype ?? 'f32';
   const shapes = benchShapes(o.quick ?? false);
   const records: BenchRecord[] = [];
-  const record = (r: BenchRecord) => { records.push(r); o.onRecord?.(r); };
+  // A wrong answer is no benchmark result. Looser than the tests' bounds: this guards, they measure.
+  const tolerance = dtype === 'f16' ? 3e-3 : 1e-4;
+  const record = (r: BenchRecord) => {
+    if (!(r.error <= tolerance)) {
+      throw new Error(`benchmark ${r.name} ${r.shape}: output differs from the float64 reference (relative error ${r.error})`);
+    }
+    records.push(r);
+    o.onRecord?.(r);
+  };
 
   // Copy: read + write bytes.
   {
     const ws = new Workspace(device);
-    const src = ws.upload(randomArray(shapes.copyBytes / 4, 1), 'copy src');
-    const copy = copyKernel(ws, src, ws.buffer(shapes.copyBytes, 'copy dst'), shapes.copyBytes);
+    const data = randomArray(shapes.copyBytes / 4, 1);
+    const dst = ws.buffer(shapes.copyBytes, 'copy dst');
+    const copy = copyKernel(ws, ws.upload(data, 'copy src'), dst, shapes.copyBytes);
     const ms = await medianMs(device, (enc) => pass(enc, [copy]), runs);
-    record({ name: 'copy', shape: `${shapes.copyBytes >> 20} MiB`, ms, gflops: null, gbps: (2 * shapes.copyBytes) / ms / 1e6 });
+    const [copied] = await readBuffers(device, [dst]);
+    record({
+      name: 'copy', shape: `${shapes.copyBytes >> 20} MiB`, ms, gflops: null, gbps: (2 * shapes.copyBytes) / ms / 1e6,
+      error: relativeError(new Float32Array(copied), data),
+    });
     ws.destroy();
   }
 
   // Dense GEMM y[M,N] = x[M,K]·W[N,K]ᵀ through the expert kernels with one expert and every row on it.
   for (const [m, n, k] of shapes.gemms) {
     const ws = new Workspace(device);
-    const w = uploadExpertMatrix(device, randomArray(n * k, 2, 0.05), { experts: 1, parts: 1, outputs: n, inner: k }, dtype, 'gemm w');
+    const wHost = randomArray(n * k, 2, 0.05);
+    const xHost = randomArray(m * k, 3);
+    const w = uploadExpertMatrix(device, wHost, { experts: 1, parts: 1, outputs: n, inner: k }, dtype, 'gemm w');
     const io = {
-      a: ws.upload(randomArray(m * k, 3), 'gemm x'), routeW: ws.upload(new Float32Array(m).fill(1), 'ones'),
+      a: ws.upload(xHost, 'gemm x'), routeW: ws.upload(new Float32Array(m).fill(1), 'ones'),
       out: ws.buffer(m * n * 4, 'gemm y'),
     };
     const rows = 32;
@@ -77,7 +95,16 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       }, 1, blocks, rows);
     const ms = await medianMs(device, (enc) => pass(enc, dispatches), runs);
     const bytes = n * k * (dtype === 'f16' ? 2 : 4) + 4 * (m * k + m * n);
-    record({ name: m === 1 ? 'gemv' : 'gemm', shape: `${m}x${n}x${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6, gbps: bytes / ms / 1e6 });
+    const [out] = await readBuffers(device, [io.out]);
+    const firstRow = Float64Array.from({ length: n }, (_, j) => {
+      let acc = 0;
+      for (let i = 0; i < k; i++) acc += xHost[i] * wHost[j * k + i];
+      return acc;
+    });
+    record({
+      name: m === 1 ? 'gemv' : 'gemm', shape: `${m}x${n}x${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6, gbps: bytes / ms / 1e6,
+      error: relativeError(new Float32Array(out, 0, n), firstRow),
+    });
     destroyExpertMatrix(w);
     ws.destroy();
   }
@@ -96,15 +123,22 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
     const layer = MoELayer.create(device, config, weights);
     for (const T of shapes.moe.tokens) {
       const ws = new Workspace(device);
-      const x = ws.upload(randomArray(T * H, 7 + T), 'x');
+      const xHost = randomArray(T * H, 7 + T);
+      const x = ws.upload(xHost, 'x');
       const y = ws.buffer(T * H * 4, 'y');
       const ms = await medianMs(device, (enc) => layer.encode(enc, x, y, T), runs);
+      // The first two tokens against the reference, on the GPU's routing (it accepts only rounding ties).
+      const checked = Math.min(T, 2);
+      const [yb, ib] = await readBuffers(device, [y, layer.routing().ids]);
+      const ref = referenceMoE({ ...config, ...weights, tokens: checked, x: xHost.subarray(0, checked * H) },
+        new Uint32Array(ib, 0, checked * config.topK));
+      const error = ref.rejected.length ? Infinity : relativeError(new Float32Array(yb, 0, checked * H), ref.y);
       const flops = T * config.topK * 6 * H * config.intermediate;
       const expertBytes = 3 * H * config.intermediate * (dtype === 'f16' ? 2 : 4);
       const touched = Math.min(config.numExperts, T * config.topK);  // experts whose weights are read at most
       record({
         name, shape: `T=${T} H=${H} I=${I} E=${E} k=${name === 'moe' ? k : E}`, ms,
-        gflops: flops / ms / 1e6, gbps: (touched * expertBytes) / ms / 1e6,
+        gflops: flops / ms / 1e6, gbps: (touched * expertBytes) / ms / 1e6, error,
       });
       ws.destroy();
     }

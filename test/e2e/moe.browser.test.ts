@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MoESpec } from '../../src/index.js';
 import { randomRouting, randomSpec } from '../helpers/spec.js';
-import { refMoE, relErr } from '../ref/moe.js';
+import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 import { type BrowserPage, openPage } from './browser.js';
 import type { Plain, runSpecs } from './page.js';
@@ -34,9 +34,9 @@ async function runInBrowser(specs: MoESpec[], bindingLimit?: number): Promise<Aw
 }
 
 function expectMatches(s: MoESpec, got: { y: number[]; ids: number[] }, tol: number) {
-  const ref = refMoE(s, got.ids);
+  const ref = referenceMoE(s, got.ids);
   expect(ref.rejected).toEqual([]);
-  expect(relErr(got.y, ref.y)).toBeLessThanOrEqual(tol);
+  expect(relativeError(got.y, ref.y)).toBeLessThanOrEqual(tol);
 }
 
 describe('webmoe in Chromium (SwiftShader)', () => {

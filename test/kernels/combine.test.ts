@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { combineKernel } from '../../src/kernels/combine.js';
 import { Workspace } from '../../src/gpu/workspace.js';
 import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
-import { relErr } from '../ref/moe.js';
+import { relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
@@ -30,7 +30,7 @@ describe('combine kernel', () => {
       await runKernels(device, () => [
         combineKernel(ws, { ys: ws.upload(ys, 'ys'), shared: withShared ? ws.upload(shared, 'sh') : undefined, y }, T, H, k),
       ]);
-      expect(relErr(await readF32(device, y, T * H), ref)).toBeLessThanOrEqual(1e-6);
+      expect(relativeError(await readF32(device, y, T * H), ref)).toBeLessThanOrEqual(1e-6);
       ws.destroy();
     }
   });

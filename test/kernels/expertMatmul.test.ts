@@ -6,7 +6,7 @@ import { readBuffers, Workspace } from '../../src/gpu/workspace.js';
 import { toF16 } from '../../src/gpu/f16.js';
 import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/moe/weights.js';
 import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
-import { f64, refDown, refGateUp, relErr } from '../ref/moe.js';
+import { referenceDown, referenceGateUp, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
@@ -50,8 +50,8 @@ async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
   const ysGot = await readF32(dev, ys, slots * H);
   const sortedGot = gemv ? Uint32Array.from({ length: slots }, (_, s) => s) : new Uint32Array((await readBuffers(dev, [sorted]))[0]);
   // Reference with the stored (possibly f16-rounded) weights, to check the kernel's arithmetic.
-  const gu = f64(dtype === 'f16' ? toF16(gateUpHost) : gateUpHost);
-  const dn = f64(dtype === 'f16' ? toF16(downHost) : downHost);
+  const gu = dtype === 'f16' ? toF16(gateUpHost) : gateUpHost;
+  const dn = dtype === 'f16' ? toF16(downHost) : downHost;
   const hRef: number[] = [];
   const hOut: number[] = [];
   const yRef: number[] = [];
@@ -59,18 +59,18 @@ async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
     const s = sortedGot[row];
     if (s === 0xffffffff) continue;
     const t = Math.floor(s / k);
-    const hr = refGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I);
+    const hr = referenceGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I);
     hRef.push(...hr);
     hOut.push(...hGot.subarray(row * I, (row + 1) * I));
   }
   for (let s = 0; s < slots; s++) {
     const t = Math.floor(s / k);
-    const yr = refDown(refGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I), ids[s], dn, H, I);
+    const yr = referenceDown(referenceGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I), ids[s], dn, H, I);
     yRef.push(...yr.map((v) => v * routeW[s]));
   }
   expect(hOut.length).toBe(slots * I);
   ws.destroy();
-  return { h: relErr(hOut, hRef), ys: relErr(ysGot, yRef), chunks: [gateUp.chunks.length, down.chunks.length] };
+  return { h: relativeError(hOut, hRef), ys: relativeError(ysGot, yRef), chunks: [gateUp.chunks.length, down.chunks.length] };
 }
 
 function randomCase(rng: Rng, over: Partial<Case> = {}): Case {

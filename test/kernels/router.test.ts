@@ -5,7 +5,7 @@ import type { MoESpec } from '../../src/index.js';
 import { resolveRouting } from '../../src/moe/spec.js';
 import { poisoned, runKernels, readU32, readF32, testDevice } from '../helpers/gpu.js';
 import { Rng } from '../ref/rng.js';
-import { refRoute } from '../ref/moe.js';
+import { referenceRoute } from '../../src/moe/reference.js';
 
 type RouteCase = Omit<MoESpec, 'gateUp' | 'down' | 'intermediate'>;
 
@@ -39,7 +39,7 @@ async function gpuRoute(s: RouteCase) {
 
 async function expectRouting(s: RouteCase) {
   const got = await gpuRoute(s);
-  const ref = refRoute({ ...s, intermediate: 1, gateUp: new Float32Array(), down: new Float32Array() }, got.ids);
+  const ref = referenceRoute({ ...s, intermediate: 1, gateUp: new Float32Array(), down: new Float32Array() }, got.ids);
   expect(ref.rejected).toEqual([]);
   expect(Array.from(got.ids)).toEqual(ref.ids.flat());
   const w = ref.weights.flat();

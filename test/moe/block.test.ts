@@ -3,7 +3,7 @@ import { MoELayer, type MoELayerOptions, type MoESpec, runMoE } from '../../src/
 import { readBuffers, uploadBuffer } from '../../src/gpu/workspace.js';
 import { checked, poisoned, testDevice } from '../helpers/gpu.js';
 import { randomRouting, randomSpec } from '../helpers/spec.js';
-import { refMoE, relErr } from '../ref/moe.js';
+import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
@@ -32,14 +32,14 @@ async function gpuMoE(s: MoESpec, options: MoELayerOptions = {}) {
 }
 
 function expectMatches(got: Awaited<ReturnType<typeof gpuMoE>>, s: MoESpec, tol: number) {
-  const ref = refMoE(s, got.expertIds);
+  const ref = referenceMoE(s, got.expertIds);
   const what = JSON.stringify({ T: s.tokens, E: s.numExperts, k: s.topK, H: s.hidden, I: s.intermediate, dtype: s.dtype });
   expect(ref.rejected, what).toEqual([]);
   expect(Array.from(got.expertIds), what).toEqual(ref.ids.flat());
-  expect(relErr(got.weights, ref.weights.flat()), what).toBeLessThanOrEqual(1e-5);
+  expect(relativeError(got.weights, ref.weights.flat()), what).toBeLessThanOrEqual(1e-5);
   expect(Array.from(got.expertCounts), what).toEqual(ref.counts);
   expect(got.y.length).toBe(ref.y.length);
-  expect(relErr(got.y, ref.y), what).toBeLessThanOrEqual(tol);
+  expect(relativeError(got.y, ref.y), what).toBeLessThanOrEqual(tol);
 }
 
 describe('MoE block vs float64 reference', () => {
@@ -130,10 +130,10 @@ describe('MoE block vs float64 reference', () => {
     layer.encode(enc, x, y, s.tokens);
     const [yb, ib] = await readBuffers(device, [y, layer.routing().ids], enc);
     const ids = new Uint32Array(ib, 0, s.tokens * s.topK);
-    const ref = refMoE({ ...s, expertMask: mask }, ids);
+    const ref = referenceMoE({ ...s, expertMask: mask }, ids);
     expect(ref.rejected).toEqual([]);
     expect(Array.from(ids).some((e) => e === 0 || e === 3)).toBe(false);
-    expect(relErr(new Float32Array(yb, 0, s.tokens * s.hidden), ref.y)).toBeLessThanOrEqual(1e-5);
+    expect(relativeError(new Float32Array(yb, 0, s.tokens * s.hidden), ref.y)).toBeLessThanOrEqual(1e-5);
     layer.destroy();
   });
 
@@ -150,8 +150,8 @@ describe('MoE block vs float64 reference', () => {
     });
     const outs = await readBuffers(device, ys, enc);
     inputs.forEach(({ tokens, x }, i) => {
-      const ref = refMoE({ ...s, tokens, x });
-      expect(relErr(new Float32Array(outs[i], 0, tokens * s.hidden), ref.y)).toBeLessThanOrEqual(1e-5);
+      const ref = referenceMoE({ ...s, tokens, x });
+      expect(relativeError(new Float32Array(outs[i], 0, tokens * s.hidden), ref.y)).toBeLessThanOrEqual(1e-5);
     });
     layer.destroy();
   });
@@ -170,9 +170,9 @@ describe('MoE block on a device with only WebGPU default limits', () => {
     ]) {
       const s = randomSpec(rng, over);
       const got = await runMoE(plain, s);
-      const ref = refMoE(s, got.expertIds);
+      const ref = referenceMoE(s, got.expertIds);
       expect(ref.rejected).toEqual([]);
-      expect(relErr(got.y, ref.y)).toBeLessThanOrEqual(1e-5);
+      expect(relativeError(got.y, ref.y)).toBeLessThanOrEqual(1e-5);
     }
     plain.destroy();
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MoEInputError, type MoESpec, runMoE } from '../../src/index.js';
 import { testDevice } from '../helpers/gpu.js';
 import { randomSpec } from '../helpers/spec.js';
-import { refMoE, relErr } from '../ref/moe.js';
+import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
@@ -61,9 +61,9 @@ describe('bad input gets an error naming the field, expected and given', () => {
     expect(plain.features.has('shader-f16')).toBe(false);
     const s = { ...randomSpec(new Rng(52), { tokens: 7, numExperts: 8, topK: 2 }), dtype: 'f16' as const };
     const got = await runMoE(plain, s);
-    const ref = refMoE(s, got.expertIds);
+    const ref = referenceMoE(s, got.expertIds);
     expect(ref.rejected).toEqual([]);
-    expect(relErr(got.y, ref.y)).toBeLessThanOrEqual(3e-3);
+    expect(relativeError(got.y, ref.y)).toBeLessThanOrEqual(3e-3);
     plain.destroy();
   });
 });

@@ -1,9 +1,11 @@
 // Float64 CPU reference of a MoE block, written from the model families' definitions (not from the
-// kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine.
-import { fromF16 } from '../../src/gpu/f16.js';
-import type { HostWeights, MoESpec } from '../../src/index.js';
+// kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine. The tests check
+// every kernel against it; the benchmark and the demo check their outputs with it.
+import { f16BitsToF32 } from '../gpu/f16.js';
+import type { MoESpec } from './spec.js';
+import type { HostWeights } from './weights.js';
 
-export interface RefRouting {
+export interface ReferenceRouting {
   ids: number[][];
   weights: number[][];
   counts: number[];
@@ -12,9 +14,9 @@ export interface RefRouting {
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 const silu = (v: number) => v * sigmoid(v);
 
-/** f64 copy of host weights (f16 bits decoded). */
-export function f64(w: HostWeights): Float64Array {
-  return Float64Array.from(w instanceof Uint16Array ? fromF16(w) : w);
+/** Element i of host weights (f16 bits decoded), read lazily: checkpoints can be large. */
+function at(w: HostWeights, i: number): number {
+  return w instanceof Uint16Array ? f16BitsToF32(w[i]) : w[i];
 }
 
 /** Candidates best first: larger score, then lower index. */
@@ -28,7 +30,7 @@ function ranked(scores: number[], candidates: number[]): number[] {
  * score is within 1e-5 of the reference's pick at that rank, and then computes weights for it;
  * any other difference is reported in `rejected`.
  */
-export function refRoute(s: MoESpec, taken?: ArrayLike<number>): RefRouting & { rejected: string[] } {
+export function referenceRoute(s: MoESpec, taken?: ArrayLike<number>): ReferenceRouting & { rejected: string[] } {
   const { tokens: T, hidden: H, numExperts: E, topK: k } = s;
   const nGroup = s.nGroup ?? 1;
   const topkGroup = s.topkGroup ?? nGroup;
@@ -87,7 +89,7 @@ export function refRoute(s: MoESpec, taken?: ArrayLike<number>): RefRouting & { 
 }
 
 /** silu(gate)·up of expert e of a stacked gateUp [E,2I,H] on one row x [H] → [I]. */
-export function refGateUp(x: ArrayLike<number>, e: number, gateUp: Float64Array, H: number, I: number): Float64Array {
+export function referenceGateUp(x: ArrayLike<number>, e: number, gateUp: HostWeights, H: number, I: number): Float64Array {
   const h = new Float64Array(I);
   for (let i = 0; i < I; i++) {
     let g = 0;
@@ -95,8 +97,8 @@ export function refGateUp(x: ArrayLike<number>, e: number, gateUp: Float64Array,
     const gRow = (e * 2 * I + i) * H;
     const uRow = (e * 2 * I + I + i) * H;
     for (let j = 0; j < H; j++) {
-      g += x[j] * gateUp[gRow + j];
-      u += x[j] * gateUp[uRow + j];
+      g += x[j] * at(gateUp, gRow + j);
+      u += x[j] * at(gateUp, uRow + j);
     }
     h[i] = silu(g) * u;
   }
@@ -104,46 +106,43 @@ export function refGateUp(x: ArrayLike<number>, e: number, gateUp: Float64Array,
 }
 
 /** down [E,H,I] of expert e on one row h [I] → [H]. */
-export function refDown(h: ArrayLike<number>, e: number, down: Float64Array, H: number, I: number): Float64Array {
+export function referenceDown(h: ArrayLike<number>, e: number, down: HostWeights, H: number, I: number): Float64Array {
   const y = new Float64Array(H);
   for (let o = 0; o < H; o++) {
     let acc = 0;
-    for (let i = 0; i < I; i++) acc += h[i] * down[(e * H + o) * I + i];
+    for (let i = 0; i < I; i++) acc += h[i] * at(down, (e * H + o) * I + i);
     y[o] = acc;
   }
   return y;
 }
 
-export function refExpert(x: ArrayLike<number>, e: number, gateUp: Float64Array, down: Float64Array, H: number, I: number): Float64Array {
-  return refDown(refGateUp(x, e, gateUp, H, I), e, down, H, I);
+function referenceExpert(x: ArrayLike<number>, e: number, gateUp: HostWeights, down: HostWeights, H: number, I: number): Float64Array {
+  return referenceDown(referenceGateUp(x, e, gateUp, H, I), e, down, H, I);
 }
 
-/** The block in float64; with `taken`, on the GPU's routing where refRoute accepts it. */
-export function refMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<typeof refRoute> & { y: Float64Array } {
+/** The block in float64; with `taken`, on the GPU's routing where referenceRoute accepts it. */
+export function referenceMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<typeof referenceRoute> & { y: Float64Array } {
   const { tokens: T, hidden: H, intermediate: I, topK: k } = s;
-  const r = refRoute(s, taken);
-  const gateUp = f64(s.gateUp);
-  const down = f64(s.down);
-  const sh = s.shared && { gateUp: f64(s.shared.gateUp), down: f64(s.shared.down) };
+  const r = referenceRoute(s, taken);
   const y = new Float64Array(T * H);
   for (let t = 0; t < T; t++) {
     const x = s.x.subarray(t * H, (t + 1) * H);
     for (let j = 0; j < k; j++) {
-      const out = refExpert(x, r.ids[t][j], gateUp, down, H, I);
+      const out = referenceExpert(x, r.ids[t][j], s.gateUp, s.down, H, I);
       for (let o = 0; o < H; o++) y[t * H + o] += r.weights[t][j] * out[o];
     }
-    if (s.shared && sh) {
+    if (s.shared) {
       let gate = 1;
       if (s.shared.gate) gate = sigmoid(s.shared.gate.reduce((a, g, j) => a + g * x[j], 0));
-      const out = refExpert(x, 0, sh.gateUp, sh.down, H, s.shared.intermediate);
+      const out = referenceExpert(x, 0, s.shared.gateUp, s.shared.down, H, s.shared.intermediate);
       for (let o = 0; o < H; o++) y[t * H + o] += gate * out[o];
     }
   }
   return { ...r, y };
 }
 
-/** ‖a − b‖ / ‖b‖ */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** ‖a − b‖ / ‖b‖ (NaN anywhere in a gives NaN, which fails every ≤ check). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
   for (let i = 0; i < b.length; i++) {
