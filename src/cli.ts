@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { benchRatios, type BenchRecord, runBenchmarks } from './bench/cases.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
-import { referenceMoE, relativeError } from './moe/reference.js';
+import { checkTokens } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
 import type { WeightDType } from './moe/weights.js';
@@ -97,10 +97,9 @@ async function moeDemo(args: string[]): Promise<void> {
   counts.forEach((c, e) => console.log(`  e${String(e).padEnd(3)} ${'█'.repeat(Math.round((30 * c) / most)).padEnd(30)} ${c}`));
 
   const checked = Math.min(T, 4);
-  const ref = referenceMoE({ ...config, ...weights, tokens: checked, x: xHost.subarray(0, checked * H) }, ids.subarray(0, checked * k));
-  const err = relativeError(new Float32Array(yb, 0, checked * H), ref.y);
-  console.log(`\nfirst ${checked} tokens against the float64 CPU reference: relative error ${err.toExponential(1)}` +
-    `${ref.rejected.length ? ` (routing differs: ${ref.rejected.join('; ')})` : ''}`);
+  const { error, rejected } = checkTokens({ ...config, ...weights }, xHost, checked, new Float32Array(yb), ids);
+  console.log(`\nfirst ${checked} tokens against the float64 CPU reference: relative error ${error.toExponential(1)}` +
+    `${rejected.length ? ` (routing differs: ${rejected.join('; ')})` : ''}`);
 
   const ms = await medianMs(device, (e) => layer.encode(e, x, y, T), 5);
   const gflop = (T * k * 6 * H * I) / 1e9;

@@ -2,7 +2,7 @@
 // kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine. The tests check
 // every kernel against it; the benchmark and the demo check their outputs with it.
 import { f16BitsToF32 } from '../gpu/f16.js';
-import type { MoESpec } from './spec.js';
+import type { MoEConfig, MoESpec, MoEWeights } from './spec.js';
 import type { HostWeights } from './weights.js';
 
 export interface ReferenceRouting {
@@ -139,6 +139,18 @@ export function referenceMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<
     }
   }
   return { ...r, y };
+}
+
+/**
+ * Checks the first `tokens` tokens of a GPU result (y [T,H], ids [T,k]) against the reference on the
+ * GPU's routing: the relative error, Infinity where the routing differs beyond rounding ties.
+ */
+export function checkTokens(
+  block: MoEConfig & MoEWeights, x: Float32Array, tokens: number, y: Float32Array, ids: Uint32Array,
+): { error: number; rejected: string[] } {
+  const { hidden: H, topK: k } = block;
+  const ref = referenceMoE({ ...block, tokens, x: x.subarray(0, tokens * H) }, ids.subarray(0, tokens * k));
+  return { error: ref.rejected.length ? Infinity : relativeError(y.subarray(0, tokens * H), ref.y), rejected: ref.rejected };
 }
 
 /** ‖a − b‖ / ‖b‖ (NaN anywhere in a gives NaN, which fails every ≤ check). */
