@@ -42,7 +42,7 @@ function dtypeArg(v: string | undefined): WeightDType {
   return v;
 }
 
-async function describeDevice(device: GPUDevice): Promise<string> {
+function describeDevice(device: GPUDevice): string {
   const info = device.adapterInfo;
   return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' / ') || 'unknown adapter';
 }
@@ -66,7 +66,7 @@ async function moeDemo(args: string[]): Promise<void> {
 
   const device = await createNodeDevice();
   console.log(`webmoe moe-demo: one MoE block on random weights, T=${T} H=${H} I=${I} E=${E} k=${k} (${dtype}), seed ${seed}`);
-  console.log(`adapter: ${await describeDevice(device)}`);
+  console.log(`adapter: ${describeDevice(device)}`);
   const config: MoEConfig = { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype };
   const weights: MoEWeights = {
     router: randomArray(E * H, seed, 1 / Math.sqrt(H)),
@@ -118,7 +118,7 @@ async function bench(args: string[]): Promise<void> {
     },
   });
   const device = await createNodeDevice();
-  const adapter = await describeDevice(device);
+  const adapter = describeDevice(device);
   console.log(`webmoe bench on ${adapter}${v.quick ? ' (quick shapes)' : ''}, ${v.dtype} weights, median of ${v.runs} runs`);
   const row = (r: BenchRecord) => `${r.name.padEnd(10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
     `${r.gflops === null ? ''.padStart(18) : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}` +
