@@ -1,0 +1,178 @@
+// A Hugging Face checkpoint: config.json plus one safetensors file or shards named by
+// model.safetensors.index.json; and streaming its tensors, decoded to f32, row pieces at a time.
+import { checkDecodable, decodeToF32, DTYPE_BYTES } from './dtype.js';
+import { readSafetensorsHeader, SafetensorsError, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
+import type { ModelSource } from './source.js';
+
+export interface Checkpoint {
+  source: ModelSource;
+  /** Parsed config.json. */
+  config: Record<string, unknown>;
+  files: SafetensorsHeader[];
+  /** All tensors of all shards. */
+  tensors: Map<string, TensorInfo>;
+  /** Total tensor bytes. */
+  bytes: number;
+}
+
+const INDEX = 'model.safetensors.index.json';
+const SINGLE = 'model.safetensors';
+
+/** `source/file`, for messages. */
+const pathOf = (source: ModelSource, file: string) => `${source.name.replace(/\/+$/, '')}/${file}`;
+
+async function readJson(source: ModelSource, file: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
+  const text = await source.text(file, signal);
+  if (text === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new SafetensorsError(pathOf(source, file), `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new SafetensorsError(pathOf(source, file), 'not a JSON object');
+  }
+  return json as Record<string, unknown>;
+}
+
+/** The shard of each tensor, from the index's weight_map. */
+function weightMap(source: ModelSource, index: Record<string, unknown>): Map<string, string> {
+  const map = index.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+    throw new SafetensorsError(pathOf(source, INDEX), 'weight_map must map tensor names to file names');
+  }
+  return new Map(Object.entries(map as Record<string, string>));
+}
+
+/** Reads config.json and every safetensors header, and checks that the shards agree with the index. */
+export async function openCheckpoint(source: ModelSource, signal?: AbortSignal): Promise<Checkpoint> {
+  const config = await readJson(source, 'config.json', signal);
+  if (!config) throw new SafetensorsError(source.name, 'no config.json');
+
+  const index = await readJson(source, INDEX, signal);
+  const shardOf = index && weightMap(source, index);
+  const names = shardOf ? [...new Set(shardOf.values())] : [SINGLE];
+  const files: SafetensorsHeader[] = [];
+  for (const name of names) {
+    const f = await source.open(name, signal);
+    if (!f) {
+      throw new SafetensorsError(source.name, shardOf
+        ? `${INDEX} names shard ${name}, which does not exist`
+        : `found neither ${INDEX} nor ${SINGLE}`);
+    }
+    files.push(await readSafetensorsHeader(name, f, signal));
+  }
+
+  const tensors = new Map<string, TensorInfo>();
+  for (const header of files) {
+    for (const [name, info] of header.tensors) {
+      const other = tensors.get(name);
+      if (other) throw new SafetensorsError(source.name, `in two shards: ${other.file} and ${info.file}`, name);
+      tensors.set(name, info);
+    }
+  }
+  for (const [name, file] of shardOf ?? []) {
+    if (tensors.get(name)?.file !== file) {
+      throw new SafetensorsError(file, `named by ${INDEX} but not in this shard`, name);
+    }
+  }
+  let bytes = 0;
+  for (const t of tensors.values()) bytes += t.end - t.begin;
+  return { source, config, files, tensors, bytes };
+}
+
+export interface LoadProgress { loadedBytes: number; totalBytes: number; tensor: string; file: string }
+
+/** Receives a tensor's rows in order; a row is the last dimension (a 1-D tensor is one row). */
+export type RowSink = (rowStart: number, rows: Float32Array) => void | Promise<void>;
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+  /** Source bytes per piece handed to a sink (at least one row). Default 8 MiB. */
+  pieceBytes?: number;
+}
+
+/** Hands out exact byte counts from a stream of pieces of any size, copying nothing. */
+class Pull {
+  private piece: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  constructor(private readonly it: AsyncIterator<Uint8Array>, private readonly file: string) {}
+
+  /** The next 1 … n bytes. */
+  async take(n: number): Promise<Uint8Array> {
+    while (this.at === this.piece.length) {
+      const r = await this.it.next();
+      if (r.done) throw new SafetensorsError(this.file, 'the file ended before the data it announces');
+      [this.piece, this.at] = [r.value, 0];
+    }
+    const out = this.piece.subarray(this.at, this.at + n);
+    this.at += out.length;
+    return out;
+  }
+}
+
+/** Reads tensor t (the stream is at its first byte) and hands its rows to the sink, piece by piece. */
+async function deliver(t: TensorInfo, pull: Pull, sink: RowSink, pieceBytes: number, onPiece: (bytes: number) => void): Promise<void> {
+  const where = `${t.file}: tensor '${t.name}'`;
+  const total = t.end - t.begin;
+  const rowBytes = (t.shape.length ? t.shape[t.shape.length - 1] : 1) * DTYPE_BYTES[t.dtype];
+  const pieceLen = Math.max(1, Math.floor(pieceBytes / rowBytes)) * rowBytes;
+  const gather = new Uint8Array(Math.min(pieceLen, total));  // for pieces that span stream chunks
+  for (let done = 0; done < total;) {
+    const n = Math.min(pieceLen, total - done);
+    let bytes = await pull.take(n);
+    if (bytes.length < n) {
+      gather.set(bytes);
+      for (let got = bytes.length; got < n;) {
+        const more = await pull.take(n - got);
+        gather.set(more, got);
+        got += more.length;
+      }
+      bytes = gather.subarray(0, n);
+    }
+    await sink(done / rowBytes, decodeToF32(bytes, t.dtype, where));
+    done += n;
+    onPiece(n);
+  }
+}
+
+/**
+ * Reads the wanted tensors, each shard once and in offset order, and hands each sink its tensor as f32
+ * pieces of whole rows. Holds at most one piece (max(pieceBytes, one row) source bytes) at a time.
+ */
+export async function streamTensors(ckpt: Checkpoint, sinks: Map<string, RowSink>, options: StreamOptions = {}): Promise<void> {
+  const { signal, onProgress, pieceBytes = 8 * 1024 * 1024 } = options;
+  const wanted = [...sinks.keys()].map((name) => {
+    const t = ckpt.tensors.get(name);
+    if (!t) throw new SafetensorsError(ckpt.source.name, 'not in the checkpoint', name);
+    checkDecodable(t.dtype, `${t.file}: tensor '${name}'`);
+    return t;
+  });
+  const totalBytes = wanted.reduce((n, t) => n + t.end - t.begin, 0);
+  let loadedBytes = 0;
+
+  for (const { file } of ckpt.files) {
+    const list = wanted.filter((t) => t.file === file && t.end > t.begin).sort((a, b) => a.begin - b.begin);
+    if (!list.length) continue;
+    const f = await ckpt.source.open(file, signal);
+    if (!f) throw new SafetensorsError(pathOf(ckpt.source, file), 'no longer exists');
+    const it = f.stream(list[0].begin, list[list.length - 1].end, signal)[Symbol.asyncIterator]();
+    const pull = new Pull(it, file);
+    try {
+      let pos = list[0].begin;
+      for (const t of list) {
+        for (let skip = t.begin - pos; skip > 0;) skip -= (await pull.take(skip)).length;
+        await deliver(t, pull, sinks.get(t.name)!, pieceBytes, (n) => {
+          loadedBytes += n;
+          onProgress?.({ loadedBytes, totalBytes, tensor: t.name, file });
+          signal?.throwIfAborted();
+        });
+        pos = t.end;
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+}

@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type LoadProgress, openCheckpoint, type RowSink, streamTensors } from '../../src/io/checkpoint.js';
+import { nodeDirSource, nodeFile } from '../../src/io/nodeSource.js';
+import { encodeSafetensors, type EncodeTensor, readSafetensorsHeader, SafetensorsError } from '../../src/io/safetensors.js';
+import type { ModelSource } from '../../src/io/source.js';
+import { Rng } from '../ref/rng.js';
+import { collector, type FloatDType, floatTensor, type MemSource, memSource } from './mem.js';
+
+const config = JSON.stringify({ model_type: 'test', hidden_size: 4 });
+
+/** Named random tensors of the given dtypes and shapes, with their exact values. */
+function tensors(rng: Rng, specs: Record<string, [FloatDType, number[]]>) {
+  const enc: Record<string, EncodeTensor> = {};
+  const values: Record<string, Float32Array> = {};
+  for (const [name, [dtype, shape]] of Object.entries(specs)) {
+    const t = floatTensor(rng, dtype, shape);
+    enc[name] = t.tensor;
+    values[name] = t.values;
+  }
+  return { enc, values };
+}
+
+/** Streams the named tensors and returns them whole, with each one's piece sizes (in values). */
+async function load(source: ModelSource, names: string[], options: { pieceBytes?: number; onProgress?: (p: LoadProgress) => void } = {}) {
+  const ckpt = await openCheckpoint(source);
+  (source as Partial<MemSource>).reads?.splice(0);  // count only the tensor reads, not the headers'
+  const got = new Map(names.map((n) => [n, collector(ckpt.tensors.get(n)!.shape)]));
+  await streamTensors(ckpt, new Map([...got].map(([n, c]) => [n, c.sink])), options);
+  return { ckpt, got };
+}
+
+async function fails(p: Promise<unknown>): Promise<SafetensorsError> {
+  const err = await p.catch((e) => e);
+  expect(err).toBeInstanceOf(SafetensorsError);
+  return err as SafetensorsError;
+}
+
+describe('streamTensors', () => {
+  it('decodes F32, F16 and BF16 exactly, in pieces of whole rows, skipping unwanted tensors', async () => {
+    const { enc, values } = tensors(new Rng(3), {
+      a: ['F32', [3, 5]],          // 20-byte rows: one row per 12-byte piece
+      skip1: ['F32', [9]],
+      b: ['F16', [2, 4, 3]],       // 6-byte rows: two rows per piece
+      c: ['BF16', [7]],            // one 14-byte row
+      d: ['BF16', []],             // a scalar
+      skip2: ['F16', [5]],
+    });
+    const source = memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) }, 7);
+    const progress: LoadProgress[] = [];
+    const names = ['d', 'b', 'a', 'c'];  // not in offset order
+    const { ckpt, got } = await load(source, names, { pieceBytes: 12, onProgress: (p) => progress.push(p) });
+    for (const n of names) expect(got.get(n)!.out, n).toEqual(values[n]);
+    expect(got.get('a')!.pieces).toEqual([5, 5, 5]);
+    expect(got.get('b')!.pieces).toEqual([6, 6, 6, 6]);
+    expect(got.get('c')!.pieces).toEqual([7]);
+
+    // One read of the shard, from the first wanted byte to the last.
+    const t = ckpt.tensors;
+    expect(source.reads).toEqual([{ file: 'model.safetensors', start: t.get('a')!.begin, end: t.get('d')!.end, closed: true }]);
+    const total = 60 + 48 + 14 + 2;
+    expect(progress.length).toBe(3 + 4 + 1 + 1);
+    expect(progress.at(-1)).toEqual({ loadedBytes: total, totalBytes: total, tensor: 'd', file: 'model.safetensors' });
+    expect(progress.map((p) => p.tensor)).toEqual(['a', 'a', 'a', 'b', 'b', 'b', 'b', 'c', 'd']);
+  });
+
+  it('random shapes, dtypes, chunk and piece sizes', async () => {
+    const rng = new Rng(4);
+    for (let trial = 0; trial < 30; trial++) {
+      const specs: Record<string, [FloatDType, number[]]> = {};
+      for (let i = 0; i < rng.int(1, 6); i++) {
+        specs[`t${i}`] = [rng.pick(['F32', 'F16', 'BF16'] as const), Array.from({ length: rng.int(0, 3) }, () => rng.int(1, 9))];
+      }
+      const { enc, values } = tensors(rng, specs);
+      const names = Object.keys(specs).filter(() => rng.next() < 0.7);
+      const source = memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) }, rng.int(1, 40));
+      const pieceBytes = rng.int(1, 100);
+      const { ckpt, got } = await load(source, names, { pieceBytes });
+      for (const n of names) {
+        expect(got.get(n)!.out, `trial ${trial} ${n}`).toEqual(values[n]);
+        const info = ckpt.tensors.get(n)!;
+        const row = (info.shape.at(-1) ?? 1) * (info.dtype === 'F32' ? 4 : 2);
+        for (const p of got.get(n)!.pieces) expect(p * (info.dtype === 'F32' ? 4 : 2)).toBeLessThanOrEqual(Math.max(pieceBytes, row));
+      }
+      expect(source.reads.length).toBe(names.length ? 1 : 0);
+    }
+  });
+
+  it('a sharded checkpoint: each shard read once', async () => {
+    const rng = new Rng(5);
+    const s1 = tensors(rng, { 'layers.0.w': ['F16', [4, 3]], 'layers.0.b': ['F32', [3]] });
+    const s2 = tensors(rng, { 'layers.1.w': ['BF16', [2, 8]], 'layers.1.b': ['F32', [8]] });
+    const index = { metadata: { total_size: 0 }, weight_map: {
+      'layers.0.w': 'model-00001-of-00002.safetensors', 'layers.0.b': 'model-00001-of-00002.safetensors',
+      'layers.1.w': 'model-00002-of-00002.safetensors', 'layers.1.b': 'model-00002-of-00002.safetensors',
+    } };
+    const source = memSource({
+      'config.json': config,
+      'model.safetensors.index.json': JSON.stringify(index),
+      'model-00001-of-00002.safetensors': encodeSafetensors(s1.enc),
+      'model-00002-of-00002.safetensors': encodeSafetensors(s2.enc),
+    });
+    const names = ['layers.1.b', 'layers.0.w', 'layers.1.w', 'layers.0.b'];
+    const { ckpt, got } = await load(source, names, { pieceBytes: 16 });
+    expect(ckpt.config).toEqual(JSON.parse(config));
+    expect(ckpt.files.map((f) => f.file)).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+    expect(ckpt.bytes).toBe(24 + 12 + 32 + 32);
+    expect(ckpt.tensors.get('layers.1.w')!.file).toBe('model-00002-of-00002.safetensors');
+    for (const n of names) expect(got.get(n)!.out, n).toEqual({ ...s1.values, ...s2.values }[n]);
+    expect(source.reads.map((r) => r.file)).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+  });
+
+  it('a name not in the checkpoint, an unreadable dtype', async () => {
+    const f = encodeSafetensors(tensors(new Rng(6), { w: ['F32', [2]] }).enc);
+    const ckpt = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': f }));
+    const sink: RowSink = () => {};
+    expect((await fails(streamTensors(ckpt, new Map([['w', sink], ['nope', sink]])))).message)
+      .toBe("mem:/model: tensor 'nope': not in the checkpoint");
+
+    const header = JSON.stringify({ i: { dtype: 'I32', shape: [2], data_offsets: [0, 8] } });
+    const bytes = new Uint8Array(8 + header.length + 8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(new TextEncoder().encode(header), 8);
+    const ints = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': bytes }));
+    expect((await fails(streamTensors(ints, new Map([['i', sink]])))).message)
+      .toBe("model.safetensors: tensor 'i': dtype I32 cannot be read (supported: F32, F16, BF16)");
+  });
+
+  it('abort between pieces rejects and closes the stream; so does a failing sink', async () => {
+    const { enc } = tensors(new Rng(7), { w: ['F32', [64, 4]] });
+    const source = memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) });
+    const ckpt = await openCheckpoint(source);
+    source.reads.splice(0);
+    const controller = new AbortController();
+    let pieces = 0;
+    const run = streamTensors(ckpt, new Map([['w', () => {}]]), {
+      signal: controller.signal, pieceBytes: 16,
+      onProgress: () => { if (++pieces === 3) controller.abort(new Error('stop')); },
+    });
+    await expect(run).rejects.toThrow('stop');
+    expect(pieces).toBe(3);
+    expect(source.reads[0].closed).toBe(true);
+
+    const failing = streamTensors(ckpt, new Map([['w', async () => { throw new Error('sink broke'); }]]));
+    await expect(failing).rejects.toThrow('sink broke');
+    expect(source.reads[1].closed).toBe(true);
+  });
+});
+
+describe('openCheckpoint errors', () => {
+  const rng = new Rng(8);
+  const shard = encodeSafetensors(tensors(rng, { a: ['F32', [2]], b: ['F32', [2]] }).enc);
+  const open = (files: Record<string, Uint8Array | string>) => fails(openCheckpoint(memSource(files)));
+
+  it('no config.json, bad config.json', async () => {
+    expect((await open({ 'model.safetensors': shard })).message).toBe('mem:/model: no config.json');
+    expect((await open({ 'config.json': '{"a":', 'model.safetensors': shard })).message)
+      .toMatch(/^mem:\/model\/config\.json: not valid JSON/);
+    expect((await open({ 'config.json': '3', 'model.safetensors': shard })).message).toBe('mem:/model/config.json: not a JSON object');
+  });
+
+  it('no weights', async () => {
+    expect((await open({ 'config.json': config })).message)
+      .toBe('mem:/model: found neither model.safetensors.index.json nor model.safetensors');
+  });
+
+  it('an index naming a missing shard, a tensor missing from its shard, a tensor in two shards', async () => {
+    const index = (map: Record<string, string>) => JSON.stringify({ weight_map: map });
+    expect((await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', b: 's2' }), s1: shard })).message)
+      .toBe('mem:/model: model.safetensors.index.json names shard s2, which does not exist');
+
+    const err = await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', c: 's1' }), s1: shard });
+    expect(err).toMatchObject({ file: 's1', tensor: 'c' });
+    expect(err.message).toBe("s1: tensor 'c': named by model.safetensors.index.json but not in this shard");
+
+    expect((await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', b: 's2' }), s1: shard, s2: shard })).message)
+      .toBe("mem:/model: tensor 'a': in two shards: s1 and s2");
+    expect((await open({ 'config.json': config, 'model.safetensors.index.json': '{"weight_map": [1]}' })).message)
+      .toBe('mem:/model/model.safetensors.index.json: weight_map must map tensor names to file names');
+  });
+
+  it('a bad shard header names the shard', async () => {
+    const err = await open({ 'config.json': config, 'model.safetensors': new Uint8Array(3) });
+    expect(err.message).toBe('model.safetensors: 3 bytes is too short for a safetensors file (at least 8)');
+  });
+});
+
+describe('nodeDirSource', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webmoe-io-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads a checkpoint from a directory, the same as from memory', async () => {
+    const { enc, values } = tensors(new Rng(9), { w: ['BF16', [5, 6]], v: ['F16', [11]] });
+    const bytes = encodeSafetensors(enc);
+    writeFileSync(join(dir, 'config.json'), config);
+    writeFileSync(join(dir, 'model.safetensors'), bytes);
+    const source = nodeDirSource(dir);
+    expect(source.name).toBe(dir);
+    const { got } = await load(source, ['v', 'w'], { pieceBytes: 24 });
+    expect(got.get('w')!.out).toEqual(values.w);
+    expect(got.get('v')!.out).toEqual(values.v);
+
+    expect(await source.open('missing.safetensors')).toBeUndefined();
+    expect(await source.text('missing.json')).toBeUndefined();
+    const f = await nodeFile(join(dir, 'model.safetensors'));
+    expect(f.size).toBe(bytes.length);
+    expect([...(await readSafetensorsHeader('m', f)).tensors.keys()]).toEqual(['w', 'v']);
+
+  });
+
+  it('abort between pieces of a file', async () => {
+    writeFileSync(join(dir, 'big.bin'), new Uint8Array(9 * 1024 * 1024 + 5));  // two 8 MiB pieces
+    const f = (await nodeDirSource(dir).open('big.bin'))!;
+    const controller = new AbortController();
+    const got: number[] = [];
+    const read = (async () => {
+      for await (const piece of f.stream(3, f.size, controller.signal)) {
+        got.push(piece.length);
+        controller.abort(new Error('stopped'));
+      }
+    })();
+    await expect(read).rejects.toThrow('stopped');
+    expect(got).toEqual([8 * 1024 * 1024]);
+  });
+});

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { f16BitsToF32 } from '../../src/gpu/f16.js';
+import { decodeToF32 } from '../../src/io/dtype.js';
+import { encodeSafetensors, MAX_HEADER_BYTES, readSafetensorsHeader, SafetensorsError } from '../../src/io/safetensors.js';
+import type { ModelFile } from '../../src/io/source.js';
+import { Rng } from '../ref/rng.js';
+import { floatTensor, memSource } from './mem.js';
+
+/** A file with the given header length field, header text and data size. */
+function craft(header: string | object, dataBytes = 0, length?: bigint): Uint8Array {
+  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + dataBytes);
+  new DataView(out.buffer).setBigUint64(0, length ?? BigInt(json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+async function fileOf(bytes: Uint8Array): Promise<ModelFile> {
+  return (await memSource({ f: bytes }).open('f'))!;
+}
+
+async function headerError(bytes: Uint8Array): Promise<SafetensorsError> {
+  const err = await readSafetensorsHeader('bad.safetensors', await fileOf(bytes)).catch((e) => e);
+  expect(err).toBeInstanceOf(SafetensorsError);
+  expect(err.file).toBe('bad.safetensors');
+  expect(err.message).toMatch(/^bad\.safetensors: /);
+  return err;
+}
+
+describe('safetensors header', () => {
+  it('encode → read: offsets, shapes, metadata, padding', async () => {
+    const rng = new Rng(1);
+    const a = floatTensor(rng, 'F32', [3, 5]);
+    const b = floatTensor(rng, 'F16', [7]);
+    const c = floatTensor(rng, 'BF16', []);
+    const bytes = encodeSafetensors({ a: a.tensor, b: b.tensor, c: c.tensor }, { format: 'pt' });
+    const length = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    expect(length % 8).toBe(0);
+    expect(new TextDecoder().decode(bytes.subarray(8, 8 + length))).toMatch(/^\{.*\} *$/);
+
+    const h = await readSafetensorsHeader('m.safetensors', await fileOf(bytes));
+    expect(h).toMatchObject({ file: 'm.safetensors', size: bytes.length, dataStart: 8 + length, metadata: { format: 'pt' } });
+    expect(h.tensors.get('a')).toEqual({ name: 'a', file: 'm.safetensors', dtype: 'F32', shape: [3, 5], begin: 8 + length, end: 8 + length + 60 });
+    expect(h.tensors.get('b')).toMatchObject({ dtype: 'F16', shape: [7], begin: 8 + length + 60, end: 8 + length + 74 });
+    expect(h.tensors.get('c')).toMatchObject({ dtype: 'BF16', shape: [], end: bytes.length });
+    for (const [name, t] of [['a', a], ['b', b], ['c', c]] as const) {
+      const info = h.tensors.get(name)!;
+      expect(decodeToF32(bytes.subarray(info.begin, info.end), info.dtype, name)).toEqual(t.values);
+    }
+  });
+
+  it('accepts every safetensors dtype in the header, and zero-size tensors', async () => {
+    const h = await readSafetensorsHeader('f', await fileOf(craft({
+      i: { dtype: 'I64', shape: [2], data_offsets: [0, 16] },
+      u: { dtype: 'U8', shape: [3], data_offsets: [16, 19] },
+      f8: { dtype: 'F8_E4M3', shape: [1], data_offsets: [19, 20] },
+      z: { dtype: 'F32', shape: [0, 4], data_offsets: [20, 20] },
+    }, 20)));
+    expect([...h.tensors.keys()]).toEqual(['i', 'u', 'f8', 'z']);
+  });
+
+  it('file shorter than 8 bytes', async () => {
+    expect((await headerError(new Uint8Array(5))).message).toContain('5 bytes is too short');
+  });
+
+  it('header length beyond the file', async () => {
+    const err = await headerError(craft('{}', 10, 1000n));
+    expect(err.message).toContain('header length 1000 goes beyond the file (20 bytes)');
+  });
+
+  it('header length over 100 MB (only the 8 length bytes exist)', async () => {
+    const err = await headerError(craft('', 0, BigInt(MAX_HEADER_BYTES + 1)));
+    expect(err.message).toContain(`header length ${MAX_HEADER_BYTES + 1} is over the limit of ${MAX_HEADER_BYTES} bytes`);
+    expect((await headerError(craft('', 0, 2n ** 63n))).message).toContain(`header length ${2n ** 63n}`);
+  });
+
+  it('bad JSON, or JSON that is not an object', async () => {
+    expect((await headerError(craft('{"a": '))).message).toContain('the header is not valid JSON');
+    expect((await headerError(craft('[1, 2]'))).message).toContain('the header is not a JSON object');
+  });
+
+  it('entries with missing or mistyped fields name the tensor', async () => {
+    const cases: [object, RegExp][] = [
+      [{ w: 3 }, /entry is not an object/],
+      [{ w: { shape: [2], data_offsets: [0, 8] } }, /dtype must be a string, got undefined/],
+      [{ w: { dtype: 'F32', shape: '2', data_offsets: [0, 8] } }, /shape must be a list of non-negative integers, got "2"/],
+      [{ w: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, /shape must be .* got \[2,-1\]/],
+      [{ w: { dtype: 'F32', shape: [2] } }, /data_offsets must be \[begin, end\] .* got undefined/],
+      [{ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, /data_offsets .* got \[8,0\]/],
+      [{ w: { dtype: 'F32', shape: [2], data_offsets: [0, 1.5] } }, /data_offsets .* got \[0,1.5\]/],
+    ];
+    for (const [header, message] of cases) {
+      const err = await headerError(craft(header, 8));
+      expect(err.tensor).toBe('w');
+      expect(err.message).toContain("tensor 'w': ");
+      expect(err.message).toMatch(message);
+    }
+    expect((await headerError(craft({ __metadata__: { a: 1 } }))).message).toContain('__metadata__ must map strings to strings');
+  });
+
+  it('unknown dtype', async () => {
+    const err = await headerError(craft({ w: { dtype: 'F7', shape: [2], data_offsets: [0, 2] } }, 2));
+    expect(err.message).toBe("bad.safetensors: tensor 'w': unknown dtype F7");
+  });
+
+  it('byte size mismatch gives both sizes', async () => {
+    const err = await headerError(craft({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, 24));
+    expect(err.message).toBe("bad.safetensors: tensor 'w': F32 [2, 3] needs 24 bytes, data_offsets [0, 20] hold 20");
+  });
+
+  it('data beyond the end of the file', async () => {
+    const bytes = craft({ w: { dtype: 'F32', shape: [6], data_offsets: [0, 24] } }, 16);
+    const err = await headerError(bytes);
+    expect(err.tensor).toBe('w');
+    expect(err.message).toContain(`data ends at byte ${bytes.length + 8}, beyond the end of the file (${bytes.length} bytes)`);
+  });
+
+  it('overlapping tensors name both', async () => {
+    const err = await headerError(craft({
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+    }, 12));
+    expect(err.message).toMatch(/tensors 'a' \(bytes \d+-\d+\) and 'b' \(bytes \d+-\d+\) overlap/);
+  });
+
+  it('encode checks data sizes', () => {
+    expect(() => encodeSafetensors({ w: { dtype: 'F16', shape: [3], data: new Uint8Array(4) } }))
+      .toThrow("tensor 'w' F16 [3] needs 6 bytes, got 4");
+  });
+});
+
+describe('decodeToF32', () => {
+  it('every f16 value, at any byte offset', () => {
+    const bits = Uint16Array.from({ length: 0x10000 }, (_, i) => i);
+    const bytes = new Uint8Array(bits.length * 2 + 1);
+    bytes.set(new Uint8Array(bits.buffer), 1);
+    const out = decodeToF32(bytes.subarray(1), 'F16', 'x');
+    const wrong = [...bits].filter((h) => !Object.is(out[h], f16BitsToF32(h)) && !(isNaN(out[h]) && isNaN(f16BitsToF32(h))));
+    expect(wrong).toEqual([]);
+  });
+
+  it('f32 and bf16 at an odd byte offset', () => {
+    const rng = new Rng(2);
+    for (const dtype of ['F32', 'BF16'] as const) {
+      const { tensor, values } = floatTensor(rng, dtype, [33]);
+      const bytes = new Uint8Array(tensor.data.length + 3);
+      bytes.set(tensor.data, 3);
+      const out = decodeToF32(bytes.subarray(3), dtype, 'x');
+      expect(out).toEqual(values);
+      expect(out.buffer).not.toBe(bytes.buffer);
+    }
+  });
+
+  it('other dtypes and partial elements are errors naming the place', () => {
+    expect(() => decodeToF32(new Uint8Array(8), 'I32', "f: tensor 'w'"))
+      .toThrow("f: tensor 'w': dtype I32 cannot be read (supported: F32, F16, BF16)");
+    expect(() => decodeToF32(new Uint8Array(6), 'F32', 'w')).toThrow('w: 6 bytes is not a whole number of F32 elements');
+  });
+});
