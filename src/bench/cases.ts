@@ -7,7 +7,7 @@ import { readBuffers, Workspace } from '../gpu/workspace.js';
 import { checkTokens, relativeError } from '../moe/reference.js';
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
-import { destroyExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { destroyExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
 import { medianMs, randomArray } from './timing.js';
 
 export interface BenchRecord {
@@ -113,7 +113,7 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
   const { hidden: H, intermediate: I, experts: E, topK: k } = shapes.moe;
   const gateUp = randomArray(E * 2 * I * H, 4, 1 / Math.sqrt(H));
   const down = randomArray(E * H * I, 5, 1 / Math.sqrt(I));
-  const blocks: [string, MoEConfig, MoEWeights][] = [
+  const blocks: [string, MoEConfig, MoEWeights<HostWeights>][] = [
     ['moe', { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype },
       { router: randomArray(E * H, 6, 1 / Math.sqrt(H)), gateUp, down }],
     ['moe-dense', { hidden: H, intermediate: E * I, numExperts: 1, topK: 1, dtype },

@@ -5,15 +5,15 @@ import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { type Routing, routerKernel } from '../kernels/router.js';
 import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace.js';
-import { destroyExpertMatrix, type ExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from './weights.js';
+import { destroyExpertMatrix, type ExpertMatrix, type ExpertWeights, toExpertMatrix, type WeightDType } from './weights.js';
 
 export interface ExpertSetWeights {
   router: Float32Array;
   routerBias?: Float32Array;
   selectionBias?: Float32Array;
   mask?: ArrayLike<boolean | number>;
-  gateUp: HostWeights;
-  down: HostWeights;
+  gateUp: ExpertWeights;
+  down: ExpertWeights;
 }
 
 /** What one call on T tokens produces, and the launches that produce it. */
@@ -47,8 +47,8 @@ export class ExpertSet {
     this.bias = uploadBuffer(device, w.routerBias ?? new Float32Array(E), `${label} router bias`);
     this.selBias = uploadBuffer(device, w.selectionBias ?? new Float32Array(E), `${label} selection bias`);
     this.mask = uploadBuffer(device, maskWords(w.mask, E), `${label} expert mask`);
-    this.gateUp = uploadExpertMatrix(device, w.gateUp, { experts: E, parts: 2, outputs: intermediate, inner: hidden }, dtype, `${label} gate/up`);
-    this.down = uploadExpertMatrix(device, w.down, { experts: E, parts: 1, outputs: hidden, inner: intermediate }, dtype, `${label} down`);
+    this.gateUp = toExpertMatrix(device, w.gateUp, { experts: E, parts: 2, outputs: intermediate, inner: hidden }, dtype, `${label} gate/up`);
+    this.down = toExpertMatrix(device, w.down, { experts: E, parts: 1, outputs: hidden, inner: intermediate }, dtype, `${label} down`);
   }
 
   /** Replaces the expert mask for the next calls (checked by the caller). */

@@ -146,7 +146,7 @@ export function referenceMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<
  * GPU's routing: the relative error, Infinity where the routing differs beyond rounding ties.
  */
 export function checkTokens(
-  block: MoEConfig & MoEWeights, x: Float32Array, tokens: number, y: Float32Array, ids: Uint32Array,
+  block: MoEConfig & MoEWeights<HostWeights>, x: Float32Array, tokens: number, y: Float32Array, ids: Uint32Array,
 ): { error: number; rejected: string[] } {
   const { hidden: H, topK: k } = block;
   const ref = referenceMoE({ ...block, tokens, x: x.subarray(0, tokens * H) }, ids.subarray(0, tokens * k));

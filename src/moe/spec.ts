@@ -1,7 +1,7 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
 import type { Routing, ScoringMode } from '../kernels/router.js';
-import type { HostWeights, WeightDType } from './weights.js';
+import { type ExpertShape, type ExpertWeights, type HostWeights, isExpertMatrix, type WeightDType } from './weights.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
 
@@ -32,34 +32,35 @@ export interface MoEConfig {
 }
 
 /** A shared expert (Qwen2-MoE): every token runs it, scaled by sigmoid(gate · x) when gate is given. */
-export interface SharedExpertWeights {
+export interface SharedExpertWeights<W extends ExpertWeights = ExpertWeights> {
   /** S */
   intermediate: number;
   /** [2S, H]: gate rows, then up rows */
-  gateUp: HostWeights;
+  gateUp: W;
   /** [H, S] */
-  down: HostWeights;
+  down: W;
   /** [1, H] */
   gate?: Float32Array;
 }
 
-export interface MoEWeights {
+export interface MoEWeights<W extends ExpertWeights = ExpertWeights> {
   /** [E, H] */
   router: Float32Array;
   /** [E] added to the logits */
   routerBias?: Float32Array;
   /** [E] added to the scores for the choice only, never to the weights (e_score_correction_bias) */
   selectionBias?: Float32Array;
-  /** [E, 2I, H]: per expert, gate rows then up rows */
-  gateUp: HostWeights;
+  /** [E, 2I, H]: per expert, gate rows then up rows (host arrays, or a matrix already on the GPU) */
+  gateUp: W;
   /** [E, H, I] */
-  down: HostWeights;
-  shared?: SharedExpertWeights;
+  down: W;
+  shared?: SharedExpertWeights<W>;
   /** [E]: a false/0 expert is never chosen (and leaves the softmax). Default: all allowed. */
   expertMask?: ArrayLike<boolean | number>;
 }
 
-export interface MoESpec extends MoEConfig, MoEWeights {
+/** A block and its input on the host (runMoE, referenceMoE). */
+export interface MoESpec extends MoEConfig, MoEWeights<HostWeights> {
   /** T */
   tokens: number;
   /** [T, H] */
@@ -103,9 +104,15 @@ function expectLength(name: string, a: ArrayLike<unknown> | undefined, expected:
   if (a.length !== expected) fail(`${name} has ${a.length} elements, expected ${shape} = ${expected}`);
 }
 
-function expectWeights(name: string, a: HostWeights | undefined, expected: number, shape: string): void {
+function expectWeights(name: string, a: ExpertWeights | undefined, s: ExpertShape, shape: string): void {
+  const expected = s.experts * s.parts * s.outputs * s.inner;
+  if (isExpertMatrix(a)) {
+    const got = `${a.experts}·${a.parts}·${a.outputs}·${a.inner}`;
+    if (got !== `${s.experts}·${s.parts}·${s.outputs}·${s.inner}`) fail(`${name} is a ${got} matrix, expected ${shape}`);
+    return;
+  }
   if (!(a instanceof Float32Array) && !(a instanceof Uint16Array)) {
-    fail(`${name} must be a Float32Array (f32 values) or a Uint16Array (f16 bits)`);
+    fail(`${name} must be a Float32Array (f32 values), a Uint16Array (f16 bits) or an ExpertMatrix`);
   }
   expectLength(name, a, expected, shape);
 }
@@ -131,14 +138,14 @@ export function validateLayer(c: MoEConfig, w: MoEWeights): void {
   expectLength('router', w.router, E * H, `numExperts·hidden = ${E}·${H}`);
   if (w.routerBias) expectLength('routerBias', w.routerBias, E, 'numExperts');
   if (w.selectionBias) expectLength('selectionBias', w.selectionBias, E, 'numExperts');
-  expectWeights('gateUp', w.gateUp, E * 2 * I * H, `numExperts·2·intermediate·hidden = ${E}·2·${I}·${H}`);
-  expectWeights('down', w.down, E * H * I, `numExperts·hidden·intermediate = ${E}·${H}·${I}`);
+  expectWeights('gateUp', w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, `numExperts·2·intermediate·hidden = ${E}·2·${I}·${H}`);
+  expectWeights('down', w.down, { experts: E, parts: 1, outputs: H, inner: I }, `numExperts·hidden·intermediate = ${E}·${H}·${I}`);
   if (w.shared) {
     const s = w.shared;
     positiveInt('shared.intermediate', s.intermediate);
     const S = s.intermediate;
-    expectWeights('shared.gateUp', s.gateUp, 2 * S * H, `2·shared.intermediate·hidden = 2·${S}·${H}`);
-    expectWeights('shared.down', s.down, H * S, `hidden·shared.intermediate = ${H}·${S}`);
+    expectWeights('shared.gateUp', s.gateUp, { experts: 1, parts: 2, outputs: S, inner: H }, `2·shared.intermediate·hidden = 2·${S}·${H}`);
+    expectWeights('shared.down', s.down, { experts: 1, parts: 1, outputs: H, inner: S }, `hidden·shared.intermediate = ${H}·${S}`);
     if (s.gate) expectLength('shared.gate', s.gate, H, 'hidden');
   }
   validateMask(w.expertMask ?? new Array<number>(E).fill(1), r);

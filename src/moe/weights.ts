@@ -30,6 +30,11 @@ export interface ExpertMatrix {
   chunks: ExpertChunk[];
 }
 
+/** Expert weights handed to a layer: host arrays to upload, or a matrix on the GPU the layer takes over. */
+export type ExpertWeights = HostWeights | ExpertMatrix;
+
+export const isExpertMatrix = (w: unknown): w is ExpertMatrix => typeof w === 'object' && w !== null && 'chunks' in w;
+
 export type ExpertShape = Pick<ExpertMatrix, 'experts' | 'parts' | 'outputs' | 'inner'>;
 
 const BYTES: Record<WeightDType, number> = { f32: 4, f16: 2 };
@@ -77,9 +82,53 @@ export function uploadExpertMatrix(
         o += span;
       }
     }
-    return { ...c, buffer: uploadBuffer(device, out, `${label} experts ${c.e0}-${c.e1 - 1} cols ${c.n0}-${c.n1 - 1}`) };
+    return { ...c, buffer: uploadBuffer(device, out, `${label} ${chunkName(c)}`) };
   });
   return { experts, parts, outputs, inner, dtype, chunks };
+}
+
+/** An unfilled matrix, for weights streamed in with writeExpertRows (never whole in host memory). */
+export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype: WeightDType, label: string): ExpertMatrix {
+  const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => ({
+    ...c,
+    buffer: device.createBuffer({
+      label: `${label} ${chunkName(c)}`,
+      size: Math.ceil(((c.e1 - c.e0) * shape.parts * (c.n1 - c.n0) * shape.inner * BYTES[dtype]) / 4) * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    }),
+  }));
+  return { ...shape, dtype, chunks };
+}
+
+/**
+ * Writes whole rows of the stacked matrix, counted over its [experts][parts][outputs] rows (the
+ * row order of a Hub tensor [E, 2I, H], or of one expert's [I, H] at row (e·parts + part)·I).
+ */
+export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: number, values: Float32Array<ArrayBuffer>): void {
+  const rows = values.length / m.inner;
+  for (let r = 0; r < rows;) {
+    const row = firstRow + r;
+    const e = Math.floor(row / (m.parts * m.outputs));
+    const part = Math.floor(row / m.outputs) % m.parts;
+    const n = row % m.outputs;
+    const c = m.chunks.find((k) => e >= k.e0 && e < k.e1 && n >= k.n0 && n < k.n1)!;
+    const count = Math.min(rows - r, c.n1 - n);
+    const at = (((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0) * m.inner;
+    const piece = values.subarray(r * m.inner, (r + count) * m.inner);
+    const data = m.dtype === 'f32' ? piece : Uint16Array.from(piece, f32ToF16Bits);
+    if ((at * data.BYTES_PER_ELEMENT) % 4 || data.byteLength % 4) {
+      throw new RangeError(`f16 rows of ${m.inner} values cannot be written at a 4-byte boundary: use dtype 'f32'`);
+    }
+    device.queue.writeBuffer(c.buffer, at * data.BYTES_PER_ELEMENT, data);
+    r += count;
+  }
+}
+
+const chunkName = (c: Omit<ExpertChunk, 'buffer'>): string => `experts ${c.e0}-${c.e1 - 1} cols ${c.n0}-${c.n1 - 1}`;
+
+/** The matrix of `w` on the GPU: uploaded from host arrays, or `w` itself. */
+export function toExpertMatrix(device: GPUDevice, w: ExpertWeights, shape: ExpertShape, dtype: WeightDType, label: string): ExpertMatrix {
+  return isExpertMatrix(w) ? w : uploadExpertMatrix(device, w, shape, dtype, label);
 }
 
 export function destroyExpertMatrix(m: ExpertMatrix): void {

@@ -1,0 +1,84 @@
+// The decoder's configuration, the same for every family: a family adapter (families.ts) reads a
+// Hub config.json into it, and validateConfig turns bad values into errors naming the field.
+import type { QKNorm } from '../kernels/attention.js';
+import { MAX_EXPERTS } from '../moe/spec.js';
+
+export class ModelConfigError extends Error {
+  override name = 'ModelConfigError';
+}
+
+export interface ModelConfig {
+  /** model_type of config.json */
+  family: string;
+  vocab: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  rmsEps: number;
+  ropeTheta: number;
+  maxPositions: number;
+  tieEmbeddings: boolean;
+  qkvBias: boolean;
+  qkNorm: QKNorm;
+  /** x = embedding · embeddingScale (GraniteMoE's embedding_multiplier) */
+  embeddingScale: number;
+  /** softmax scale of attention: 1/√headDim, or GraniteMoE's attention_multiplier */
+  attentionScale: number;
+  /** h += residualScale · sub-block output (GraniteMoE's residual_multiplier) */
+  residualScale: number;
+  /** logits = lm_head(x) · logitsScale (GraniteMoE: 1 / logits_scaling) */
+  logitsScale: number;
+  experts: number;
+  topK: number;
+  /** per-expert intermediate size */
+  moeIntermediate: number;
+  normTopK: boolean;
+  topkBeforeSoftmax: boolean;
+  /** Qwen2-MoE's shared expert (sigmoid-gated) */
+  sharedIntermediate?: number;
+  /** dense MLP intermediate size, for layers that are not sparse */
+  denseIntermediate?: number;
+  /** per layer: a MoE block (true) or a dense MLP (false) */
+  sparse: boolean[];
+  eosTokenIds: number[];
+}
+
+const where = (family: string) => `config.json (${family})`;
+
+function int(c: ModelConfig, field: keyof ModelConfig, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  const v = c[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ModelConfigError(`webmoe: ${where(c.family)}: ${field} must be an integer in ${min}…${max}, got ${String(v)}`);
+  }
+}
+
+function positive(c: ModelConfig, field: keyof ModelConfig): void {
+  const v = c[field];
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
+    throw new ModelConfigError(`webmoe: ${where(c.family)}: ${field} must be a positive number, got ${String(v)}`);
+  }
+}
+
+/** Checks the ranges the kernels rely on; throws ModelConfigError naming the field. */
+export function validateConfig(c: ModelConfig): ModelConfig {
+  int(c, 'vocab', 1);
+  int(c, 'hidden', 1);
+  int(c, 'layers', 1);
+  int(c, 'heads', 1);
+  int(c, 'kvHeads', 1, c.heads);
+  if (c.heads % c.kvHeads) {
+    throw new ModelConfigError(`webmoe: ${where(c.family)}: num_attention_heads ${c.heads} must be a multiple of num_key_value_heads ${c.kvHeads}`);
+  }
+  int(c, 'headDim', 2, 256);  // attention.wgsl holds a head in workgroup memory
+  if (c.headDim % 2) throw new ModelConfigError(`webmoe: ${where(c.family)}: head_dim must be even for rotary embeddings, got ${c.headDim}`);
+  int(c, 'maxPositions', 1);
+  int(c, 'experts', 1, MAX_EXPERTS);
+  int(c, 'topK', 1, c.experts);
+  int(c, 'moeIntermediate', 1);
+  if (c.sharedIntermediate !== undefined) int(c, 'sharedIntermediate', 1);
+  if (c.sparse.some((s) => !s)) int(c, 'denseIntermediate', 1);
+  for (const f of ['rmsEps', 'ropeTheta', 'embeddingScale', 'attentionScale', 'residualScale', 'logitsScale'] as const) positive(c, f);
+  return c;
+}

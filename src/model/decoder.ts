@@ -1,0 +1,205 @@
+// The decoder forward shared by every family: embedding → per layer (RMSNorm → fused qkv projection
+// → bias, q/k norm, rotary, KV cache → attention → o projection → residual + RMSNorm → MoE block or
+// dense MLP → residual) → final RMSNorm → lm_head. All of it is recorded into one command encoder
+// and submitted once; only the logits are read back.
+import { attentionKernel, attentionPrepKernel, type KVCache, ropeTable } from '../kernels/attention.js';
+import { embedKernel } from '../kernels/embed.js';
+import { rmsNormKernel } from '../kernels/rmsnorm.js';
+import { storageBindingLimit } from '../gpu/limits.js';
+import { type Dispatch, readBuffers, uploadBuffer, Workspace } from '../gpu/workspace.js';
+import type { MoELayer } from '../moe/layer.js';
+import { destroyExpertMatrix, type ExpertMatrix } from '../moe/weights.js';
+import type { ModelConfig } from './config.js';
+import { linear } from './linear.js';
+
+export interface DecoderLayer {
+  inputNorm: GPUBuffer;
+  postNorm: GPUBuffer;
+  /** [(Hq + 2·Hkv)·D, H]: q, k and v rows in one matrix, so one GEMM projects all three */
+  qkv: ExpertMatrix;
+  /** [(Hq + 2·Hkv)·D] (zeros without q/k/v bias) */
+  qkvBias: GPUBuffer;
+  /** q then k norm weights (a placeholder without q/k norm) */
+  qkNorm: GPUBuffer;
+  /** [H, Hq·D] */
+  o: ExpertMatrix;
+  /** the MoE block, or a dense MLP as a MoE layer of one expert */
+  mlp: MoELayer;
+}
+
+export interface DecoderWeights {
+  /** [V, H] */
+  embed: ExpertMatrix;
+  /** [V, H]: the embedding itself when tied */
+  lmHead: ExpertMatrix;
+  finalNorm: GPUBuffer;
+  layers: DecoderLayer[];
+}
+
+export class DecoderInputError extends Error {
+  override name = 'DecoderInputError';
+}
+
+/** Which rows of logits a forward returns: every position (scoring a text) or the last (generation). */
+export type LogitRows = 'all' | 'last';
+
+interface Plan {
+  ws: Workspace;
+  ids: GPUBuffer;
+  logits: GPUBuffer;
+  steps: ((encoder: GPUCommandEncoder) => void)[];
+}
+
+/** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
+const PLANS_KEPT = 4;
+
+export class Decoder {
+  private readonly caches: KVCache[];
+  private readonly rope: GPUBuffer;
+  private readonly pos0: GPUBuffer;
+  private readonly plans = new Map<string, Plan>();
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly config: Readonly<ModelConfig>,
+    private readonly w: DecoderWeights,
+    /** positions the KV cache holds */
+    readonly contextLength: number,
+  ) {
+    const { kvHeads, headDim } = config;
+    const cacheBytes = kvHeads * contextLength * headDim * 4;
+    this.caches = w.layers.map((_, l) => ({
+      k: this.cacheBuffer(cacheBytes, `layer ${l} k cache`),
+      v: this.cacheBuffer(cacheBytes, `layer ${l} v cache`),
+    }));
+    this.rope = uploadBuffer(device, ropeTable(contextLength, headDim, config.ropeTheta), 'rope table');
+    this.pos0 = device.createBuffer({ label: 'pos0', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  }
+
+  /**
+   * Runs `tokens` at positions pos0, pos0 + 1, … (the cache must hold positions before pos0) and
+   * returns their logits, [rows, vocab] row-major.
+   */
+  async forward(tokens: ArrayLike<number>, pos0: number, rows: LogitRows): Promise<Float32Array> {
+    const T = tokens.length;
+    const { vocab } = this.config;
+    if (T === 0) throw new DecoderInputError('webmoe: forward() needs at least one token');
+    if (pos0 + T > this.contextLength) {
+      throw new DecoderInputError(`webmoe: positions ${pos0}…${pos0 + T - 1} exceed the context length ${this.contextLength}`);
+    }
+    for (let i = 0; i < T; i++) {
+      const id = tokens[i];
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new DecoderInputError(`webmoe: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
+    }
+    const plan = this.plan(T, rows);
+    this.device.queue.writeBuffer(plan.ids, 0, Uint32Array.from(tokens));
+    this.device.queue.writeBuffer(this.pos0, 0, new Uint32Array([pos0]));
+    const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
+    for (const step of plan.steps) step(encoder);
+    const [logits] = await readBuffers(this.device, [plan.logits], encoder);
+    return new Float32Array(logits);
+  }
+
+  /** A layer's weights; its MoE block's routing() holds the routing of the last forward. */
+  layer(l: number): Readonly<DecoderLayer> {
+    return this.w.layers[l];
+  }
+
+  destroy(): void {
+    for (const p of this.plans.values()) p.ws.destroy();
+    this.plans.clear();
+    for (const c of this.caches) { c.k.destroy(); c.v.destroy(); }
+    this.rope.destroy();
+    this.pos0.destroy();
+    const { embed, lmHead, finalNorm, layers } = this.w;
+    destroyExpertMatrix(embed);
+    if (lmHead !== embed) destroyExpertMatrix(lmHead);
+    finalNorm.destroy();
+    for (const l of layers) {
+      for (const b of [l.inputNorm, l.postNorm, l.qkvBias, l.qkNorm]) b.destroy();
+      destroyExpertMatrix(l.qkv);
+      destroyExpertMatrix(l.o);
+      l.mlp.destroy();
+    }
+  }
+
+  private cacheBuffer(bytes: number, label: string): GPUBuffer {
+    if (bytes > storageBindingLimit(this.device)) {
+      throw new DecoderInputError(`webmoe: a ${bytes}-byte ${label} for ${this.contextLength} positions exceeds the storage binding limit ${storageBindingLimit(this.device)}: use a shorter contextLength`);
+    }
+    return this.device.createBuffer({ label, size: bytes, usage: GPUBufferUsage.STORAGE });
+  }
+
+  private plan(T: number, rows: LogitRows): Plan {
+    const key = `${T} ${rows}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    if (this.plans.size >= PLANS_KEPT) {
+      const [oldest, p] = this.plans.entries().next().value!;
+      p.ws.destroy();
+      this.plans.delete(oldest);
+    }
+    const plan = this.build(T, rows);
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  private build(T: number, rows: LogitRows): Plan {
+    const c = this.config;
+    const { hidden: H, heads, kvHeads, headDim: D, vocab } = c;
+    const outRows = rows === 'all' ? T : 1;
+    const limit = storageBindingLimit(this.device);
+    const widest = Math.max(T * (heads + 2 * kvHeads) * D, outRows * vocab) * 4;
+    if (widest > limit) {
+      throw new DecoderInputError(`webmoe: ${T} tokens need a ${widest}-byte activation buffer, over the storage binding limit ${limit}: run fewer tokens per call`);
+    }
+    const ws = new Workspace(this.device);
+    const ids = ws.buffer(T * 4, 'token ids');
+    const h = ws.buffer(T * H * 4, 'residual');
+    const n = ws.buffer(T * H * 4, 'normed');
+    const qkv = ws.buffer(T * (heads + 2 * kvHeads) * D * 4, 'qkv');
+    const q = ws.buffer(T * heads * D * 4, 'q');
+    const att = ws.buffer(T * heads * D * 4, 'attention');
+    const y = ws.buffer(T * H * 4, 'sub-block out');
+    const logits = ws.buffer(outRows * vocab * 4, 'logits');
+    const dims = { heads, kvHeads, headDim: D, maxSeq: this.contextLength };
+
+    const steps: Plan['steps'] = [];
+    let pass: Dispatch[] = [];
+    const endPass = () => {
+      const dispatches = pass;
+      pass = [];
+      steps.push((encoder) => {
+        const p = encoder.beginComputePass({ label: 'decoder' });
+        for (const d of dispatches) d(p);
+        p.end();
+      });
+    };
+
+    pass.push(...embedKernel(ws, this.w.embed, { ids, x: h }, T, c.embeddingScale));
+    this.w.layers.forEach((layer, l) => {
+      // The previous layer's MLP output (in y) joins the residual as this layer's norm runs.
+      pass.push(rmsNormKernel(ws, { h, add: l ? y : undefined, weight: layer.inputNorm, out: n }, T, H, c.rmsEps, c.residualScale));
+      pass.push(...linear(ws, layer.qkv, n, qkv, T));
+      pass.push(attentionPrepKernel(ws, { ...dims, norm: c.qkNorm, eps: c.rmsEps }, {
+        pos0: this.pos0, qkv, bias: layer.qkvBias, norms: layer.qkNorm, rope: this.rope, q, cache: this.caches[l],
+      }, T));
+      pass.push(attentionKernel(ws, { ...dims, scale: c.attentionScale }, { pos0: this.pos0, q, cache: this.caches[l], out: att }, T));
+      pass.push(...linear(ws, layer.o, att, y, T));
+      pass.push(rmsNormKernel(ws, { h, add: y, weight: layer.postNorm, out: n }, T, H, c.rmsEps, c.residualScale));
+      endPass();
+      steps.push((encoder) => layer.mlp.encode(encoder, n, y, T));
+    });
+    pass.push(rmsNormKernel(ws, { h, add: y, weight: this.w.finalNorm, out: n }, T, H, c.rmsEps, c.residualScale));
+    let head = n;
+    if (rows === 'last') {
+      endPass();
+      head = ws.buffer(H * 4, 'last row');
+      const last = head;
+      steps.push((encoder) => encoder.copyBufferToBuffer(n, (T - 1) * H * 4, last, 0, H * 4));
+    }
+    pass.push(...linear(ws, this.w.lmHead, head, logits, outRows, c.logitsScale));
+    endPass();
+    return { ws, ids, logits, steps };
+  }
+}

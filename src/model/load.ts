@@ -1,0 +1,191 @@
+// Loads a checkpoint's weights into a Decoder: every tensor's name and shape is checked before
+// anything is uploaded, then the shards are streamed once, piece by piece, straight into GPU buffers
+// (per-expert Hub tensors land in their slot of the stacked expert matrices on the way).
+import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
+import { uploadBuffer } from '../gpu/workspace.js';
+import { MoELayer } from '../moe/layer.js';
+import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../moe/weights.js';
+import type { ModelConfig } from './config.js';
+import { Decoder, type DecoderLayer } from './decoder.js';
+import { EMBED, type Family, FINAL_NORM, type LayerNames, LM_HEAD } from './families.js';
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+export interface DecoderLoadOptions {
+  /** Storage of the big matrices (attention, experts, embedding); compute is f32 either way. */
+  dtype?: WeightDType;
+  /** Positions the KV cache holds. Default min(max_position_embeddings, 4096). */
+  contextLength?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/** Tensors wanted from the checkpoint, with their expected shapes and where their rows go. */
+class Wants {
+  readonly sinks = new Map<string, RowSink>();
+  private readonly missing: string[] = [];
+
+  constructor(private readonly ckpt: Checkpoint, private readonly family: string) {}
+
+  add(name: string, shape: number[], sink: RowSink): void {
+    const t = this.ckpt.tensors.get(name);
+    if (!t) {
+      this.missing.push(name);
+      return;
+    }
+    if (t.shape.join() !== shape.join()) {
+      throw new ModelLoadError(`webmoe: tensor ${name} in ${t.file} has shape [${t.shape}], ${this.family} config expects [${shape}]`);
+    }
+    this.sinks.set(name, sink);
+  }
+
+  /** Rows into a stacked matrix, starting at its row `firstRow` (over [experts][parts][outputs]). */
+  rows(device: GPUDevice, name: string, shape: number[], m: ExpertMatrix, firstRow: number): void {
+    this.add(name, shape, (r, values) => writeExpertRows(device, m, firstRow + r, values as Float32Array<ArrayBuffer>));
+  }
+
+  /** A small tensor kept on the host. */
+  host(name: string, shape: number[], out: Float32Array, at = 0): void {
+    const width = shape[shape.length - 1];
+    this.add(name, shape, (r, values) => out.set(values, at + r * width));
+  }
+
+  checkComplete(): void {
+    if (this.missing.length) {
+      const more = this.missing.length > 5 ? ` and ${this.missing.length - 5} more` : '';
+      throw new ModelLoadError(`webmoe: the checkpoint lacks tensors the ${this.family} config needs: ${this.missing.slice(0, 5).join(', ')}${more}`);
+    }
+  }
+}
+
+interface HostLayer {
+  inputNorm: Float32Array;
+  postNorm: Float32Array;
+  qkvBias: Float32Array;
+  qkNorm: Float32Array;
+  router: Float32Array;
+  sharedGate?: Float32Array;
+}
+
+export async function loadDecoder(
+  device: GPUDevice, ckpt: Checkpoint, family: Family, c: ModelConfig, o: DecoderLoadOptions = {},
+): Promise<Decoder> {
+  const dtype = o.dtype ?? 'f32';
+  const { hidden: H, heads, kvHeads, headDim: D, vocab: V } = c;
+  const qkvRows = (heads + 2 * kvHeads) * D;
+  const wants = new Wants(ckpt, c.family);
+  const matrices: ExpertMatrix[] = [];
+  const matrix = (shape: ExpertShape, label: string) => {
+    const m = createExpertMatrix(device, shape, dtype, label);
+    matrices.push(m);
+    return m;
+  };
+  try {
+    const embed = matrix({ experts: 1, parts: 1, outputs: V, inner: H }, 'embedding');
+    wants.rows(device, EMBED, [V, H], embed, 0);
+    const lmHead = c.tieEmbeddings ? embed : matrix({ experts: 1, parts: 1, outputs: V, inner: H }, 'lm_head');
+    if (!c.tieEmbeddings) wants.rows(device, LM_HEAD, [V, H], lmHead, 0);
+    const finalNorm = new Float32Array(H);
+    wants.host(FINAL_NORM, [H], finalNorm);
+
+    const layers = Array.from({ length: c.layers }, (_, l) => {
+      const names = family.layer(l);
+      const label = `layer ${l}`;
+      const host: HostLayer = {
+        inputNorm: new Float32Array(H), postNorm: new Float32Array(H), qkvBias: new Float32Array(qkvRows),
+        qkNorm: new Float32Array(c.qkNorm === 'head' ? 2 * D : c.qkNorm === 'full' ? qkvRows - kvHeads * D : 1),
+        router: new Float32Array(c.experts * H),
+      };
+      wants.host(names.inputNorm, [H], host.inputNorm);
+      wants.host(names.postNorm, [H], host.postNorm);
+      const qkv = matrix({ experts: 1, parts: 1, outputs: qkvRows, inner: H }, `${label} qkv`);
+      const qkvParts: [string, number, number][] = [[names.q, 0, heads * D], [names.k, heads * D, kvHeads * D], [names.v, (heads + kvHeads) * D, kvHeads * D]];
+      for (const [name, at, rows] of qkvParts) wants.rows(device, name, [rows, H], qkv, at);
+      if (c.qkvBias) names.qkvBias!.forEach((name, i) => wants.host(name, [qkvParts[i][2]], host.qkvBias, qkvParts[i][1]));
+      if (c.qkNorm !== 'none') {
+        const [qn, kn] = names.qkNorm!;
+        const [qSize, kSize] = c.qkNorm === 'head' ? [D, D] : [heads * D, kvHeads * D];
+        wants.host(qn, [qSize], host.qkNorm);
+        wants.host(kn, [kSize], host.qkNorm, qSize);
+      }
+      const oProj = matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${label} o`);
+      wants.rows(device, names.o, [H, heads * D], oProj, 0);
+      const mlp = c.sparse[l] ? sparseWeights(device, wants, names, c, host, matrix, label) : denseWeights(device, wants, names, c, matrix, label);
+      return { host, qkv, o: oProj, mlp };
+    });
+    wants.checkComplete();
+
+    await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
+
+    const decoderLayers: DecoderLayer[] = layers.map(({ host, qkv, o: oProj, mlp }, l) => ({
+      inputNorm: uploadBuffer(device, host.inputNorm, `layer ${l} input norm`),
+      postNorm: uploadBuffer(device, host.postNorm, `layer ${l} post-attention norm`),
+      qkvBias: uploadBuffer(device, host.qkvBias, `layer ${l} qkv bias`),
+      qkNorm: uploadBuffer(device, host.qkNorm, `layer ${l} q/k norm`),
+      qkv, o: oProj,
+      mlp: mlp(),
+    }));
+    const contextLength = o.contextLength ?? Math.min(c.maxPositions, 4096);
+    return new Decoder(device, c, { embed, lmHead, finalNorm: uploadBuffer(device, finalNorm, 'final norm'), layers: decoderLayers }, contextLength);
+  } catch (e) {
+    for (const m of matrices) destroyExpertMatrix(m);
+    throw e;
+  }
+}
+
+type MakeMatrix = (shape: ExpertShape, label: string) => ExpertMatrix;
+
+/** The MoE block's tensors; returns the layer's constructor, to run once the rows have arrived. */
+function sparseWeights(
+  device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, host: HostLayer, matrix: MakeMatrix, label: string,
+): () => MoELayer {
+  const { hidden: H, experts: E, moeIntermediate: I } = c;
+  wants.host(names.router, [E, H], host.router);
+  const gateUp = matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`);
+  const down = matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`);
+  const ex = names.experts;
+  if ('gateUp' in ex) {
+    wants.rows(device, ex.gateUp, [E, 2 * I, H], gateUp, 0);
+    wants.rows(device, ex.down, [E, H, I], down, 0);
+  } else {
+    for (let e = 0; e < E; e++) {
+      wants.rows(device, ex.gate(e), [I, H], gateUp, 2 * e * I);
+      wants.rows(device, ex.up(e), [I, H], gateUp, (2 * e + 1) * I);
+      wants.rows(device, ex.down(e), [H, I], down, e * H);
+    }
+  }
+  let shared: { gateUp: ExpertMatrix; down: ExpertMatrix; gate: Float32Array } | undefined;
+  if (c.sharedIntermediate && names.shared) {
+    const S = c.sharedIntermediate;
+    const s = names.shared;
+    shared = {
+      gateUp: matrix({ experts: 1, parts: 2, outputs: S, inner: H }, `${label} shared gate/up`),
+      down: matrix({ experts: 1, parts: 1, outputs: H, inner: S }, `${label} shared down`),
+      gate: new Float32Array(H),
+    };
+    wants.rows(device, s.gate, [S, H], shared.gateUp, 0);
+    wants.rows(device, s.up, [S, H], shared.gateUp, S);
+    wants.rows(device, s.down, [H, S], shared.down, 0);
+    wants.host(s.sharedGate, [1, H], shared.gate);
+  }
+  return () => MoELayer.create(device, {
+    hidden: H, numExperts: E, intermediate: I, topK: c.topK, normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
+  }, {
+    router: host.router, gateUp, down,
+    shared: shared && { intermediate: c.sharedIntermediate!, gateUp: shared.gateUp, down: shared.down, gate: shared.gate },
+  }, { label });
+}
+
+/** A dense MLP, run as a MoE layer of one expert that every token goes to with weight 1. */
+function denseWeights(device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string): () => MoELayer {
+  const { hidden: H } = c;
+  const I = c.denseIntermediate!;
+  const gateUp = matrix({ experts: 1, parts: 2, outputs: I, inner: H }, `${label} mlp gate/up`);
+  const down = matrix({ experts: 1, parts: 1, outputs: H, inner: I }, `${label} mlp down`);
+  wants.rows(device, names.dense.gate, [I, H], gateUp, 0);
+  wants.rows(device, names.dense.up, [I, H], gateUp, I);
+  wants.rows(device, names.dense.down, [H, I], down, 0);
+  return () => MoELayer.create(device, { hidden: H, numExperts: 1, intermediate: I, topK: 1 }, { router: new Float32Array(H), gateUp, down }, { label });
+}
