@@ -47,18 +47,28 @@ export interface ModelConfig {
 
 const where = (family: string) => `config.json (${family})`;
 
+/** The config.json keys a field comes from, for messages. */
+const KEYS: Partial<Record<keyof ModelConfig, string>> = {
+  vocab: 'vocab_size', hidden: 'hidden_size', layers: 'num_hidden_layers', heads: 'num_attention_heads',
+  kvHeads: 'num_key_value_heads', headDim: 'head_dim', maxPositions: 'max_position_embeddings',
+  experts: 'num_experts / num_local_experts', topK: 'num_experts_per_tok', moeIntermediate: 'moe_intermediate_size / intermediate_size',
+  sharedIntermediate: 'shared_expert_intermediate_size', denseIntermediate: 'intermediate_size', rmsEps: 'rms_norm_eps',
+  ropeTheta: 'rope_theta', embeddingScale: 'embedding_multiplier', attentionScale: 'attention_multiplier',
+  residualScale: 'residual_multiplier', logitsScale: '1 / logits_scaling',
+};
+
+function fail(c: ModelConfig, field: keyof ModelConfig, expected: string): never {
+  throw new ModelConfigError(`webmoe: ${where(c.family)}: ${KEYS[field] ?? field} must be ${expected}, got ${String(c[field])}`);
+}
+
 function int(c: ModelConfig, field: keyof ModelConfig, min: number, max = Number.MAX_SAFE_INTEGER): void {
   const v = c[field];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ModelConfigError(`webmoe: ${where(c.family)}: ${field} must be an integer in ${min}…${max}, got ${String(v)}`);
-  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(c, field, `an integer in ${min}…${max}`);
 }
 
 function positive(c: ModelConfig, field: keyof ModelConfig): void {
   const v = c[field];
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-    throw new ModelConfigError(`webmoe: ${where(c.family)}: ${field} must be a positive number, got ${String(v)}`);
-  }
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(c, field, 'a positive number');
 }
 
 /** Checks the ranges the kernels rely on; throws ModelConfigError naming the field. */
@@ -68,11 +78,9 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   int(c, 'layers', 1);
   int(c, 'heads', 1);
   int(c, 'kvHeads', 1, c.heads);
-  if (c.heads % c.kvHeads) {
-    throw new ModelConfigError(`webmoe: ${where(c.family)}: num_attention_heads ${c.heads} must be a multiple of num_key_value_heads ${c.kvHeads}`);
-  }
+  if (c.heads % c.kvHeads) fail(c, 'kvHeads', `a divisor of num_attention_heads ${c.heads}`);
   int(c, 'headDim', 2, 256);  // attention.wgsl holds a head in workgroup memory
-  if (c.headDim % 2) throw new ModelConfigError(`webmoe: ${where(c.family)}: head_dim must be even for rotary embeddings, got ${c.headDim}`);
+  if (c.headDim % 2) fail(c, 'headDim', 'even (rotary embeddings rotate pairs)');
   int(c, 'maxPositions', 1);
   int(c, 'experts', 1, MAX_EXPERTS);
   int(c, 'topK', 1, c.experts);

@@ -1,0 +1,30 @@
+// The tiny Hub-layout checkpoints made by scripts/fixtures/make_models.py, and their golden logits
+// (a float64 PyTorch reference of each family's modeling code).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openCheckpoint } from '../../src/io/checkpoint.js';
+import { nodeDirSource } from '../../src/io/nodeSource.js';
+import type { Decoder } from '../../src/model/decoder.js';
+import { readConfig } from '../../src/model/families.js';
+import { type DecoderLoadOptions, loadDecoder } from '../../src/model/load.js';
+
+export const MODELS_DIR = 'test/fixtures/models';
+export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe'];
+export const DTYPE_MODELS = ['qwen3_moe_f16', 'olmoe_bf16'];
+
+export interface Golden {
+  tokens: number[];
+  logits: number[][];
+}
+
+export const modelDir = (name: string): string => join(MODELS_DIR, name);
+
+export function golden(name: string): Golden {
+  return JSON.parse(readFileSync(join(modelDir(name), 'golden.json'), 'utf8')) as Golden;
+}
+
+export async function fixtureDecoder(device: GPUDevice, name: string, options?: DecoderLoadOptions): Promise<Decoder> {
+  const ckpt = await openCheckpoint(nodeDirSource(modelDir(name)));
+  const { family, config } = readConfig(ckpt.config);
+  return loadDecoder(device, ckpt, family, config, options);
+}

@@ -1,0 +1,94 @@
+// Loading: named errors for bad configs and checkpoints (nothing uploaded before the checks pass),
+// progress, abort, and a device that stays usable afterwards.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../src/io/checkpoint.js';
+import { nodeDirSource } from '../../src/io/nodeSource.js';
+import { encodeSafetensors, type EncodeTensor } from '../../src/io/safetensors.js';
+import { readRange } from '../../src/io/source.js';
+import { readConfig } from '../../src/model/families.js';
+import { loadDecoder } from '../../src/model/load.js';
+import { relativeError } from '../../src/moe/reference.js';
+import { testDevice } from '../helpers/gpu.js';
+import { golden, modelDir } from '../helpers/models.js';
+import { memSource } from '../io/mem.js';
+
+/** All tensors of a fixture model, as raw bytes to edit and re-encode. */
+async function fixtureTensors(name: string): Promise<Record<string, EncodeTensor>> {
+  const source = nodeDirSource(modelDir(name));
+  const ckpt = await openCheckpoint(source);
+  const out: Record<string, EncodeTensor> = {};
+  for (const t of ckpt.tensors.values()) {
+    const f = (await source.open(t.file))!;
+    out[t.name] = { dtype: t.dtype as EncodeTensor['dtype'], shape: t.shape, data: await readRange(f, t.begin, t.end) };
+  }
+  return out;
+}
+
+const fixtureConfig = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(modelDir(name), 'config.json'), 'utf8'));
+
+async function load(device: GPUDevice, config: Record<string, unknown>, tensors: Record<string, EncodeTensor>, options = {}) {
+  const source = memSource({ 'config.json': JSON.stringify(config), 'model.safetensors': encodeSafetensors(tensors) }, 4096);
+  const ckpt = await openCheckpoint(source);
+  const { family, config: c } = readConfig(ckpt.config);
+  return loadDecoder(device, ckpt, family, c, options);
+}
+
+describe('model loading', () => {
+  let device: GPUDevice;
+  let tensors: Record<string, EncodeTensor>;
+  const config = fixtureConfig('mixtral');
+  beforeAll(async () => {
+    device = await testDevice();
+    tensors = await fixtureTensors('mixtral');
+  });
+  afterAll(() => device.destroy());
+
+  it('loads from memory and matches the golden logits', async () => {
+    const g = golden('mixtral');
+    const decoder = await load(device, config, tensors);
+    const V = g.logits[0].length;
+    const logits = await decoder.forward(g.tokens, 0, 'all');
+    expect(relativeError(logits.subarray(0, V), g.logits[0])).toBeLessThan(1e-4);
+    decoder.destroy();
+  });
+
+  it('names an unsupported architecture and lists the supported ones', async () => {
+    await expect(load(device, { ...config, model_type: 'llama', architectures: ['LlamaForCausalLM'] }, tensors))
+      .rejects.toThrow(/unsupported architecture: model_type "llama" \(LlamaForCausalLM\); supported: mixtral .*qwen2_moe.*qwen3_moe.*olmoe.*granitemoe/);
+  });
+
+  it('names config fields out of range or missing', async () => {
+    await expect(load(device, { ...config, num_experts_per_tok: 9 }, tensors)).rejects.toThrow(/num_experts_per_tok must be an integer in 1…8, got 9/);
+    await expect(load(device, { ...config, num_key_value_heads: 3 }, tensors)).rejects.toThrow(/num_key_value_heads must be a divisor of num_attention_heads 4, got 3/);
+    await expect(load(device, { ...config, hidden_size: 0 }, tensors)).rejects.toThrow(/hidden_size must be an integer in 1…/);
+    const { vocab_size: _, ...noVocab } = config;
+    await expect(load(device, noVocab, tensors)).rejects.toThrow(/config.json has no vocab_size/);
+    await expect(load(device, { ...config, rope_scaling: { type: 'yarn' } }, tensors)).rejects.toThrow(/rope_scaling .*yarn.* is not supported/);
+  });
+
+  it('names a tensor the config needs that is missing, and a tensor of the wrong shape', async () => {
+    const { 'model.layers.1.block_sparse_moe.experts.2.w3.weight': _, ...missing } = tensors;
+    await expect(load(device, config, missing)).rejects.toThrow(/lacks tensors the mixtral config needs: model\.layers\.1\.block_sparse_moe\.experts\.2\.w3\.weight/);
+    const router = tensors['model.layers.0.block_sparse_moe.gate.weight'];
+    const bad = { ...tensors, 'model.layers.0.block_sparse_moe.gate.weight': { ...router, shape: [...router.shape].reverse() } };
+    await expect(load(device, config, bad)).rejects.toThrow(/tensor model\.layers\.0\.block_sparse_moe\.gate\.weight in model\.safetensors has shape \[64,8\], mixtral config expects \[8,64\]/);
+  });
+
+  it('reports progress up to the total and stops on abort; the device loads again afterwards', async () => {
+    const seen: number[] = [];
+    let total = 0;
+    const decoder = await load(device, config, tensors, { onProgress: (p: { loadedBytes: number; totalBytes: number }) => { seen.push(p.loadedBytes); total = p.totalBytes; } });
+    decoder.destroy();
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.every((b, i) => i === 0 || b >= seen[i - 1])).toBe(true);
+    expect(seen[seen.length - 1]).toBe(total);
+
+    const controller = new AbortController();
+    const aborted = load(device, config, tensors, { signal: controller.signal, onProgress: (p: { loadedBytes: number }) => { if (p.loadedBytes > 1000) controller.abort(new Error('user stop')); } });
+    await expect(aborted).rejects.toThrow(/user stop/);
+    const again = await load(device, config, tensors);
+    again.destroy();
+  });
+});
