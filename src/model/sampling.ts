@@ -1,0 +1,168 @@
+// The next token from the logits, as Hugging Face transformers' logits processors pick it: the
+// repetition penalty, then temperature, top-k and top-p, then a draw from a seeded generator;
+// greedy (argmax) when the temperature is 0.
+
+export interface SamplingOptions {
+  /** 0 or undefined: greedy */
+  temperature?: number;
+  /** keep the k most likely tokens; 0 or undefined: all */
+  topK?: number;
+  /** keep the smallest set of most likely tokens whose probability reaches p; 1 or undefined: all */
+  topP?: number;
+  /** CTRL's penalty on tokens seen before: a logit is divided by it when positive, multiplied when negative */
+  repetitionPenalty?: number;
+  /** same seed, same tokens; undefined: a random seed */
+  seed?: number;
+}
+
+/**
+ * The sampling pass sorts only the tokens that can survive top-k/top-p. It first buckets every token
+ * by how far its probability lies below the best one's: bucket b holds p/pmax in (e^-(b+1), e^-b],
+ * the last bucket everything smaller.
+ */
+const BUCKETS = 64;
+
+function check(ok: boolean, option: string, rule: string, value: number): void {
+  if (!ok) throw new RangeError(`webmoe: sampling option ${option} must be ${rule}, got ${value}`);
+}
+
+/** mulberry32 on the seed; two draws make one 53-bit uniform in [0, 1). */
+function generator(seed: number): () => number {
+  let s = (seed ^ Math.imul(Math.floor(seed / 2 ** 32), 0x9e3779b9)) >>> 0;
+  const u32 = () => {
+    let t = (s = (s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  return () => ((u32() >>> 5) * 2 ** 26 + (u32() >>> 6)) / 2 ** 53;
+}
+
+/** Index of the largest value, ties to the lower index; -1 when a value is NaN. */
+function argmax(x: Float64Array): number {
+  let best = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] > x[best]) best = i;
+    else if (Number.isNaN(x[i])) return -1;
+  }
+  return best;
+}
+
+/** The first bucket where the running sum of `x` reaches `target` (the last one if none does). */
+function bucketReaching(x: Float64Array, target: number): number {
+  let sum = 0;
+  for (let b = 0; b < BUCKETS; b++) if ((sum += x[b]) >= target) return b;
+  return BUCKETS - 1;
+}
+
+export class Sampler {
+  private readonly temperature: number;
+  private readonly topK: number;
+  private readonly topP: number;
+  private readonly penalty: number;
+  private readonly random: () => number;
+  // Kept between calls: a fresh copy per token would allocate megabytes for a 256k vocabulary.
+  private weights = new Float64Array(0);
+  private order = new Uint32Array(0);
+  private readonly mass = new Float64Array(BUCKETS);
+  private readonly count = new Float64Array(BUCKETS);
+
+  constructor(o: SamplingOptions = {}) {
+    const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1, seed } = o;
+    check(temperature >= 0 && Number.isFinite(temperature), 'temperature', 'a finite number ≥ 0', temperature);
+    check(Number.isInteger(topK) && topK >= 0, 'topK', 'an integer ≥ 0', topK);
+    check(topP > 0 && topP <= 1, 'topP', 'in (0, 1]', topP);
+    check(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty), 'repetitionPenalty', 'a finite number > 0', repetitionPenalty);
+    if (seed !== undefined) check(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
+    this.temperature = temperature;
+    this.topK = topK;
+    this.topP = topP;
+    this.penalty = repetitionPenalty;
+    this.random = generator(seed ?? Math.floor(Math.random() * 2 ** 32));
+  }
+
+  /** Picks the next token from `logits` [vocab]; `previous` are the tokens so far (prompt and output), for the repetition penalty. */
+  next(logits: Float32Array, previous: readonly number[]): number {
+    const vocab = logits.length;
+    if (vocab === 0) throw new RangeError('webmoe: Sampler.next got no logits');
+    if (this.weights.length !== vocab) {
+      this.weights = new Float64Array(vocab);
+      this.order = new Uint32Array(vocab);
+    }
+    const w = this.weights;
+    w.set(logits);
+    if (this.penalty !== 1) {
+      for (const id of previous) {
+        if (!(Number.isInteger(id) && id >= 0 && id < vocab)) {
+          throw new RangeError(`webmoe: Sampler.next: previous token ${id} is outside the vocabulary of ${vocab}`);
+        }
+        // From the unpenalised logit, so a token seen twice is penalised once, as in transformers.
+        const x = logits[id];
+        w[id] = x > 0 ? x / this.penalty : x * this.penalty;
+      }
+    }
+    const best = argmax(w);
+    if (best < 0) throw new RangeError('webmoe: Sampler.next: the logits contain NaN');
+    return this.temperature === 0 ? best : this.sample(w, w[best]);
+  }
+
+  /** Turns the (penalised) logits in `w`, whose largest is `max`, into unnormalised probabilities, filters them and draws. */
+  private sample(w: Float64Array, max: number): number {
+    const vocab = w.length;
+    if (!Number.isFinite(max)) throw new RangeError(`webmoe: Sampler.next: the largest logit is ${max}`);
+    const { mass, count } = this;
+    mass.fill(0);
+    count.fill(0);
+    let total = 0;
+    for (let i = 0; i < vocab; i++) {
+      const d = (max - w[i]) / this.temperature;
+      const p = Math.exp(-d);
+      w[i] = p;
+      total += p;
+      const b = d < BUCKETS - 1 ? Math.floor(d) : BUCKETS - 1;
+      mass[b] += p;
+      count[b]++;
+    }
+
+    const topK = this.topK < vocab ? this.topK : 0;
+    const topP = this.topP;
+    // Only the best buckets can hold the top-k tokens (whose mass top-p needs), or without top-k
+    // the nucleus: gather just those.
+    let last = BUCKETS - 1;
+    if (topK > 0) last = bucketReaching(count, topK);
+    else if (topP < 1) last = bucketReaching(mass, topP * total);
+    const floor = last === BUCKETS - 1 ? 0 : Math.exp(-(last + 1));
+    let n = 0;
+    for (let i = 0; i < vocab; i++) if (w[i] >= floor) this.order[n++] = i;
+    const kept = this.order.subarray(0, n);
+    let sum = total;
+    if (topK > 0 || topP < 1) {
+      kept.sort((a, b) => w[b] - w[a] || a - b);
+      if (topK > 0) {
+        // As transformers: every token tied with the k-th one stays.
+        const kth = w[kept[topK - 1]];
+        n = topK;
+        while (n < kept.length && w[kept[n]] === kth) n++;
+        sum = 0;
+        for (let j = 0; j < n; j++) sum += w[kept[j]];
+      }
+      if (topP < 1) {
+        const target = topP * sum;
+        let m = 0;
+        sum = 0;
+        while (m < n && sum < target) sum += w[kept[m++]];
+        n = m;
+      }
+    }
+
+    let r = this.random() * sum;
+    let pick = kept[0];
+    for (let j = 0; j < n; j++) {
+      const id = kept[j];
+      if (w[id] === 0) continue;
+      pick = id;
+      if ((r -= w[id]) < 0) break;
+    }
+    return pick;
+  }
+}
