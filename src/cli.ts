@@ -8,7 +8,8 @@ import { MoELayer } from './moe/layer.js';
 import { checkTokens } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
-import type { WeightDType } from './moe/weights.js';
+import type { HostWeights, WeightDType } from './moe/weights.js';
+import { generate, inspect, logits } from './cli/model.js';
 import { createNodeDevice } from './node.js';
 
 const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
@@ -16,6 +17,14 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
   webmoe moe-demo [--tokens 64] [--experts 8] [--top-k 2] [--hidden 256] [--intermediate 512]
                   [--dtype f32|f16] [--seed 1]
       One MoE block on random weights: prints routing, expert load and timing.
+  webmoe generate --model DIR --prompt TEXT [--chat] [--max-tokens 128] [--temperature 0]
+                  [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR]
+                  [--dtype f32|f16]
+      Streams the model's continuation (or chat reply), then prefill/decode speed.
+  webmoe logits --model DIR --tokens 1,2,3 [--dtype f32|f16]
+      Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
+  webmoe inspect FILE_OR_DIR
+      Tensors (name, dtype, shape, bytes) and the parsed config, or the named error of a bad file.
   webmoe bench [--quick] [--runs 5] [--dtype f32|f16] [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense; a table, and JSON to --out.
 `;
@@ -24,6 +33,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'moe-demo') return moeDemo(rest);
   if (command === 'bench') return bench(rest);
+  if (command === 'generate') return generate(rest);
+  if (command === 'logits') return logits(rest);
+  if (command === 'inspect') return inspect(rest);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return;
@@ -68,7 +80,7 @@ async function moeDemo(args: string[]): Promise<void> {
   console.log(`webmoe moe-demo: one MoE block on random weights, T=${T} H=${H} I=${I} E=${E} k=${k} (${dtype}), seed ${seed}`);
   console.log(`adapter: ${describeDevice(device)}`);
   const config: MoEConfig = { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype };
-  const weights: MoEWeights = {
+  const weights: MoEWeights<HostWeights> = {
     router: randomArray(E * H, seed, 1 / Math.sqrt(H)),
     gateUp: randomArray(E * 2 * I * H, seed + 1, 1 / Math.sqrt(H)),
     down: randomArray(E * H * I, seed + 2, 1 / Math.sqrt(I)),

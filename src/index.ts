@@ -1,5 +1,20 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
+export { loadModel, type LoadOptions } from './api/load.js';
+export {
+  Engine, type FinishReason, type GenerateOptions, type GenerationChunk, type GenerationStats, type LoadModelOptions,
+  type Prompt, type RoutingStep,
+} from './api/engine.js';
+export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
+export { type Checkpoint, type LoadProgress, openCheckpoint, streamTensors } from './io/checkpoint.js';
+export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
+export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
+export { type ModelConfig, ModelConfigError } from './model/config.js';
+export { Decoder, DecoderInputError } from './model/decoder.js';
+export { FAMILIES, readConfig } from './model/families.js';
+export { ModelLoadError } from './model/load.js';
+export { Sampler, type SamplingOptions } from './model/sampling.js';
+export { type ChatMessage, TextTokenizer } from './model/tokenizer.js';
 export { runMoE, type MoEResult } from './moe/run.js';
 export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';

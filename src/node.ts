@@ -1,6 +1,10 @@
 // webmoe/node: a GPUDevice in Node from Dawn (the `webgpu` package, an optional peer dependency so
 // that browser apps do not install Dawn's binaries).
+import { Engine } from './api/engine.js';
+import type { LoadOptions } from './api/load.js';
 import { deviceFrom, type DeviceOptions } from './gpu/device.js';
+import { nodeDirSource } from './io/nodeSource.js';
+import { type ModelSource, urlSource } from './io/source.js';
 
 let gpu: Promise<GPU> | undefined;
 
@@ -23,4 +27,11 @@ export async function createNodeDevice(options: DeviceOptions = {}): Promise<GPU
     'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (see .ci/install-system).');
 }
 
+/** loadModel for Node: a local model folder, an http(s) URL or a ModelSource, on a Dawn device. */
+export async function loadModel(model: string | ModelSource, options: LoadOptions = {}): Promise<Engine> {
+  const source = typeof model !== 'string' ? model : /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
+  return Engine.load(options.device ?? await createNodeDevice(), source, options);
+}
+
+export { nodeDirSource, nodeFile } from './io/nodeSource.js';
 export * from './index.js';

@@ -1,0 +1,120 @@
+// The CLI's model commands: generate (streams text, then stats), logits (JSON of every position)
+// and inspect (tensors and config of a file or model folder, or the named error).
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Engine } from '../api/engine.js';
+import { openCheckpoint } from '../io/checkpoint.js';
+import { nodeDirSource, nodeFile } from '../io/nodeSource.js';
+import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
+import { type ModelSource, urlSource } from '../io/source.js';
+import { readConfig } from '../model/families.js';
+import type { WeightDType } from '../moe/weights.js';
+import { createNodeDevice } from '../node.js';
+
+const modelOptions = {
+  model: { type: 'string' },
+  dtype: { type: 'string', default: 'f32' },
+} as const;
+
+function sourceOf(model: string | undefined): ModelSource {
+  if (!model) throw new Error('--model DIR (a Hugging Face model folder or URL) is required');
+  return /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
+}
+
+function dtypeOf(v: string | undefined): WeightDType {
+  if (v !== 'f32' && v !== 'f16') throw new Error(`--dtype must be f32 or f16, got '${v}'`);
+  return v;
+}
+
+function numberOf(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
+  return n;
+}
+
+async function loadEngine(model: string | undefined, dtype: string | undefined): Promise<Engine> {
+  const device = await createNodeDevice();
+  let last = 0;
+  return Engine.load(device, sourceOf(model), {
+    dtype: dtypeOf(dtype),
+    onProgress: (p) => {
+      const now = performance.now();
+      if (process.stderr.isTTY && (now - last > 200 || p.loadedBytes === p.totalBytes)) {
+        last = now;
+        process.stderr.write(`\rloading ${(p.loadedBytes / 2 ** 20).toFixed(1)} / ${(p.totalBytes / 2 ** 20).toFixed(1)} MiB  ${p.tensor.slice(0, 60).padEnd(60)}`);
+        if (p.loadedBytes === p.totalBytes) process.stderr.write('\n');
+      }
+    },
+  });
+}
+
+export async function generate(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args, strict: true, options: {
+      ...modelOptions, prompt: { type: 'string' }, chat: { type: 'boolean', default: false },
+      'max-tokens': { type: 'string', default: '128' }, temperature: { type: 'string', default: '0' },
+      'top-k': { type: 'string' }, 'top-p': { type: 'string' }, 'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' }, stop: { type: 'string', multiple: true },
+    },
+  });
+  if (v.prompt === undefined) throw new Error('--prompt TEXT is required');
+  const engine = await loadEngine(v.model, v.dtype);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
+  for await (const chunk of engine.generate(prompt, {
+    maxTokens: numberOf(v['max-tokens'], 'max-tokens'), temperature: numberOf(v.temperature, 'temperature'),
+    topK: numberOf(v['top-k'], 'top-k'), topP: numberOf(v['top-p'], 'top-p'),
+    repetitionPenalty: numberOf(v['repetition-penalty'], 'repetition-penalty'), seed: numberOf(v.seed, 'seed'),
+    stop: v.stop, signal: controller.signal,
+  })) {
+    process.stdout.write(chunk.text);
+    const s = chunk.stats;
+    if (s) {
+      process.stdout.write('\n');
+      console.error(`\n${s.promptTokens} prompt tokens, ${s.completionTokens} generated (${s.finishReason}); ` +
+        `prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s, ` +
+        `time to first token ${s.timeToFirstTokenMs.toFixed(0)} ms`);
+    }
+  }
+  engine.dispose();
+}
+
+export async function logits(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({ args, strict: true, options: { ...modelOptions, tokens: { type: 'string' } } });
+  if (!v.tokens) throw new Error('--tokens 1,2,3 is required');
+  const tokens = v.tokens.split(',').map((t) => {
+    const n = Number(t);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--tokens must be comma-separated token ids, got '${t}'`);
+    return n;
+  });
+  const engine = await loadEngine(v.model, v.dtype);
+  const rows = await engine.logits(tokens);
+  process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
+  engine.dispose();
+}
+
+export async function inspect(args: string[]): Promise<void> {
+  const [path] = args;
+  if (!path) throw new Error('inspect needs a .safetensors file or a model folder');
+  const table = (tensors: Iterable<TensorInfo>) => {
+    let bytes = 0;
+    for (const t of tensors) {
+      bytes += t.end - t.begin;
+      console.log(`${t.name.padEnd(56)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]`.padEnd(90) + ` ${t.end - t.begin} bytes`);
+    }
+    return bytes;
+  };
+  if (statSync(path).isDirectory()) {
+    const ckpt = await openCheckpoint(nodeDirSource(path));
+    const bytes = table([...ckpt.tensors.values()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })));
+    console.log(`${ckpt.tensors.size} tensors in ${ckpt.files.length} file(s), ${bytes} bytes`);
+    console.log(JSON.stringify(readConfig(ckpt.config).config, null, 2));
+  } else {
+    const header = await readSafetensorsHeader(basename(path), await nodeFile(path));
+    const bytes = table(header.tensors.values());
+    console.log(`${header.tensors.size} tensors, ${bytes} bytes; metadata ${JSON.stringify(header.metadata)}`);
+  }
+}

@@ -1,0 +1,119 @@
+// Generation on the mixtral fixture (random weights, the fixture tokenizer): greedy decode with the
+// KV cache against argmax of full recomputes, seeds, stops, abort, traces and the OpenAI surface.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine, type GenerationChunk } from '../../src/api/engine.js';
+import { nodeDirSource } from '../../src/io/nodeSource.js';
+import { testDevice } from '../helpers/gpu.js';
+import { modelDir } from '../helpers/models.js';
+
+async function collect(it: AsyncIterable<GenerationChunk>): Promise<{ text: string; tokens: number[]; chunks: GenerationChunk[] }> {
+  const chunks: GenerationChunk[] = [];
+  for await (const c of it) chunks.push(c);
+  return { text: chunks.map((c) => c.text).join(''), tokens: chunks.flatMap((c) => c.tokens), chunks };
+}
+
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
+
+describe('Engine', () => {
+  let device: GPUDevice;
+  let engine: Engine;
+  beforeAll(async () => {
+    device = await testDevice();
+    engine = await Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64 });
+  });
+  afterAll(() => {
+    engine.dispose();
+    device.destroy();
+  });
+
+  it('greedy generation equals argmax over full recomputes', async () => {
+    const prompt = [0, 17, 42, 99, 5];
+    const { tokens, chunks } = await collect(engine.generate({ tokens: prompt }, { maxTokens: 6 }));
+    const expected: number[] = [];
+    const seq = [...prompt];
+    for (let i = 0; i < tokens.length; i++) {
+      const rows = await engine.logits(seq);
+      const next = argmax(rows[rows.length - 1]);
+      expected.push(next);
+      seq.push(next);
+    }
+    expect(tokens).toEqual(expected);
+    const stats = chunks[chunks.length - 1].stats!;
+    expect(stats.promptTokens).toBe(5);
+    expect(stats.completionTokens).toBe(tokens.length);
+    expect(stats.prefillTokensPerSecond).toBeGreaterThan(0);
+    expect(stats.timeToFirstTokenMs).toBeGreaterThan(0);
+  });
+
+  it('same seed, same tokens; another seed, other tokens', async () => {
+    const run = (seed: number) => collect(engine.generate('The cat', { maxTokens: 12, temperature: 1.5, seed }));
+    const a = await run(7);
+    const b = await run(7);
+    const c = await run(8);
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.text).toBe(b.text);
+    expect(c.tokens).not.toEqual(a.tokens);
+  });
+
+  it('text deltas add up to the decoded tokens; stops at maxTokens or a stop string', async () => {
+    const long = await collect(engine.generate('Hello', { maxTokens: 10, temperature: 1, seed: 3 }));
+    expect(long.chunks[long.chunks.length - 1].stats!.finishReason).toBe('length');
+    expect(long.text).toBe(engine.tokenizer!.decode(long.tokens, { skipSpecialTokens: true }));
+    const stop = long.text.slice(3, 5);
+    const cut = await collect(engine.generate('Hello', { maxTokens: 10, temperature: 1, seed: 3, stop: [stop] }));
+    expect(cut.text).toBe(long.text.slice(0, long.text.indexOf(stop)));
+    expect(cut.chunks[cut.chunks.length - 1].stats!.finishReason).toBe('stop');
+  });
+
+  it('abort ends the stream with the reason and leaves the engine ready', async () => {
+    const controller = new AbortController();
+    const seen: GenerationChunk[] = [];
+    const run = async () => {
+      for await (const c of engine.generate('Hi', { maxTokens: 20, signal: controller.signal })) {
+        seen.push(c);
+        if (seen.length === 2) controller.abort(new Error('stopped by user'));
+      }
+    };
+    await expect(run()).rejects.toThrow('stopped by user');
+    expect(seen.length).toBe(2);
+    const a = await collect(engine.generate('Hi', { maxTokens: 4 }));
+    const b = await collect(engine.generate('Hi', { maxTokens: 4 }));
+    expect(a.tokens).toEqual(b.tokens);
+  });
+
+  it('traces routing per layer and token, and the expert load of the call', async () => {
+    const { chunks } = await collect(engine.generate({ tokens: [0, 5, 9] }, { maxTokens: 3, trace: true }));
+    const first = chunks[0].routing![0];
+    expect(first.positions).toEqual([0, 1, 2]);
+    expect(first.layers.map((l) => l.layer)).toEqual([0, 1]);
+    for (const l of first.layers) {
+      expect(l.ids.length).toBe(3);
+      l.ids.forEach((ids) => { expect(ids.length).toBe(2); expect(new Set(ids).size).toBe(2); });
+      l.weights.forEach((w) => expect(w[0] + w[1]).toBeCloseTo(1, 5));  // Mixtral renormalises
+    }
+    const stats = chunks[chunks.length - 1].stats!;
+    const steps = chunks.filter((c) => c.routing).length;
+    for (const { counts } of stats.expertLoad!) expect(counts.reduce((a, b) => a + b, 0)).toBe((3 + steps - 1) * 2);
+  });
+
+  it('OpenAI-style chat completions, streamed and not', async () => {
+    const messages = [{ role: 'user', content: 'Hi there' }];
+    const chunks = [];
+    for await (const c of await engine.chat.completions.create({ messages, stream: true, max_tokens: 5, temperature: 0 })) chunks.push(c);
+    expect(chunks[0].object).toBe('chat.completion.chunk');
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    const last = chunks[chunks.length - 1];
+    expect(last.choices[0].finish_reason).toMatch(/stop|length/);
+    expect(last.usage!.total_tokens).toBe(last.usage!.prompt_tokens + last.usage!.completion_tokens);
+    const whole = await engine.chat.completions.create({ messages, max_tokens: 5, temperature: 0 });
+    expect(whole.object).toBe('chat.completion');
+    expect(whole.choices[0].message.content).toBe(chunks.map((c) => c.choices[0].delta.content ?? '').join(''));
+    expect(whole.usage.prompt_tokens).toBe(engine.tokenizer!.applyChatTemplate(messages).ids.length);
+  });
+
+  it('rejects bad prompts with named errors', async () => {
+    await expect(collect(engine.generate({ tokens: [400] }))).rejects.toThrow(/token 0 is 400, outside the vocabulary 0…319/);
+    await expect(collect(engine.generate({ tokens: new Array(70).fill(1) }))).rejects.toThrow(/70 tokens, the context holds 64/);
+    await expect(collect(engine.generate('x', { maxTokens: 0 }))).rejects.toThrow(/maxTokens must be a positive integer/);
+  });
+});
