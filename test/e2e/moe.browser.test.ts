@@ -6,7 +6,11 @@ import { randomRouting, randomSpec } from '../helpers/spec.js';
 import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 import { type BrowserPage, openPage } from './browser.js';
-import type { Plain, runSpecs } from './page.js';
+import type { Plain, runModel, runSpecs } from './page.js';
+import { Engine } from '../../src/api/engine.js';
+import { nodeDirSource } from '../../src/io/nodeSource.js';
+import { testDevice } from '../helpers/gpu.js';
+import { golden, modelDir } from '../helpers/models.js';
 
 
 /** Typed arrays do not cross page.evaluate: send them as tagged plain arrays. */
@@ -59,5 +63,24 @@ describe('webmoe in Chromium (SwiftShader)', () => {
     const s = randomSpec(rng, { tokens: 7, numExperts: 8, topK: 2, hidden: 40, intermediate: 60 });
     const { results } = await runInBrowser([s], 64 << 10);
     expectMatches(s, results[0], 1e-5);
+  });
+});
+
+describe('a model in Chromium', () => {
+  it('loads a sharded checkpoint by URL, matches the golden logits and the Node reply', async () => {
+    const g = golden('mixtral');
+    await browser.page.waitForFunction(() => 'runModel' in globalThis);
+    const got = await browser.page.evaluate(
+      ({ url, tokens }) => (globalThis as unknown as { runModel: typeof runModel }).runModel(url, tokens),
+      { url: new URL(`/${modelDir('mixtral')}/`, browser.page.url()).href, tokens: g.tokens },
+    );
+    expect(got.progress).toBe(1);
+    got.logits.forEach((row, t) => expect(relativeError(row, g.logits[t])).toBeLessThan(1e-4));
+    const device = await testDevice();
+    const engine = await Engine.load(device, nodeDirSource(modelDir('mixtral')));
+    const reply = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5, temperature: 0 });
+    expect(got.reply).toBe(reply.choices[0].message.content);
+    engine.dispose();
+    device.destroy();
   });
 });

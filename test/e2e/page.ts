@@ -1,5 +1,5 @@
 // Runs in the test page: runMoE on specs sent from Node as plain data (typed arrays tagged by type).
-import { capStorageBinding, createDevice, type MoESpec, runMoE } from '../../src/index.js';
+import { capStorageBinding, createDevice, loadModel, type MoESpec, runMoE } from '../../src/index.js';
 
 export type Plain = { [k: string]: unknown };
 
@@ -25,4 +25,16 @@ export async function runSpecs(specs: Plain[], bindingLimit?: number) {
   return { results, f16 };
 }
 
-(globalThis as { runSpecs?: typeof runSpecs }).runSpecs = runSpecs;
+/** Loads a model folder by URL (range requests to the dev server), then logits and a greedy reply. */
+export async function runModel(url: string, tokens: number[]) {
+  const device = await createDevice();
+  let progress = 0;
+  const engine = await loadModel(url, { device, onProgress: (p) => { progress = p.loadedBytes / p.totalBytes; } });
+  const logits = (await engine.logits(tokens)).map((r) => Array.from(r));
+  const reply = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5, temperature: 0 });
+  engine.dispose();
+  device.destroy();
+  return { logits, progress, reply: reply.choices[0].message.content };
+}
+
+Object.assign(globalThis, { runSpecs, runModel });
