@@ -16,7 +16,7 @@ export class ModelLoadError extends Error {
 export interface DecoderLoadOptions {
   /** Storage of the big matrices (attention, experts, embedding); compute is f32 either way. */
   dtype?: WeightDType;
-  /** Positions the KV cache holds. Default min(max_position_embeddings, 4096). */
+  /** Positions the KV cache holds. Default min(max_position_embeddings, 2048). */
   contextLength?: number;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
@@ -127,7 +127,7 @@ export async function loadDecoder(
       qkv, o: oProj,
       mlp: mlp(),
     }));
-    const contextLength = o.contextLength ?? Math.min(c.maxPositions, 4096);
+    const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
     return new Decoder(device, c, { embed, lmHead, finalNorm: uploadBuffer(device, finalNorm, 'final norm'), layers: decoderLayers }, contextLength);
   } catch (e) {
     for (const m of matrices) destroyExpertMatrix(m);
