@@ -6,6 +6,7 @@ import { attentionKernel, attentionPrepKernel, type KVCache, ropeTable } from '.
 import { embedKernel } from '../kernels/embed.js';
 import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';
+import { PlanCache } from '../gpu/plans.js';
 import { type Dispatch, readBuffers, uploadBuffer, Workspace } from '../gpu/workspace.js';
 import type { MoELayer } from '../moe/layer.js';
 import { destroyExpertMatrix, type ExpertMatrix } from '../moe/weights.js';
@@ -57,7 +58,7 @@ export class Decoder {
   private readonly caches: KVCache[];
   private readonly rope: GPUBuffer;
   private readonly pos0: GPUBuffer;
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
 
   constructor(
     private readonly device: GPUDevice,
@@ -106,8 +107,7 @@ export class Decoder {
   }
 
   destroy(): void {
-    for (const p of this.plans.values()) p.ws.destroy();
-    this.plans.clear();
+    this.plans.destroy();
     for (const c of this.caches) { c.k.destroy(); c.v.destroy(); }
     this.rope.destroy();
     this.pos0.destroy();
@@ -131,17 +131,7 @@ export class Decoder {
   }
 
   private plan(T: number, rows: LogitRows): Plan {
-    const key = `${T} ${rows}`;
-    const cached = this.plans.get(key);
-    if (cached) return cached;
-    if (this.plans.size >= PLANS_KEPT) {
-      const [oldest, p] = this.plans.entries().next().value!;
-      p.ws.destroy();
-      this.plans.delete(oldest);
-    }
-    const plan = this.build(T, rows);
-    this.plans.set(key, plan);
-    return plan;
+    return this.plans.get(`${T} ${rows}`, () => this.build(T, rows));
   }
 
   private build(T: number, rows: LogitRows): Plan {

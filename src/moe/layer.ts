@@ -2,6 +2,7 @@
 // combine into one compute pass; nothing is read back, so routing never waits for the CPU.
 import { combineKernel } from '../kernels/combine.js';
 import { storageBindingLimit } from '../gpu/limits.js';
+import { PlanCache } from '../gpu/plans.js';
 import { type Dispatch, Workspace } from '../gpu/workspace.js';
 import { ExpertSet, type ExpertSetRun } from './experts.js';
 import { MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, validateLayer, validateMask } from './spec.js';
@@ -49,7 +50,7 @@ export class MoELayer {
   private readonly routed: ExpertSet;
   private readonly shared?: ExpertSet;
   private readonly decodeMaxTokens: number;
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
   private last?: Plan;
 
   private constructor(private readonly device: GPUDevice, readonly config: Readonly<MoEConfig>, w: MoEWeights, o: MoELayerOptions) {
@@ -107,35 +108,28 @@ export class MoELayer {
   }
 
   destroy(): void {
-    for (const p of this.plans.values()) p.ws.destroy();
-    this.plans.clear();
+    this.plans.destroy();
     this.last = undefined;
     this.routed.destroy();
     this.shared?.destroy();
   }
 
   private plan(x: GPUBuffer, y: GPUBuffer, tokens: number): Plan {
-    const key = `${tokens} ${bufferId(x)} ${bufferId(y)}`;
-    const cached = this.plans.get(key);
-    if (cached) return cached;
-    if (this.plans.size >= PLANS_KEPT) {
-      const [oldest, p] = this.plans.entries().next().value!;
-      p.ws.destroy();
-      this.plans.delete(oldest);
-    }
+    return this.plans.get(`${tokens} ${bufferId(x)} ${bufferId(y)}`, () => this.build(x, y, tokens));
+  }
+
+  private build(x: GPUBuffer, y: GPUBuffer, tokens: number): Plan {
     const gemv = tokens <= this.decodeMaxTokens;
     this.checkFits(tokens, gemv);
     const ws = new Workspace(this.device);
     const routed = this.routed.plan(ws, x, tokens, gemv);
     const shared = this.shared?.plan(ws, x, tokens, gemv);
     const combine = combineKernel(ws, { ys: routed.ys, shared: shared?.ys, y }, tokens, this.config.hidden, this.config.topK);
-    const plan: Plan = {
+    return {
       ws, routed,
       clears: [routed.counts, ...(shared ? [shared.counts] : [])],
       dispatches: [...routed.dispatches, ...(shared?.dispatches ?? []), combine],
     };
-    this.plans.set(key, plan);
-    return plan;
   }
 
   private checkFits(tokens: number, gemv: boolean): void {
