@@ -1,6 +1,6 @@
 // Safetensors element types: their sizes, and decoding of the float ones to f32.
 import { f16BitsToF32 } from '../gpu/f16.js';
-import { SafetensorsError } from './safetensors.js';
+import { SafetensorsError } from './error.js';
 
 /** Bytes per element of every byte-sized safetensors dtype (the header may name any of them). */
 export const DTYPE_BYTES: Record<string, number> = {

@@ -1,18 +1,10 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
 // dtype, shape and data_offsets (relative to the end of the header), then the raw little-endian data.
 import { DTYPE_BYTES } from './dtype.js';
+import { SafetensorsError } from './error.js';
 import { type ModelFile, readRange } from './source.js';
 
-export class SafetensorsError extends Error {
-  readonly file: string;
-  readonly tensor?: string;
-  constructor(file: string, message: string, tensor?: string) {
-    super(`${file}: ${tensor === undefined ? '' : `tensor '${tensor}': `}${message}`);
-    this.name = 'SafetensorsError';
-    this.file = file;
-    this.tensor = tensor;
-  }
-}
+export { SafetensorsError };
 
 /** The Rust crate's limit too: a longer header is a corrupt length, not a real header. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
