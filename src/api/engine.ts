@@ -202,7 +202,7 @@ export class Engine {
     });
     const data = await readBuffers(this.device, buffers);
     const k = this.config.topK;
-    const rows = <T>(a: ArrayLike<T>) => Array.from({ length: tokens }, (_, t) => Array.from(a).slice(t * k, (t + 1) * k));
+    const rows = (a: Uint32Array | Float32Array) => Array.from({ length: tokens }, (_, t) => Array.from(a.subarray(t * k, (t + 1) * k)));
     return {
       positions: Array.from({ length: tokens }, (_, t) => pos0 + t),
       layers: sparse.map((layer, i) => {

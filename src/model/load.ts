@@ -65,8 +65,6 @@ interface HostLayer {
   postNorm: Float32Array;
   qkvBias: Float32Array;
   qkNorm: Float32Array;
-  router: Float32Array;
-  sharedGate?: Float32Array;
 }
 
 export async function loadDecoder(
@@ -96,7 +94,6 @@ export async function loadDecoder(
       const host: HostLayer = {
         inputNorm: new Float32Array(H), postNorm: new Float32Array(H), qkvBias: new Float32Array(qkvRows),
         qkNorm: new Float32Array(c.qkNorm === 'head' ? 2 * D : c.qkNorm === 'full' ? qkvRows - kvHeads * D : 1),
-        router: new Float32Array(c.experts * H),
       };
       wants.host(names.inputNorm, [H], host.inputNorm);
       wants.host(names.postNorm, [H], host.postNorm);
@@ -112,7 +109,7 @@ export async function loadDecoder(
       }
       const oProj = matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${label} o`);
       wants.rows(device, names.o, [H, heads * D], oProj, 0);
-      const mlp = c.sparse[l] ? sparseWeights(device, wants, names, c, host, matrix, label) : denseWeights(device, wants, names, c, matrix, label);
+      const mlp = (c.sparse[l] ? sparseWeights : denseWeights)(device, wants, names, c, matrix, label);
       return { host, qkv, o: oProj, mlp };
     });
     wants.checkComplete();
@@ -138,11 +135,10 @@ export async function loadDecoder(
 type MakeMatrix = (shape: ExpertShape, label: string) => ExpertMatrix;
 
 /** The MoE block's tensors; returns the layer's constructor, to run once the rows have arrived. */
-function sparseWeights(
-  device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, host: HostLayer, matrix: MakeMatrix, label: string,
-): () => MoELayer {
+function sparseWeights(device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string): () => MoELayer {
   const { hidden: H, experts: E, moeIntermediate: I } = c;
-  wants.host(names.router, [E, H], host.router);
+  const router = new Float32Array(E * H);
+  wants.host(names.router, [E, H], router);
   const gateUp = matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`);
   const down = matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`);
   const ex = names.experts;
@@ -173,7 +169,7 @@ function sparseWeights(
   return () => MoELayer.create(device, {
     hidden: H, numExperts: E, intermediate: I, topK: c.topK, normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
   }, {
-    router: host.router, gateUp, down,
+    router, gateUp, down,
     shared: shared && { intermediate: c.sharedIntermediate!, gateUp: shared.gateUp, down: shared.down, gate: shared.gate },
   }, { label });
 }
