@@ -69,10 +69,12 @@ export class Decoder {
   ) {
     const { kvHeads, headDim } = config;
     const cacheBytes = kvHeads * contextLength * headDim * 4;
-    this.caches = w.layers.map((_, l) => ({
-      k: this.cacheBuffer(cacheBytes, `layer ${l} k cache`),
-      v: this.cacheBuffer(cacheBytes, `layer ${l} v cache`),
-    }));
+    const limit = storageBindingLimit(device);
+    if (cacheBytes > limit) {
+      throw new DecoderInputError(`webmoe: a layer's KV cache for ${contextLength} positions needs ${cacheBytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`);
+    }
+    const cache = (label: string) => device.createBuffer({ label, size: cacheBytes, usage: GPUBufferUsage.STORAGE });
+    this.caches = w.layers.map((_, l) => ({ k: cache(`layer ${l} k cache`), v: cache(`layer ${l} v cache`) }));
     this.rope = uploadBuffer(device, ropeTable(contextLength, headDim, config.ropeTheta), 'rope table');
     this.pos0 = device.createBuffer({ label: 'pos0', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
@@ -121,13 +123,6 @@ export class Decoder {
       destroyExpertMatrix(l.o);
       l.mlp.destroy();
     }
-  }
-
-  private cacheBuffer(bytes: number, label: string): GPUBuffer {
-    if (bytes > storageBindingLimit(this.device)) {
-      throw new DecoderInputError(`webmoe: a ${bytes}-byte ${label} for ${this.contextLength} positions exceeds the storage binding limit ${storageBindingLimit(this.device)}: use a shorter contextLength`);
-    }
-    return this.device.createBuffer({ label, size: bytes, usage: GPUBufferUsage.STORAGE });
   }
 
   private plan(T: number, rows: LogitRows): Plan {

@@ -74,12 +74,18 @@ export async function loadDecoder(
   const { hidden: H, heads, kvHeads, headDim: D, vocab: V } = c;
   const qkvRows = (heads + 2 * kvHeads) * D;
   const wants = new Wants(ckpt, c.family);
-  const matrices: ExpertMatrix[] = [];
+  // Everything made on the GPU, freed if the load fails or is aborted.
+  const made: { destroy(): void }[] = [];
+  const own = <T extends { destroy(): void }>(x: T): T => {
+    made.push(x);
+    return x;
+  };
   const matrix = (shape: ExpertShape, label: string) => {
     const m = createExpertMatrix(device, shape, dtype, label);
-    matrices.push(m);
+    own({ destroy: () => destroyExpertMatrix(m) });
     return m;
   };
+  const upload = (data: Float32Array, label: string) => own(uploadBuffer(device, data, label));
   try {
     const embed = matrix({ experts: 1, parts: 1, outputs: V, inner: H }, 'embedding');
     wants.rows(device, EMBED, [V, H], embed, 0);
@@ -117,17 +123,17 @@ export async function loadDecoder(
     await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
 
     const decoderLayers: DecoderLayer[] = layers.map(({ host, qkv, o: oProj, mlp }, l) => ({
-      inputNorm: uploadBuffer(device, host.inputNorm, `layer ${l} input norm`),
-      postNorm: uploadBuffer(device, host.postNorm, `layer ${l} post-attention norm`),
-      qkvBias: uploadBuffer(device, host.qkvBias, `layer ${l} qkv bias`),
-      qkNorm: uploadBuffer(device, host.qkNorm, `layer ${l} q/k norm`),
+      inputNorm: upload(host.inputNorm, `layer ${l} input norm`),
+      postNorm: upload(host.postNorm, `layer ${l} post-attention norm`),
+      qkvBias: upload(host.qkvBias, `layer ${l} qkv bias`),
+      qkNorm: upload(host.qkNorm, `layer ${l} q/k norm`),
       qkv, o: oProj,
-      mlp: mlp(),
+      mlp: own(mlp()),
     }));
     const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
-    return new Decoder(device, c, { embed, lmHead, finalNorm: uploadBuffer(device, finalNorm, 'final norm'), layers: decoderLayers }, contextLength);
+    return new Decoder(device, c, { embed, lmHead, finalNorm: upload(finalNorm, 'final norm'), layers: decoderLayers }, contextLength);
   } catch (e) {
-    for (const m of matrices) destroyExpertMatrix(m);
+    for (const m of made) m.destroy();
     throw e;
   }
 }

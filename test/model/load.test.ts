@@ -76,6 +76,12 @@ describe('model loading', () => {
     await expect(load(device, config, bad)).rejects.toThrow(/tensor model\.layers\.0\.block_sparse_moe\.gate\.weight in model\.safetensors has shape \[64,8\], mixtral config expects \[8,64\]/);
   });
 
+  it('names a KV cache over the binding limit, after freeing the weights it had loaded', async () => {
+    await expect(load(device, config, tensors, { contextLength: 1 << 26 })).rejects.toThrow(/KV cache for 67108864 positions needs 8589934592 bytes per binding, over the storage binding limit \d+: use a shorter contextLength/);
+    const decoder = await load(device, config, tensors, { contextLength: 32 });
+    decoder.destroy();
+  });
+
   it('reports progress up to the total and stops on abort; the device loads again afterwards', async () => {
     const seen: number[] = [];
     let total = 0;
