@@ -8,7 +8,8 @@ import { MoELayer } from './moe/layer.js';
 import { checkTokens } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
-import type { HostWeights, WeightDType } from './moe/weights.js';
+import type { HostWeights } from './moe/weights.js';
+import { dtypeArg, intArg } from './cli/args.js';
 import { generate, inspect, logits } from './cli/model.js';
 import { createNodeDevice } from './node.js';
 
@@ -41,17 +42,6 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(`unknown command '${command}'\n\n${HELP}`);
-}
-
-function intArg(v: string | undefined, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got '${v}'`);
-  return n;
-}
-
-function dtypeArg(v: string | undefined): WeightDType {
-  if (v !== 'f32' && v !== 'f16') throw new Error(`--dtype must be f32 or f16, got '${v}'`);
-  return v;
 }
 
 function describeDevice(device: GPUDevice): string {

@@ -4,12 +4,12 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../api/engine.js';
+import { dtypeArg, numberArg } from './args.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { nodeDirSource, nodeFile } from '../io/nodeSource.js';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import { type ModelSource, urlSource } from '../io/source.js';
 import { readConfig } from '../model/families.js';
-import type { WeightDType } from '../moe/weights.js';
 import { createNodeDevice } from '../node.js';
 
 const modelOptions = {
@@ -22,23 +22,11 @@ function sourceOf(model: string | undefined): ModelSource {
   return /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
 }
 
-function dtypeOf(v: string | undefined): WeightDType {
-  if (v !== 'f32' && v !== 'f16') throw new Error(`--dtype must be f32 or f16, got '${v}'`);
-  return v;
-}
-
-function numberOf(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
-  return n;
-}
-
 async function loadEngine(model: string | undefined, dtype: string | undefined): Promise<Engine> {
   const device = await createNodeDevice();
   let last = 0;
   return Engine.load(device, sourceOf(model), {
-    dtype: dtypeOf(dtype),
+    dtype: dtypeArg(dtype),
     onProgress: (p) => {
       const now = performance.now();
       if (process.stderr.isTTY && (now - last > 200 || p.loadedBytes === p.totalBytes)) {
@@ -65,9 +53,9 @@ export async function generate(args: string[]): Promise<void> {
   process.once('SIGINT', () => controller.abort());
   const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
   for await (const chunk of engine.generate(prompt, {
-    maxTokens: numberOf(v['max-tokens'], 'max-tokens'), temperature: numberOf(v.temperature, 'temperature'),
-    topK: numberOf(v['top-k'], 'top-k'), topP: numberOf(v['top-p'], 'top-p'),
-    repetitionPenalty: numberOf(v['repetition-penalty'], 'repetition-penalty'), seed: numberOf(v.seed, 'seed'),
+    maxTokens: numberArg(v['max-tokens'], 'max-tokens'), temperature: numberArg(v.temperature, 'temperature'),
+    topK: numberArg(v['top-k'], 'top-k'), topP: numberArg(v['top-p'], 'top-p'),
+    repetitionPenalty: numberArg(v['repetition-penalty'], 'repetition-penalty'), seed: numberArg(v.seed, 'seed'),
     stop: v.stop, signal: controller.signal,
   })) {
     process.stdout.write(chunk.text);

@@ -1,0 +1,21 @@
+// Flag values of the CLI, checked with messages that name the flag.
+import type { WeightDType } from '../moe/weights.js';
+
+export function intArg(v: string | undefined, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got '${v}'`);
+  return n;
+}
+
+/** An optional number flag: undefined when not given. */
+export function numberArg(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
+  return n;
+}
+
+export function dtypeArg(v: string | undefined): WeightDType {
+  if (v !== 'f32' && v !== 'f16') throw new Error(`--dtype must be f32 or f16, got '${v}'`);
+  return v;
+}
