@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // The library build: `webmoe` (browser and Node), `webmoe/node` (Dawn) and the CLI. WGSL files are
 // imported with `?raw`, so they are inlined as strings in dist/ and the package needs no file access.
 export default defineConfig({
+  // public/ holds the demo's assets (the bundled model); the package ships it as it is.
+  publicDir: false,
   build: {
     target: 'es2022',
     outDir: 'dist',
@@ -10,7 +12,12 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts' },
+      entry: {
+        index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts',
+        // Worker scripts (src/workers/platform.ts and node.ts find them beside the modules in dist/).
+        'engine-worker': 'src/workers/engineWorker.ts', 'engine-worker-node': 'src/workers/engineWorker.node.ts',
+        'shard-worker': 'src/workers/shardWorker.ts', 'shard-worker-node': 'src/workers/shardWorker.node.ts',
+      },
       formats: ['es'],
     },
     rolldownOptions: {

@@ -11,6 +11,7 @@ import { readBuffers, Workspace } from './gpu/workspace.js';
 import type { HostWeights } from './moe/weights.js';
 import { dtypeArg, intArg } from './cli/args.js';
 import { generate, inspect, logits } from './cli/model.js';
+import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
 
 const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
@@ -18,16 +19,23 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
   webmoe moe-demo [--tokens 64] [--experts 8] [--top-k 2] [--hidden 256] [--intermediate 512]
                   [--dtype f32|f16] [--seed 1]
       One MoE block on random weights: prints routing, expert load and timing.
-  webmoe generate --model DIR --prompt TEXT [--chat] [--max-tokens 128] [--temperature 0]
+  webmoe generate [--model DIR|URL] --prompt TEXT [--chat] [--max-tokens 128] [--temperature 0]
                   [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR]
-                  [--dtype f32|f16]
-      Streams the model's continuation (or chat reply), then prefill/decode speed.
-  webmoe logits --model DIR --tokens 1,2,3 [--dtype f32|f16]
+                  [--dtype f32|f16] [--workers N [--gpu-expert-budget MB] [--cpu-workers N]]
+      Streams the model's continuation (or chat reply), then prefill/decode speed. Without
+      --model: the bundled model (a small MoE trained on Jane Austen's novels).
+      --workers N: the routed experts sharded over N GPU worker threads (expert-parallel);
+      --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
+  webmoe logits [--model DIR|URL] --tokens 1,2,3 [--dtype f32|f16] [--workers N ...]
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR
       Tensors (name, dtype, shape, bytes) and the parsed config, or the named error of a bad file.
   webmoe bench [--quick] [--runs 5] [--dtype f32|f16] [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense; a table, and JSON to --out.
+  webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
+                       [--runs 3] [--dtype f32|f16] [--out bench-results/workers.json]
+      Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
+      worker, with the expert-parallel time split (readback, host, experts, transfer).
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -37,6 +45,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'generate') return generate(rest);
   if (command === 'logits') return logits(rest);
   if (command === 'inspect') return inspect(rest);
+  if (command === 'bench-workers') return benchWorkers(rest);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return;

@@ -25,4 +25,9 @@ export {
 export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } from './moe/weights.js';
 export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
+export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './workers/workerEngine.js';
+export type { ModelSpec } from './workers/engineHost.js';
+export type { ExpertCoordinator, ExpertParallelOptions, ExpertParallelStats } from './workers/coordinator.js';
+export { type Placement, PlacementError, type PlacementOptions, type WorkerKind } from './workers/placement.js';
+export { WorkerError } from './workers/platform.js';
 export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';

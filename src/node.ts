@@ -1,5 +1,6 @@
 // webmoe/node: a GPUDevice in Node from Dawn (the `webgpu` package, an optional peer dependency so
 // that browser apps do not install Dawn's binaries).
+import { fileURLToPath } from 'node:url';
 import { Engine } from './api/engine.js';
 import type { LoadOptions } from './api/load.js';
 import { deviceFrom, type DeviceOptions } from './gpu/device.js';
@@ -27,11 +28,22 @@ export async function createNodeDevice(options: DeviceOptions = {}): Promise<GPU
     'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (see .ci/install-system).');
 }
 
-/** loadModel for Node: a local model folder, an http(s) URL or a ModelSource, on a Dawn device. */
-export async function loadModel(model: string | ModelSource, options: LoadOptions = {}): Promise<Engine> {
+// Relative to this module, which sits directly under src/ and dist/ alike. A variable, so that the
+// build leaves the folder alone instead of treating `new URL('…', import.meta.url)` as an asset.
+const BUNDLED = '../public/models/austen-moe/';
+/** The folder of the bundled default model (a small Mixtral-layout MoE trained by scripts/model/). */
+export const bundledModelDir: string = fileURLToPath(new URL(BUNDLED, import.meta.url));
+
+/**
+ * loadModel for Node: a local model folder, an http(s) URL or a ModelSource, on a Dawn device;
+ * with no model, the bundled default model.
+ */
+export async function loadModel(model: string | ModelSource = bundledModelDir, options: LoadOptions = {}): Promise<Engine> {
   const source = typeof model !== 'string' ? model : /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
   return Engine.load(options.device ?? await createNodeDevice(), source, options);
 }
 
 export { nodeDirSource, nodeFile } from './io/nodeSource.js';
+// Workers (createWorkerEngine, the expert-parallel `workers` option) start as worker_threads here.
+export { nodeSpawner } from './workers/node.js';
 export * from './index.js';

@@ -10,9 +10,10 @@ import { readConfig } from '../model/families.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { type ChatMessage, findStop, TextTokenizer } from '../model/tokenizer.js';
+import { ExpertCoordinator, type ExpertParallelOptions } from '../workers/coordinator.js';
 import { ChatCompletions } from './openai.js';
 
-export interface LoadModelOptions extends DecoderLoadOptions {
+export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -71,6 +72,8 @@ export class Engine {
     private readonly decoder: Decoder,
     /** a name for the model (the source's) */
     readonly model: string,
+    /** the expert-parallel scheduler (load with `workers`): its placement and time stats */
+    readonly experts?: ExpertCoordinator,
   ) {
     this.chat = { completions: new ChatCompletions(this) };
   }
@@ -80,8 +83,16 @@ export class Engine {
     const ckpt: Checkpoint = await openCheckpoint(source, options.signal);
     const { family, config } = readConfig(ckpt.config);
     const tokenizer = await loadTokenizer(source, options.signal);
-    const decoder = await loadDecoder(device, ckpt, family, config, options);
-    return new Engine(device, config, tokenizer, decoder, source.name);
+    if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
+    // Expert-parallel: the routed experts go to shard workers as the checkpoint streams.
+    const experts = await ExpertCoordinator.start(device, config, options.dtype ?? 'f32', { ...options, workers: options.workers });
+    try {
+      const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts });
+      return new Engine(device, config, tokenizer, decoder, source.name, experts);
+    } catch (e) {
+      experts.dispose();
+      throw e;
+    }
   }
 
   get contextLength(): number {
@@ -119,6 +130,7 @@ export class Engine {
 
   dispose(): void {
     this.decoder.destroy();
+    this.experts?.dispose();
   }
 
   private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {

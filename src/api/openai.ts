@@ -51,7 +51,7 @@ const usage = (s: GenerationStats): CompletionUsage => ({
 let nextId = 0;
 
 export class ChatCompletions {
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Pick<Engine, 'generate' | 'model'>) {}
 
   create(request: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
   create(request: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;

@@ -4,28 +4,46 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../api/engine.js';
-import { dtypeArg, numberArg } from './args.js';
+import { dtypeArg, intArg, numberArg } from './args.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { nodeDirSource, nodeFile } from '../io/nodeSource.js';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import { type ModelSource, urlSource } from '../io/source.js';
 import { readConfig } from '../model/families.js';
-import { createNodeDevice } from '../node.js';
+import { bundledModelDir, createNodeDevice } from '../node.js';
+import type { ExpertParallelOptions } from '../workers/coordinator.js';
 
 const modelOptions = {
   model: { type: 'string' },
   dtype: { type: 'string', default: 'f32' },
+  workers: { type: 'string' },
+  'gpu-expert-budget': { type: 'string' },
+  'cpu-workers': { type: 'string' },
 } as const;
 
-function sourceOf(model: string | undefined): ModelSource {
-  if (!model) throw new Error('--model DIR (a Hugging Face model folder or URL) is required');
+/** The expert-parallel flags: --workers N [--gpu-expert-budget MB] [--cpu-workers N]. */
+export function parallelArgs(v: { workers?: string; 'gpu-expert-budget'?: string; 'cpu-workers'?: string }): Partial<ExpertParallelOptions> {
+  const budget = numberArg(v['gpu-expert-budget'], 'gpu-expert-budget');
+  if (v.workers === undefined) {
+    if (budget !== undefined || v['cpu-workers'] !== undefined) throw new Error('--gpu-expert-budget and --cpu-workers need --workers N');
+    return {};
+  }
+  return {
+    workers: intArg(v.workers, 'workers'),
+    gpuExpertBudgetBytes: budget === undefined ? undefined : budget * 2 ** 20,
+    cpuWorkers: v['cpu-workers'] === undefined ? undefined : intArg(v['cpu-workers'], 'cpu-workers'),
+  };
+}
+
+export function sourceOf(model = bundledModelDir): ModelSource {
   return /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
 }
 
-async function loadEngine(model: string | undefined, dtype: string | undefined): Promise<Engine> {
+export async function loadEngine(model: string | undefined, dtype: string | undefined, parallel: Partial<ExpertParallelOptions> = {}): Promise<Engine> {
   const device = await createNodeDevice();
   let last = 0;
   return Engine.load(device, sourceOf(model), {
+    ...parallel,
     dtype: dtypeArg(dtype),
     onProgress: (p) => {
       const now = performance.now();
@@ -48,7 +66,7 @@ export async function generate(args: string[]): Promise<void> {
     },
   });
   if (v.prompt === undefined) throw new Error('--prompt TEXT is required');
-  const engine = await loadEngine(v.model, v.dtype);
+  const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
@@ -78,7 +96,7 @@ export async function logits(args: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--tokens must be comma-separated token ids, got '${t}'`);
     return n;
   });
-  const engine = await loadEngine(v.model, v.dtype);
+  const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
   const rows = await engine.logits(tokens);
   process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
   engine.dispose();

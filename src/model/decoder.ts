@@ -1,14 +1,15 @@
 // The decoder forward shared by every family: embedding → per layer (RMSNorm → fused qkv projection
 // → bias, q/k norm, rotary, KV cache → attention → o projection → residual + RMSNorm → MoE block or
 // dense MLP → residual) → final RMSNorm → lm_head. All of it is recorded into one command encoder
-// and submitted once; only the logits are read back.
+// and submitted once; only the logits are read back. (A layer's MLP may instead leave the GPU — the
+// expert-parallel scheduler's blocks submit the encoder, and the forward goes on in a new one.)
 import { attentionKernel, attentionPrepKernel, type KVCache, ropeTable } from '../kernels/attention.js';
 import { embedKernel } from '../kernels/embed.js';
 import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { type Dispatch, readBuffers, uploadBuffer, Workspace } from '../gpu/workspace.js';
-import type { MoELayer } from '../moe/layer.js';
+import type { RoutingBuffers } from '../moe/layer.js';
 import { destroyExpertMatrix, type ExpertMatrix } from '../moe/weights.js';
 import type { ModelConfig } from './config.js';
 import { linear } from './linear.js';
@@ -25,7 +26,19 @@ export interface DecoderLayer {
   /** [H, Hq·D] */
   o: ExpertMatrix;
   /** the MoE block, or a dense MLP as a MoE layer of one expert */
-  mlp: MoELayer;
+  mlp: MLPBlock;
+}
+
+/**
+ * A layer's MLP as the forward records it: a MoELayer (fused, on this device), or a block that must
+ * leave the GPU (expert-parallel: experts on other workers), which submits `encoder` itself and
+ * resolves to the encoder the forward goes on with.
+ */
+export interface MLPBlock {
+  encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void | Promise<GPUCommandEncoder>;
+  /** the routing of the last call */
+  routing(): RoutingBuffers;
+  destroy(): void;
 }
 
 export interface DecoderWeights {
@@ -48,7 +61,7 @@ interface Plan {
   ws: Workspace;
   ids: GPUBuffer;
   logits: GPUBuffer;
-  steps: ((encoder: GPUCommandEncoder) => void)[];
+  steps: ((encoder: GPUCommandEncoder) => void | Promise<GPUCommandEncoder>)[];
 }
 
 /** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
@@ -97,8 +110,11 @@ export class Decoder {
     const plan = this.plan(T, rows);
     this.device.queue.writeBuffer(plan.ids, 0, Uint32Array.from(tokens));
     this.device.queue.writeBuffer(this.pos0, 0, new Uint32Array([pos0]));
-    const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
-    for (const step of plan.steps) step(encoder);
+    let encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
+    for (const step of plan.steps) {
+      const next = step(encoder);
+      if (next) encoder = await next;
+    }
     const [logits] = await readBuffers(this.device, [plan.logits], encoder);
     return new Float32Array(logits);
   }

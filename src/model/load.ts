@@ -6,7 +6,7 @@ import { uploadBuffer } from '../gpu/workspace.js';
 import { MoELayer } from '../moe/layer.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../moe/weights.js';
 import type { ModelConfig } from './config.js';
-import { Decoder, type DecoderLayer } from './decoder.js';
+import { Decoder, type DecoderLayer, type MLPBlock } from './decoder.js';
 import { EMBED, type Family, FINAL_NORM, type LayerNames, LM_HEAD } from './families.js';
 
 export class ModelLoadError extends Error {
@@ -20,6 +20,19 @@ export interface DecoderLoadOptions {
   contextLength?: number;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
+  /** Keep the routed experts of MoE layers off this device (the expert-parallel scheduler). */
+  experts?: ExternalExperts;
+}
+
+/** Where routed experts go when they are not loaded onto the decoder's device. */
+export interface ExternalExperts {
+  /**
+   * Rows of layer `layer`'s stacked gate/up [E, 2I, H] or down [E, H, I] matrix, counted over its
+   * [experts][parts][outputs] rows, as they stream in.
+   */
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): void | Promise<void>;
+  /** The layer's MLP, from its router [E, H] and shared expert (a one-expert sigmoid-gated MoELayer). */
+  block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock;
 }
 
 /** Tensors wanted from the checkpoint, with their expected shapes and where their rows go. */
@@ -115,7 +128,9 @@ export async function loadDecoder(
       }
       const oProj = matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${label} o`);
       wants.rows(device, names.o, [H, heads * D], oProj, 0);
-      const mlp = (c.sparse[l] ? sparseWeights : denseWeights)(device, wants, names, c, matrix, label);
+      const mlp = c.sparse[l]
+        ? sparseWeights(device, wants, names, c, matrix, label, o.experts && { layer: l, experts: o.experts })
+        : denseWeights(device, wants, names, c, matrix, label);
       return { host, qkv, o: oProj, mlp };
     });
     wants.checkComplete();
@@ -140,22 +155,32 @@ export async function loadDecoder(
 
 type MakeMatrix = (shape: ExpertShape, label: string) => ExpertMatrix;
 
-/** The MoE block's tensors; returns the layer's constructor, to run once the rows have arrived. */
-function sparseWeights(device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string): () => MoELayer {
+/**
+ * The MoE block's tensors; returns the layer's constructor, to run once the rows have arrived. With
+ * `external`, the routed experts' rows go there instead of into matrices on this device.
+ */
+function sparseWeights(
+  device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string,
+  external?: { layer: number; experts: ExternalExperts },
+): () => MLPBlock {
   const { hidden: H, experts: E, moeIntermediate: I } = c;
   const router = new Float32Array(E * H);
   wants.host(names.router, [E, H], router);
-  const gateUp = matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`);
-  const down = matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`);
+  const gateUp = external ? undefined : matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`);
+  const down = external ? undefined : matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`);
+  const rows = (which: 'gateUp' | 'down', name: string, shape: number[], firstRow: number) => {
+    if (external) wants.add(name, shape, (r, values) => external.experts.rows(external.layer, which, firstRow + r, values));
+    else wants.rows(device, name, shape, which === 'gateUp' ? gateUp! : down!, firstRow);
+  };
   const ex = names.experts;
   if ('gateUp' in ex) {
-    wants.rows(device, ex.gateUp, [E, 2 * I, H], gateUp, 0);
-    wants.rows(device, ex.down, [E, H, I], down, 0);
+    rows('gateUp', ex.gateUp, [E, 2 * I, H], 0);
+    rows('down', ex.down, [E, H, I], 0);
   } else {
     for (let e = 0; e < E; e++) {
-      wants.rows(device, ex.gate(e), [I, H], gateUp, 2 * e * I);
-      wants.rows(device, ex.up(e), [I, H], gateUp, (2 * e + 1) * I);
-      wants.rows(device, ex.down(e), [H, I], down, e * H);
+      rows('gateUp', ex.gate(e), [I, H], 2 * e * I);
+      rows('gateUp', ex.up(e), [I, H], (2 * e + 1) * I);
+      rows('down', ex.down(e), [H, I], e * H);
     }
   }
   let shared: { gateUp: ExpertMatrix; down: ExpertMatrix; gate: Float32Array } | undefined;
@@ -172,10 +197,18 @@ function sparseWeights(device: GPUDevice, wants: Wants, names: LayerNames, c: Mo
     wants.rows(device, s.down, [H, S], shared.down, 0);
     wants.host(s.sharedGate, [1, H], shared.gate);
   }
+  if (external) {
+    return () => external.experts.block(external.layer, {
+      router,
+      shared: shared && MoELayer.create(device, { hidden: H, numExperts: 1, intermediate: c.sharedIntermediate!, topK: 1, scoring: 'sigmoid' }, {
+        router: shared.gate, gateUp: shared.gateUp, down: shared.down,
+      }, { label: `${label} shared` }),
+    });
+  }
   return () => MoELayer.create(device, {
     hidden: H, numExperts: E, intermediate: I, topK: c.topK, normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
   }, {
-    router, gateUp, down,
+    router, gateUp: gateUp!, down: down!,
     shared: shared && { intermediate: c.sharedIntermediate!, gateUp: shared.gateUp, down: shared.down, gate: shared.gate },
   }, { label });
 }

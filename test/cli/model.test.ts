@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generate, inspect, logits } from '../../src/cli/model.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { golden, modelDir } from '../helpers/models.js';
+import { buildWorkers } from '../workers/build.js';
 
 /** Runs a command and returns what it wrote to stdout and stderr. */
 async function capture(run: () => Promise<void>): Promise<{ out: string; err: string }> {
@@ -34,6 +35,20 @@ describe('webmoe CLI', () => {
     const { out, err } = await capture(() => generate(['--model', modelDir('mixtral'), '--prompt', 'Hello', '--max-tokens', '4', '--seed', '1', '--temperature', '0.8']));
     expect(out.length).toBeGreaterThan(0);
     expect(err).toMatch(/\d+ prompt tokens, 4 generated \(length\); prefill [\d.]+ tok\/s, decode [\d.]+ tok\/s, time to first token \d+ ms/);
+  });
+
+  it('logits --workers 2 and generate --workers 1 --gpu-expert-budget MB give the single-device results', async () => {
+    await buildWorkers();  // the shard worker script, from source (see test/workers/build.ts)
+    const g = golden('mixtral');
+    const { out } = await capture(() => logits(['--model', modelDir('mixtral'), '--tokens', g.tokens.join(','), '--workers', '2']));
+    const rows = (JSON.parse(out) as { logits: number[][] }).logits;
+    rows.forEach((r, t) => expect(relativeError(r, g.logits[t])).toBeLessThan(1e-4));
+    const args = ['--model', modelDir('mixtral'), '--prompt', 'Hello', '--max-tokens', '6'];
+    const one = await capture(() => generate(args));
+    // half of the 8 experts of each of the 2 layers (12 KiB each) within the budget: the rest on a CPU worker
+    const split = await capture(() => generate([...args, '--workers', '1', '--gpu-expert-budget', String((4 * 2 * 12288) / 2 ** 20)]));
+    expect(split.out).toBe(one.out);
+    await expect(generate([...args, '--gpu-expert-budget', '1'])).rejects.toThrow('--gpu-expert-budget and --cpu-workers need --workers N');
   });
 
   it('inspect lists tensors and the parsed config, or names the problem of a bad file', async () => {

@@ -24,14 +24,14 @@ function reachable(entry: string): { files: Set<string>; bare: Set<string> } {
 }
 
 describe('package entry points', () => {
-  it('webmoe imports no Node module and no Dawn: only the browser-safe tokenizer and template packages', () => {
+  it('webmoe imports no Node module and no Dawn: only the browser-safe tokenizer, template and worker packages', () => {
     const { files, bare } = reachable('src/index.ts');
     expect(files.size).toBeGreaterThan(10);
-    expect([...bare].sort()).toEqual(['@huggingface/jinja', '@huggingface/tokenizers']);
+    expect([...bare].sort()).toEqual(['@huggingface/jinja', '@huggingface/tokenizers', 'comlink']);
   });
 
-  it('webmoe/node adds only Dawn (loaded on demand) and Node built-ins', () => {
+  it('webmoe/node adds only Dawn (loaded on demand), comlink\'s worker_threads adapter and Node built-ins', () => {
     const extra = [...reachable('src/node.ts').bare].filter((s) => !reachable('src/index.ts').bare.has(s));
-    expect(extra.filter((s) => !s.startsWith('node:'))).toEqual(['webgpu']);
+    expect(extra.filter((s) => !s.startsWith('node:')).sort()).toEqual(['comlink/dist/esm/node-adapter.mjs', 'webgpu']);
   });
 });

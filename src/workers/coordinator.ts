@@ -1,0 +1,235 @@
+// The expert-parallel scheduler: the routed experts of every MoE layer sharded over workers (a GPU
+// device each, or the CPU), the rest of the model on the coordinator's device. Loading: the
+// checkpoint streams once through the coordinator, which hands each expert's rows to its worker.
+// Per MoE layer and forward: the routing and the normed rows come back from the device, rows are
+// batched by expert, each worker gets only its rows (transferred, not copied), and the weighted
+// outputs are summed per token in the fused block's order.
+import { type Remote, transfer, wrap } from 'comlink';
+import type { ModelConfig } from '../model/config.js';
+import type { MLPBlock } from '../model/decoder.js';
+import type { ExternalExperts } from '../model/load.js';
+import type { MoELayer } from '../moe/layer.js';
+import { resolveRouting } from '../moe/spec.js';
+import type { WeightDType } from '../moe/weights.js';
+import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
+import { guard, spawnWorker, WorkerError, type WorkerHandle } from './platform.js';
+import { RoutedBlock } from './routedBlock.js';
+import type { ShardApi } from './shard.js';
+
+export interface ExpertParallelOptions extends PlacementOptions {
+  /** The shard worker script: a URL, or one per worker. Default: the built one beside the package's modules. */
+  shardWorkerUrl?: string | URL | ((worker: number, kind: WorkerKind) => string | URL | undefined);
+}
+
+/** Where the time of the MoE layers went, summed over the forwards since the last reset. */
+export interface ExpertParallelStats {
+  /** MoE layer calls */
+  layerCalls: number;
+  /** waiting for the coordinator's device (the layers' attention etc.) and reading back routing and rows */
+  readbackMs: number;
+  /** batching rows by expert and summing the workers' outputs, on the coordinator */
+  hostMs: number;
+  /** from sending the batches to having every worker's output */
+  roundTripMs: number;
+  /** per layer call, the slowest worker's own compute time (kernels + its uploads and readback, or CPU math) */
+  expertMs: number;
+  /** roundTripMs − expertMs: messages, copies and waiting */
+  transferMs: number;
+  bytesToWorkers: number;
+  bytesFromWorkers: number;
+  /** rows each worker computed */
+  rowsPerWorker: number[];
+}
+
+interface Shard {
+  index: number;
+  kind: WorkerKind;
+  handle: WorkerHandle;
+  api: Remote<ShardApi>;
+}
+
+interface LayerMap {
+  /** worker of each expert */
+  owner: Int32Array;
+  /** index of each expert among its worker's experts */
+  local: Int32Array;
+  lists: number[][];
+}
+
+export class ExpertCoordinator implements ExternalExperts {
+  private stats_: ExpertParallelStats;
+  private readonly maps = new Map<number, LayerMap>();
+  private disposed = false;
+
+  private constructor(
+    private readonly device: GPUDevice,
+    private readonly config: Readonly<ModelConfig>,
+    readonly placement: Placement,
+    private readonly shards: Shard[],
+  ) {
+    for (const [l, lists] of placement.layers) {
+      const owner = new Int32Array(config.experts);
+      const local = new Int32Array(config.experts);
+      lists.forEach((list, w) => list.forEach((e, i) => { owner[e] = w; local[e] = i; }));
+      this.maps.set(l, { owner, local, lists });
+    }
+    this.stats_ = this.emptyStats();
+  }
+
+  /** Places the experts (a bad placement throws PlacementError before any worker starts), starts the workers. */
+  static async start(device: GPUDevice, config: Readonly<ModelConfig>, dtype: WeightDType, o: ExpertParallelOptions): Promise<ExpertCoordinator> {
+    const { hidden: H, moeIntermediate: I, experts: E } = config;
+    const sparse = config.sparse.flatMap((s, l) => (s ? [l] : []));
+    const placement = planPlacement(o, E, sparse, 3 * H * I * (dtype === 'f16' ? 2 : 4));
+    const shards: Shard[] = [];
+    try {
+      for (const [index, kind] of placement.kinds.entries()) {
+        const url = typeof o.shardWorkerUrl === 'function' ? o.shardWorkerUrl(index, kind) : o.shardWorkerUrl;
+        const handle = spawnWorker('shard', url);
+        shards.push({ index, kind, handle, api: wrap<ShardApi>(handle.endpoint) });
+      }
+      const coordinator = new ExpertCoordinator(device, config, placement, shards);
+      await Promise.all(shards.map((s) => coordinator.call(s, 'while starting', (api) => api.init({
+        kind: s.kind, hidden: H, intermediate: I, dtype,
+        layers: [...placement.layers].map(([l, lists]) => [l, lists[s.index].length]),
+      }))));
+      return coordinator;
+    } catch (e) {
+      for (const s of shards) s.handle.terminate();
+      throw e;
+    }
+  }
+
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): Promise<void> {
+    const { moeIntermediate: I, hidden: H } = this.config;
+    const { owner, local } = this.maps.get(layer)!;
+    const perExpert = matrix === 'gateUp' ? 2 * I : H;
+    const inner = matrix === 'gateUp' ? H : I;
+    const sends: Promise<void>[] = [];
+    const n = values.length / inner;
+    for (let r = 0; r < n;) {
+      const row = firstRow + r;
+      const e = Math.floor(row / perExpert);
+      const count = Math.min(n - r, (e + 1) * perExpert - row);
+      const piece = values.slice(r * inner, (r + count) * inner);
+      const at = local[e] * perExpert + (row - e * perExpert);
+      sends.push(this.call(this.shards[owner[e]], `while loading layer ${layer}`, (api) => api.rows(layer, matrix, at, transfer(piece, [piece.buffer]))));
+      r += count;
+    }
+    return Promise.all(sends).then(() => {});
+  }
+
+  block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock {
+    const c = this.config;
+    const routing = resolveRouting({
+      hidden: c.hidden, numExperts: c.experts, intermediate: c.moeIntermediate, topK: c.topK, normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
+    });
+    return new RoutedBlock(this.device, layer, routing, c.hidden, parts.router, parts.shared,
+      (l, x, ids, weights, shared) => this.runLayer(l, x, ids, weights, shared), (ms) => (this.stats_.readbackMs += ms));
+  }
+
+  stats(): ExpertParallelStats {
+    return { ...this.stats_, rowsPerWorker: [...this.stats_.rowsPerWorker] };
+  }
+
+  resetStats(): void {
+    this.stats_ = this.emptyStats();
+  }
+
+  /**
+   * Ends the workers: each frees its device first (a worker_threads worker ended while a Dawn
+   * readback is pending takes the process down), then it is terminated, at the latest after 2 s.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of this.shards) {
+      const freed = s.api.dispose().catch(() => {});
+      void Promise.race([freed, s.handle.died.catch(() => {}), new Promise((r) => setTimeout(r, 2000))]).then(() => s.handle.terminate());
+    }
+  }
+
+  /** y [T, H] = shared + Σ_j w[t, j] · expert_{ids[t, j]}(x[t]), the experts on their workers. */
+  private async runLayer(layer: number, x: Float32Array, ids: Uint32Array, weights: Float32Array, shared?: Float32Array): Promise<Float32Array<ArrayBuffer>> {
+    if (this.disposed) throw new WorkerError('webmoe: the expert-parallel engine was disposed');
+    const H = this.config.hidden;
+    const E = this.config.experts;
+    const S = ids.length;
+    const T = x.length / H;
+    const k = S / T;
+    const { owner, local, lists } = this.maps.get(layer)!;
+    const st = this.stats_;
+    let t0 = performance.now();
+    // Counting sort of the slots by (worker, expert): each worker's rows grouped by its experts.
+    const count = new Uint32Array(E);
+    for (let s = 0; s < S; s++) count[ids[s]]++;
+    const start = new Uint32Array(E);
+    const rowsOf = lists.map((list) => {
+      let n = 0;
+      for (const e of list) { start[e] = n; n += count[e]; }
+      return n;
+    });
+    const batches = rowsOf.map((R) => ({ x: new Float32Array(R * H), ids: new Uint32Array(R), weights: new Float32Array(R) }));
+    const where = new Uint32Array(S);  // row of each slot in its worker's batch
+    for (let s = 0; s < S; s++) {
+      const e = ids[s];
+      const b = batches[owner[e]];
+      const r = start[e]++;
+      b.x.set(x.subarray(Math.floor(s / k) * H, (Math.floor(s / k) + 1) * H), r * H);
+      b.ids[r] = local[e];
+      b.weights[r] = weights[s];
+      where[s] = r;
+    }
+    st.hostMs += performance.now() - t0;
+
+    t0 = performance.now();
+    const outs = await Promise.all(batches.map((b, w) => {
+      if (!b.ids.length) return undefined;
+      st.bytesToWorkers += b.x.byteLength + b.ids.byteLength + b.weights.byteLength;
+      st.rowsPerWorker[w] += b.ids.length;
+      return this.call(this.shards[w], `in layer ${layer} (${describeShard(lists[w])})`,
+        (api) => api.run(layer, transfer(b.x, [b.x.buffer]), transfer(b.ids, [b.ids.buffer]), transfer(b.weights, [b.weights.buffer])));
+    }));
+    const roundTrip = performance.now() - t0;
+    const slowest = Math.max(0, ...outs.map((o) => o?.ms ?? 0));
+    st.roundTripMs += roundTrip;
+    st.expertMs += slowest;
+    st.transferMs += roundTrip - slowest;
+    st.layerCalls++;
+
+    // Combine as the fused block's kernel does: the shared row, then the k slots in order, in f32.
+    t0 = performance.now();
+    const y = new Float32Array(T * H);
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        let acc = shared ? shared[t * H + h] : 0;
+        for (let j = 0; j < k; j++) {
+          const s = t * k + j;
+          acc = Math.fround(acc + outs[owner[ids[s]]]!.y[where[s] * H + h]);
+        }
+        y[t * H + h] = acc;
+      }
+    }
+    for (const o of outs) if (o) st.bytesFromWorkers += o.y.byteLength;
+    st.hostMs += performance.now() - t0;
+    return y;
+  }
+
+  /** A call on a shard; its failure or death becomes a WorkerError naming the worker and its experts. */
+  private async call<R>(s: Shard, what: string, f: (api: Remote<ShardApi>) => Promise<R>): Promise<R> {
+    const name = `shard worker ${s.index} (${s.kind})`;
+    try {
+      return await guard(s.handle, `${name} ${what}`, f(s.api));
+    } catch (e) {
+      if (e instanceof WorkerError) throw e;
+      throw new WorkerError(`webmoe: ${name} failed ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private emptyStats(): ExpertParallelStats {
+    return {
+      layerCalls: 0, readbackMs: 0, hostMs: 0, roundTripMs: 0, expertMs: 0, transferMs: 0, bytesToWorkers: 0, bytesFromWorkers: 0,
+      rowsPerWorker: new Array<number>(this.shards.length).fill(0),
+    };
+  }
+}

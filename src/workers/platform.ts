@@ -1,0 +1,61 @@
+// Starting a worker — a browser module Worker by default; webmoe/node installs worker_threads — and
+// turning its death into an error for every call still waiting on it, so that nothing hangs.
+import type { Endpoint } from 'comlink';
+
+/** The worker scripts the build puts next to the package's modules (dist/). */
+export type WorkerScript = 'engine' | 'shard';
+
+export interface WorkerHandle {
+  endpoint: Endpoint;
+  /** Rejects when the worker fails (an uncaught error, a script that does not load), exits or is terminated. */
+  died: Promise<never>;
+  terminate(): void;
+}
+
+export type Spawner = (script: WorkerScript, url?: string | URL) => WorkerHandle;
+
+/** A worker failed or died: names the worker (and, for a shard, its experts). */
+export class WorkerError extends Error {
+  override name = 'WorkerError';
+}
+
+const FILES: Record<WorkerScript, string> = { engine: 'engine-worker.js', shard: 'shard-worker.js' };
+// A variable, so that the build leaves the URLs alone (they point at files of dist/ beside this module).
+const HERE = import.meta.url;
+
+/** A promise that rejects when `fail` is called (never unhandled: callers race it). */
+export function deathWatch(): { died: Promise<never>; fail: (e: unknown) => void } {
+  let fail!: (e: unknown) => void;
+  const died = new Promise<never>((_, reject) => (fail = reject));
+  died.catch(() => {});
+  return { died, fail };
+}
+
+const browserSpawner: Spawner = (script, url) => {
+  if (typeof Worker === 'undefined') {
+    throw new WorkerError('webmoe: this environment has no Worker (in Node, use the webmoe/node entry point)');
+  }
+  const w = new Worker(url ?? new URL(FILES[script], HERE), { type: 'module', name: `webmoe ${script}` });
+  const { died, fail } = deathWatch();
+  w.addEventListener('error', (e) => fail(new Error(e.message || 'the worker script failed to load')));
+  return { endpoint: w, died, terminate: () => { fail(new Error('terminated')); w.terminate(); } };
+};
+
+let spawner: Spawner = browserSpawner;
+
+/** Replaces how workers start (webmoe/node installs worker_threads). */
+export function setSpawner(s: Spawner): void {
+  spawner = s;
+}
+
+export function spawnWorker(script: WorkerScript, url?: string | URL): WorkerHandle {
+  return spawner(script, url);
+}
+
+/** `call`, or a WorkerError `webmoe: ${what} died: …` as soon as the worker dies. */
+export function guard<R>(h: WorkerHandle, what: string, call: Promise<R>): Promise<R> {
+  const death = h.died.catch((e: unknown) => {
+    throw new WorkerError(`webmoe: ${what} died: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  return Promise.race([call, death]);
+}

@@ -1,0 +1,97 @@
+// What a shard worker does (the object it exposes with Comlink): it holds the routed experts of
+// each MoE layer that the placement gives it — on its own GPU device, or in host memory for the CPU
+// path — takes their rows as the coordinator streams the checkpoint, and runs batches of rows.
+import { transfer } from 'comlink';
+import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
+import { createExpertMatrix, destroyExpertMatrix, type WeightDType, writeExpertRows } from '../moe/weights.js';
+import { cpuExpertRows } from './cpuExperts.js';
+import { GpuExperts, type ShardLayer } from './gpuExperts.js';
+import type { WorkerKind } from './placement.js';
+
+export interface ShardInit {
+  kind: WorkerKind;
+  hidden: number;
+  intermediate: number;
+  dtype: WeightDType;
+  /** per MoE layer: how many experts this worker holds (local indices 0…n-1) */
+  layers: [layer: number, experts: number][];
+}
+
+/** One batch's output, and the time the worker spent computing it. */
+export interface ShardResult {
+  y: Float32Array;
+  ms: number;
+}
+
+export interface ShardApi {
+  init(o: ShardInit): Promise<void>;
+  /** Rows of a layer's local stacked gate/up [n, 2I, H] or down [n, H, I] matrix, from row `firstRow`. */
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): void;
+  /** y [R, H] = weights · expert(x) per row; ids: local experts, grouped ascending. */
+  run(layer: number, x: Float32Array<ArrayBuffer>, ids: Uint32Array<ArrayBuffer>, weights: Float32Array<ArrayBuffer>): Promise<ShardResult>;
+  dispose(): void;
+}
+
+interface HostLayer {
+  gateUp: Float32Array;
+  down: Float32Array;
+}
+
+/** The shard object of a worker; `device` makes its GPU device (only called for GPU shards). */
+export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
+  let o: ShardInit | undefined;
+  let gpu: { device: GPUDevice; layers: Map<number, ShardLayer>; experts?: GpuExperts } | undefined;
+  const host = new Map<number, HostLayer>();
+  const need = () => {
+    if (!o) throw new Error('webmoe: shard used before init()');
+    return o;
+  };
+  return {
+    async init(init) {
+      o = init;
+      const { hidden: H, intermediate: I, dtype } = init;
+      if (init.kind === 'gpu') {
+        const d = await device();
+        const layers = new Map(init.layers.map(([l, n]) => [l, {
+          gateUp: createExpertMatrix(d, { experts: n, parts: 2, outputs: I, inner: H }, dtype, `layer ${l} shard gate/up`),
+          down: createExpertMatrix(d, { experts: n, parts: 1, outputs: H, inner: I }, dtype, `layer ${l} shard down`),
+        }]));
+        gpu = { device: d, layers };
+      } else {
+        for (const [l, n] of init.layers) host.set(l, { gateUp: new Float32Array(n * 2 * I * H), down: new Float32Array(n * H * I) });
+      }
+    },
+    rows(layer, matrix, firstRow, values) {
+      const { hidden: H, intermediate: I, dtype } = need();
+      if (gpu) {
+        writeExpertRows(gpu.device, gpu.layers.get(layer)![matrix], firstRow, values as Float32Array<ArrayBuffer>);
+        return;
+      }
+      // f16 storage rounds the weights as the GPU path does, so both give the same results.
+      if (dtype === 'f16') for (let i = 0; i < values.length; i++) values[i] = f16BitsToF32(f32ToF16Bits(values[i]));
+      host.get(layer)![matrix].set(values, firstRow * (matrix === 'gateUp' ? H : I));
+    },
+    async run(layer, x, ids, weights) {
+      const { hidden: H, intermediate: I } = need();
+      const t0 = performance.now();
+      let y: Float32Array<ArrayBuffer>;
+      if (gpu) {
+        gpu.experts ??= new GpuExperts(gpu.device, gpu.layers, H);
+        y = await gpu.experts.run(layer, x, ids, weights);
+      } else {
+        const w = host.get(layer)!;
+        y = cpuExpertRows(x, ids, weights, w.gateUp, w.down, H, I);
+      }
+      return transfer({ y, ms: performance.now() - t0 }, [y.buffer]);
+    },
+    dispose() {
+      if (gpu) {
+        gpu.experts?.destroy();
+        for (const m of gpu.layers.values()) { destroyExpertMatrix(m.gateUp); destroyExpertMatrix(m.down); }
+        gpu.device.destroy();
+        gpu = undefined;
+      }
+      host.clear();
+    },
+  };
+}

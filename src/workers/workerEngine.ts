@@ -1,0 +1,121 @@
+// createWorkerEngine: the whole engine (loading, kernels, tokenizer) in a dedicated worker, with the
+// in-thread Engine's surface on the caller's side: load progress, generation as an async iterator,
+// abort by AbortSignal, stats on the last chunk, the OpenAI-style chat API, dispose.
+import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
+import type { GenerateOptions, GenerationChunk, LoadModelOptions, Prompt } from '../api/engine.js';
+import { ChatCompletions } from '../api/openai.js';
+import type { ModelConfig } from '../model/config.js';
+import type { EngineApi, ModelSpec } from './engineHost.js';
+import { guard, spawnWorker, type WorkerHandle } from './platform.js';
+
+export interface WorkerEngineOptions extends Omit<LoadModelOptions, 'shardWorkerUrl'> {
+  /** The engine worker script. Default: the built one beside the package's modules. */
+  workerUrl?: string | URL;
+  /** The shard worker script, for `workers` (expert-parallel inside the engine worker). */
+  shardWorkerUrl?: string;
+}
+
+const WHAT = 'the engine worker';
+
+export class WorkerEngine {
+  /** OpenAI-style chat completions, as on the in-thread Engine. */
+  readonly chat: { completions: ChatCompletions };
+  private disposed = false;
+
+  private constructor(
+    private readonly handle: WorkerHandle,
+    private readonly api: Remote<EngineApi>,
+    readonly model: string,
+    readonly config: Readonly<ModelConfig>,
+    readonly contextLength: number,
+  ) {
+    this.chat = { completions: new ChatCompletions(this) };
+  }
+
+  /** Starts the worker and loads `model` (a URL or, in Node, a folder; or browser File objects) in it. */
+  static async create(model: ModelSpec, options: WorkerEngineOptions = {}): Promise<WorkerEngine> {
+    const { signal, onProgress, workerUrl, ...rest } = options;
+    signal?.throwIfAborted();
+    const handle = spawnWorker('engine', workerUrl);
+    const api = wrap<EngineApi>(handle.endpoint);
+    const progress = onProgress && proxy(onProgress);
+    const abort = () => void api.abortLoad(String(signal?.reason ?? 'aborted')).catch(() => {});
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const m = await guard(handle, WHAT, api.load(model, rest, progress));
+      return new WorkerEngine(handle, api, m.model, m.config, m.contextLength);
+    } catch (e) {
+      handle.terminate();
+      throw signal?.aborted ? signal.reason : e;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  /** Streams the continuation of `prompt`, as Engine.generate; `signal` ends it with its reason. */
+  async *generate(prompt: Prompt, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
+    const { signal, ...rest } = options;
+    signal?.throwIfAborted();
+    const id = await this.call(this.api.start(prompt, rest));
+    let aborted: Promise<never> | undefined;
+    let onAbort = () => {};
+    if (signal) {
+      aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal.reason)));
+      aborted.catch(() => {});
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    let finished = false;
+    try {
+      for (;;) {
+        const next = this.call(this.api.next(id));
+        const { chunk } = await (aborted ? Promise.race([next, aborted]) : next);
+        if (!chunk) {
+          finished = true;
+          return;
+        }
+        yield chunk;
+        signal?.throwIfAborted();
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!finished && !this.disposed) void this.api.cancel(id, 'the caller stopped reading').catch(() => {});
+    }
+  }
+
+  /** Logits of every position of `tokens` ([T][vocab]). */
+  logits(tokens: number[]): Promise<Float32Array[]> {
+    return this.call(this.api.logits(tokens));
+  }
+
+  /** Token ids of a prompt (tokenized in the worker). */
+  encode(prompt: Prompt): Promise<number[]> {
+    return this.call(this.api.encode(prompt));
+  }
+
+  /** Text of token ids, special tokens skipped. */
+  decode(tokens: number[]): Promise<string> {
+    return this.call(this.api.decode(tokens));
+  }
+
+  /** Frees the model and ends the worker; calls still running fail. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    // Let the worker free its GPU memory if it can, then end it.
+    const done = this.api.dispose().catch(() => {});
+    void Promise.race([done, new Promise((r) => setTimeout(r, 1000))]).then(() => {
+      this.api[releaseProxy]();
+      this.handle.terminate();
+    });
+  }
+
+  private call<R>(p: Promise<R>): Promise<R> {
+    if (this.disposed) return Promise.reject(new Error('webmoe: the worker engine was disposed'));
+    return guard(this.handle, WHAT, p);
+  }
+}
+
+/** Runs the engine in a dedicated worker; the same calls as the Engine loadModel gives. */
+export function createWorkerEngine(model: ModelSpec, options?: WorkerEngineOptions): Promise<WorkerEngine> {
+  return WorkerEngine.create(model, options);
+}

@@ -1,0 +1,117 @@
+// The engine in a worker_threads worker (the Node flavour of createWorkerEngine): the same greedy
+// tokens and logits as the in-thread engine on the mixtral fixture, load progress, abort mid-stream,
+// the OpenAI surface, and workers that fail: a load error, a script that throws, a worker that dies
+// mid-stream — each a clear error, none a hang.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine, type GenerationChunk } from '../../src/api/engine.js';
+import { nodeDirSource } from '../../src/io/nodeSource.js';
+import '../../src/workers/node.js';
+import { createWorkerEngine, type WorkerEngine } from '../../src/workers/workerEngine.js';
+import { testDevice } from '../helpers/gpu.js';
+import { modelDir } from '../helpers/models.js';
+import { buildWorkers } from './build.js';
+
+async function tokensOf(it: AsyncIterable<GenerationChunk>): Promise<{ tokens: number[]; text: string; last: GenerationChunk }> {
+  const chunks: GenerationChunk[] = [];
+  for await (const c of it) chunks.push(c);
+  return { tokens: chunks.flatMap((c) => c.tokens), text: chunks.map((c) => c.text).join(''), last: chunks[chunks.length - 1] };
+}
+
+describe('createWorkerEngine (Node, worker_threads)', () => {
+  let dir: string;
+  let device: GPUDevice;
+  let local: Engine;
+  let remote: WorkerEngine;
+  const progress: number[] = [];
+
+  beforeAll(async () => {
+    dir = await buildWorkers();
+    device = await testDevice();
+    local = await Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64 });
+    remote = await createWorkerEngine(modelDir('mixtral'), {
+      contextLength: 64, onProgress: (p) => progress.push(p.loadedBytes / p.totalBytes),
+    });
+  });
+  afterAll(() => {
+    remote?.dispose();
+    local?.dispose();
+    device?.destroy();
+  });
+
+  it('loads with progress and generates the in-thread engine\'s greedy tokens, text and logits', async () => {
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[progress.length - 1]).toBe(1);
+    expect(remote.config).toEqual(local.config);
+    expect(remote.contextLength).toBe(64);
+    const prompt = { tokens: [0, 17, 42, 99, 5] };
+    const a = await tokensOf(remote.generate(prompt, { maxTokens: 8 }));
+    const b = await tokensOf(local.generate(prompt, { maxTokens: 8 }));
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.text).toBe(b.text);
+    expect(a.last.stats!.completionTokens).toBe(b.last.stats!.completionTokens);
+    expect(a.last.stats!.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(await remote.logits(prompt.tokens)).toEqual(await local.logits(prompt.tokens));
+    expect(await remote.encode('Hello')).toEqual(local.encode('Hello'));
+    const seeded = { maxTokens: 10, temperature: 1, seed: 3 };
+    expect((await tokensOf(remote.generate('Hello', seeded))).text).toBe((await tokensOf(local.generate('Hello', seeded))).text);
+  });
+
+  it('abort ends the stream with the reason; leaving the loop early cancels; the engine stays ready', async () => {
+    const controller = new AbortController();
+    const seen: GenerationChunk[] = [];
+    const run = async () => {
+      for await (const c of remote.generate('Hi', { maxTokens: 20, signal: controller.signal })) {
+        seen.push(c);
+        if (seen.length === 2) controller.abort(new Error('stopped by user'));
+      }
+    };
+    await expect(run()).rejects.toThrow('stopped by user');
+    expect(seen.length).toBe(2);
+    for await (const c of remote.generate('Hi', { maxTokens: 20 })) if (c.tokens.length) break;
+    const a = await tokensOf(remote.generate('Hi', { maxTokens: 4 }));
+    expect(a.tokens).toEqual((await tokensOf(local.generate('Hi', { maxTokens: 4 }))).tokens);
+  });
+
+  it('the OpenAI-style surface works through the worker', async () => {
+    const reply = await remote.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0 });
+    const same = await local.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0 });
+    expect(reply.choices[0].message.content).toBe(same.choices[0].message.content);
+    expect(reply.usage.completion_tokens).toBe(same.usage.completion_tokens);
+  });
+
+  it('a load that fails in the worker rejects with its error', async () => {
+    await expect(createWorkerEngine(join(dir, 'no-such-model'))).rejects.toThrow(/no config\.json/);
+  });
+
+  it('a worker script that throws rejects with a WorkerError, no hang', async () => {
+    const file = join(dir, 'throws.mjs');
+    writeFileSync(file, "throw new Error('boom at start');\n");
+    await expect(createWorkerEngine(modelDir('mixtral'), { workerUrl: pathToFileURL(file) }))
+      .rejects.toThrow('webmoe: the engine worker died: boom at start');
+  });
+
+  it('a worker that dies mid-stream fails the iterator with a WorkerError, no hang', async () => {
+    const trap = join(dir, 'engine-exit.mjs');
+    writeFileSync(trap, `import { parentPort } from 'node:worker_threads';
+let nexts = 0;
+parentPort.addEventListener('message', (event) => {
+  const m = event.data;
+  if (m && m.type === 'APPLY' && m.path && m.path[0] === 'next' && ++nexts === 3) { event.stopImmediatePropagation(); process.exit(7); }
+});
+`);
+    const file = join(dir, 'engine-dies.mjs');
+    writeFileSync(file, "import './engine-exit.mjs';\nimport './engine-worker-node.js';\n");
+    const dying = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64, workerUrl: pathToFileURL(file) });
+    const seen: GenerationChunk[] = [];
+    const run = async () => {
+      for await (const c of dying.generate('Hi', { maxTokens: 20 })) seen.push(c);
+    };
+    await expect(run()).rejects.toThrow('webmoe: the engine worker died: exited with code 7');
+    expect(seen.length).toBe(2);
+    await expect(dying.logits([1, 2])).rejects.toThrow(/engine worker died/);
+    dying.dispose();
+  });
+});
