@@ -11,22 +11,32 @@ export interface BrowserPage {
   close(): Promise<void>;
 }
 
-export async function openPage(): Promise<BrowserPage> {
+function needChromium(): void {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (see .ci/install-system), or set CHROMIUM_PATH`);
   }
+}
+
+/** Headless Chromium with WebGPU (SwiftShader where there is no GPU). */
+export async function launchChromium(): Promise<Browser> {
+  needChromium();
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export async function openPage(): Promise<BrowserPage> {
+  needChromium();
   const server: ViteDevServer = await createServer({
     configFile: false, logLevel: 'error', server: { host: '127.0.0.1', port: 0, hmr: false },
   });
   await server.listen();
   const address = server.httpServer!.address();
   if (!address || typeof address === 'string') throw new Error('vite dev server has no port');
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(`http://127.0.0.1:${address.port}/test/e2e/page.html`);

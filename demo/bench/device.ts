@@ -1,0 +1,47 @@
+// The adapter, as the benchmark page shows it and records it: info, limits, features.
+import { adapterName } from '../../src/bench/report.js';
+
+export interface DeviceDescription {
+  adapter: string;
+  software: boolean;
+  info: Record<string, string | boolean>;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export function describeDevice(adapter: GPUAdapter, software: boolean): DeviceDescription {
+  const info: Record<string, string | boolean> = {};
+  for (const key of ['vendor', 'architecture', 'device', 'description', 'isFallbackAdapter'] as const) {
+    const v = (adapter.info as unknown as Record<string, string | boolean | undefined>)[key];
+    if (v !== undefined && v !== '') info[key] = v;
+  }
+  const limits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const v = adapter.limits[key as keyof GPUSupportedLimits];
+    if (typeof v === 'number') limits[key] = v;
+  }
+  return { adapter: adapterName(adapter.info), software, info, features: [...adapter.features].sort(), limits };
+}
+
+export function renderDevice(d: DeviceDescription, list: HTMLElement, limits: HTMLTableElement): void {
+  const rows: [string, string][] = [
+    ['adapter', d.adapter + (d.software ? ' (software)' : '')],
+    ...Object.entries(d.info).map(([k, v]): [string, string] => [k, String(v)]),
+    ['features', d.features.join(', ') || 'none'],
+    ['browser', navigator.userAgent],
+  ];
+  list.replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement('dt');
+    const dd = document.createElement('dd');
+    dt.textContent = k;
+    dd.textContent = v;
+    return [dt, dd];
+  }));
+  limits.innerHTML = '<thead><tr><th scope="col">limit</th><th scope="col">value</th></tr></thead>';
+  const body = limits.createTBody();
+  for (const [k, v] of Object.entries(d.limits).sort()) {
+    const tr = body.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = v.toLocaleString('en');
+  }
+}

@@ -1,0 +1,52 @@
+// The benchmark report as tables and charts.
+import type { BenchRecord } from '../../src/bench/cases.js';
+import type { ModelBenchRecord } from '../../src/bench/model.js';
+import { type Bar, barChart } from './chart.js';
+
+const fixed = (v: number | null, digits = 2) => (v === null ? '' : v.toFixed(digits));
+
+function fill(table: HTMLTableElement, head: string[], rows: string[][]): void {
+  table.innerHTML = '';
+  const tr = table.createTHead().insertRow();
+  for (const h of head) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = h;
+    tr.append(th);
+  }
+  const body = table.createTBody();
+  for (const r of rows) {
+    const row = body.insertRow();
+    for (const cell of r) row.insertCell().textContent = cell;
+  }
+}
+
+export function renderRecords(table: HTMLTableElement, records: BenchRecord[]): void {
+  fill(table, ['case', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'error'], records.map((r) => [
+    r.name, r.shape, r.ms.toFixed(2), fixed(r.gflops), fixed(r.gbps), r.error.toExponential(1),
+  ]));
+}
+
+export function renderRatios(table: HTMLTableElement, ratios: Record<string, number>): void {
+  fill(table, ['ratio', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(2)]));
+}
+
+export function renderModel(table: HTMLTableElement, m: ModelBenchRecord): void {
+  fill(table, ['model', 'weights', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms'], [[
+    m.model, m.dtype, String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
+    m.decodeTokensPerSecond.toFixed(1), m.timeToFirstTokenMs.toFixed(0),
+  ]]);
+}
+
+export function renderCharts(box: HTMLElement, records: BenchRecord[], ratios: Record<string, number>, model?: ModelBenchRecord): void {
+  const bars = (key: 'gflops' | 'gbps'): Bar[] => records.flatMap((r) => (r[key] === null ? [] : [{ label: `${r.name} ${r.shape}`, value: r[key]! }]));
+  const charts = [barChart('Compute rate', 'GFLOP/s', bars('gflops')), barChart('Bandwidth', 'GB/s', bars('gbps'))];
+  const speedup = Object.entries(ratios).filter(([k]) => k.includes('dense time / sparse time'));
+  if (speedup.length) charts.push(barChart('MoE block: dense time / sparse time', '×', speedup.map(([k, v]) => ({ label: k.split(':')[0], value: v }))));
+  if (model) {
+    charts.push(barChart(`${model.model.split('/').filter(Boolean).pop()} generation`, 'tok/s', [
+      { label: 'prefill', value: model.prefillTokensPerSecond }, { label: 'decode', value: model.decodeTokensPerSecond },
+    ]));
+  }
+  box.replaceChildren(...charts);
+}

@@ -1,0 +1,36 @@
+// The expert-load heatmap: a table, one row per MoE layer, one cell per expert, shaded by the share
+// of that layer's tokens the expert received; redrawn (at most once a frame) as tokens stream.
+import type { RoutingLog } from './routing.js';
+
+export class Heatmap {
+  private pending = false;
+
+  constructor(private readonly table: HTMLTableElement) {}
+
+  /** Draws `log` on the next animation frame (streaming calls it per token). */
+  schedule(log: RoutingLog): void {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw(log);
+    });
+  }
+
+  draw(log: RoutingLog): void {
+    const head = `<tr><th scope="col">layer</th>${Array.from({ length: log.experts }, (_, e) => `<th scope="col">e${e}</th>`).join('')}</tr>`;
+    const rows = [...log.load].sort(([a], [b]) => a - b).map(([layer, counts]) => {
+      const total = counts.reduce((a, b) => a + b, 0) || 1;
+      const cells = counts.map((n, e) => {
+        const share = n / total;
+        return `<td style="--share:${share.toFixed(3)}" title="layer ${layer}, expert ${e}: ${n} tokens (${(100 * share).toFixed(0)}%)">${n}</td>`;
+      });
+      return `<tr><th scope="row">${layer}</th>${cells.join('')}</tr>`;
+    });
+    this.table.innerHTML = `<caption>Tokens routed to each expert, per layer (this reply)</caption><thead>${head}</thead><tbody>${rows.join('')}</tbody>`;
+  }
+
+  clear(): void {
+    this.table.innerHTML = '';
+  }
+}

@@ -1,0 +1,55 @@
+// Where the chat page's model comes from: a URL (the bundled model, any folder of model files, or a
+// Hugging Face repo page turned into its resolve/ file URLs), fetched into the Cache API; or a local
+// folder, picked with the File System Access API or a directory <input>.
+import { cachedUrlSource, type DownloadProgress } from '../../src/io/cacheSource.js';
+import { fileListSource, type ModelSource, urlSource } from '../../src/index.js';
+
+/**
+ * The folder URL of a model's files. https://huggingface.co/ORG/NAME (optionally /tree/REV or
+ * /resolve/REV/…) becomes https://huggingface.co/ORG/NAME/resolve/REV/; other URLs, relative ones
+ * included, name the folder itself.
+ */
+export function resolveModelUrl(input: string, page: string): string {
+  const text = input.trim();
+  if (!text) throw new Error('Enter a model URL: a folder with config.json and model.safetensors, or https://huggingface.co/ORG/NAME');
+  const url = new URL(text, page);
+  if (url.hostname === 'huggingface.co' || url.hostname === 'www.huggingface.co') {
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] === 'datasets' || parts[0] === 'spaces') throw new Error(`${text} is a Hugging Face ${parts[0].slice(0, -1)}, not a model`);
+    if (parts.length < 2) throw new Error(`${text}: a Hugging Face model URL names ORG/NAME, as in https://huggingface.co/ORG/NAME`);
+    const [org, name, kind, rev] = parts;
+    const revision = (kind === 'tree' || kind === 'resolve' || kind === 'blob') && rev ? rev : 'main';
+    return `https://huggingface.co/${org}/${name}/resolve/${encodeURIComponent(revision)}/`;
+  }
+  return url.href.endsWith('/') ? url.href : `${url.href}/`;
+}
+
+/** A URL's files through the Cache API (which only secure contexts have: https or localhost). */
+export function urlModel(input: string, onDownload: (p: DownloadProgress) => void): ModelSource {
+  const url = resolveModelUrl(input, location.href);
+  return typeof caches === 'undefined' ? urlSource(url) : cachedUrlSource(url, { onDownload });
+}
+
+/** Files of <input type="file" webkitdirectory> (or picked one by one). */
+export function folderModel(files: ArrayLike<File>): ModelSource {
+  if (files.length === 0) throw new Error('The picked folder is empty');
+  return fileListSource(Array.from(files));
+}
+
+interface DirectoryHandle {
+  name: string;
+  values(): AsyncIterable<{ kind: 'file' | 'directory'; name: string; getFile?: () => Promise<File> }>;
+}
+
+export const canPickDirectory = (): boolean => 'showDirectoryPicker' in globalThis;
+
+/** A folder picked with showDirectoryPicker (Chromium): its top-level files. */
+export async function pickDirectoryModel(): Promise<ModelSource> {
+  const picker = (globalThis as unknown as { showDirectoryPicker(o?: object): Promise<DirectoryHandle> }).showDirectoryPicker;
+  const dir = await picker({ mode: 'read' });
+  const files: File[] = [];
+  for await (const entry of dir.values()) {
+    if (entry.kind === 'file' && entry.getFile) files.push(await entry.getFile());
+  }
+  return { ...folderModel(files), name: dir.name };
+}

@@ -1,0 +1,28 @@
+// The benchmark's JSON, one shape for `webmoe bench` (Node) and the benchmark page (browser), so that
+// runs on different devices and runtimes can be compared field by field.
+import { benchRatios, type BenchRecord } from './cases.js';
+import type { ModelBenchRecord } from './model.js';
+
+export interface BenchReport {
+  /** "vendor / architecture / description" of the adapter */
+  adapter: string;
+  date: string;
+  dtype: string;
+  quick: boolean;
+  records: BenchRecord[];
+  ratios: Record<string, number>;
+  /** a model's generation speed, where the run measured one (the benchmark page: the bundled model) */
+  model?: ModelBenchRecord;
+  /** where the run happened, when known: user agent, adapter limits and features */
+  environment?: Record<string, unknown>;
+}
+
+export function adapterName(info: { vendor?: string; architecture?: string; description?: string } | undefined): string {
+  return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' / ') || 'unknown adapter';
+}
+
+export function benchReport(
+  adapter: string, o: { dtype: string; quick: boolean }, records: BenchRecord[], extra: Pick<BenchReport, 'model' | 'environment'> = {},
+): BenchReport {
+  return { adapter, date: new Date().toISOString(), dtype: o.dtype, quick: o.quick, records, ratios: benchRatios(records), ...extra };
+}

@@ -1,0 +1,160 @@
+// The demo pages in Chromium (WebGPU on SwiftShader), built and served as `npm start` does: the chat
+// page loads the bundled model, streams a reply, stops a long one and reads the weights from the Cache
+// API after a reload; the benchmark page completes its quick preset. Screenshots: test-results/screenshots/.
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './browser.js';
+import { type DemoServer, SCREENSHOTS, serveDemo } from './demo.js';
+
+let server: DemoServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  server = await serveDemo();
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A page that reports its errors to the test output (they also show in the page's status line). */
+async function open(path: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(new URL(path, server.url).href);
+  return page;
+}
+
+/** Waits for the status line to match, failing at once (with its text) if it turns into an alert. */
+async function waitForStatus(page: Page, pattern: RegExp, timeout: number): Promise<string> {
+  const handle = await page.waitForFunction((source) => {
+    const el = document.getElementById('status')!;
+    const text = el.textContent ?? '';
+    if (el.getAttribute('role') === 'alert' || new RegExp(source).test(text)) return text;
+    return false;
+  }, pattern.source, { timeout, polling: 100 });
+  const text = (await handle.jsonValue()) as string;
+  expect(await page.getAttribute('#status', 'role'), text).toBe('status');
+  return text;
+}
+
+async function setSetting(page: Page, label: string, value: string): Promise<void> {
+  if (!(await page.locator('#settings').isVisible())) await page.getByText('Sampling').click();
+  await page.getByLabel(label, { exact: true }).fill(value);
+}
+
+describe('chat page', () => {
+  let page: Page;
+  beforeAll(async () => { page = await open('index.html'); }, 60_000);
+
+  it('loads the bundled model and streams a reply into the log', async () => {
+    await waitForStatus(page, /^Ready/, 300_000);
+    await expect.poll(() => page.textContent('#model-info')).toMatch(/mixtral, 4 layers, 8 experts \(top-2\)/);
+    expect(await page.textContent('#load-label')).toMatch(/MB loaded/);
+
+    await setSetting(page, 'Max tokens', '12');
+    await setSetting(page, 'Seed', '1');
+    await page.getByRole('textbox', { name: 'Message' }).fill('It is a truth universally acknowledged');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const log = page.getByRole('log');
+    await expect.poll(() => log.locator('.message.assistant .token').count(), { timeout: 120_000 }).toBeGreaterThan(0);
+    await waitForStatus(page, /^Done\.$/, 300_000);
+    expect(await log.locator('.message.user').textContent()).toContain('It is a truth universally acknowledged');
+    const tokens = await log.locator('.message.assistant .token').count();
+    expect(tokens).toBeGreaterThan(0);
+    expect(tokens).toBeLessThanOrEqual(12);
+    expect(await page.textContent('#stats')).toMatch(/prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · time to first token \d+ ms/);
+    // The heatmap: one row per MoE layer, one cell per expert; a token's experts on hover.
+    expect(await page.locator('#heatmap tbody tr').count()).toBe(4);
+    expect(await page.locator('#heatmap tbody tr:first-child td').count()).toBe(8);
+    await log.locator('.message.assistant .token').first().hover();
+    await expect.poll(() => page.textContent('#token-info')).toMatch(/layer 0: e\d \d\.\d\d, e\d \d\.\d\d/);
+    await page.screenshot({ path: `${SCREENSHOTS}/chat.png`, fullPage: true });
+  }, 600_000);
+
+  it('Stop ends a long generation', async () => {
+    await setSetting(page, 'Max tokens', '100000');
+    await page.getByRole('textbox', { name: 'Message' }).fill('Mr. Darcy');
+    const replies = page.locator('.message.assistant');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect.poll(() => replies.nth(1).locator('.token').count(), { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
+    const stop = page.getByRole('button', { name: 'Stop' });
+    expect(await stop.isEnabled()).toBe(true);
+    await stop.click();
+    const text = await waitForStatus(page, /^Stopped after \d+ tokens\.$/, 120_000);
+    expect(Number(text.match(/\d+/)![0])).toBeLessThan(400);
+    expect(await stop.isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOTS}/chat-stopped.png`, fullPage: true });
+  }, 600_000);
+
+  it('a reload reads the weights from the Cache API, not the network', async () => {
+    const fetched: string[] = [];
+    page.on('request', (r) => { if (r.url().includes('/models/')) fetched.push(r.url()); });
+    await page.reload();
+    await waitForStatus(page, /^Ready/, 300_000);
+    expect(fetched.filter((u) => u.endsWith('model.safetensors'))).toEqual([]);
+  }, 600_000);
+
+  it('a model URL that does not exist ends in an alert, not a hang', async () => {
+    await page.getByLabel('Model URL').fill('./models/no-such-model/');
+    await page.getByRole('button', { name: 'Load' }).click();
+    await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
+    expect(await page.textContent('#status')).toMatch(/Could not load the model: .*no config\.json/);
+    await page.close();
+  }, 120_000);
+});
+
+describe('chat page errors', () => {
+  /** The chat page with `script` run before its own (to take WebGPU away, or shrink the memory it reports). */
+  async function openWith(script: string): Promise<Page> {
+    const page = await browser.newPage();
+    await page.addInitScript(script);
+    await page.goto(new URL('index.html', server.url).href);
+    return page;
+  }
+
+  it('without WebGPU: says so in an alert', async () => {
+    const page = await openWith("Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined })");
+    await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
+    expect(await page.textContent('#status')).toMatch(/^Could not load the model: This browser has no WebGPU/);
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await page.close();
+  }, 120_000);
+
+  it('a model bigger than the device: says it does not fit', async () => {
+    const page = await openWith("Object.defineProperty(Navigator.prototype, 'deviceMemory', { get: () => 1 / 64 })");
+    await page.waitForSelector('#status[role="alert"]', { timeout: 120_000 });
+    expect(await page.textContent('#status')).toMatch(/The model does not fit: it needs about \d+ MB of GPU memory with f16 weights, more than the 0.015625 GiB/);
+    await page.close();
+  }, 180_000);
+});
+
+describe('benchmark page', () => {
+  it('completes the quick preset and shows its table, charts and JSON', async () => {
+    const page = await open('bench.html');
+    await waitForStatus(page, /software adapter/, 60_000);
+    expect(await page.inputValue('#preset')).toBe('quick');
+    expect(await page.textContent('#device')).toMatch(/features/);
+    await page.getByRole('button', { name: 'Run benchmark' }).click();
+    await waitForStatus(page, /^Done in [\d.]+ s\.$/, 580_000);
+    const table = page.getByRole('table', { name: 'Benchmark results' });
+    const cases = await table.locator('tbody tr td:first-child').allTextContents();
+    expect(cases).toEqual(['copy', 'gemm', 'gemm', 'gemv', 'moe', 'moe', 'moe-dense', 'moe-dense']);
+    expect(await page.locator('#charts svg').count()).toBeGreaterThanOrEqual(3);
+    const report = JSON.parse((await page.textContent('#json'))!);
+    expect(Object.keys(report)).toEqual(['adapter', 'date', 'dtype', 'quick', 'records', 'ratios', 'model', 'environment']);
+    expect(report.quick).toBe(true);
+    expect(report.records).toHaveLength(8);
+    expect(Object.keys(report.records[0])).toEqual(['name', 'shape', 'ms', 'gflops', 'gbps', 'error']);
+    expect(report.model.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(report.model.prefillTokensPerSecond).toBeGreaterThan(0);
+    expect(await page.getAttribute('#download', 'href')).toMatch(/^blob:/);
+    await page.screenshot({ path: `${SCREENSHOTS}/bench.png`, fullPage: true });
+    await page.close();
+  }, 600_000);
+});
