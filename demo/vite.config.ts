@@ -12,6 +12,8 @@ export default defineConfig({
   // Missing files must be 404s (a model folder without chat_template.jinja), not the SPA's index.html.
   appType: 'mpa',
   server: { fs: { allow: [here('..')] } },
+  // The chat page's engine worker (new Worker(new URL('./engineWorker.ts', import.meta.url), { type: 'module' })).
+  worker: { format: 'es' },
   build: {
     target: 'es2022',
     outDir: here('../demo-dist'),

@@ -2,7 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchRatios, type BenchRecord, runBenchmarks } from './bench/cases.js';
+import { type BenchRecord, runBenchmarks } from './bench/cases.js';
+import { benchModel, type ModelBenchRecord, modelBenchSize } from './bench/model.js';
+import { adapterName, benchReport, gpuEnvironment } from './bench/report.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
 import { checkTokens } from './moe/reference.js';
@@ -10,7 +12,7 @@ import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
 import type { HostWeights } from './moe/weights.js';
 import { dtypeArg, intArg } from './cli/args.js';
-import { generate, inspect, logits } from './cli/model.js';
+import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
 
@@ -30,8 +32,10 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR
       Tensors (name, dtype, shape, bytes) and the parsed config, or the named error of a bad file.
-  webmoe bench [--quick] [--runs 5] [--dtype f32|f16] [--out bench-results/bench.json]
-      Copy bandwidth, dense GEMM, the MoE block sparse and dense; a table, and JSON to --out.
+  webmoe bench [--quick] [--runs 5] [--dtype f32|f16] [--model DIR|URL | --skip-model]
+               [--out bench-results/bench.json]
+      Copy bandwidth, dense GEMM, the MoE block sparse and dense, then the model's (default: the
+      bundled one's) prefill/decode speed; a table, and JSON to --out (the benchmark page's shape).
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
@@ -53,11 +57,6 @@ async function main(argv: string[]): Promise<void> {
   throw new Error(`unknown command '${command}'\n\n${HELP}`);
 }
 
-function describeDevice(device: GPUDevice): string {
-  const info = device.adapterInfo;
-  return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' / ') || 'unknown adapter';
-}
-
 async function moeDemo(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args, strict: true, options: {
@@ -77,7 +76,7 @@ async function moeDemo(args: string[]): Promise<void> {
 
   const device = await createNodeDevice();
   console.log(`webmoe moe-demo: one MoE block on random weights, T=${T} H=${H} I=${I} E=${E} k=${k} (${dtype}), seed ${seed}`);
-  console.log(`adapter: ${describeDevice(device)}`);
+  console.log(`adapter: ${adapterName(device.adapterInfo)}`);
   const config: MoEConfig = { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype };
   const weights: MoEWeights<HostWeights> = {
     router: randomArray(E * H, seed, 1 / Math.sqrt(H)),
@@ -126,23 +125,38 @@ async function bench(args: string[]): Promise<void> {
     args, strict: true, options: {
       quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '5' },
       dtype: { type: 'string', default: 'f32' }, out: { type: 'string', default: 'bench-results/bench.json' },
+      model: { type: 'string' }, 'skip-model': { type: 'boolean', default: false },
     },
   });
+  const dtype = dtypeArg(v.dtype);
+  const quick = v.quick!;
   const device = await createNodeDevice();
-  const adapter = describeDevice(device);
-  console.log(`webmoe bench on ${adapter}${v.quick ? ' (quick shapes)' : ''}, ${v.dtype} weights, median of ${v.runs} runs`);
+  const adapter = adapterName(device.adapterInfo);
+  console.log(`webmoe bench on ${adapter}${quick ? ' (quick shapes)' : ''}, ${dtype} weights, median of ${v.runs} runs`);
   const row = (r: BenchRecord) => `${r.name.padEnd(10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
     `${r.gflops === null ? ''.padStart(18) : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}` +
     `   err ${r.error.toExponential(1)}`;
-  const records = await runBenchmarks(device, {
-    quick: v.quick, runs: intArg(v.runs, 'runs'), dtype: dtypeArg(v.dtype), onRecord: (r) => console.log(row(r)),
-  });
-  const ratios = benchRatios(records);
-  for (const [name, value] of Object.entries(ratios)) console.log(`${name.padEnd(56)} ${value.toFixed(2)}`);
-  mkdirSync(dirname(v.out!), { recursive: true });
-  writeFileSync(v.out!, JSON.stringify({ adapter, date: new Date().toISOString(), dtype: v.dtype, quick: v.quick, records, ratios }, null, 2));
-  console.log(`wrote ${v.out}`);
+  const records = await runBenchmarks(device, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) });
+  const environment = { runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device) };
   device.destroy();
+  let model: ModelBenchRecord | undefined;
+  if (!v['skip-model']) {
+    const engine = await loadEngine(v.model, dtype);
+    try {
+      model = await benchModel(engine, { dtype, ...modelBenchSize(quick) });
+    } finally {
+      engine.dispose();
+    }
+  }
+  const report = benchReport(adapter, { dtype, quick }, records, { ...(model && { model }), environment });
+  for (const [name, value] of Object.entries(report.ratios)) console.log(`${name.padEnd(56)} ${value.toFixed(2)}`);
+  if (model) {
+    console.log(`model ${model.model} (${model.promptTokens} prompt tokens, ${model.generatedTokens} generated): prefill ` +
+      `${model.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${model.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${model.timeToFirstTokenMs.toFixed(0)} ms`);
+  }
+  mkdirSync(dirname(v.out!), { recursive: true });
+  writeFileSync(v.out!, JSON.stringify(report, null, 2));
+  console.log(`wrote ${v.out}`);
 }
 
 main(process.argv.slice(2)).then(

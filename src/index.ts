@@ -8,6 +8,7 @@ export {
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
 export { type Checkpoint, type LoadProgress, openCheckpoint, streamTensors } from './io/checkpoint.js';
 export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
+export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress } from './io/cacheSource.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
 export { type ModelConfig, ModelConfigError } from './model/config.js';
 export { Decoder, DecoderInputError } from './model/decoder.js';
@@ -26,7 +27,7 @@ export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } fro
 export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './workers/workerEngine.js';
-export type { ModelSpec } from './workers/engineHost.js';
+export { type EngineApi, engineApi, type ModelSpec } from './workers/engineHost.js';
 export type { ExpertCoordinator, ExpertParallelOptions, ExpertParallelStats } from './workers/coordinator.js';
 export { type Placement, PlacementError, type PlacementOptions, type WorkerKind } from './workers/placement.js';
 export { WorkerError } from './workers/platform.js';

@@ -1,5 +1,5 @@
 // The adapter, as the benchmark page shows it and records it: info, limits, features.
-import { adapterName } from '../../src/bench/report.js';
+import { adapterName, gpuEnvironment } from '../../src/bench/report.js';
 
 export interface DeviceDescription {
   adapter: string;
@@ -10,17 +10,7 @@ export interface DeviceDescription {
 }
 
 export function describeDevice(adapter: GPUAdapter, software: boolean): DeviceDescription {
-  const info: Record<string, string | boolean> = {};
-  for (const key of ['vendor', 'architecture', 'device', 'description', 'isFallbackAdapter'] as const) {
-    const v = (adapter.info as unknown as Record<string, string | boolean | undefined>)[key];
-    if (v !== undefined && v !== '') info[key] = v;
-  }
-  const limits: Record<string, number> = {};
-  for (const key in adapter.limits) {
-    const v = adapter.limits[key as keyof GPUSupportedLimits];
-    if (typeof v === 'number') limits[key] = v;
-  }
-  return { adapter: adapterName(adapter.info), software, info, features: [...adapter.features].sort(), limits };
+  return { adapter: adapterName(adapter.info), software, ...gpuEnvironment(adapter) };
 }
 
 export function renderDevice(d: DeviceDescription, list: HTMLElement, limits: HTMLTableElement): void {

@@ -2,10 +2,10 @@
 // the bundled model's generation speed, and shows a table, charts and the JSON (the same shape as the
 // Node command writes, so runs compare field by field).
 import { type BenchRecord, runBenchmarks } from '../../src/bench/cases.js';
-import { benchModel, type ModelBenchRecord } from '../../src/bench/model.js';
+import { benchModel, type ModelBenchRecord, modelBenchSize } from '../../src/bench/model.js';
 import { benchReport } from '../../src/bench/report.js';
 import { createDevice, loadModel, type WeightDType } from '../../src/index.js';
-import { isSoftwareAdapter, missingLimits, requestAdapter } from '../common/gpu.js';
+import { checkLimits, isSoftwareAdapter, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, setStatus } from '../common/status.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';
 import { describeDevice, renderDevice } from './device.js';
@@ -30,9 +30,7 @@ async function benchmark(): Promise<void> {
   const dtype = dtypeSelect.value as WeightDType;
   const runs = quick ? 1 : 5;
   const t0 = performance.now();
-  const adapter = await showAdapter();
-  const missing = missingLimits(adapter);
-  if (missing.length) throw new Error(`This GPU adapter lacks limits webmoe needs: ${missing.join('; ')}.`);
+  const adapter = checkLimits(await showAdapter());
   const device = await createDevice();
   try {
     const records: BenchRecord[] = [];
@@ -52,7 +50,7 @@ async function benchmark(): Promise<void> {
     let model: ModelBenchRecord;
     try {
       setStatus(status, 'Timing the bundled model…');
-      model = await benchModel(engine, { dtype, promptTokens: quick ? 32 : 128, maxTokens: quick ? 8 : 32 });
+      model = await benchModel(engine, { dtype, ...modelBenchSize(quick) });
     } finally {
       engine.dispose();
     }

@@ -1,14 +1,19 @@
 // The chat page: load a model (the bundled one, a URL, or a local folder), then stream replies with
-// their speed and routing. Every failure ends in the status line; nothing waits forever.
-import { Engine, type ChatMessage, type GenerateOptions, type GenerationStats, type ModelSource, openCheckpoint, type Prompt, type WeightDType } from '../../src/index.js';
-import { openDevice } from '../common/gpu.js';
+// their speed and routing. The engine runs in a worker (./engineWorker.ts): the page's thread only
+// checks that there is WebGPU and room for the model, and draws. Every failure ends in the status
+// line; nothing waits forever.
+import { proxy, type Remote, wrap } from 'comlink';
+import { createWorkerEngine, type ChatMessage, type GenerateOptions, type GenerationStats, type Prompt, type WeightDType, type WorkerEngine } from '../../src/index.js';
+import { adoptWorker, guard } from '../../src/workers/platform.js';
+import { checkLimits, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, isAbort, mb, setStatus } from '../common/status.js';
-import { catchOutOfMemory, checkFits, gpuBytes } from './fit.js';
+import type { ChatWorkerApi } from './engineWorker.js';
+import { checkFits } from './fit.js';
 import { Heatmap } from './heatmap.js';
 import { ProgressView } from './progress.js';
 import { RoutingLog } from './routing.js';
 import { readSettings } from './settings.js';
-import { canPickDirectory, folderModel, pickDirectoryModel, urlModel } from './source.js';
+import { canPickDirectory, folderModel, type ModelChoice, pickDirectoryModel, urlModel } from './source.js';
 import { Transcript } from './transcript.js';
 import { DEFAULT_CACHE } from '../../src/io/cacheSource.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';
@@ -25,8 +30,13 @@ const modelUrl = byId<HTMLInputElement>('model-url');
 const dtypeSelect = byId<HTMLSelectElement>('dtype');
 const settingsForm = byId<HTMLFormElement>('settings');
 
-let device: GPUDevice | undefined;
-let engine: Engine | undefined;
+let engine: WorkerEngine | undefined;
+/** The worker of the engine loaded or loading now (device loss of any other is old news). */
+let current: Worker | undefined;
+/** Why the current worker's GPU device went away, once it has. */
+let lostText: string | undefined;
+let modelName = '';
+let chatMode = false;
 let loading: AbortController | undefined;
 let generating: AbortController | undefined;
 let history: ChatMessage[] = [];
@@ -50,51 +60,74 @@ function setBusy(state: 'idle' | 'loading' | 'generating'): void {
   document.body.dataset.state = state;
 }
 
-async function getDevice(): Promise<GPUDevice> {
-  if (device) return device;
-  const opened = (await openDevice()).device;
-  opened.lost.then((info) => {
-    if (device !== opened) return;
-    device = undefined;
-    engine = undefined;
-    setBusy('idle');
-    setStatus(status, `The GPU device was lost (${info.reason}: ${info.message}). Load the model again.`, 'error');
-  });
-  return (device = opened);
+function deviceLost(worker: Worker, reason: string): void {
+  if (worker !== current) return;
+  lostText = `The GPU device was lost (${reason}). Load the model again.`;
+  engine?.dispose();
+  engine = undefined;
+  if (!loading && !generating) setBusy('idle');
+  setStatus(status, lostText, 'error');
 }
 
-async function load(source: ModelSource): Promise<void> {
+/** A fresh engine worker (Vite bundles ./engineWorker.ts for this very line). */
+function startWorker(): Worker {
+  return new Worker(new URL('./engineWorker.ts', import.meta.url), { type: 'module', name: 'webmoe engine' });
+}
+
+async function load(choice: ModelChoice): Promise<void> {
   loading?.abort();
   generating?.abort();
   const controller = (loading = new AbortController());
   const dtype = dtypeSelect.value as WeightDType;
   engine?.dispose();
   engine = undefined;
+  delete document.body.dataset.engine;
   setBusy('loading');
   progress.reset();
+  let worker: Worker | undefined;
+  let handedOver = false;
   try {
-    const dev = await getDevice();
-    setStatus(status, `Reading ${source.name}…`);
-    const ckpt = await openCheckpoint(source, controller.signal);
-    const bytes = gpuBytes(ckpt, dtype);
-    checkFits(bytes, dtype);
-    setStatus(status, `Loading ${source.name} (${mb(ckpt.bytes)} MB of weights, about ${mb(bytes)} MB on the GPU as ${dtype})…`);
-    const loaded = await catchOutOfMemory(dev, bytes, dtype, () => Engine.load(dev, source, {
-      dtype, signal: controller.signal,
+    // On this thread: only whether there is WebGPU and an able adapter (no device, no kernels).
+    checkLimits(await requestAdapter());
+    controller.signal.throwIfAborted();
+    worker = current = startWorker();
+    lostText = undefined;
+    const handle = adoptWorker(worker);
+    controller.signal.addEventListener('abort', () => { if (!handedOver) handle.terminate(); }, { once: true });
+    const remote: Remote<ChatWorkerApi> = wrap<ChatWorkerApi>(worker);
+    const own = worker;
+    await guard(handle, 'the engine worker', remote.watch(proxy({
+      download: (p) => progress.update(`downloading ${p.file}`, p.loadedBytes, p.totalBytes),
+      deviceLost: (reason) => deviceLost(own, reason),
+    })));
+    setStatus(status, `Reading ${choice.name}…`);
+    const size = await guard(handle, 'the engine worker', remote.size(choice.spec, dtype));
+    controller.signal.throwIfAborted();
+    checkFits(size.gpuBytes, dtype);
+    setStatus(status, `Loading ${choice.name} (${mb(size.weightBytes)} MB of weights, about ${mb(size.gpuBytes)} MB on the GPU as ${dtype})…`);
+    handedOver = true;
+    const loaded = await createWorkerEngine(choice.spec, {
+      worker, dtype, signal: controller.signal,
       onProgress: (p) => progress.update('uploading to the GPU', p.loadedBytes, p.totalBytes),
-    }));
+    });
+    // A conversation needs a chat template that renders; without one the page does plain completion.
+    const chat = await loaded.encode([{ role: 'user', content: 'Hello' }]).then(() => true, () => false);
     if (loading !== controller) return loaded.dispose();
     engine = loaded;
+    chatMode = chat;
+    modelName = choice.name;
     history = [];
     const c = engine.config;
-    const mode = engine.tokenizer?.hasChatTemplate ? 'chat (the model’s chat template)' : 'plain completion (the model has no chat template)';
-    progress.done(`${mb(ckpt.bytes)} MB loaded`);
-    byId('model-info').textContent = `${engine.model}: ${c.family}, ${c.layers} layers, ${c.experts} experts (top-${c.topK}), vocab ${c.vocab}, ${dtype} weights; ${mode}.`;
+    const mode = chat ? 'chat (the model’s chat template)' : 'plain completion (the model has no chat template)';
+    progress.done(`${mb(size.weightBytes)} MB loaded`);
+    byId('model-info').textContent = `${modelName}: ${c.family}, ${c.layers} layers, ${c.experts} experts (top-${c.topK}), vocab ${c.vocab}, ${dtype} weights; ${mode}.`;
+    document.body.dataset.engine = 'worker';
     setStatus(status, `Ready: ${mode}.`);
   } catch (e) {
+    if (!handedOver) worker?.terminate();
     if (loading !== controller) return;
     progress.reset();
-    setStatus(status, isAbort(e) ? 'Load cancelled.' : `Could not load the model: ${errorText(e)}`, 'error');
+    setStatus(status, isAbort(e) ? 'Load cancelled.' : lostText ?? `Could not load the model: ${errorText(e)}`, 'error');
   } finally {
     if (loading === controller) {
       loading = undefined;
@@ -110,11 +143,11 @@ function statsText(s: GenerationStats): string {
 
 async function generate(text: string, options: GenerateOptions): Promise<void> {
   if (!engine) return;
-  const chat = engine.tokenizer?.hasChatTemplate ?? false;
+  const chat = chatMode;
   const prompt: Prompt = chat ? [...history, { role: 'user', content: text }] : text;
   const controller = (generating = new AbortController());
   transcript.addUser(text);
-  const reply = transcript.startReply(engine.model.split('/').filter(Boolean).pop() ?? 'model');
+  const reply = transcript.startReply(modelName.split('/').filter(Boolean).pop() ?? 'model');
   routing = new RoutingLog(engine.config.experts);
   heatmap.clear();
   tokenInfo.textContent = HOVER_HINT;
@@ -139,7 +172,7 @@ async function generate(text: string, options: GenerateOptions): Promise<void> {
       reply.note(`stopped after ${generated} tokens`);
       setStatus(status, `Stopped after ${generated} tokens.`);
     } else {
-      setStatus(status, `Generation failed: ${errorText(e)}`, 'error');
+      setStatus(status, lostText ?? `Generation failed: ${errorText(e)}`, 'error');
     }
   } finally {
     heatmap.draw(routing);
@@ -151,7 +184,7 @@ async function generate(text: string, options: GenerateOptions): Promise<void> {
 byId<HTMLFormElement>('load-form').addEventListener('submit', (e) => {
   e.preventDefault();
   try {
-    load(urlModel(modelUrl.value, (p) => progress.update(`downloading ${p.file}`, p.loadedBytes, p.totalBytes)));
+    load(urlModel(modelUrl.value));
   } catch (err) {
     setStatus(status, errorText(err), 'error');
   }
@@ -213,4 +246,4 @@ byId('clear').addEventListener('click', () => {
 
 modelUrl.value = BUNDLED_MODEL;
 setBusy('idle');
-load(urlModel(BUNDLED_MODEL, (p) => progress.update(`downloading ${p.file}`, p.loadedBytes, p.totalBytes)));
+load(urlModel(BUNDLED_MODEL));

@@ -1,8 +1,14 @@
 // Where the chat page's model comes from: a URL (the bundled model, any folder of model files, or a
-// Hugging Face repo page turned into its resolve/ file URLs), fetched into the Cache API; or a local
-// folder, picked with the File System Access API or a directory <input>.
-import { cachedUrlSource, type DownloadProgress } from '../../src/io/cacheSource.js';
-import { fileListSource, type ModelSource, urlSource } from '../../src/index.js';
+// Hugging Face repo page turned into its resolve/ file URLs), which the engine worker fetches into the
+// Cache API; or a local folder, picked with the File System Access API or a directory <input>, whose
+// File objects go to the worker as they are (it reads them there).
+import { fileListSource, type ModelSpec } from '../../src/index.js';
+
+/** A model for the engine worker (`spec`: an absolute URL or File objects) and its name for the page. */
+export interface ModelChoice {
+  name: string;
+  spec: ModelSpec;
+}
 
 /**
  * The folder URL of a model's files. https://huggingface.co/ORG/NAME (optionally /tree/REV or
@@ -24,16 +30,17 @@ export function resolveModelUrl(input: string, page: string): string {
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
 }
 
-/** A URL's files through the Cache API (which only secure contexts have: https or localhost). */
-export function urlModel(input: string, onDownload: (p: DownloadProgress) => void): ModelSource {
+/** A model URL (relative ones against the page: the worker has another base). */
+export function urlModel(input: string): ModelChoice {
   const url = resolveModelUrl(input, location.href);
-  return typeof caches === 'undefined' ? urlSource(url) : cachedUrlSource(url, { onDownload });
+  return { name: url, spec: url };
 }
 
 /** Files of <input type="file" webkitdirectory> (or picked one by one). */
-export function folderModel(files: ArrayLike<File>): ModelSource {
+export function folderModel(files: ArrayLike<File>, name?: string): ModelChoice {
   if (files.length === 0) throw new Error('The picked folder is empty');
-  return fileListSource(Array.from(files));
+  const spec = Array.from(files);
+  return { name: name ?? fileListSource(spec).name, spec };
 }
 
 interface DirectoryHandle {
@@ -44,12 +51,12 @@ interface DirectoryHandle {
 export const canPickDirectory = (): boolean => 'showDirectoryPicker' in globalThis;
 
 /** A folder picked with showDirectoryPicker (Chromium): its top-level files. */
-export async function pickDirectoryModel(): Promise<ModelSource> {
+export async function pickDirectoryModel(): Promise<ModelChoice> {
   const picker = (globalThis as unknown as { showDirectoryPicker(o?: object): Promise<DirectoryHandle> }).showDirectoryPicker;
   const dir = await picker({ mode: 'read' });
   const files: File[] = [];
   for await (const entry of dir.values()) {
     if (entry.kind === 'file' && entry.getFile) files.push(await entry.getFile());
   }
-  return { ...folderModel(files), name: dir.name };
+  return folderModel(files, dir.name);
 }

@@ -1,7 +1,6 @@
 // What a page needs to know before it asks for a device: is there WebGPU, an adapter, and does the
 // adapter offer the limits webmoe's kernels need. Each failure is a sentence a user can act on.
 import { adapterName } from '../../src/bench/report.js';
-import { createDevice } from '../../src/index.js';
 
 /** Limits every webmoe kernel stays within: WebGPU's defaults, which a conforming adapter offers. */
 export const REQUIRED_LIMITS = {
@@ -24,21 +23,14 @@ export async function requestAdapter(): Promise<GPUAdapter> {
   return adapter;
 }
 
-/** Names each limit the adapter offers below what webmoe needs. */
-export function missingLimits(adapter: GPUAdapter): string[] {
-  return Object.entries(REQUIRED_LIMITS).flatMap(([key, need]) => {
+/** The adapter, if it offers the limits webmoe needs; else a DeviceSupportError naming those it lacks. */
+export function checkLimits(adapter: GPUAdapter): GPUAdapter {
+  const missing = Object.entries(REQUIRED_LIMITS).flatMap(([key, need]) => {
     const has = adapter.limits[key as keyof GPUSupportedLimits] as number;
     return has < need ? [`${key}: the adapter offers ${has}, webmoe needs ${need}`] : [];
   });
-}
-
-/** A device with the adapter's limits, after checking that the adapter has what webmoe needs. */
-export async function openDevice(): Promise<{ adapter: GPUAdapter; device: GPUDevice }> {
-  const adapter = await requestAdapter();
-  const missing = missingLimits(adapter);
   if (missing.length) throw new DeviceSupportError(`This GPU adapter lacks limits webmoe needs: ${missing.join('; ')}.`);
-  const device = await createDevice();
-  return { adapter, device };
+  return adapter;
 }
 
 /** Software adapters (SwiftShader, llvmpipe, WARP): the benchmark page offers its quick preset. */

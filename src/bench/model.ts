@@ -21,6 +21,11 @@ export interface ModelBenchOptions {
   signal?: AbortSignal;
 }
 
+/** The prompt and generation lengths `webmoe bench` and the benchmark page time, quick or full. */
+export function modelBenchSize(quick: boolean): { promptTokens: number; maxTokens: number } {
+  return quick ? { promptTokens: 32, maxTokens: 8 } : { promptTokens: 128, maxTokens: 32 };
+}
+
 const TEXT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ';
 
 export async function benchModel(engine: Engine, o: ModelBenchOptions): Promise<ModelBenchRecord> {

@@ -26,3 +26,21 @@ export function benchReport(
 ): BenchReport {
   return { adapter, date: new Date().toISOString(), dtype: o.dtype, quick: o.quick, records, ratios: benchRatios(records), ...extra };
 }
+
+/** The GPU a run used, for a report's environment: the adapter's info, its features (sorted) and limits. */
+export function gpuEnvironment(gpu: { adapterInfo?: GPUAdapterInfo; info?: GPUAdapterInfo; features: GPUSupportedFeatures; limits: GPUSupportedLimits }): {
+  info: Record<string, string | boolean>; features: string[]; limits: Record<string, number>;
+} {
+  const source = (gpu.info ?? gpu.adapterInfo) as unknown as Record<string, string | boolean | undefined> | undefined;
+  const info: Record<string, string | boolean> = {};
+  for (const key of ['vendor', 'architecture', 'device', 'description', 'isFallbackAdapter'] as const) {
+    const v = source?.[key];
+    if (v !== undefined && v !== '') info[key] = v;
+  }
+  const limits: Record<string, number> = {};
+  for (const key in gpu.limits) {
+    const v = gpu.limits[key as keyof GPUSupportedLimits];
+    if (typeof v === 'number') limits[key] = v;
+  }
+  return { info, features: [...gpu.features].sort(), limits };
+}

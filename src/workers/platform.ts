@@ -35,11 +35,15 @@ const browserSpawner: Spawner = (script, url) => {
   if (typeof Worker === 'undefined') {
     throw new WorkerError('webmoe: this environment has no Worker (in Node, use the webmoe/node entry point)');
   }
-  const w = new Worker(url ?? new URL(FILES[script], HERE), { type: 'module', name: `webmoe ${script}` });
+  return adoptWorker(new Worker(url ?? new URL(FILES[script], HERE), { type: 'module', name: `webmoe ${script}` }));
+};
+
+/** A browser Worker someone else started, watched like one of ours (its `error` events end the calls waiting on it). */
+export function adoptWorker(w: Worker): WorkerHandle {
   const { died, fail } = deathWatch();
   w.addEventListener('error', (e) => fail(new Error(e.message || 'the worker script failed to load')));
   return { endpoint: w, died, terminate: () => { fail(new Error('terminated')); w.terminate(); } };
-};
+}
 
 let spawner: Spawner = browserSpawner;
 

@@ -6,11 +6,19 @@ import type { GenerateOptions, GenerationChunk, LoadModelOptions, Prompt } from 
 import { ChatCompletions } from '../api/openai.js';
 import type { ModelConfig } from '../model/config.js';
 import type { EngineApi, ModelSpec } from './engineHost.js';
-import { guard, spawnWorker, type WorkerHandle } from './platform.js';
+import { adoptWorker, guard, spawnWorker, type WorkerHandle } from './platform.js';
 
 export interface WorkerEngineOptions extends Omit<LoadModelOptions, 'shardWorkerUrl'> {
   /** The engine worker script. Default: the built one beside the package's modules. */
   workerUrl?: string | URL;
+  /**
+   * Browser only, in place of `workerUrl`: a started engine worker, or a function that starts one.
+   * For bundlers that bundle a worker only where the app writes
+   * `new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })` (Vite): its script
+   * exposes engineApi as src/workers/engineWorker.ts does. The engine terminates it on dispose or
+   * when the load fails.
+   */
+  worker?: Worker | (() => Worker);
   /** The shard worker script, for `workers` (expert-parallel inside the engine worker). */
   shardWorkerUrl?: string;
 }
@@ -34,9 +42,9 @@ export class WorkerEngine {
 
   /** Starts the worker and loads `model` (a URL or, in Node, a folder; or browser File objects) in it. */
   static async create(model: ModelSpec, options: WorkerEngineOptions = {}): Promise<WorkerEngine> {
-    const { signal, onProgress, workerUrl, ...rest } = options;
+    const { signal, onProgress, workerUrl, worker, ...rest } = options;
     signal?.throwIfAborted();
-    const handle = spawnWorker('engine', workerUrl);
+    const handle = worker ? adoptWorker(typeof worker === 'function' ? worker() : worker) : spawnWorker('engine', workerUrl);
     const api = wrap<EngineApi>(handle.endpoint);
     const progress = onProgress && proxy(onProgress);
     const abort = () => void api.abortLoad(String(signal?.reason ?? 'aborted')).catch(() => {});

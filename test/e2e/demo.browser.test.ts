@@ -1,6 +1,7 @@
 // The demo pages in Chromium (WebGPU on SwiftShader), built and served as `npm start` does: the chat
 // page loads the bundled model, streams a reply, stops a long one and reads the weights from the Cache
-// API after a reload; the benchmark page completes its quick preset. Screenshots: test-results/screenshots/.
+// API after a reload, all in its engine worker, and says so when the GPU process crashes; the benchmark
+// page completes its quick preset. Screenshots: test-results/screenshots/.
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,13 +22,27 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A page that reports its errors to the test output (they also show in the page's status line). */
-async function open(path: string): Promise<Page> {
+/**
+ * A page that reports its errors to the test output (they also show in the page's status line), with
+ * `script` run before its own (to take WebGPU away, or shrink the memory it reports).
+ */
+async function open(path: string, script?: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  if (script) await page.addInitScript(script);
   await page.goto(new URL(path, server.url).href);
   return page;
 }
+
+/** Counts the GPU devices the page's own thread asks for (init scripts do not run in workers). */
+const COUNT_DEVICES = `{
+  const proto = globalThis.GPUAdapter && GPUAdapter.prototype;
+  globalThis.__mainThreadDevices = 0;
+  if (proto) {
+    const requestDevice = proto.requestDevice;
+    proto.requestDevice = function (...args) { globalThis.__mainThreadDevices++; return requestDevice.apply(this, args); };
+  }
+}`;
 
 /** Waits for the status line to match, failing at once (with its text) if it turns into an alert. */
 async function waitForStatus(page: Page, pattern: RegExp, timeout: number): Promise<string> {
@@ -49,7 +64,7 @@ async function setSetting(page: Page, label: string, value: string): Promise<voi
 
 describe('chat page', () => {
   let page: Page;
-  beforeAll(async () => { page = await open('index.html'); }, 60_000);
+  beforeAll(async () => { page = await open('index.html', COUNT_DEVICES); }, 60_000);
 
   it('loads the bundled model and streams a reply into the log', async () => {
     await waitForStatus(page, /^Ready/, 300_000);
@@ -74,6 +89,10 @@ describe('chat page', () => {
     await log.locator('.message.assistant .token').first().hover();
     await expect.poll(() => page.textContent('#token-info')).toMatch(/layer 0: e\d \d\.\d\d, e\d \d\.\d\d/);
     await page.screenshot({ path: `${SCREENSHOTS}/chat.png`, fullPage: true });
+    // All of it ran in the engine worker: the page's thread never asked for a GPU device.
+    expect(await page.getAttribute('body', 'data-engine')).toBe('worker');
+    expect(page.workers().map((w) => w.url())).toContainEqual(expect.stringMatching(/\/assets\/engineWorker-[\w-]+\.js$/));
+    expect(await page.evaluate(() => (globalThis as { __mainThreadDevices?: number }).__mainThreadDevices)).toBe(0);
   }, 600_000);
 
   it('Stop ends a long generation', async () => {
@@ -101,22 +120,20 @@ describe('chat page', () => {
   }, 600_000);
 
   it('a model URL that does not exist ends in an alert, not a hang', async () => {
+    const requested: string[] = [];
+    page.on('request', (r) => requested.push(r.url()));
     await page.getByLabel('Model URL').fill('./models/no-such-model/');
     await page.getByRole('button', { name: 'Load' }).click();
     await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
     expect(await page.textContent('#status')).toMatch(/Could not load the model: .*no config\.json/);
+    // The engine worker's fetches reach the page's request events (which the reload test counts on).
+    expect(requested).toContainEqual(expect.stringMatching(/\/models\/no-such-model\/config\.json$/));
     await page.close();
   }, 120_000);
 });
 
 describe('chat page errors', () => {
-  /** The chat page with `script` run before its own (to take WebGPU away, or shrink the memory it reports). */
-  async function openWith(script: string): Promise<Page> {
-    const page = await browser.newPage();
-    await page.addInitScript(script);
-    await page.goto(new URL('index.html', server.url).href);
-    return page;
-  }
+  const openWith = (script: string) => open('index.html', script);
 
   it('without WebGPU: says so in an alert', async () => {
     const page = await openWith("Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined })");
@@ -157,4 +174,22 @@ describe('benchmark page', () => {
     await page.screenshot({ path: `${SCREENSHOTS}/bench.png`, fullPage: true });
     await page.close();
   }, 600_000);
+});
+
+describe('chat page, GPU process crash', () => {
+  it('a lost device (the GPU process crashed) says so in an alert', async () => {
+    const page = await open('index.html');
+    await waitForStatus(page, /^Ready/, 300_000);
+    const cdp = await browser.newBrowserCDPSession();
+    await cdp.send('Browser.crashGpuProcess');
+    await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
+    expect(await page.textContent('#status')).toMatch(/^The GPU device was lost \(.*\)\. Load the model again\.$/);
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await cdp.detach();
+    // Loading again starts a fresh worker on the restarted GPU process.
+    await page.getByRole('button', { name: 'Load' }).click();
+    await page.waitForSelector('#status[role="status"]', { timeout: 60_000 });
+    await waitForStatus(page, /^Ready/, 300_000);
+    await page.close();
+  }, 400_000);
 });
