@@ -46,7 +46,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   let nc = p.n1 - p.n0;
   let colBase = wg.x * BN;
   let parts = select(1u, 2u, GATED);
-  let wBase = (e - p.e0) * parts * nc * K;
+  let wRow = (e - p.e0) * parts * nc;  // the expert's first row in this binding
   var acc: array<vec4f, TM>;    // acc[i][j]: row i, column j of this thread's 4 × 4
   var accUp: array<vec4f, TM>;
   for (var k0 = 0u; k0 < K; k0 += BK) {
@@ -63,7 +63,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
       let n = (i / BK) % BN;
       let c = i % BK;
       var v = 0.0;
-      if (colBase + n < nc && k0 + c < K) { v = weight(wBase + (part * nc + colBase + n) * K + k0 + c); }
+      if (colBase + n < nc && k0 + c < K) { v = weight(wRow + part * nc + colBase + n, k0 + c); }
       Bs[(part * BK * BN + c * BN + n) / 4u][n % 4u] = v;
     }
     workgroupBarrier();

@@ -4,7 +4,8 @@
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
 // Params, bindings 0–2 (p, a, w), weight() and silu(): expert_common.wgsl, prepended.
 // Dispatch: (ceil((n1-n0)/RN), T·k, 1) per weight binding: a workgroup computes RN output columns
-// of one slot; threads stride K so neighbours read neighbouring weights, then RN threads sum the
+// of one slot; threads stride K (a word of PER quantized weights at a time, wordDot()) so
+// neighbours read neighbouring weights, then RN threads sum the
 // 64 partials (one barrier, not a barrier per tree level).
 
 const WG = 64u;
@@ -31,16 +32,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   let n0 = wg.x * RN;
   let cols = min(RN, nc - n0);
   let parts = select(1u, 2u, GATED);
-  let wBase = (e - p.e0) * parts * nc * K;
+  let wRow = (e - p.e0) * parts * nc + n0;  // first gate (or down) row of this workgroup
   let aBase = select(slot, slot / p.topK, GATED) * K;
   var g: array<f32, RN_MAX>;
   var u: array<f32, RN_MAX>;
-  for (var k = tid; k < K; k += WG) {
-    let av = a[aBase + k];
+  // A thread takes PER consecutive inputs (one word of quantized weights per row) at a time.
+  var av: array<f32, 8>;
+  for (var k0 = tid * PER; k0 < K; k0 += WG * PER) {
+    let n = min(PER, K - k0);
+    for (var i = 0u; i < n; i++) { av[i] = a[aBase + k0 + i]; }
     for (var j = 0u; j < cols; j++) {
-      let row = wBase + (n0 + j) * K + k;
-      g[j] += av * weight(row);
-      if (GATED) { u[j] += av * weight(row + nc * K); }
+      g[j] += wordDot(wRow + j, k0, n, &av);
+      if (GATED) { u[j] += wordDot(wRow + j + nc, k0, n, &av); }
     }
   }
   for (var j = 0u; j < cols; j++) {

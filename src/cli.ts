@@ -7,7 +7,8 @@ import { benchModel, type ModelBenchRecord, modelBenchSize } from './bench/model
 import { adapterName, benchReport, gpuEnvironment } from './bench/report.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
-import { checkTokens } from './moe/reference.js';
+import { isQuant } from './moe/quant.js';
+import { checkTokens, referenceQuantize } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
 import type { HostWeights } from './moe/weights.js';
@@ -19,25 +20,25 @@ import { createNodeDevice } from './node.js';
 const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
 
   webmoe moe-demo [--tokens 64] [--experts 8] [--top-k 2] [--hidden 256] [--intermediate 512]
-                  [--dtype f32|f16] [--seed 1]
+                  [--dtype f32|f16|q8|q4] [--seed 1]
       One MoE block on random weights: prints routing, expert load and timing.
   webmoe generate [--model DIR|URL] --prompt TEXT [--chat] [--max-tokens 128] [--temperature 0]
                   [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR]
-                  [--dtype f32|f16] [--workers N [--gpu-expert-budget MB] [--cpu-workers N]]
+                  [--dtype f32|f16|q8|q4] [--workers N [--gpu-expert-budget MB] [--cpu-workers N]]
       Streams the model's continuation (or chat reply), then prefill/decode speed. Without
       --model: the bundled model (a small MoE trained on Jane Austen's novels).
       --workers N: the routed experts sharded over N GPU worker threads (expert-parallel);
       --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
-  webmoe logits [--model DIR|URL] --tokens 1,2,3 [--dtype f32|f16] [--workers N ...]
+  webmoe logits [--model DIR|URL] --tokens 1,2,3 [--dtype f32|f16|q8|q4] [--workers N ...]
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR
       Tensors (name, dtype, shape, bytes) and the parsed config, or the named error of a bad file.
-  webmoe bench [--quick] [--runs 5] [--dtype f32|f16] [--model DIR|URL | --skip-model]
+  webmoe bench [--quick] [--runs 5] [--dtype f32|f16|q8|q4] [--model DIR|URL | --skip-model]
                [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense, then the model's (default: the
       bundled one's) prefill/decode speed; a table, and JSON to --out (the benchmark page's shape).
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
-                       [--runs 3] [--dtype f32|f16] [--out bench-results/workers.json]
+                       [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
       worker, with the expert-parallel time split (readback, host, experts, transfer).
 `;
@@ -107,9 +108,16 @@ async function moeDemo(args: string[]): Promise<void> {
   counts.forEach((c, e) => console.log(`  e${String(e).padEnd(3)} ${'█'.repeat(Math.round((30 * c) / most)).padEnd(30)} ${c}`));
 
   const checked = Math.min(T, 4);
-  const { error, rejected } = checkTokens({ ...config, ...weights }, xHost, checked, new Float32Array(yb), ids);
-  console.log(`\nfirst ${checked} tokens against the float64 CPU reference: relative error ${error.toExponential(1)}` +
-    `${rejected.length ? ` (routing differs: ${rejected.join('; ')})` : ''}`);
+  // q8/q4: the reference on the dequantized weights checks the kernels; on the f32 ones, the quantization.
+  const stored = isQuant(dtype)
+    ? { ...weights, gateUp: referenceQuantize(weights.gateUp, H, dtype), down: referenceQuantize(weights.down, I, dtype) } : weights;
+  const { error, rejected } = checkTokens({ ...config, ...stored }, xHost, checked, new Float32Array(yb), ids);
+  console.log(`\nfirst ${checked} tokens against the float64 CPU reference${isQuant(dtype) ? ` on the dequantized ${dtype} weights` : ''}: ` +
+    `relative error ${error.toExponential(1)}${rejected.length ? ` (routing differs: ${rejected.join('; ')})` : ''}`);
+  if (isQuant(dtype)) {
+    const q = checkTokens({ ...config, ...weights }, xHost, checked, new Float32Array(yb), ids).error;
+    console.log(`${dtype} against the f32 weights (quantization error): relative error ${q.toExponential(1)}`);
+  }
 
   const ms = await medianMs(device, (e) => layer.encode(e, x, y, T), 5);
   const gflop = (T * k * 6 * H * I) / 1e9;

@@ -4,10 +4,11 @@
 import { copyKernel } from '../kernels/copy.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { readBuffers, Workspace } from '../gpu/workspace.js';
-import { checkTokens, relativeError } from '../moe/reference.js';
+import { isQuant } from '../moe/quant.js';
+import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.js';
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
-import { destroyExpertMatrix, type HostWeights, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { destroyExpertMatrix, expertBytes, type HostWeights, rowBytes, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
 import { medianMs, randomArray } from './timing.js';
 
 export interface BenchRecord {
@@ -50,7 +51,9 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
   const shapes = benchShapes(o.quick ?? false);
   const records: BenchRecord[] = [];
   // A wrong answer is no benchmark result. Looser than the tests' bounds: this guards, they measure.
+  // q8/q4 are checked against the reference on their dequantized weights (f16 on the f32 ones).
   const tolerance = dtype === 'f16' ? 3e-3 : 1e-4;
+  const stored = (w: Float32Array, inner: number) => (isQuant(dtype) ? referenceQuantize(w, inner, dtype) : w);
   const record = (r: BenchRecord) => {
     if (!(r.error <= tolerance)) {
       throw new Error(`benchmark ${r.name} ${r.shape}: output differs from the float64 reference (relative error ${r.error})`);
@@ -94,11 +97,12 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
         blockExpert: ws.upload(new Uint32Array(blocks), 'blocks'),
       }, 1, blocks, rows);
     const ms = await medianMs(device, (enc) => pass(enc, dispatches), runs);
-    const bytes = n * k * (dtype === 'f16' ? 2 : 4) + 4 * (m * k + m * n);
+    const bytes = n * rowBytes(k, dtype) + 4 * (m * k + m * n);
     const [out] = await readBuffers(device, [io.out]);
+    const wRef = stored(wHost, k);
     const firstRow = Float64Array.from({ length: n }, (_, j) => {
       let acc = 0;
-      for (let i = 0; i < k; i++) acc += xHost[i] * wHost[j * k + i];
+      for (let i = 0; i < k; i++) acc += xHost[i] * wRef[j * k + i];
       return acc;
     });
     record({
@@ -121,6 +125,7 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
   ];
   for (const [name, config, weights] of blocks) {
     const layer = MoELayer.create(device, config, weights);
+    const refWeights = { ...weights, gateUp: stored(gateUp, H), down: stored(down, config.intermediate) };
     for (const T of shapes.moe.tokens) {
       const ws = new Workspace(device);
       const xHost = randomArray(T * H, 7 + T);
@@ -129,13 +134,14 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       const ms = await medianMs(device, (enc) => layer.encode(enc, x, y, T), runs);
       // The first two tokens against the reference, on the GPU's routing (it accepts only rounding ties).
       const [yb, ib] = await readBuffers(device, [y, layer.routing().ids]);
-      const { error } = checkTokens({ ...config, ...weights }, xHost, Math.min(T, 2), new Float32Array(yb), new Uint32Array(ib));
+      const { error } = checkTokens({ ...config, ...refWeights }, xHost, Math.min(T, 2), new Float32Array(yb), new Uint32Array(ib));
       const flops = T * config.topK * 6 * H * config.intermediate;
-      const expertBytes = 3 * H * config.intermediate * (dtype === 'f16' ? 2 : 4);
+      const oneExpert = expertBytes({ parts: 2, outputs: config.intermediate, inner: H }, dtype)
+        + expertBytes({ parts: 1, outputs: H, inner: config.intermediate }, dtype);
       const touched = Math.min(config.numExperts, T * config.topK);  // experts whose weights are read at most
       record({
         name, shape: `T=${T} H=${H} I=${I} E=${E} k=${name === 'moe' ? k : E}`, ms,
-        gflops: flops / ms / 1e6, gbps: (touched * expertBytes) / ms / 1e6, error,
+        gflops: flops / ms / 1e6, gbps: (touched * oneExpert) / ms / 1e6, error,
       });
       ws.destroy();
     }

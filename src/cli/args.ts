@@ -1,5 +1,5 @@
 // Flag values of the CLI, checked with messages that name the flag.
-import type { WeightDType } from '../moe/weights.js';
+import { WEIGHT_DTYPES, type WeightDType } from '../moe/weights.js';
 
 export function intArg(v: string | undefined, name: string): number {
   const n = Number(v);
@@ -16,6 +16,6 @@ export function numberArg(v: string | undefined, name: string): number | undefin
 }
 
 export function dtypeArg(v: string | undefined): WeightDType {
-  if (v !== 'f32' && v !== 'f16') throw new Error(`--dtype must be f32 or f16, got '${v}'`);
-  return v;
+  if (!WEIGHT_DTYPES.includes(v as WeightDType)) throw new Error(`--dtype must be ${WEIGHT_DTYPES.join(', ')}, got '${v}'`);
+  return v as WeightDType;
 }

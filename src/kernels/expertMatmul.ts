@@ -3,7 +3,7 @@ import gemm from '../../shaders/moe_gemm.wgsl?raw';
 import gemv from '../../shaders/moe_gemv.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
-import type { ExpertChunk, ExpertMatrix } from '../moe/weights.js';
+import type { ExpertChunk, ExpertMatrix, WeightDType } from '../moe/weights.js';
 import type { BlockRows } from './align.js';
 
 
@@ -37,8 +37,11 @@ export function indexedGemv(
   ));
 }
 
+/** expert_common.wgsl WEIGHT_BITS: the storage of the weights, dequantized in the kernels. */
+const WEIGHT_BITS: Record<WeightDType, number> = { f32: 32, f16: 16, q8: 8, q4: 4 };
+
 function overrides(m: ExpertMatrix): Record<string, number> {
-  return { GATED: m.parts === 2 ? 1 : 0, WEIGHT_F16: m.dtype === 'f16' ? 1 : 0 };
+  return { GATED: m.parts === 2 ? 1 : 0, WEIGHT_BITS: WEIGHT_BITS[m.dtype] };
 }
 
 function params(ws: Workspace, m: ExpertMatrix, c: ExpertChunk, topK: number): GPUBuffer {

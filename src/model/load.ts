@@ -4,6 +4,7 @@
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { MoELayer } from '../moe/layer.js';
+import { isQuant } from '../moe/quant.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../moe/weights.js';
 import type { ModelConfig } from './config.js';
 import { Decoder, type DecoderLayer, type MLPBlock } from './decoder.js';
@@ -14,7 +15,11 @@ export class ModelLoadError extends Error {
 }
 
 export interface DecoderLoadOptions {
-  /** Storage of the big matrices (attention, experts, embedding); compute is f32 either way. */
+  /**
+   * Storage of the big matrices (attention, experts, embedding); compute is f32 either way. With 'q8'
+   * or 'q4' the MLP weights (routed, shared and dense experts) are quantized as they stream in and
+   * attention, embedding and lm_head are stored f16.
+   */
   dtype?: WeightDType;
   /** Positions the KV cache holds. Default min(max_position_embeddings, 2048). */
   contextLength?: number;
@@ -93,8 +98,9 @@ export async function loadDecoder(
     made.push(x);
     return x;
   };
-  const matrix = (shape: ExpertShape, label: string) => {
-    const m = createExpertMatrix(device, shape, dtype, label);
+  // q8/q4 quantize the MLP weights only; the other matrices keep f16.
+  const matrix = (shape: ExpertShape, label: string, mlp = false) => {
+    const m = createExpertMatrix(device, shape, mlp || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
     return m;
   };
@@ -153,7 +159,7 @@ export async function loadDecoder(
   }
 }
 
-type MakeMatrix = (shape: ExpertShape, label: string) => ExpertMatrix;
+type MakeMatrix = (shape: ExpertShape, label: string, mlp?: boolean) => ExpertMatrix;
 
 /**
  * The MoE block's tensors; returns the layer's constructor, to run once the rows have arrived. With
@@ -166,8 +172,8 @@ function sparseWeights(
   const { hidden: H, experts: E, moeIntermediate: I } = c;
   const router = new Float32Array(E * H);
   wants.host(names.router, [E, H], router);
-  const gateUp = external ? undefined : matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`);
-  const down = external ? undefined : matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`);
+  const gateUp = external ? undefined : matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`, true);
+  const down = external ? undefined : matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`, true);
   const rows = (which: 'gateUp' | 'down', name: string, shape: number[], firstRow: number) => {
     if (external) wants.add(name, shape, (r, values) => external.experts.rows(external.layer, which, firstRow + r, values));
     else wants.rows(device, name, shape, which === 'gateUp' ? gateUp! : down!, firstRow);
@@ -188,8 +194,8 @@ function sparseWeights(
     const S = c.sharedIntermediate;
     const s = names.shared;
     shared = {
-      gateUp: matrix({ experts: 1, parts: 2, outputs: S, inner: H }, `${label} shared gate/up`),
-      down: matrix({ experts: 1, parts: 1, outputs: H, inner: S }, `${label} shared down`),
+      gateUp: matrix({ experts: 1, parts: 2, outputs: S, inner: H }, `${label} shared gate/up`, true),
+      down: matrix({ experts: 1, parts: 1, outputs: H, inner: S }, `${label} shared down`, true),
       gate: new Float32Array(H),
     };
     wants.rows(device, s.gate, [S, H], shared.gateUp, 0);
@@ -217,8 +223,8 @@ function sparseWeights(
 function denseWeights(device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string): () => MoELayer {
   const { hidden: H } = c;
   const I = c.denseIntermediate!;
-  const gateUp = matrix({ experts: 1, parts: 2, outputs: I, inner: H }, `${label} mlp gate/up`);
-  const down = matrix({ experts: 1, parts: 1, outputs: H, inner: I }, `${label} mlp down`);
+  const gateUp = matrix({ experts: 1, parts: 2, outputs: I, inner: H }, `${label} mlp gate/up`, true);
+  const down = matrix({ experts: 1, parts: 1, outputs: H, inner: I }, `${label} mlp down`, true);
   wants.rows(device, names.dense.gate, [I, H], gateUp, 0);
   wants.rows(device, names.dense.up, [I, H], gateUp, I);
   wants.rows(device, names.dense.down, [H, I], down, 0);

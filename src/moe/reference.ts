@@ -1,7 +1,8 @@
 // Float64 CPU reference of a MoE block, written from the model families' definitions (not from the
 // kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine. The tests check
 // every kernel against it; the benchmark and the demo check their outputs with it.
-import { f16BitsToF32 } from '../gpu/f16.js';
+import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
+import type { QuantDType } from './quant.js';
 import type { MoEConfig, MoESpec, MoEWeights } from './spec.js';
 import type { HostWeights } from './weights.js';
 
@@ -17,6 +18,30 @@ const silu = (v: number) => v * sigmoid(v);
 /** Element i of host weights (f16 bits decoded), read lazily: checkpoints can be large. */
 function at(w: HostWeights, i: number): number {
   return w instanceof Uint16Array ? f16BitsToF32(w[i]) : w[i];
+}
+
+/**
+ * Quantize → dequantize of weights stored as rows of `inner` values, from the definition of q8/q4:
+ * per row, per 32 consecutive inputs (the last group may be shorter), scale = max|w| / QMAX rounded
+ * to f16, q = round(w / scale) clamped to ±QMAX (127 for q8, 7 for q4), value = q · scale. Run a
+ * block through referenceMoE with these values to get the float64 result of the quantized model.
+ */
+export function referenceQuantize(w: HostWeights, inner: number, dtype: QuantDType): Float32Array {
+  const qmax = dtype === 'q8' ? 127 : 7;
+  const out = new Float32Array(w.length);
+  for (let row = 0; row < w.length; row += inner) {
+    for (let g = row; g < row + inner; g += 32) {
+      const end = Math.min(row + inner, g + 32);
+      let max = 0;
+      for (let i = g; i < end; i++) max = Math.max(max, Math.abs(at(w, i)));
+      const scale = f16BitsToF32(f32ToF16Bits(max / qmax));
+      for (let i = g; i < end; i++) {
+        const q = Math.min(qmax, Math.max(-qmax, Math.round(at(w, i) / scale)));
+        out[i] = scale > 0 && Number.isFinite(scale) ? q * scale + 0 : 0;  // + 0: a stored q of 0 is +0
+      }
+    }
+  }
+  return out;
 }
 
 /** Candidates best first: larger score, then lower index. */

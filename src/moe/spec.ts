@@ -1,7 +1,7 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
 import type { Routing, ScoringMode } from '../kernels/router.js';
-import { type ExpertShape, type ExpertWeights, type HostWeights, isExpertMatrix, type WeightDType } from './weights.js';
+import { type ExpertShape, type ExpertWeights, type HostWeights, isExpertMatrix, WEIGHT_DTYPES, type WeightDType } from './weights.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
 
@@ -27,7 +27,11 @@ export interface MoEConfig {
   nGroup?: number;
   /** Groups kept, by the sum of each group's top-2 scores (topk_group). Default nGroup. */
   topkGroup?: number;
-  /** Expert weight storage: 'f32' (default) or 'f16' (packed, unpacked in the kernels; any device). */
+  /**
+   * Expert weight storage (routed and shared experts): 'f32' (default), 'f16' (packed, unpacked in
+   * the kernels; any device), or 'q8' / 'q4': int8 / int4 with one f16 scale per 32 inputs,
+   * quantized on upload and dequantized in the kernels (src/moe/quant.ts). Compute is f32 always.
+   */
   dtype?: WeightDType;
 }
 
@@ -128,7 +132,7 @@ export function validateLayer(c: MoEConfig, w: MoEWeights): void {
     fail(`scoring must be 'softmax' or 'sigmoid', got ${String(c.scoring)}`);
   }
   if (c.scoring === 'sigmoid' && c.topkBeforeSoftmax) fail(`topkBeforeSoftmax needs scoring 'softmax'`);
-  if (c.dtype !== undefined && c.dtype !== 'f32' && c.dtype !== 'f16') fail(`dtype must be 'f32' or 'f16', got ${String(c.dtype)}`);
+  if (c.dtype !== undefined && !WEIGHT_DTYPES.includes(c.dtype)) fail(`dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(c.dtype)}`);
   if (c.routedScaling !== undefined && !Number.isFinite(c.routedScaling)) fail(`routedScaling must be finite, got ${c.routedScaling}`);
   const r = resolveRouting(c);
   positiveInt('nGroup', r.nGroup, E);

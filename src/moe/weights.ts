@@ -2,8 +2,11 @@
 import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { uploadBuffer } from '../gpu/workspace.js';
+import { isQuant, type QuantDType, quantizeRows, quantRowWords } from './quant.js';
 
-export type WeightDType = 'f32' | 'f16';
+/** Storage of expert weights: f32, f16 packed two per u32, or group-wise int8/int4 (see quant.ts). */
+export type WeightDType = 'f32' | 'f16' | QuantDType;
+export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'q8', 'q4'];
 
 /** Host weights: f32 values, or f16 bits in a Uint16Array. */
 export type HostWeights = Float32Array | Uint16Array;
@@ -37,18 +40,24 @@ export const isExpertMatrix = (w: unknown): w is ExpertMatrix => typeof w === 'o
 
 export type ExpertShape = Pick<ExpertMatrix, 'experts' | 'parts' | 'outputs' | 'inner'>;
 
-const BYTES: Record<WeightDType, number> = { f32: 4, f16: 2 };
+/** Bytes of one stored row of `inner` values (a quantized row carries its scales). */
+export function rowBytes(inner: number, dtype: WeightDType): number {
+  return isQuant(dtype) ? 4 * quantRowWords(inner, dtype) : inner * (dtype === 'f16' ? 2 : 4);
+}
+
+/** Bytes of one expert of a stacked matrix (placement budgets). */
+export const expertBytes = (s: Omit<ExpertShape, 'experts'>, dtype: WeightDType): number => s.parts * s.outputs * rowBytes(s.inner, dtype);
 
 /**
  * Splits a stacked matrix into bindings of at most `limitBytes`: whole experts while one fits,
  * otherwise ranges of output columns of one expert (a column keeps its gate and up rows together).
  */
 export function planChunks(s: ExpertShape, dtype: WeightDType, limitBytes: number): Omit<ExpertChunk, 'buffer'>[] {
-  const columnBytes = s.parts * s.inner * BYTES[dtype];
-  const expertBytes = columnBytes * s.outputs;
+  const columnBytes = s.parts * rowBytes(s.inner, dtype);
+  const oneExpert = columnBytes * s.outputs;
   const chunks: Omit<ExpertChunk, 'buffer'>[] = [];
-  if (expertBytes <= limitBytes) {
-    const per = Math.floor(limitBytes / expertBytes);
+  if (oneExpert <= limitBytes) {
+    const per = Math.floor(limitBytes / oneExpert);
     for (let e0 = 0; e0 < s.experts; e0 += per) {
       chunks.push({ e0, e1: Math.min(s.experts, e0 + per), n0: 0, n1: s.outputs });
     }
@@ -73,13 +82,23 @@ export function uploadExpertMatrix(
   const { experts, parts, outputs, inner } = shape;
   const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => {
     const span = (c.n1 - c.n0) * inner;
-    const out = dtype === 'f32' ? new Float32Array((c.e1 - c.e0) * parts * span) : new Uint16Array((c.e1 - c.e0) * parts * span);
+    const pieces = (c.e1 - c.e0) * parts;
+    const out = dtype === 'f32' ? new Float32Array(pieces * span)
+      : dtype === 'f16' ? new Uint16Array(pieces * span)
+      : new Uint32Array(pieces * (c.n1 - c.n0) * quantRowWords(inner, dtype));
     let o = 0;
     for (let e = c.e0; e < c.e1; e++) {
       for (let p = 0; p < parts; p++) {
         const from = ((e * parts + p) * outputs + c.n0) * inner;
-        convertInto(out, o, data.subarray(from, from + span));
-        o += span;
+        const src = data.subarray(from, from + span);
+        if (out instanceof Uint32Array) {
+          const words = (c.n1 - c.n0) * quantRowWords(inner, dtype as QuantDType);
+          quantizeRows(src instanceof Uint16Array ? Float32Array.from(src, f16BitsToF32) : src, inner, dtype as QuantDType, out.subarray(o, o + words));
+          o += words;
+        } else {
+          convertInto(out, o, src);
+          o += span;
+        }
       }
     }
     return { ...c, buffer: uploadBuffer(device, out, `${label} ${chunkName(c)}`) };
@@ -93,7 +112,7 @@ export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype:
     ...c,
     buffer: device.createBuffer({
       label: `${label} ${chunkName(c)}`,
-      size: Math.ceil(((c.e1 - c.e0) * shape.parts * (c.n1 - c.n0) * shape.inner * BYTES[dtype]) / 4) * 4,
+      size: Math.ceil(((c.e1 - c.e0) * shape.parts * (c.n1 - c.n0) * rowBytes(shape.inner, dtype)) / 4) * 4,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     }),
   }));
@@ -113,8 +132,14 @@ export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: nu
     const n = row % m.outputs;
     const c = m.chunks.find((k) => e >= k.e0 && e < k.e1 && n >= k.n0 && n < k.n1)!;
     const count = Math.min(rows - r, c.n1 - n);
-    const at = (((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0) * m.inner;
+    const rowAt = ((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0;
     const piece = values.subarray(r * m.inner, (r + count) * m.inner);
+    if (isQuant(m.dtype)) {  // each row quantized on its own: the stored row carries its scales
+      device.queue.writeBuffer(c.buffer, rowAt * rowBytes(m.inner, m.dtype), quantizeRows(piece, m.inner, m.dtype) as Uint32Array<ArrayBuffer>);
+      r += count;
+      continue;
+    }
+    const at = rowAt * m.inner;
     const data = m.dtype === 'f32' ? piece : Uint16Array.from(piece, f32ToF16Bits);
     if ((at * data.BYTES_PER_ELEMENT) % 4 || data.byteLength % 4) {
       throw new RangeError(`f16 rows of ${m.inner} values cannot be written at a 4-byte boundary: use dtype 'f32'`);

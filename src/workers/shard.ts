@@ -3,6 +3,7 @@
 // path — takes their rows as the coordinator streams the checkpoint, and runs batches of rows.
 import { transfer } from 'comlink';
 import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
+import { dequantizeRows, isQuant, quantizeRows } from '../moe/quant.js';
 import { createExpertMatrix, destroyExpertMatrix, type WeightDType, writeExpertRows } from '../moe/weights.js';
 import { cpuExpertRows } from './cpuExperts.js';
 import { GpuExperts, type ShardLayer } from './gpuExperts.js';
@@ -67,9 +68,12 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
         writeExpertRows(gpu.device, gpu.layers.get(layer)![matrix], firstRow, values as Float32Array<ArrayBuffer>);
         return;
       }
-      // f16 storage rounds the weights as the GPU path does, so both give the same results.
+      // f16 / q8 / q4 storage rounds the weights as the GPU path does, so both give the same results
+      // (the CPU keeps the dequantized values as f32: quantization saves no host memory here).
       if (dtype === 'f16') for (let i = 0; i < values.length; i++) values[i] = f16BitsToF32(f32ToF16Bits(values[i]));
-      host.get(layer)![matrix].set(values, firstRow * (matrix === 'gateUp' ? H : I));
+      const inner = matrix === 'gateUp' ? H : I;
+      if (isQuant(dtype)) values.set(dequantizeRows(quantizeRows(values, inner, dtype), inner, dtype));
+      host.get(layer)![matrix].set(values, firstRow * inner);
     },
     async run(layer, x, ids, weights) {
       const { hidden: H, intermediate: I } = need();

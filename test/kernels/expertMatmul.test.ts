@@ -6,7 +6,8 @@ import { readBuffers, Workspace } from '../../src/gpu/workspace.js';
 import { toF16 } from '../../src/gpu/f16.js';
 import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/moe/weights.js';
 import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
-import { referenceDown, referenceGateUp, relativeError } from '../../src/moe/reference.js';
+import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
+import { isQuant } from '../../src/moe/quant.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
@@ -49,9 +50,10 @@ async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
   const hGot = await readF32(dev, h, hRows * I);
   const ysGot = await readF32(dev, ys, slots * H);
   const sortedGot = gemv ? Uint32Array.from({ length: slots }, (_, s) => s) : new Uint32Array((await readBuffers(dev, [sorted]))[0]);
-  // Reference with the stored (possibly f16-rounded) weights, to check the kernel's arithmetic.
-  const gu = dtype === 'f16' ? toF16(gateUpHost) : gateUpHost;
-  const dn = dtype === 'f16' ? toF16(downHost) : downHost;
+  // Reference with the stored (f16-rounded, or quantized → dequantized) weights, to check the kernel's arithmetic.
+  const stored = (w: Float32Array, inner: number) => (dtype === 'f16' ? toF16(w) : isQuant(dtype) ? referenceQuantize(w, inner, dtype) : w);
+  const gu = stored(gateUpHost, H);
+  const dn = stored(downHost, I);
   const hRef: number[] = [];
   const hOut: number[] = [];
   const yRef: number[] = [];
@@ -114,6 +116,41 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       for (const [dtype, chunks] of [['f32', [8, 4]], ['f16', [4, 2]]] as const) {
         const c = randomCase(rng, { T: 7, E: 4, k: 2, H: 33, I: 45, dtype });
         const err = await run(tiny, c, gemv, 6);
+        expect(err.chunks).toEqual(chunks);
+        expect(err.h).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
+    it(`${path}: q8 and q4 weights (group-wise scales, short last groups) match the dequantized reference`, async () => {
+      const rng = new Rng(gemv ? 25 : 26);
+      for (let i = 0; i < 8; i++) {
+        // H, I drawn around multiples of 32: whole groups, a short last group, a row shorter than a group.
+        const dim = () => rng.pick([5, 31, 32, 33, 64, 70, 95, 96, 97]);
+        const c = randomCase(rng, { dtype: i % 2 ? 'q4' : 'q8', H: dim(), I: dim() });
+        const err = await run(device, c, gemv, 30 + i);
+        expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+        expect(err.ys, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+      }
+      for (const dtype of ['q8', 'q4'] as const) {
+        for (const c of [
+          randomCase(rng, { T: 1, E: 8, k: 8, H: 40, I: 33, dtype }),  // one token, k = E
+          randomCase(rng, { T: 7, E: 32, k: 1, H: 64, I: 17, dtype, ids: new Uint32Array(7).fill(3) }),  // 31 experts with no rows
+        ]) {
+          const err = await run(device, c, gemv, 40);
+          expect(err.h).toBeLessThanOrEqual(1e-5);
+          expect(err.ys).toBeLessThanOrEqual(1e-5);
+        }
+      }
+    });
+
+    it(`${path}: q8 and q4 weights split by column ranges over small bindings`, async () => {
+      const rng = new Rng(27);
+      // 8 KiB bindings, H 300 (10 groups), I 200 (7 groups). q8 rows: gate/up 340 B, down 240 B →
+      // 12 and 34 columns per binding; q4 rows: 180 B and 128 B → 22 and 64 columns.
+      for (const [dtype, chunks] of [['q8', [4 * 17, 4 * 9]], ['q4', [4 * 10, 4 * 5]]] as const) {
+        const c = randomCase(rng, { T: 5, E: 4, k: 2, H: 300, I: 200, dtype });
+        const err = await run(tiny, c, gemv, 7);
         expect(err.chunks).toEqual(chunks);
         expect(err.h).toBeLessThanOrEqual(1e-5);
         expect(err.ys).toBeLessThanOrEqual(1e-5);

@@ -1,0 +1,150 @@
+// q8 / q4 expert weights: the packing against the float64 definition (referenceQuantize), rows
+// streamed in pieces, and whole MoE blocks (GEMV and GEMM paths, shared expert, binding splits)
+// against the float64 reference run on the dequantized weights.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MoESpec, runMoE } from '../../src/index.js';
+import { readBuffers } from '../../src/gpu/workspace.js';
+import { dequantizeRows, quantizeRows, quantRowWords } from '../../src/moe/quant.js';
+import { referenceMoE, referenceQuantize, relativeError } from '../../src/moe/reference.js';
+import { createExpertMatrix, uploadExpertMatrix, writeExpertRows } from '../../src/moe/weights.js';
+import { fromF16, toF16 } from '../../src/gpu/f16.js';
+import { testDevice } from '../helpers/gpu.js';
+import { randomSpec } from '../helpers/spec.js';
+import { Rng } from '../ref/rng.js';
+
+const MiB = 1 << 20;
+const DTYPES = ['q8', 'q4'] as const;
+let device: GPUDevice;
+let small: GPUDevice;  // 256 KiB storage bindings
+beforeAll(async () => {
+  device = await testDevice();
+  small = await testDevice({ maxStorageBufferBindingSize: 256 * 1024 });
+});
+afterAll(() => { device?.destroy(); small?.destroy(); });
+
+/** The spec with its expert weights replaced by their quantized → dequantized values (float64 definition). */
+function dequantized(s: MoESpec, dtype: 'q8' | 'q4'): MoESpec {
+  const { hidden: H, intermediate: I } = s;
+  return {
+    ...s,
+    dtype: 'f32',
+    gateUp: referenceQuantize(s.gateUp, H, dtype),
+    down: referenceQuantize(s.down, I, dtype),
+    shared: s.shared && {
+      ...s.shared,
+      gateUp: referenceQuantize(s.shared.gateUp, H, dtype),
+      down: referenceQuantize(s.shared.down, s.shared.intermediate, dtype),
+    },
+  };
+}
+
+async function expectBlock(dev: GPUDevice, s: MoESpec, dtype: 'q8' | 'q4') {
+  const got = await runMoE(dev, { ...s, dtype });
+  const ref = referenceMoE(dequantized(s, dtype), got.expertIds);
+  const what = JSON.stringify({ T: s.tokens, E: s.numExperts, k: s.topK, H: s.hidden, I: s.intermediate, dtype });
+  expect(ref.rejected, what).toEqual([]);
+  expect(relativeError(got.y, ref.y), what).toBeLessThanOrEqual(1e-5);
+  // The error of quantization itself, against the unquantized block: reported, loosely bounded.
+  return relativeError(got.y, referenceMoE(s, got.expertIds).y);
+}
+
+describe('quantized expert weights', () => {
+  it('packing decodes to the float64 definition, short last groups and zero groups included', () => {
+    const rng = new Rng(81);
+    for (const dtype of DTYPES) {
+      for (const inner of [1, 5, 31, 32, 33, 64, 95, 97, 300]) {
+        const rows = rng.int(1, 4);
+        const w = rng.array(rows * inner, rng.pick([1e-3, 1, 30]));
+        w.fill(0, 0, Math.min(inner, 32));  // an all-zero group
+        const packed = quantizeRows(w, inner, dtype);
+        expect(packed.length).toBe(rows * quantRowWords(inner, dtype));
+        expect(Array.from(dequantizeRows(packed, inner, dtype))).toEqual(Array.from(referenceQuantize(w, inner, dtype)));
+      }
+    }
+    // 4.5 bits (q4) and 8.5 bits (q8) a weight on whole groups.
+    expect(quantRowWords(2048, 'q4') * 32 / 2048).toBe(4.5);
+    expect(quantRowWords(2048, 'q8') * 32 / 2048).toBe(8.5);
+  });
+
+  it('a weight beyond what f16 scales hold, or NaN, is an error naming the row, not a zeroed group', () => {
+    const row = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i + 1));
+    row[35] = 1e7;
+    expect(() => quantizeRows(row, 40, 'q8')).toThrow(/q8 cannot hold a weight of magnitude 10000000 \(row 0, inputs 32…39\)/);
+    row[35] = NaN;
+    expect(() => quantizeRows(row, 40, 'q4')).toThrow(/q4 cannot hold a weight of magnitude NaN/);
+  });
+
+  it('rows streamed in pieces store the same words as one upload, from f32 or f16 host weights', async () => {
+    const rng = new Rng(82);
+    for (const dtype of DTYPES) {
+      const shape = { experts: 3, parts: 2 as const, outputs: 50, inner: 70 };
+      const host = rng.array(3 * 2 * 50 * 70);
+      const whole = uploadExpertMatrix(small, host, shape, dtype, 'whole');
+      const f16Host = uploadExpertMatrix(small, toF16(host), shape, dtype, 'f16 host');
+      const f16Values = uploadExpertMatrix(small, fromF16(toF16(host)), shape, dtype, 'f16 values');
+      const streamed = createExpertMatrix(small, shape, dtype, 'streamed');
+      for (let r = 0; r < 300;) {
+        const n = Math.min(300 - r, rng.int(1, 40));
+        writeExpertRows(small, streamed, r, host.slice(r * 70, (r + n) * 70));
+        r += n;
+      }
+      expect(streamed.chunks.length).toBe(whole.chunks.length);
+      const a = await readBuffers(small, whole.chunks.map((c) => c.buffer));
+      const b = await readBuffers(small, streamed.chunks.map((c) => c.buffer));
+      a.forEach((buf, i) => expect(new Uint32Array(b[i])).toEqual(new Uint32Array(buf)));
+      // f16 host weights: the values quantized are the f16-rounded ones.
+      const c16 = await readBuffers(small, f16Host.chunks.map((c) => c.buffer));
+      const v16 = await readBuffers(small, f16Values.chunks.map((c) => c.buffer));
+      c16.forEach((buf, i) => expect(new Uint32Array(buf)).toEqual(new Uint32Array(v16[i])));
+      for (const m of [whole, f16Host, f16Values, streamed]) for (const c of m.chunks) c.buffer.destroy();
+    }
+  });
+
+  it('MoE blocks on random shapes and seeds, GEMV and GEMM paths (≤ 1e-5 vs the dequantized reference)', async () => {
+    const rng = new Rng(83);
+    const errors: Record<string, number[]> = { q8: [], q4: [] };
+    for (let i = 0; i < 8; i++) {
+      const dtype = DTYPES[i % 2];
+      const dim = () => rng.pick([5, 31, 33, 64, 70, 97]);
+      const s = randomSpec(rng, { tokens: rng.pick([1, 3, 7, 64]), hidden: dim(), intermediate: dim(), normTopK: true });
+      errors[dtype].push(await expectBlock(device, s, dtype));
+    }
+    // Accuracy vs the f32 weights (not the point of this test): loose sanity bounds.
+    expect(Math.max(...errors.q8)).toBeLessThan(0.03);
+    expect(Math.max(...errors.q4)).toBeLessThan(0.4);
+  });
+
+  it('one token, k = E, experts with no tokens, a shared expert', async () => {
+    const rng = new Rng(84);
+    for (const dtype of DTYPES) {
+      await expectBlock(device, randomSpec(rng, { tokens: 1, numExperts: 8, topK: 8, hidden: 40, intermediate: 33 }), dtype);
+      await expectBlock(device, randomSpec(rng, { tokens: 2, numExperts: 64, topK: 1, hidden: 33, intermediate: 20 }), dtype);
+      await expectBlock(device, randomSpec(rng, { tokens: 9, numExperts: 64, topK: 2, hidden: 33, intermediate: 20 }), dtype);
+      for (const tokens of [1, 7]) {
+        const s = randomSpec(rng, { tokens, numExperts: 4, topK: 2, hidden: 45, intermediate: 37 });
+        const S = 50;
+        s.shared = {
+          intermediate: S,
+          gateUp: rng.array(2 * S * s.hidden, 1 / Math.sqrt(s.hidden)),
+          down: rng.array(s.hidden * S, 1 / Math.sqrt(S)),
+          gate: rng.array(s.hidden, 1 / Math.sqrt(s.hidden)),
+        };
+        await expectBlock(device, s, dtype);
+      }
+    }
+  });
+
+  it('weights split over 256 KiB bindings (whole experts and column ranges) give the unsplit result', async () => {
+    const rng = new Rng(85);
+    for (const dtype of DTYPES) {
+      for (const tokens of [2, 32]) {
+        // q8 gate/up of one expert: 2·400·(10·8+5)·4 B = 272 000 B → column ranges; q4 152 000 B and
+        // down (q8 133 200 B, q4 ~70 KB) → whole experts per binding.
+        const s = randomSpec(rng, { tokens, numExperts: 4, topK: 2, hidden: 300, intermediate: 400, normTopK: true });
+        expect(s.gateUp.byteLength).toBeGreaterThan(MiB);
+        await expectBlock(small, s, dtype);
+        expect(Array.from((await runMoE(small, { ...s, dtype })).y)).toEqual(Array.from((await runMoE(device, { ...s, dtype })).y));
+      }
+    }
+  });
+});
