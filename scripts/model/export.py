@@ -1,0 +1,79 @@
+"""Exports the trained MoE to a Hugging Face Mixtral folder and writes the greedy-output fixture.
+
+Usage: python3 scripts/model/export.py RUN_DIR MODEL_DIR FIXTURE_JSON
+Reads RUN_DIR/moe.pt (from train.py); MODEL_DIR must already hold the tokenizer files (from
+tokenizer.mjs). Writes MODEL_DIR/{config.json, model.safetensors (F16)} and FIXTURE_JSON: the greedy
+continuation of PROMPT computed by the float64 reference forward of scripts/fixtures/make_models.py
+(which follows transformers' modeling_mixtral) on the F16 weights read back from the written file.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'fixtures'))
+import make_models as ref  # noqa: E402  (the float64 reference forward and safetensors writer)
+from train import CONFIG  # noqa: E402
+
+PROMPT = 'It was a fine morning, and Elizabeth'
+NEW_TOKENS = 48
+
+
+def hub_tensors(state):
+    """train.py's parameter names → the Mixtral Hub names (experts unstacked, one tensor each)."""
+    out = {}
+    for name, t in state.items():
+        name = name if name == 'lm_head.weight' else 'model.' + name
+        if '.experts.' in name:
+            prefix, w = name.rsplit('.', 1)
+            for e in range(t.shape[0]):
+                out[f'{prefix}.{e}.{w}.weight'] = t[e]
+        else:
+            out[name] = t
+    return out
+
+
+def hub_config():
+    c = dict(CONFIG)
+    c.update(architectures=['MixtralForCausalLM'], model_type='mixtral', hidden_act='silu',
+             tie_word_embeddings=False, torch_dtype='float16', sliding_window=None,
+             router_aux_loss_coef=0.01, output_router_logits=False, use_cache=True,
+             initializer_range=0.02, attention_dropout=0.0)
+    return dict(sorted(c.items()))
+
+
+def tokens(model_dir, op, arg):
+    script = Path(__file__).with_name('tokens.mjs')
+    return json.loads(subprocess.run(['node', str(script), str(model_dir), op, arg], check=True,
+                                     capture_output=True, text=True).stdout)
+
+
+def main(run_dir, model_dir, fixture):
+    model_dir = Path(model_dir)
+    state = torch.load(Path(run_dir) / 'moe.pt')
+    ref.write_safetensors(model_dir / 'model.safetensors', hub_tensors(state), 'F16')
+    (model_dir / 'config.json').write_text(json.dumps(hub_config(), indent=2) + '\n')
+
+    cfg = json.loads((model_dir / 'config.json').read_text())
+    weights, _ = ref.load_checkpoint(model_dir)
+    W = ref.Weights(weights)
+    prompt_ids = tokens(model_dir, 'encode', PROMPT)
+    cache, gaps, ids, margins = {}, [], [], []
+    logits = ref.forward(cfg, W, prompt_ids, 0, cache, gaps)
+    for _ in range(NEW_TOKENS):
+        top = logits[-1].topk(2).values
+        margins.append(float(top[0] - top[1]))
+        ids.append(int(logits[-1].argmax()))
+        if ids[-1] == cfg['eos_token_id']:
+            break
+        logits = ref.forward(cfg, W, [ids[-1]], len(prompt_ids) + len(ids) - 1, cache, gaps)
+    out = dict(prompt=PROMPT, prompt_ids=prompt_ids, ids=ids, text=tokens(model_dir, 'decode', ','.join(map(str, ids))),
+               min_logit_margin=min(margins), min_router_gap=min(gaps))
+    Path(fixture).write_text(json.dumps(out, indent=1) + '\n')
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main(*sys.argv[1:])
