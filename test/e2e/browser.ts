@@ -28,7 +28,8 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-export async function openPage(): Promise<BrowserPage> {
+/** Opens a test page (a path under the repository root) served by Vite's dev server. */
+export async function openPage(path = 'test/e2e/page.html'): Promise<BrowserPage> {
   needChromium();
   const server: ViteDevServer = await createServer({
     configFile: false, logLevel: 'error', server: { host: '127.0.0.1', port: 0, hmr: false },
@@ -39,7 +40,7 @@ export async function openPage(): Promise<BrowserPage> {
   const browser = await launchChromium();
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${address.port}/test/e2e/page.html`);
+  await page.goto(`http://127.0.0.1:${address.port}/${path}`);
   return {
     page,
     async close() {
