@@ -14,6 +14,7 @@ import { readBuffers, Workspace } from './gpu/workspace.js';
 import type { HostWeights } from './moe/weights.js';
 import { dtypeArg, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
+import { perplexity } from './cli/perplexity.js';
 import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
 
@@ -33,6 +34,8 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR
       Tensors (name, dtype, shape, bytes) and the parsed config, or the named error of a bad file.
+  webmoe perplexity [--model DIR|URL] --text FILE [--window 256] [--windows N] [--dtype f32|f16|q8|q4]
+      Mean next-token loss and perplexity of the text, in windows of --window tokens after the BOS.
   webmoe bench [--quick] [--runs 5] [--dtype f32|f16|q8|q4] [--model DIR|URL | --skip-model]
                [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense, then the model's (default: the
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'generate') return generate(rest);
   if (command === 'logits') return logits(rest);
   if (command === 'inspect') return inspect(rest);
+  if (command === 'perplexity') return perplexity(rest);
   if (command === 'bench-workers') return benchWorkers(rest);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);

@@ -19,6 +19,9 @@ from train import CONFIG  # noqa: E402
 
 PROMPT = 'It was a fine morning, and Elizabeth'
 NEW_TOKENS = 48
+# Scored by `webmoe perplexity` in the tests: its loss must equal the reference's.
+PASSAGE = ('Mrs. Bennet had no sooner heard the news than she hurried to tell her sister, who was not at home; '
+           'and the disappointment was so great that she could talk of nothing else for the rest of the day.')
 
 
 def hub_tensors(state):
@@ -69,8 +72,15 @@ def main(run_dir, model_dir, fixture):
         if ids[-1] == cfg['eos_token_id']:
             break
         logits = ref.forward(cfg, W, [ids[-1]], len(prompt_ids) + len(ids) - 1, cache, gaps)
+    # The passage as `webmoe perplexity --window len-1` reads it: BOS + all but its last token in, each
+    # of the first len-1 tokens scored.
+    passage = tokens(model_dir, 'encode', PASSAGE)[1:]
+    window = len(passage) - 1
+    logp = torch.log_softmax(ref.forward(cfg, W, [cfg['bos_token_id']] + passage[:window - 1]), dim=-1)
+    passage_loss = float(-logp[torch.arange(window), torch.tensor(passage[:window])].mean())
     out = dict(prompt=PROMPT, prompt_ids=prompt_ids, ids=ids, text=tokens(model_dir, 'decode', ','.join(map(str, ids))),
-               min_logit_margin=min(margins), min_router_gap=min(gaps))
+               min_logit_margin=min(margins), min_router_gap=min(gaps),
+               passage=PASSAGE, passage_window=window, passage_loss=passage_loss)
     Path(fixture).write_text(json.dumps(out, indent=1) + '\n')
     print(json.dumps(out))
 

@@ -13,7 +13,7 @@ import { readConfig } from '../model/families.js';
 import { bundledModelDir, createNodeDevice } from '../node.js';
 import type { ExpertParallelOptions } from '../workers/coordinator.js';
 
-const modelOptions = {
+export const modelOptions = {
   model: { type: 'string' },
   dtype: { type: 'string', default: 'f32' },
   workers: { type: 'string' },

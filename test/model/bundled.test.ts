@@ -1,10 +1,13 @@
 // The bundled default model (public/models/austen-moe, trained by scripts/model/train.py): webmoe's
 // greedy continuation of a fixed prompt equals the float64 PyTorch reference's, token for token
 // (test/fixtures/austen_greedy.json, written by scripts/model/export.py from the same file).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/api/engine.js';
 import { generate } from '../../src/cli/model.js';
+import { perplexity } from '../../src/cli/perplexity.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { bundledModelDir } from '../../src/node.js';
 import { testDevice } from '../helpers/gpu.js';
@@ -14,6 +17,9 @@ interface Greedy {
   prompt_ids: number[];
   ids: number[];
   text: string;
+  passage: string;
+  passage_window: number;
+  passage_loss: number;
 }
 
 const fixture = JSON.parse(readFileSync('test/fixtures/austen_greedy.json', 'utf8')) as Greedy;
@@ -51,5 +57,21 @@ describe('the bundled model', () => {
     }
     expect(out.length).toBeGreaterThan(1);
     expect(fixture.text.startsWith(out.trimEnd())).toBe(true);
+  });
+
+  it('webmoe perplexity scores a passage as the reference does', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'webmoe-')), 'passage.txt');
+    writeFileSync(file, fixture.passage);
+    let out = '';
+    vi.spyOn(console, 'log').mockImplementation((...a) => { out += a.join(' '); });
+    try {
+      await perplexity(['--text', file, '--window', String(fixture.passage_window)]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const r = JSON.parse(out) as { loss: number; tokens: number; windows: number };
+    expect(r.windows).toBe(1);
+    expect(r.tokens).toBe(fixture.passage_window);
+    expect(Math.abs(r.loss - fixture.passage_loss)).toBeLessThan(1e-4);
   });
 });
