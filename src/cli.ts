@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchRecord, runBenchmarks } from './bench/cases.js';
 import { benchModel, type ModelBenchRecord, modelBenchSize } from './bench/model.js';
+import { loadPeers, runPeerGemms } from './bench/peers.js';
 import { adapterName, benchReport, gpuEnvironment } from './bench/report.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
@@ -37,9 +38,11 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
   webmoe perplexity [--model DIR|URL] --text FILE [--window 256] [--windows N] [--dtype f32|f16|q8|q4]
       Mean next-token loss and perplexity of the text, in windows of --window tokens after the BOS.
   webmoe bench [--quick] [--runs 5] [--dtype f32|f16|q8|q4] [--model DIR|URL | --skip-model]
-               [--out bench-results/bench.json]
+               [--peers] [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense, then the model's (default: the
       bundled one's) prefill/decode speed; a table, and JSON to --out (the benchmark page's shape).
+      --peers: also dense MatMul in peer WebGPU libraries (tfjs, onnxruntime-web) on the same device, from a checkout
+      after npm install --ignore-scripts --prefix bench/peers.
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
@@ -137,18 +140,24 @@ async function bench(args: string[]): Promise<void> {
     args, strict: true, options: {
       quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '5' },
       dtype: { type: 'string', default: 'f32' }, out: { type: 'string', default: 'bench-results/bench.json' },
-      model: { type: 'string' }, 'skip-model': { type: 'boolean', default: false },
+      model: { type: 'string' }, 'skip-model': { type: 'boolean', default: false }, peers: { type: 'boolean', default: false },
     },
   });
   const dtype = dtypeArg(v.dtype);
   const quick = v.quick!;
+  // Peers load before anything runs, so a missing install fails at once. bench/peers/ sits beside
+  // dist/ in a checkout (not in the published package); a variable, so the build leaves it alone.
+  const peersDir = '../bench/peers/';
+  const peers = v.peers ? await loadPeers(new URL(peersDir, import.meta.url)) : [];
   const device = await createNodeDevice();
   const adapter = adapterName(device.adapterInfo);
   console.log(`webmoe bench on ${adapter}${quick ? ' (quick shapes)' : ''}, ${dtype} weights, median of ${v.runs} runs`);
-  const row = (r: BenchRecord) => `${r.name.padEnd(10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
+  const row = (r: BenchRecord) => `${r.name.padEnd(v.peers ? 24 : 10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
     `${r.gflops === null ? ''.padStart(18) : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}` +
     `   err ${r.error.toExponential(1)}`;
   const records = await runBenchmarks(device, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) });
+  // Peers' dense MatMul (f32) at the same GEMM shapes on this device, after webmoe's cases.
+  records.push(...await runPeerGemms(device, peers, { quick, runs: intArg(v.runs, 'runs'), onRecord: (r) => console.log(row(r)) }));
   const environment = { runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device) };
   device.destroy();
   let model: ModelBenchRecord | undefined;

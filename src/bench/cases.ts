@@ -19,6 +19,8 @@ export interface BenchRecord {
   gbps: number | null;
   /** Relative L2 error of (part of) the output against the float64 reference, checked before the time counts. */
   error: number;
+  /** How the row was made, where it departs from the default (e.g. a peer's fallback kernel). */
+  note?: string;
 }
 
 export interface BenchOptions {
@@ -159,7 +161,8 @@ function pass(enc: GPUCommandEncoder, dispatches: ((p: GPUComputePassEncoder) =>
 /**
  * Ratios within one run: the sparse block against the same block dense, its compute rate against
  * the dense GEMM's, and its time against the weight-bandwidth floor (bytes of the experts it reads
- * at the copy kernel's bandwidth; 1 is the floor, the decode figure that matters).
+ * at the copy kernel's bandwidth; 1 is the floor, the decode figure that matters), and, where
+ * `--peers` ran, webmoe's dense GEMM time over the best peer's at each shape.
  */
 export function benchRatios(records: BenchRecord[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -172,5 +175,21 @@ export function benchRatios(records: BenchRecord[]): Record<string, number> {
     out[`moe ${T}: GFLOP/s / dense GEMM ${gemm.shape} GFLOP/s`] = r.gflops! / gemm.gflops!;
     out[`moe ${T}: time / weight-bandwidth floor`] = copy.gbps! / r.gbps!;
   }
+  return { ...out, ...peerRatios(records) };
+}
+
+/**
+ * Per GEMM shape where peers ran: webmoe's time over the best peer's (below 1: webmoe is faster).
+ * webmoe's rows are `gemm` and `gemv` (M = 1); peers' are `peer:<name> gemm`.
+ */
+export function peerRatios(records: BenchRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const own of records.filter((r) => r.name === 'gemm' || r.name === 'gemv')) {
+    const peers = records.filter((r) => r.name.startsWith('peer:') && r.shape === own.shape);
+    if (peers.length === 0) continue;
+    const best = peers.reduce((a, b) => (b.ms < a.ms ? b : a));
+    out[`${own.name} ${own.shape}: webmoe time / best peer time (${best.name.slice(5).replace(/ gemm$/, '')})`] = own.ms / best.ms;
+  }
   return out;
 }
+

@@ -30,3 +30,16 @@ export function randomArray(n: number, seed: number, scale = 1): Float32Array {
   }
   return out;
 }
+
+/** Median milliseconds of `runs` calls of `once` (each resolving when its GPU work is done), after one warm-up. */
+export async function medianWallMs(once: () => Promise<void>, runs: number): Promise<number> {
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}

@@ -1,0 +1,44 @@
+// The pure parts of `webmoe bench --peers`: ratio rows, the reference check, and the message when the
+// peers are not installed (no network, no peers, no GPU).
+import { describe, expect, it } from 'vitest';
+import { benchRatios, type BenchRecord, peerRatios } from '../../src/bench/cases.js';
+import { gemmRowsError, loadPeers, PEERS_INSTALL } from '../../src/bench/peers.js';
+
+const rec = (name: string, shape: string, ms: number): BenchRecord => ({ name, shape, ms, gflops: 1, gbps: 1, error: 0 });
+
+describe('bench peers', () => {
+  it('gives webmoe time / best peer time per shape where peers ran', () => {
+    const records = [
+      rec('gemm', '256x256x256', 20), rec('gemm', '64x512x256', 10), rec('gemv', '1x512x2048', 2),
+      rec('peer:tfjs-webgpu gemm', '256x256x256', 40), rec('peer:ort-webgpu gemm', '256x256x256', 10),
+      rec('peer:tfjs-webgpu gemm', '1x512x2048', 8),
+    ];
+    expect(peerRatios(records)).toEqual({
+      'gemm 256x256x256: webmoe time / best peer time (ort-webgpu)': 2,
+      'gemv 1x512x2048: webmoe time / best peer time (tfjs-webgpu)': 0.25,
+    });
+    expect(peerRatios(records.slice(0, 3))).toEqual({});
+  });
+
+  it('adds the peer rows to the report ratios without disturbing the MoE ones', () => {
+    const records = [rec('copy', '16 MiB', 1), rec('gemm', '8x8x8', 4), rec('moe', 'T=1 H=8', 2), rec('peer:tfjs-webgpu gemm', '8x8x8', 2)];
+    const ratios = benchRatios(records);
+    expect(ratios['gemm 8x8x8: webmoe time / best peer time (tfjs-webgpu)']).toBe(2);
+    expect(Object.keys(ratios).filter((k) => k.startsWith('moe T=1'))).toHaveLength(2);
+  });
+
+  it('checks the first and last rows against the float64 reference', () => {
+    const [m, n, k] = [3, 2, 4];
+    const x = Float32Array.from({ length: m * k }, (_, i) => i - 5);
+    const w = Float32Array.from({ length: n * k }, (_, i) => (i % 3) - 1);
+    const y = new Float32Array(m * n);
+    for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) y[r * n + j] += x[r * k + i] * w[j * k + i];
+    expect(gemmRowsError(y, x, w, m, n, k)).toBe(0);
+    y[(m - 1) * n] += 1;
+    expect(gemmRowsError(y, x, w, m, n, k)).toBeGreaterThan(1e-3);
+  });
+
+  it('fails with the install command when the peers are not installed', async () => {
+    await expect(loadPeers(new URL('file:///nonexistent-webmoe-peers/'))).rejects.toThrow(PEERS_INSTALL);
+  });
+});
