@@ -8,7 +8,7 @@ import { isQuant } from '../moe/quant.js';
 import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.js';
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
-import { destroyExpertMatrix, expertBytes, type HostWeights, rowBytes, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { destroyExpertMatrix, type HostWeights, rowBytes, swigluExpertBytes, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
 import { medianMs, randomArray } from './timing.js';
 
 export interface BenchRecord {
@@ -138,8 +138,7 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       const [yb, ib] = await readBuffers(device, [y, layer.routing().ids]);
       const { error } = checkTokens({ ...config, ...refWeights }, xHost, Math.min(T, 2), new Float32Array(yb), new Uint32Array(ib));
       const flops = T * config.topK * 6 * H * config.intermediate;
-      const oneExpert = expertBytes({ parts: 2, outputs: config.intermediate, inner: H }, dtype)
-        + expertBytes({ parts: 1, outputs: H, inner: config.intermediate }, dtype);
+      const oneExpert = swigluExpertBytes(H, config.intermediate, dtype);
       const touched = Math.min(config.numExperts, T * config.topK);  // experts whose weights are read at most
       record({
         name, shape: `T=${T} H=${H} I=${I} E=${E} k=${name === 'moe' ? k : E}`, ms,

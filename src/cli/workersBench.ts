@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Engine, GenerationStats, LoadModelOptions } from '../api/engine.js';
 import type { ExpertParallelStats } from '../workers/coordinator.js';
 import { dtypeArg, intArg } from './args.js';
-import { expertBytes } from '../moe/weights.js';
+import { swigluExpertBytes } from '../moe/weights.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { readConfig } from '../model/families.js';
 import { loadEngine, sourceOf } from './model.js';
@@ -93,9 +93,7 @@ export async function benchWorkers(args: string[]): Promise<void> {
   const { config: c } = readConfig((await openCheckpoint(sourceOf(v.model))).config);
   // The bytes of one expert in all MoE layers, to put half of the experts past the GPU budget.
   const dtype = dtypeArg(v.dtype);
-  const perExpert = c.sparse.filter(Boolean).length * (
-    expertBytes({ parts: 2, outputs: c.moeIntermediate, inner: c.hidden }, dtype) +
-    expertBytes({ parts: 1, outputs: c.hidden, inner: c.moeIntermediate }, dtype));
+  const perExpert = c.sparse.filter(Boolean).length * swigluExpertBytes(c.hidden, c.moeIntermediate, dtype);
   for (const [name, options] of configs) {
     const engine = await loadEngine(v.model, v.dtype, options(c.experts, perExpert));
     try {

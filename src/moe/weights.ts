@@ -48,6 +48,10 @@ export function rowBytes(inner: number, dtype: WeightDType): number {
 /** Bytes of one expert of a stacked matrix (placement budgets). */
 export const expertBytes = (s: Omit<ExpertShape, 'experts'>, dtype: WeightDType): number => s.parts * s.outputs * rowBytes(s.inner, dtype);
 
+/** Bytes of one SwiGLU expert: its gate/up rows [2I, H] and down rows [H, I]. */
+export const swigluExpertBytes = (H: number, I: number, dtype: WeightDType): number =>
+  expertBytes({ parts: 2, outputs: I, inner: H }, dtype) + expertBytes({ parts: 1, outputs: H, inner: I }, dtype);
+
 /**
  * Splits a stacked matrix into bindings of at most `limitBytes`: whole experts while one fits,
  * otherwise ranges of output columns of one expert (a column keeps its gate and up rows together).

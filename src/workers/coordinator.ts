@@ -10,7 +10,7 @@ import type { MLPBlock } from '../model/decoder.js';
 import type { ExternalExperts } from '../model/load.js';
 import type { MoELayer } from '../moe/layer.js';
 import { resolveRouting } from '../moe/spec.js';
-import { expertBytes, type WeightDType } from '../moe/weights.js';
+import { swigluExpertBytes, type WeightDType } from '../moe/weights.js';
 import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
 import { guard, spawnWorker, WorkerError, type WorkerHandle } from './platform.js';
 import { RoutedBlock } from './routedBlock.js';
@@ -80,7 +80,7 @@ export class ExpertCoordinator implements ExternalExperts {
   static async start(device: GPUDevice, config: Readonly<ModelConfig>, dtype: WeightDType, o: ExpertParallelOptions): Promise<ExpertCoordinator> {
     const { hidden: H, moeIntermediate: I, experts: E } = config;
     const sparse = config.sparse.flatMap((s, l) => (s ? [l] : []));
-    const placement = planPlacement(o, E, sparse, expertBytes({ parts: 2, outputs: I, inner: H }, dtype) + expertBytes({ parts: 1, outputs: H, inner: I }, dtype));
+    const placement = planPlacement(o, E, sparse, swigluExpertBytes(H, I, dtype));
     const shards: Shard[] = [];
     try {
       for (const [index, kind] of placement.kinds.entries()) {
