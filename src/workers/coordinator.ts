@@ -183,13 +183,18 @@ export class ExpertCoordinator implements ExternalExperts {
     st.hostMs += performance.now() - t0;
 
     t0 = performance.now();
-    const outs = await Promise.all(batches.map((b, w) => {
+    const settled = await Promise.allSettled(batches.map((b, w) => {
       if (!b.ids.length) return undefined;
       st.bytesToWorkers += b.x.byteLength + b.ids.byteLength + b.weights.byteLength;
       st.rowsPerWorker[w] += b.ids.length;
       return this.call(this.shards[w], `in layer ${layer} (${describeShard(lists[w])})`,
         (api) => api.run(layer, transfer(b.x, [b.x.buffer]), transfer(b.ids, [b.ids.buffer]), transfer(b.weights, [b.weights.buffer])));
     }));
+    // Fail only once every batch has ended: a worker left mid-batch (its readback pending) when the
+    // caller then disposes the engine could take the Node process down (Dawn; see dispose()).
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const outs = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     const roundTrip = performance.now() - t0;
     const slowest = Math.max(0, ...outs.map((o) => o?.ms ?? 0));
     st.roundTripMs += roundTrip;
