@@ -39,20 +39,53 @@ fn weight(r: u32, k: u32) -> f32 {
   return f32(q) * scale;
 }
 
-// Values per u32 word that wordDot() decodes from one load: 4 (q8) or 8 (q4); 1 for f32 and f16.
-override PER: u32 = select(1u, 32u / WEIGHT_BITS, WEIGHT_BITS < 16u);
+// Inputs k0 … k0+7 of row r (k0 a multiple of 8), dequantized; zeros from K on, so a thread or a
+// tile may run past a row's end. One data word (q4) or two (q8) and one scale for all eight: a run
+// of 8 never straddles a group. Shifting a value to the top bits and back sign-extends it.
+fn weights8(r: u32, k0: u32) -> array<vec4f, 2> {
+  var v: array<vec4f, 2>;
+  let K = p.K;
+  if (k0 >= K) { return v; }
+  if (WEIGHT_BITS < 16u) {
+    let groups = (K + 31u) / 32u;
+    let row = r * (groups * WEIGHT_BITS + (groups + 1u) / 2u);
+    let g = k0 / 32u;
+    let scale = unpack2x16float(w[row + groups * WEIGHT_BITS + (g >> 1u)])[g & 1u];
+    let i = row + k0 * WEIGHT_BITS / 32u;
+    if (WEIGHT_BITS == 4u) {
+      let word = vec4u(w[i]);
+      v[0] = vec4f(bitcast<vec4i>(word << vec4u(28u, 24u, 20u, 16u)) >> vec4u(28u)) * scale;
+      v[1] = vec4f(bitcast<vec4i>(word << vec4u(12u, 8u, 4u, 0u)) >> vec4u(28u)) * scale;
+    } else {
+      let shifts = vec4u(24u, 16u, 8u, 0u);
+      v[0] = vec4f(bitcast<vec4i>(vec4u(w[i]) << shifts) >> vec4u(24u)) * scale;
+      v[1] = vec4f(bitcast<vec4i>(vec4u(w[i + 1u]) << shifts) >> vec4u(24u)) * scale;
+    }
+    return v;
+  }
+  let e = r * K + k0;
+  if (k0 + 8u <= K) {
+    if (WEIGHT_BITS == 32u) {
+      v[0] = bitcast<vec4f>(vec4u(w[e], w[e + 1u], w[e + 2u], w[e + 3u]));
+      v[1] = bitcast<vec4f>(vec4u(w[e + 4u], w[e + 5u], w[e + 6u], w[e + 7u]));
+      return v;
+    }
+    if ((e & 1u) == 0u) {
+      let j = e >> 1u;
+      v[0] = vec4f(unpack2x16float(w[j]), unpack2x16float(w[j + 1u]));
+      v[1] = vec4f(unpack2x16float(w[j + 2u]), unpack2x16float(w[j + 3u]));
+      return v;
+    }
+  }
+  for (var i = 0u; i < 8u; i++) { v[i / 4u][i % 4u] = select(0.0, weight(r, k0 + i), k0 + i < K); }
+  return v;
+}
 
-// Σ av[i] · weight(r, k0 + i) over i < n ≤ PER, k0 a multiple of PER: one data word (and one scale,
-// a word never straddles a group) for all n values of a quantized row.
-fn wordDot(r: u32, k0: u32, n: u32, av: ptr<function, array<f32, 8>>) -> f32 {
-  if (WEIGHT_BITS >= 16u) { return (*av)[0] * weight(r, k0); }
-  let groups = (p.K + 31u) / 32u;
-  let row = r * (groups * WEIGHT_BITS + (groups + 1u) / 2u);
-  let g = k0 / 32u;
-  let word = bitcast<i32>(w[row + k0 / PER]);
-  var acc = 0.0;
-  for (var i = 0u; i < n; i++) { acc += (*av)[i] * f32(extractBits(word, i * WEIGHT_BITS, WEIGHT_BITS)); }
-  return acc * unpack2x16float(w[row + groups * WEIGHT_BITS + (g >> 1u)])[g & 1u];
+// Inputs k0 … k0+7 of A row `base` (k0 a multiple of 8); zeros from K on.
+fn inputs8(base: u32, k0: u32) -> array<vec4f, 2> {
+  var v: array<vec4f, 2>;
+  for (var i = 0u; i < 8u; i++) { v[i / 4u][i % 4u] = select(0.0, a[base + k0 + i], k0 + i < p.K); }
+  return v;
 }
 
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }

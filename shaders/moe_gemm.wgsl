@@ -3,7 +3,7 @@
 //                 out h[sorted row, n] = silu(gate) · up.
 // !GATED (GEMM 2): A row = h[sorted row], B = the expert's down rows,
 //                 out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–2 (p, a, w), weight() and silu(): expert_common.wgsl, prepended.
+// Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
 // Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
@@ -13,6 +13,7 @@ override BM: u32 = 32u;  // rows per block: align.wgsl pads each expert to this
 override BN = 1024u / BM;
 override TX = BN / 4u;    // threads across columns; BM / 4 across rows
 override BK = min(16u, 1024u / BN);  // k per tile: B tiles ≤ 8 KiB, within WebGPU's default 16 KiB
+override RUNS = BK / 8u;              // runs of 8 inputs per tile row (weights8, inputs8)
 const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
 const NONE = 0xffffffffu;
@@ -51,20 +52,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   var accUp: array<vec4f, TM>;
   for (var k0 = 0u; k0 < K; k0 += BK) {
     workgroupBarrier();
-    for (var i = tid; i < BM * BK; i += 64u) {
-      let r = i / BK;
-      let c = i % BK;
-      var v = 0.0;
-      if (rowA[r] != NONE && k0 + c < K) { v = a[rowA[r] * K + k0 + c]; }
-      As[(c * BM + r) / 4u][r % 4u] = v;
+    // Runs of 8 inputs: one scale and one or two words per run for quantized weights.
+    for (var i = tid; i < BM * RUNS; i += 64u) {
+      let r = i / RUNS;
+      let c0 = i % RUNS * 8u;
+      var v: array<vec4f, 2>;
+      if (rowA[r] != NONE) { v = inputs8(rowA[r] * K, k0 + c0); }
+      for (var c = 0u; c < 8u; c++) { As[((c0 + c) * BM + r) / 4u][r % 4u] = v[c / 4u][c % 4u]; }
     }
-    for (var i = tid; i < parts * BN * BK; i += 64u) {
-      let part = i / (BN * BK);
-      let n = (i / BK) % BN;
-      let c = i % BK;
-      var v = 0.0;
-      if (colBase + n < nc && k0 + c < K) { v = weight(wRow + part * nc + colBase + n, k0 + c); }
-      Bs[(part * BK * BN + c * BN + n) / 4u][n % 4u] = v;
+    for (var i = tid; i < parts * BN * RUNS; i += 64u) {
+      let part = i / (BN * RUNS);
+      let n = i / RUNS % BN;
+      let c0 = i % RUNS * 8u;
+      var v: array<vec4f, 2>;
+      if (colBase + n < nc) { v = weights8(wRow + part * nc + colBase + n, k0 + c0); }
+      for (var c = 0u; c < 8u; c++) { Bs[(part * BK * BN + (c0 + c) * BN + n) / 4u][n % 4u] = v[c / 4u][c % 4u]; }
     }
     workgroupBarrier();
     for (var c = 0u; c < BK; c++) {

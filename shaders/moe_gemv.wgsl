@@ -2,22 +2,24 @@
 // from the router's ids on the GPU.
 // GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = silu(gate) · up.
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–2 (p, a, w), weight() and silu(): expert_common.wgsl, prepended.
-// Dispatch: (ceil((n1-n0)/RN), T·k, 1) per weight binding: a workgroup computes RN output columns
-// of one slot; threads stride K (a word of PER quantized weights at a time, wordDot()) so
-// neighbours read neighbouring weights, then RN threads sum the
-// 64 partials (one barrier, not a barrier per tree level).
+// Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
+// Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
+// row each when GATED) over every LANES-th run of 8 inputs, so neighbouring threads read
+// neighbouring weights and each weight is read once; the LANES partial sums of a column then meet in
+// workgroup memory. LANES and ROWS are chosen per device (src/kernels/tiles.ts).
+// Dispatch: (ceil((n1-n0)/COLS), T·k, 1) per weight binding.
 
 const WG = 64u;
-// Columns per workgroup: 8 gate/up pairs or 16 down columns, so 16 accumulators per thread either way.
-override RN = select(16u, 8u, GATED);
-const RN_MAX = 16u;
+override LANES: u32 = 16u;
+override ROWS: u32 = 2u;
+override COLS = WG / LANES * ROWS;  // columns per workgroup
+const ROWS_MAX = 8u;
 
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
 @group(0) @binding(4) var<storage, read> routeW: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 2u * RN * WG>;  // [gate, up][column][thread]
+var<workgroup> partial: array<f32, 2u * COLS * LANES>;  // [gate, up][column][lane]
 var<workgroup> expert: u32;
 
 @compute @workgroup_size(WG)
@@ -29,40 +31,43 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
 
   let K = p.K;
   let nc = p.n1 - p.n0;
-  let n0 = wg.x * RN;
-  let cols = min(RN, nc - n0);
+  let lane = tid % LANES;
+  let col0 = tid / LANES * ROWS;  // this thread's first column in the workgroup's COLS
+  let n0 = wg.x * COLS;
   let parts = select(1u, 2u, GATED);
-  let wRow = (e - p.e0) * parts * nc + n0;  // first gate (or down) row of this workgroup
+  let wBase = (e - p.e0) * parts * nc;  // the expert's first gate (or down) row in this binding
   let aBase = select(slot, slot / p.topK, GATED) * K;
-  var g: array<f32, RN_MAX>;
-  var u: array<f32, RN_MAX>;
-  // A thread takes PER consecutive inputs (one word of quantized weights per row) at a time.
-  var av: array<f32, 8>;
-  for (var k0 = tid * PER; k0 < K; k0 += WG * PER) {
-    let n = min(PER, K - k0);
-    for (var i = 0u; i < n; i++) { av[i] = a[aBase + k0 + i]; }
-    for (var j = 0u; j < cols; j++) {
-      g[j] += wordDot(wRow + j, k0, n, &av);
-      if (GATED) { u[j] += wordDot(wRow + j + nc, k0, n, &av); }
+  var g: array<f32, ROWS_MAX>;
+  var u: array<f32, ROWS_MAX>;
+  for (var k0 = lane * 8u; k0 < K; k0 += LANES * 8u) {
+    let av = inputs8(aBase, k0);
+    for (var j = 0u; j < ROWS; j++) {
+      let n = min(n0 + col0 + j, nc - 1u);  // past the last column: a repeat, never stored
+      let wg8 = weights8(wBase + n, k0);
+      g[j] += dot(wg8[0], av[0]) + dot(wg8[1], av[1]);
+      if (GATED) {
+        let wu8 = weights8(wBase + nc + n, k0);
+        u[j] += dot(wu8[0], av[0]) + dot(wu8[1], av[1]);
+      }
     }
   }
-  for (var j = 0u; j < cols; j++) {
-    partial[j * WG + tid] = g[j];
-    if (GATED) { partial[(RN + j) * WG + tid] = u[j]; }
+  for (var j = 0u; j < ROWS; j++) {
+    partial[(col0 + j) * LANES + lane] = g[j];
+    if (GATED) { partial[(COLS + col0 + j) * LANES + lane] = u[j]; }
   }
   workgroupBarrier();
-  if (tid < cols) {
+  for (var c = tid; c < COLS && n0 + c < nc; c += WG) {
     var gs = 0.0;
     var us = 0.0;
-    for (var t = 0u; t < WG; t++) {
-      gs += partial[tid * WG + t];
-      us += partial[(RN + tid) * WG + t];
+    for (var l = 0u; l < LANES; l++) {
+      gs += partial[c * LANES + l];
+      if (GATED) { us += partial[(COLS + c) * LANES + l]; }
     }
-    let col = p.n0 + n0 + tid;
+    let o = slot * p.outStride + p.n0 + n0 + c;
     if (GATED) {
-      out[slot * p.outStride + col] = silu(gs) * us;
+      out[o] = silu(gs) * us;
     } else {
-      out[slot * p.outStride + col] = gs * routeW[slot];
+      out[o] = gs * routeW[slot];
     }
   }
 }

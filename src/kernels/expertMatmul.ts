@@ -5,6 +5,7 @@ import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
 import type { ExpertChunk, ExpertMatrix, WeightDType } from '../moe/weights.js';
 import type { BlockRows } from './align.js';
+import { gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
 
 
 export interface ExpertMatmulBuffers {
@@ -29,11 +30,12 @@ export function groupedGemm(
 /** Indexed GEMV for few tokens: reads each slot's expert from `ids` on the GPU. */
 export function indexedGemv(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
+  t: GemvTiles = gemvTiles(ws.device, m),
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, 'moe_gemv', common + gemv, overrides(m));
+  const pipeline = computePipeline(ws.device, 'moe_gemv', common + gemv, { ...overrides(m), LANES: t.lanes, ROWS: t.rows });
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.ids, b.routeW, b.out],
-    [Math.ceil((c.n1 - c.n0) / (m.parts === 2 ? 8 : 16)), slots],  // moe_gemv.wgsl RN
+    [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
   ));
 }
 

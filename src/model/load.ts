@@ -3,6 +3,8 @@
 // (per-expert Hub tensors land in their slot of the stacked expert matrices on the way).
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
 import { uploadBuffer } from '../gpu/workspace.js';
+import { gemvKey } from '../kernels/tiles.js';
+import { tuneGemv } from '../kernels/tune.js';
 import { MoELayer } from '../moe/layer.js';
 import { isQuant } from '../moe/quant.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../moe/weights.js';
@@ -27,6 +29,11 @@ export interface DecoderLoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Keep the routed experts of MoE layers off this device (the expert-parallel scheduler). */
   experts?: ExternalExperts;
+  /**
+   * Time the decode GEMV's tile shapes on each distinct matrix shape once the weights are in, and keep
+   * the fastest for this device (src/kernels/tiles.ts). Default true; shapes tuned before are skipped.
+   */
+  tune?: boolean;
 }
 
 /** Where routed experts go when they are not loaded onto the decoder's device. */
@@ -99,9 +106,12 @@ export async function loadDecoder(
     return x;
   };
   // q8/q4 quantize the MLP weights only; the other matrices keep f16.
+  // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it.
+  const trials = new Map<string, [ExpertMatrix, number]>();
   const matrix = (shape: ExpertShape, label: string, mlp = false) => {
     const m = createExpertMatrix(device, shape, mlp || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
+    if (!trials.has(gemvKey(m))) trials.set(gemvKey(m), [m, shape.experts > 1 ? c.topK : 1]);
     return m;
   };
   const upload = (data: Float32Array, label: string) => own(uploadBuffer(device, data, label));
@@ -142,6 +152,12 @@ export async function loadDecoder(
     wants.checkComplete();
 
     await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
+    if (o.tune ?? true) {
+      for (const [m, slots] of trials.values()) {
+        o.signal?.throwIfAborted();
+        await tuneGemv(device, m, slots);
+      }
+    }
 
     const decoderLayers: DecoderLayer[] = layers.map(({ host, qkv, o: oProj, mlp }, l) => ({
       inputNorm: upload(host.inputNorm, `layer ${l} input norm`),

@@ -1,5 +1,6 @@
 // A MoE block whose weights live on the GPU: encode() records router, alignment, expert GEMMs and
 // combine into one compute pass; nothing is read back, so routing never waits for the CPU.
+import type { TileTrial } from '../kernels/tune.js';
 import { combineKernel } from '../kernels/combine.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
@@ -92,6 +93,14 @@ export class MoELayer {
     const pass = encoder.beginComputePass({ label: 'moe block' });
     for (const d of plan.dispatches) d(pass);
     pass.end();
+  }
+
+  /**
+   * Times the decode GEMV's tile shapes on this layer's matrices and keeps the fastest for the device
+   * (once per shape). Call before the first encode(): plans keep the tiles they were made with.
+   */
+  async tune(): Promise<TileTrial[]> {
+    return [...await this.routed.tune(), ...await this.shared?.tune() ?? []];
   }
 
   /** Routing buffers written by the latest encode(). */

@@ -9,6 +9,8 @@ import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
 import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 import { isQuant } from '../../src/moe/quant.js';
 import { Rng } from '../ref/rng.js';
+import { GEMV_TILES, type GemvTiles, gemvKey, gemvTiles } from '../../src/kernels/tiles.js';
+import { tuneGemv } from '../../src/kernels/tune.js';
 
 let device: GPUDevice;
 let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
@@ -20,7 +22,7 @@ afterAll(() => { device?.destroy(); tiny?.destroy(); });
 
 interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array }
 
-async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
+async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number, tiles?: GemvTiles) {
   const rng = new Rng(seed);
   const { T, E, k, H, I, dtype, rows, ids } = c;
   const slots = T * k;
@@ -41,7 +43,7 @@ async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number) {
   const sorted = ws.buffer(blocks * rows * 4, 'sorted');
   const io = { a: ws.upload(x, 'x'), routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
   await runKernels(dev, () => gemv
-      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots)]
+      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles)]
       : [
         alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E, rows),
         ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows),
@@ -157,4 +159,32 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       }
     });
   }
+
+  it('indexed GEMV: every tile shape of the per-device trial, on every storage', async () => {
+    const rng = new Rng(28);
+    for (const tiles of GEMV_TILES) {
+      for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {
+        // Columns not a multiple of any tile's, K not a multiple of 8 (f32/f16) or of a group (q8/q4).
+        const c = randomCase(rng, { T: 2, E: 8, k: 3, H: rng.pick([37, 70, 97]), I: rng.pick([13, 45, 66]), dtype });
+        const err = await run(device, c, true, 50, tiles);
+        const what = JSON.stringify({ tiles, ...c, ids: undefined });
+        expect(err.h, what).toBeLessThanOrEqual(1e-5);
+        expect(err.ys, what).toBeLessThanOrEqual(1e-5);
+      }
+    }
+  });
+
+  it('the tile trial times every candidate once per shape and device, and the kernels then use its choice', async () => {
+    const dev = await testDevice();
+    const m = uploadExpertMatrix(dev, new Rng(29).array(4 * 2 * 24 * 40), { experts: 4, parts: 2, outputs: 24, inner: 40 }, 'q4', 'm');
+    expect(gemvTiles(dev, m)).toEqual(GEMV_TILES[0]);  // untuned: the default
+    const trials = await tuneGemv(dev, m, 2, 1);
+    expect(trials.map((t) => t.tiles)).toEqual(GEMV_TILES);
+    expect(trials.every((t) => t.key === gemvKey(m) && t.ms > 0)).toBe(true);
+    const best = trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles;
+    expect(gemvTiles(dev, m)).toEqual(best);
+    expect(await tuneGemv(dev, m, 2, 1)).toEqual([]);  // remembered
+    expect(gemvTiles(device, m)).toEqual(GEMV_TILES[0]);  // per device
+    dev.destroy();
+  });
 });
