@@ -3,8 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchRecord, runBenchmarks } from './bench/cases.js';
-import { benchModel, type ModelBenchRecord, modelBenchSize } from './bench/model.js';
-import { loadPeers, runPeerGemms } from './bench/peers.js';
+import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from './bench/model.js';
+import { syntheticGraniteSource } from './bench/synthetic.js';
+import { Engine } from './api/engine.js';
+import { loadPeers, runPeerGemms, runPeerMoE } from './bench/peers.js';
 import { adapterName, benchReport, gpuEnvironment } from './bench/report.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
@@ -38,11 +40,16 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
   webmoe perplexity [--model DIR|URL] --text FILE [--window 256] [--windows N] [--dtype f32|f16|q8|q4]
       Mean next-token loss and perplexity of the text, in windows of --window tokens after the BOS.
   webmoe bench [--quick] [--runs 5] [--dtype f32|f16|q8|q4] [--model DIR|URL | --skip-model]
-               [--peers] [--out bench-results/bench.json]
+               [--synthetic granite] [--peers] [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense, then the model's (default: the
       bundled one's) prefill/decode speed; a table, and JSON to --out (the benchmark page's shape).
-      --peers: also dense MatMul in peer WebGPU libraries (tfjs, onnxruntime-web) on the same device, from a checkout
-      after npm install --ignore-scripts --prefix bench/peers.
+      --peers: also dense MatMul in peer WebGPU libraries (tfjs, onnxruntime-web) on the same device, and
+      onnxruntime's com.microsoft.QMoE on the MoE shape (onnxruntime-web's WebGPU EP on the same device,
+      onnxruntime-node's CPU and WebGPU EPs; int4 weights, int8 with --dtype q8: compare with --dtype q4),
+      from a checkout after npm install --ignore-scripts --prefix bench/peers.
+      --synthetic granite: also granite-3.1-1b-a400m's shape with random weights made as they load (2.7 GB
+      of BF16; --quick: 2 of its 24 layers); each model's row adds its weight bytes per decode token and
+      the decode floor: copy bandwidth / those bytes.
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
@@ -141,8 +148,12 @@ async function bench(args: string[]): Promise<void> {
       quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '5' },
       dtype: { type: 'string', default: 'f32' }, out: { type: 'string', default: 'bench-results/bench.json' },
       model: { type: 'string' }, 'skip-model': { type: 'boolean', default: false }, peers: { type: 'boolean', default: false },
+      synthetic: { type: 'string' },
     },
   });
+  if (v.synthetic !== undefined && v.synthetic !== 'granite') {
+    throw new Error(`--synthetic: the one synthetic model is 'granite' (granite-3.1-1b-a400m, random weights), got '${v.synthetic}'`);
+  }
   const dtype = dtypeArg(v.dtype);
   const quick = v.quick!;
   // Peers load before anything runs, so a missing install fails at once. bench/peers/ sits beside
@@ -152,28 +163,43 @@ async function bench(args: string[]): Promise<void> {
   const device = await createNodeDevice();
   const adapter = adapterName(device.adapterInfo);
   console.log(`webmoe bench on ${adapter}${quick ? ' (quick shapes)' : ''}, ${dtype} weights, median of ${v.runs} runs`);
-  const row = (r: BenchRecord) => `${r.name.padEnd(v.peers ? 24 : 10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
+  const row = (r: BenchRecord) => `${r.name.padEnd(v.peers ? 26 : 10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
     `${r.gflops === null ? ''.padStart(18) : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}` +
     `   err ${r.error.toExponential(1)}`;
   const records = await runBenchmarks(device, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) });
   // Peers' dense MatMul (f32) at the same GEMM shapes on this device, after webmoe's cases.
   records.push(...await runPeerGemms(device, peers, { quick, runs: intArg(v.runs, 'runs'), onRecord: (r) => console.log(row(r)) }));
+  records.push(...await runPeerMoE(device, peers, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) }));
   const environment = { runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device) };
   device.destroy();
+  const bandwidthBytesPerSecond = copyBandwidth(records);
   let model: ModelBenchRecord | undefined;
   if (!v['skip-model']) {
     const engine = await loadEngine(v.model, dtype);
     try {
-      model = await benchModel(engine, { dtype, ...modelBenchSize(quick) });
+      model = await benchModel(engine, { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
     } finally {
       engine.dispose();
     }
   }
-  const report = benchReport(adapter, { dtype, quick }, records, { ...(model && { model }), environment });
+  let synthetic: ModelBenchRecord | undefined;
+  if (v.synthetic !== undefined) {
+    // granite-3.1-1b-a400m's shape with random weights, made as they stream in (quick: 2 of its 24 layers)
+    const engine = await Engine.load(await createNodeDevice(), syntheticGraniteSource(quick ? { scale: { layers: 2 } } : {}), { dtype });
+    try {
+      synthetic = await benchModel(engine, { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
+    } finally {
+      engine.dispose();
+    }
+  }
+  const report = benchReport(adapter, { dtype, quick }, records, { ...(model && { model }), ...(synthetic && { synthetic }), environment });
   for (const [name, value] of Object.entries(report.ratios)) console.log(`${name.padEnd(56)} ${value.toFixed(2)}`);
-  if (model) {
-    console.log(`model ${model.model} (${model.promptTokens} prompt tokens, ${model.generatedTokens} generated): prefill ` +
-      `${model.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${model.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${model.timeToFirstTokenMs.toFixed(0)} ms`);
+  for (const m of [model, synthetic]) {
+    if (!m) continue;
+    console.log(`model ${m.model} (${m.promptTokens} prompt tokens, ${m.generatedTokens} generated): prefill ` +
+      `${m.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${m.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${m.timeToFirstTokenMs.toFixed(0)} ms; ` +
+      `${(m.activeBytesPerToken / 1e6).toFixed(1)} MB of weights per token` +
+      (m.floorTokensPerSecond ? `, floor ${m.floorTokensPerSecond.toFixed(1)} tok/s, decode / floor ${m.decodeOverFloor!.toFixed(3)}` : ''));
   }
   mkdirSync(dirname(v.out!), { recursive: true });
   writeFileSync(v.out!, JSON.stringify(report, null, 2));

@@ -1,49 +1,16 @@
-// Peer for `webmoe bench --peers`: dense MatMul in onnxruntime-web's WebGPU execution provider, on
-// webmoe's own GPUDevice (the EP's `device` option), with a one-node ONNX model (MatMul, the weight an
-// initializer) written here as protobuf bytes. Outside src/: the published package never imports it.
+// Peer for `webmoe bench --peers`: dense MatMul and the MoE block (com.microsoft.QMoE, int4/int8
+// weights) in onnxruntime-web's WebGPU execution provider, on webmoe's own GPUDevice (the EP's `device`
+// option), each a one-node ONNX model (the weights initializers) written as protobuf bytes by onnx.mjs.
+// Outside src/: the published package never imports it.
 import * as ort from 'onnxruntime-web/webgpu';
 import { ensureNavigatorGpu } from './dawn.mjs';
+import { matMulModel, qmoeModel } from './onnx.mjs';
 
 export const name = 'ort-webgpu';
 
-// --- a minimal protobuf writer: varints, length-delimited fields, enough for onnx.proto ---
-function varint(v) {
-  const out = [];
-  let n = BigInt(v);
-  do {
-    let b = Number(n & 0x7fn);
-    n >>= 7n;
-    if (n > 0n) b |= 0x80;
-    out.push(b);
-  } while (n > 0n);
-  return out;
-}
-const concat = (parts) => {
-  const len = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-};
-const fInt = (field, v) => Uint8Array.from([...varint(field << 3), ...varint(v)]);
-const fBytes = (field, bytes) => concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(bytes.length)]), bytes]);
-const fStr = (field, s) => fBytes(field, new TextEncoder().encode(s));
-const fMsg = (field, parts) => fBytes(field, concat(parts));
-
-const FLOAT = 1;
-const valueInfo = (field, name, dims) => fMsg(field, [
-  fStr(1, name),
-  fMsg(2, [fMsg(1, [fInt(1, FLOAT), fMsg(2, dims.map((d) => fMsg(1, [fInt(1, d)])))])]),  // TypeProto.tensor_type{elem_type, shape}
-]);
-
-/** ModelProto bytes of Y[m,n] = X[m,k] · B[k,n], B an initializer. */
-export function matMulModel(m, n, k, b) {
-  const initializer = fMsg(5, [fInt(1, k), fInt(1, n), fInt(2, FLOAT), fStr(8, 'B'),
-    fBytes(9, new Uint8Array(b.buffer, b.byteOffset, b.byteLength))]);
-  const node = fMsg(1, [fStr(1, 'X'), fStr(1, 'B'), fStr(2, 'Y'), fStr(4, 'MatMul')]);
-  const graph = fMsg(7, [node, fStr(2, 'matmul'), initializer, valueInfo(11, 'X', [m, k]), valueInfo(12, 'Y', [m, n])]);
-  return concat([fInt(1, 8) /* ir_version */, fStr(2, 'webmoe-bench'), graph, fMsg(8, [fStr(1, ''), fInt(2, 17)])]);
-}
+export { matMulModel } from './onnx.mjs';
+/** What runPeerGemms / runPeerMoE (src/bench/peers.ts) time here. */
+export const ops = ['gemm', 'qmoe'];
 
 export async function open(device) {
   await ensureNavigatorGpu();
@@ -94,6 +61,42 @@ export async function open(device) {
           xBuf.destroy();
           session.release();
         },
+      };
+    },
+    // The MoE block: one QMoE node (its model and attributes from onnx.mjs / src/bench/qmoe.ts), the
+    // hidden states X[T,H] and router logits L[T,E] as GPU buffers, Y left on the GPU.
+    async qmoe(s, w, xHost, logits, attrs) {
+      const session = await ort.InferenceSession.create(qmoeModel(s, w, attrs), {
+        executionProviders: [{ name: 'webgpu', device }], preferredOutputLocation: 'gpu-buffer',
+        // The node runs on the WebGPU EP or the session fails: no silent fallback to the wasm CPU kernel.
+        extra: { session: { disable_cpu_ep_fallback: '1' } },
+      });
+      const gpuInput = (data, dims) => {
+        const buf = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+        device.queue.writeBuffer(buf, 0, data);
+        return [buf, ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims })];
+      };
+      const [xBuf, X] = gpuInput(xHost, [s.tokens, s.hidden]);
+      const [lBuf, L] = gpuInput(logits, [s.tokens, s.experts]);
+      let y;
+      return {
+        async run() {
+          y?.dispose();
+          y = (await session.run({ X, L })).Y;
+          await device.queue.onSubmittedWorkDone();
+        },
+        async read() {
+          return new Float32Array(await y.getData());
+        },
+        dispose() {
+          y?.dispose();
+          xBuf.destroy();
+          lBuf.destroy();
+          session.release();
+        },
+        // With the Subgroups feature on the device (webmoe's device does not ask for it), ORT's QMoE
+        // matmuls take the DP4A path: int8 activations (see ort-node.mjs).
+        ...(device.features.has('subgroups') && { int8Activations: 128 }),
       };
     },
     close() {

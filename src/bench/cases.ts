@@ -10,6 +10,7 @@ import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
 import { destroyExpertMatrix, type HostWeights, rowBytes, swigluExpertBytes, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { moePeerRatios } from './qmoe.js';
 import { medianMs, randomArray } from './timing.js';
 
 export interface BenchRecord {
@@ -192,6 +193,6 @@ export function peerRatios(records: BenchRecord[]): Record<string, number> {
     const best = peers.reduce((a, b) => (b.ms < a.ms ? b : a));
     out[`${own.name} ${own.shape}: webmoe time / best peer time (${best.name.slice(5).replace(/ gemm$/, '')})`] = own.ms / best.ms;
   }
-  return out;
+  return { ...out, ...moePeerRatios(records) };
 }
 

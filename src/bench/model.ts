@@ -1,6 +1,11 @@
 // A whole model's generation speed: prefill and decode tokens/s and time to first token of one greedy
-// generation, after a short warm-up (the first call compiles every pipeline).
+// generation, after a short warm-up (the first call compiles every pipeline); and the weight bytes a
+// decode token reads, with the tokens/s that the copy kernel's bandwidth would allow (the floor).
 import type { Engine, GenerationStats } from '../api/engine.js';
+import type { ModelConfig } from '../model/config.js';
+import { isQuant } from '../moe/quant.js';
+import { rowBytes, swigluExpertBytes, type WeightDType } from '../moe/weights.js';
+import type { BenchRecord } from './cases.js';
 
 export interface ModelBenchRecord {
   model: string;
@@ -10,6 +15,12 @@ export interface ModelBenchRecord {
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   timeToFirstTokenMs: number;
+  /** weight bytes one decode token reads, at their storage (activeBytesPerToken) */
+  activeBytesPerToken: number;
+  /** bandwidth (from the same run's copy record) / activeBytesPerToken, when one was given */
+  floorTokensPerSecond?: number;
+  /** decodeTokensPerSecond / floorTokensPerSecond (1: at the weight-bandwidth floor) */
+  decodeOverFloor?: number;
 }
 
 export interface ModelBenchOptions {
@@ -18,7 +29,44 @@ export interface ModelBenchOptions {
   promptTokens?: number;
   /** Tokens to generate. Default 32. */
   maxTokens?: number;
+  /** Memory bandwidth in bytes/s (copyBandwidth of the run's records), for the floor. */
+  bandwidthBytesPerSecond?: number;
   signal?: AbortSignal;
+}
+
+/** The copy kernel's bandwidth in bytes/s (bytes read + written, as its GB/s counts them). */
+export function copyBandwidth(records: BenchRecord[]): number | undefined {
+  const copy = records.find((r) => r.name === 'copy');
+  return copy?.gbps ? copy.gbps * 1e9 : undefined;
+}
+
+/**
+ * Weight bytes one decode token reads at their storage, as the model loader stores them: per layer the
+ * fused q/k/v and o projections (f32/f16; f16 under q8/q4), the norms, q/k/v bias and q/k norm
+ * (f32), the router (f32) and the topK routed experts (+ the shared expert and its gate, or a dense
+ * layer's MLP and its one-expert router) at `dtype`; then the final norm, the whole lm_head [V, H]
+ * (the tied embedding when tied: the logits GEMV reads every row) and one embedding row. The KV
+ * cache and activations are not counted.
+ */
+export function activeBytesPerToken(c: Readonly<ModelConfig>, dtype: WeightDType): number {
+  const dense: WeightDType = isQuant(dtype) ? 'f16' : dtype;
+  const { hidden: H, heads, kvHeads, headDim: D } = c;
+  const qkvRows = (heads + 2 * kvHeads) * D;
+  let bytes = 0;
+  for (let l = 0; l < c.layers; l++) {
+    bytes += qkvRows * rowBytes(H, dense) + H * rowBytes(heads * D, dense);
+    bytes += 2 * H * 4;
+    if (c.qkvBias) bytes += qkvRows * 4;
+    if (c.qkNorm === 'head') bytes += 2 * D * 4;
+    if (c.qkNorm === 'full') bytes += (heads + kvHeads) * D * 4;
+    if (c.sparse[l]) {
+      bytes += c.experts * H * 4 + c.topK * swigluExpertBytes(H, c.moeIntermediate, dtype);
+      if (c.sharedIntermediate) bytes += H * 4 + swigluExpertBytes(H, c.sharedIntermediate, dtype);
+    } else {
+      bytes += H * 4 + swigluExpertBytes(H, c.denseIntermediate!, dtype);
+    }
+  }
+  return bytes + H * 4 + (c.vocab + 1) * rowBytes(H, dense);
 }
 
 /** The prompt and generation lengths `webmoe bench` and the benchmark page time, quick or full. */
@@ -30,8 +78,13 @@ const TEXT = 'It is a truth universally acknowledged, that a single man in posse
 
 export async function benchModel(engine: Engine, o: ModelBenchOptions): Promise<ModelBenchRecord> {
   const want = o.promptTokens ?? 64;
-  let ids = engine.encode(TEXT);
-  while (ids.length < want) ids = engine.encode(TEXT.repeat(Math.ceil((want * 2) / ids.length)));
+  let ids: number[];
+  if (engine.tokenizer) {
+    ids = engine.encode(TEXT);
+    while (ids.length < want) ids = engine.encode(TEXT.repeat(Math.ceil((want * 2) / ids.length)));
+  } else {  // no tokenizer (a synthetic model): fixed ids spread over the vocabulary
+    ids = Array.from({ length: want }, (_, i) => (i * 7919 + 13) % engine.config.vocab);
+  }
   const prompt = { tokens: ids.slice(0, want) };
   const run = async (maxTokens: number): Promise<GenerationStats> => {
     let stats: GenerationStats | undefined;
@@ -40,9 +93,12 @@ export async function benchModel(engine: Engine, o: ModelBenchOptions): Promise<
   };
   await run(2);
   const s = await run(o.maxTokens ?? 32);
+  const active = activeBytesPerToken(engine.config, o.dtype as WeightDType);
+  const floor = o.bandwidthBytesPerSecond && o.bandwidthBytesPerSecond / active;
   return {
     model: engine.model, dtype: o.dtype, promptTokens: s.promptTokens, generatedTokens: s.completionTokens,
     prefillTokensPerSecond: s.prefillTokensPerSecond, decodeTokensPerSecond: s.decodeTokensPerSecond,
-    timeToFirstTokenMs: s.timeToFirstTokenMs,
+    timeToFirstTokenMs: s.timeToFirstTokenMs, activeBytesPerToken: active,
+    ...(floor && { floorTokensPerSecond: floor, decodeOverFloor: s.decodeTokensPerSecond / floor }),
   };
 }

@@ -13,6 +13,8 @@ export interface BenchReport {
   ratios: Record<string, number>;
   /** a model's generation speed, where the run measured one (the benchmark page: the bundled model) */
   model?: ModelBenchRecord;
+  /** `--synthetic granite`: granite-3.1-1b-a400m's shape with random weights (quick: 2 of its 24 layers) */
+  synthetic?: ModelBenchRecord;
   /** where the run happened, when known: user agent, adapter limits and features */
   environment?: Record<string, unknown>;
 }
@@ -22,7 +24,7 @@ export function adapterName(info: { vendor?: string; architecture?: string; desc
 }
 
 export function benchReport(
-  adapter: string, o: { dtype: string; quick: boolean }, records: BenchRecord[], extra: Pick<BenchReport, 'model' | 'environment'> = {},
+  adapter: string, o: { dtype: string; quick: boolean }, records: BenchRecord[], extra: Pick<BenchReport, 'model' | 'synthetic' | 'environment'> = {},
 ): BenchReport {
   return { adapter, date: new Date().toISOString(), dtype: o.dtype, quick: o.quick, records, ratios: benchRatios(records), ...extra };
 }

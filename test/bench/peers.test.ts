@@ -2,7 +2,9 @@
 // peers are not installed (no network, no peers, no GPU).
 import { describe, expect, it } from 'vitest';
 import { benchRatios, type BenchRecord, peerRatios } from '../../src/bench/cases.js';
-import { gemmRowsError, loadPeers, PEERS_INSTALL } from '../../src/bench/peers.js';
+import {
+  gemmRowsError, loadPeers, moePeerRatios, PEER_FILES, type PeerModule, type PeerOp, PEERS_INSTALL, runPeerGemms, runPeerMoE,
+} from '../../src/bench/peers.js';
 
 const rec = (name: string, shape: string, ms: number): BenchRecord => ({ name, shape, ms, gflops: 1, gbps: 1, error: 0 });
 
@@ -40,5 +42,40 @@ describe('bench peers', () => {
 
   it('fails with the install command when the peers are not installed', async () => {
     await expect(loadPeers(new URL('file:///nonexistent-webmoe-peers/'))).rejects.toThrow(PEERS_INSTALL);
+  });
+});
+
+describe('bench peers: the MoE block (QMoE)', () => {
+  it('gives webmoe time / best peer time and each peer\'s time / webmoe time per moe shape', () => {
+    const s1 = 'T=1 H=512 I=192 E=32 k=4';
+    const s64 = 'T=64 H=512 I=192 E=32 k=4';
+    const records = [
+      rec('moe', s1, 2), rec('moe', s64, 8), rec('moe-dense', s1, 20),
+      rec('peer:ort-webgpu qmoe', s1, 4), rec('peer:ort-node-cpu qmoe', s1, 1),
+      rec('peer:ort-webgpu gemm', '256x256x256', 10),
+    ];
+    expect(moePeerRatios(records)).toEqual({
+      'moe T=1: webmoe time / best peer time (ort-node-cpu)': 2,
+      'moe T=1: ort-webgpu qmoe time / webmoe time': 2,
+      'moe T=1: ort-node-cpu qmoe time / webmoe time': 0.5,
+    });
+    expect(moePeerRatios(records.slice(0, 3))).toEqual({});
+    // The dense-GEMM ratios ignore the QMoE rows (whether or not peerRatios also carries moePeerRatios').
+    expect(Object.keys(peerRatios(records)).filter((key) => !key.startsWith('moe '))).toEqual([]);
+  });
+
+  it('runs only the peers that offer an op, and none when none offers QMoE', async () => {
+    const opened: string[] = [];
+    const peer = (name: string, ops?: PeerOp[]): PeerModule => ({
+      name, ops, open: async () => { opened.push(name); return { close() {} }; },
+    });
+    const device = {} as GPUDevice;
+    expect(await runPeerMoE(device, [peer('a'), peer('b', ['gemm'])], { quick: true })).toEqual([]);
+    expect(await runPeerGemms(device, [peer('c', ['qmoe'])], { quick: true })).toEqual([]);
+    expect(opened).toEqual([]);
+  });
+
+  it('lists the QMoE peers among the peer modules', () => {
+    expect(PEER_FILES).toEqual(expect.arrayContaining(['ort.mjs', 'ort-node-cpu.mjs', 'ort-node-webgpu.mjs']));
   });
 });

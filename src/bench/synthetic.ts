@@ -1,0 +1,223 @@
+// A synthetic checkpoint for benchmarks: a model of a real model's shape with random weights, served
+// as a ModelSource without ever existing on disk or whole in memory. The safetensors header is built
+// up front; every byte range of the data is computed when it is read, from a counter-based hash of
+// (seed, tensor, element), so any two reads of the same bytes agree whatever their ranges.
+// Weights are uniform with standard deviation 1/√fan_in (fan_in: the tensor's last dimension), norms
+// are 1: activations stay finite through any number of layers.
+import { EMBED, FINAL_NORM, LM_HEAD, readConfig } from '../model/families.js';
+import type { ModelFile, ModelSource } from '../io/source.js';
+
+/**
+ * config.json of ibm-granite/granite-3.1-1b-a400m-instruct (as published on the Hub), less its
+ * bos/eos/pad token ids (all 0): a random model must not stop generating when it happens to pick 0.
+ */
+export const GRANITE_3_1_1B_A400M: Readonly<Record<string, unknown>> = {
+  architectures: ['GraniteMoeForCausalLM'],
+  model_type: 'granitemoe',
+  attention_bias: false,
+  attention_dropout: 0.0,
+  attention_multiplier: 0.015625,
+  embedding_multiplier: 12.0,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  initializer_range: 0.02,
+  intermediate_size: 512,
+  logits_scaling: 6.0,
+  max_position_embeddings: 131072,
+  num_attention_heads: 16,
+  num_experts_per_tok: 8,
+  num_hidden_layers: 24,
+  num_key_value_heads: 8,
+  num_local_experts: 32,
+  residual_multiplier: 0.22,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1500000.0,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  vocab_size: 49155,
+};
+
+export interface SyntheticOptions {
+  /** Default 1. */
+  seed?: number;
+  /** Element type of the weights. Default 'BF16' (the checkpoint's own). */
+  dtype?: 'BF16' | 'F16';
+  /** Smaller than the real model, for tests and quick runs: these config values replace the model's. */
+  scale?: { layers?: number; vocab?: number; experts?: number };
+}
+
+interface SyntheticTensor {
+  name: string;
+  shape: number[];
+  /** data offsets within the file: [begin, end) */
+  begin: number;
+  end: number;
+  /** half-width of the uniform distribution; 0: every value is 1 (a norm) */
+  amplitude: number;
+  seed: number;
+}
+
+export interface SyntheticSource extends ModelSource {
+  /** The config.json it serves. */
+  config: Record<string, unknown>;
+  /** Size of model.safetensors. */
+  bytes: number;
+}
+
+const PIECE_BYTES = 4 * 1024 * 1024;
+
+/** A 32-bit mix of two words (lowbias32 after an xor-multiply): the PRNG, addressed by element. */
+function mix(a: number, b: number): number {
+  let h = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
+
+/** 16-bit values of elements [i0, i1) of tensor t. */
+function elements(t: SyntheticTensor, i0: number, i1: number, dtype: 'BF16' | 'F16', out: Uint16Array): void {
+  const one = dtype === 'BF16' ? 0x3f80 : 0x3c00;
+  if (t.amplitude === 0) {
+    out.fill(one, 0, i1 - i0);
+    return;
+  }
+  for (let i = i0; i < i1; i++) {
+    const u = mix(i, t.seed) * 2 ** -31 - 1;  // [-1, 1)
+    const v = u * t.amplitude;
+    if (dtype === 'BF16') {
+      f32[0] = v;
+      out[i - i0] = f32Bits[0] >>> 16;
+    } else {
+      out[i - i0] = f16Bits(v);
+    }
+  }
+}
+
+/** f32 → f16 bits for |v| < 65504, round to nearest (subnormals flushed to 0: weights here are ≥ 2⁻¹⁴ or noise). */
+function f16Bits(v: number): number {
+  f32[0] = v;
+  const x = f32Bits[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 112;
+  if (exp <= 0) return sign;
+  const mant = (x >>> 13) & 0x3ff;
+  return (sign | (exp << 10) | mant) + ((x >>> 12) & 1);
+}
+
+/** Every tensor of a GraniteMoE checkpoint, in file order, with its name from the family adapter. */
+function graniteTensors(config: Record<string, unknown>): { name: string; shape: number[] }[] {
+  const { family, config: c } = readConfig(config);
+  if (c.family !== 'granitemoe') throw new Error(`webmoe: synthetic checkpoints are GraniteMoE only, got ${c.family}`);
+  const { hidden: H, vocab: V, experts: E, moeIntermediate: I, heads, kvHeads, headDim: D } = c;
+  const out = [{ name: EMBED, shape: [V, H] }];
+  for (let l = 0; l < c.layers; l++) {
+    const n = family.layer(l);
+    if (!('gateUp' in n.experts)) throw new Error('webmoe: expected stacked GraniteMoE experts');
+    out.push(
+      { name: n.inputNorm, shape: [H] },
+      { name: n.q, shape: [heads * D, H] },
+      { name: n.k, shape: [kvHeads * D, H] },
+      { name: n.v, shape: [kvHeads * D, H] },
+      { name: n.o, shape: [H, heads * D] },
+      { name: n.postNorm, shape: [H] },
+      { name: n.router, shape: [E, H] },
+      { name: n.experts.gateUp, shape: [E, 2 * I, H] },
+      { name: n.experts.down, shape: [E, H, I] },
+    );
+  }
+  out.push({ name: FINAL_NORM, shape: [H] });
+  if (!c.tieEmbeddings) out.push({ name: LM_HEAD, shape: [V, H] });
+  return out;
+}
+
+/**
+ * granite-3.1-1b-a400m with random weights (about 2.7 GB of BF16 at full size), as a ModelSource
+ * for loadModel / Engine.load. It has no tokenizer: generate from token ids.
+ */
+export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSource {
+  const dtype = o.dtype ?? 'BF16';
+  const seed = o.seed ?? 1;
+  const s = o.scale ?? {};
+  const config: Record<string, unknown> = {
+    ...GRANITE_3_1_1B_A400M,
+    ...(s.layers !== undefined && { num_hidden_layers: s.layers }),
+    ...(s.vocab !== undefined && { vocab_size: s.vocab }),
+    ...(s.experts !== undefined && {
+      num_local_experts: s.experts,
+      num_experts_per_tok: Math.min(s.experts, GRANITE_3_1_1B_A400M.num_experts_per_tok as number),
+    }),
+    torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float16',
+  };
+
+  const tensors: SyntheticTensor[] = [];
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt', synthetic: `seed ${seed}` } };
+  let offset = 0;
+  graniteTensors(config).forEach(({ name, shape }, index) => {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 2;
+    // uniform on [-a, a]: standard deviation a/√3 = 1/√fan_in
+    const amplitude = shape.length === 1 ? 0 : Math.sqrt(3 / shape[shape.length - 1]);
+    tensors.push({ name, shape, begin: offset, end: offset + bytes, amplitude, seed: mix(seed, index + 1) });
+    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  });
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const headerBytes = new Uint8Array(8 + json.length);
+  new DataView(headerBytes.buffer).setBigUint64(0, BigInt(json.length), true);
+  headerBytes.set(new TextEncoder().encode(json), 8);
+  const dataStart = headerBytes.length;
+  const size = dataStart + offset;
+
+  /** Bytes [start, end) of the file into `out`. */
+  function fill(start: number, end: number, out: Uint8Array): void {
+    if (start < dataStart) out.set(headerBytes.subarray(start, Math.min(end, dataStart)));
+    const d0 = Math.max(start, dataStart) - dataStart;
+    const d1 = end - dataStart;
+    for (const t of tensors) {
+      if (t.end <= d0 || t.begin >= d1) continue;
+      const b0 = Math.max(d0, t.begin) - t.begin;  // bytes within the tensor
+      const b1 = Math.min(d1, t.end) - t.begin;
+      const i0 = b0 >> 1;
+      const i1 = (b1 + 1) >> 1;
+      const values = new Uint16Array(i1 - i0);
+      elements(t, i0, i1, dtype, values);
+      const bytes = new Uint8Array(values.buffer, b0 - 2 * i0, b1 - b0);
+      out.set(bytes, t.begin + b0 + dataStart - start);
+    }
+  }
+
+  const file: ModelFile = {
+    size,
+    async *stream(start, end, signal) {
+      if (start < 0 || end > size) throw new RangeError(`synthetic model.safetensors: bytes ${start}-${end} are outside 0-${size}`);
+      for (let at = start; at < end; at += PIECE_BYTES) {
+        signal?.throwIfAborted();
+        const piece = new Uint8Array(Math.min(PIECE_BYTES, end - at));
+        fill(at, at + piece.length, piece);
+        yield piece;
+      }
+    },
+  };
+  const layers = config.num_hidden_layers as number;
+  return {
+    name: `synthetic granite-3.1-1b-a400m${layers === 24 && !s.vocab && !s.experts ? '' : ` (${[
+      `${layers} layers`, s.vocab !== undefined && `vocab ${s.vocab}`, s.experts !== undefined && `${s.experts} experts`,
+    ].filter(Boolean).join(', ')})`}`,
+    config,
+    bytes: size,
+    async open(name, signal) {
+      signal?.throwIfAborted();
+      return name === 'model.safetensors' ? file : undefined;
+    },
+    async text(name, signal) {
+      signal?.throwIfAborted();
+      return name === 'config.json' ? JSON.stringify(config, null, 2) : undefined;
+    },
+  };
+}
