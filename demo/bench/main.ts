@@ -2,14 +2,14 @@
 // the bundled model's generation speed, and shows a table, charts and the JSON (the same shape as the
 // Node command writes, so runs compare field by field).
 import { type BenchRecord, runBenchmarks } from '../../src/bench/cases.js';
-import { benchModel, type ModelBenchRecord, modelBenchSize } from '../../src/bench/model.js';
-import { benchReport } from '../../src/bench/report.js';
+import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from '../../src/bench/model.js';
+import { benchReport, type BenchReport } from '../../src/bench/report.js';
 import { createDevice, loadModel, type WeightDType } from '../../src/index.js';
 import { checkLimits, isSoftwareAdapter, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, setStatus } from '../common/status.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';
 import { describeDevice, renderDevice } from './device.js';
-import { renderCharts, renderModel, renderRatios, renderRecords } from './results.js';
+import { renderCharts, renderModels, renderRatios, renderRecords } from './results.js';
 
 const status = byId('status');
 const run = byId<HTMLButtonElement>('run');
@@ -50,7 +50,7 @@ async function benchmark(): Promise<void> {
     let model: ModelBenchRecord;
     try {
       setStatus(status, 'Timing the bundled model…');
-      model = await benchModel(engine, { dtype, ...modelBenchSize(quick) });
+      model = await benchModel(engine, { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond: copyBandwidth(records) });
     } finally {
       engine.dispose();
     }
@@ -59,21 +59,42 @@ async function benchmark(): Promise<void> {
     const report = benchReport(d.adapter, { dtype, quick }, records, {
       model, environment: { userAgent: navigator.userAgent, runtime: 'browser', info: d.info, features: d.features, limits: d.limits },
     });
-    renderRecords(results, records);
-    renderRatios(byId<HTMLTableElement>('ratios'), report.ratios);
-    renderModel(byId<HTMLTableElement>('model'), model);
-    renderCharts(byId('charts'), records, report.ratios, model);
-    const json = JSON.stringify(report, null, 2);
-    byId('json').textContent = json;
-    if (download.href) URL.revokeObjectURL(download.href);
-    download.href = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
-    download.hidden = false;
+    show(report);
     setStatus(status, `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
     document.body.dataset.state = 'done';
   } finally {
     device.destroy();
   }
 }
+
+/** A report's tables, charts and JSON: this page's run, or a saved one (`webmoe bench --peers` in Node). */
+function show(report: BenchReport): void {
+  const models = [report.model, report.synthetic].filter((m): m is ModelBenchRecord => m !== undefined);
+  renderRecords(results, report.records);
+  renderRatios(byId<HTMLTableElement>('ratios'), report.ratios);
+  renderModels(byId<HTMLTableElement>('model'), models);
+  renderCharts(byId('charts'), report.records, report.ratios, models[0]);
+  const json = JSON.stringify(report, null, 2);
+  byId('json').textContent = json;
+  if (download.href) URL.revokeObjectURL(download.href);
+  download.href = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
+  download.hidden = false;
+}
+
+byId<HTMLInputElement>('report-file').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file) return;
+  try {
+    const report = JSON.parse(await file.text()) as BenchReport;
+    if (!Array.isArray(report.records) || typeof report.ratios !== 'object' || report.ratios === null) {
+      throw new Error('it has no records and ratios: not a webmoe bench report');
+    }
+    show(report);
+    setStatus(status, `Showing ${file.name}: ${report.adapter}, ${report.date}, ${report.dtype} weights.`);
+  } catch (err) {
+    setStatus(status, `Cannot show ${file.name}: ${errorText(err)}`, 'error');
+  }
+});
 
 byId<HTMLFormElement>('bench-form').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -31,18 +31,24 @@ export function renderRatios(table: HTMLTableElement, ratios: Record<string, num
   fill(table, ['ratio', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(2)]));
 }
 
-export function renderModel(table: HTMLTableElement, m: ModelBenchRecord): void {
-  fill(table, ['model', 'weights', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms'], [[
+export function renderModels(table: HTMLTableElement, models: ModelBenchRecord[]): void {
+  fill(table, ['model', 'weights', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms',
+    'MB of weights / token', 'decode floor tok/s', 'decode / floor'], models.map((m) => [
     m.model, m.dtype, String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
-    m.decodeTokensPerSecond.toFixed(1), m.timeToFirstTokenMs.toFixed(0),
-  ]]);
+    m.decodeTokensPerSecond.toFixed(1), m.timeToFirstTokenMs.toFixed(0), (m.activeBytesPerToken / 1e6).toFixed(1),
+    m.floorTokensPerSecond === undefined ? '' : m.floorTokensPerSecond.toFixed(1), m.decodeOverFloor === undefined ? '' : m.decodeOverFloor.toFixed(3),
+  ]));
 }
 
 export function renderCharts(box: HTMLElement, records: BenchRecord[], ratios: Record<string, number>, model?: ModelBenchRecord): void {
+  const label = (k: string) => k.split(':')[0];
   const bars = (key: 'gflops' | 'gbps'): Bar[] => records.flatMap((r) => (r[key] === null ? [] : [{ label: `${r.name} ${r.shape}`, value: r[key]! }]));
   const charts = [barChart('Compute rate', 'GFLOP/s', bars('gflops')), barChart('Bandwidth', 'GB/s', bars('gbps'))];
   const speedup = Object.entries(ratios).filter(([k]) => k.includes('dense time / sparse time'));
-  if (speedup.length) charts.push(barChart('MoE block: dense time / sparse time', '×', speedup.map(([k, v]) => ({ label: k.split(':')[0], value: v }))));
+  if (speedup.length) charts.push(barChart('MoE block: dense time / sparse time', '×', speedup.map(([k, v]) => ({ label: label(k), value: v }))));
+  // --peers reports: webmoe's time over the best peer's at each shape (below 1: webmoe is faster).
+  const peers = Object.entries(ratios).filter(([k]) => k.includes('webmoe time / best peer time'));
+  if (peers.length) charts.push(barChart('webmoe time / best peer time', '×', peers.map(([k, v]) => ({ label: `${label(k)} ${k.match(/\((.+)\)$/)?.[1] ?? ''}`, value: v }))));
   if (model) {
     charts.push(barChart(`${model.model.split('/').filter(Boolean).pop()} generation`, 'tok/s', [
       { label: 'prefill', value: model.prefillTokensPerSecond }, { label: 'decode', value: model.decodeTokensPerSecond },

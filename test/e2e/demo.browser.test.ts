@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchRatios, type BenchRecord } from '../../src/bench/cases.js';
 import { launchChromium } from './browser.js';
 import { type DemoServer, SCREENSHOTS, serveDemo } from './demo.js';
 
@@ -174,6 +175,34 @@ describe('benchmark page', () => {
     await page.screenshot({ path: `${SCREENSHOTS}/bench.png`, fullPage: true });
     await page.close();
   }, 600_000);
+
+  it('shows a saved report with its peer rows and model floors, and names a file that is not one', async () => {
+    const page = await open('bench.html');
+    await waitForStatus(page, /software adapter/, 60_000);
+    const rec = (name: string, shape: string, ms: number) => ({ name, shape, ms, gflops: 1, gbps: 1, error: 1e-7 });
+    const records = [
+      rec('copy', '64 MiB', 10), rec('gemm', '1024x1024x1024', 8), rec('moe', 'T=1 H=2048 I=768 E=32 k=4', 2),
+      rec('peer:ort-webgpu gemm', '1024x1024x1024', 4), rec('peer:ort-webgpu qmoe', 'T=1 H=2048 I=768 E=32 k=4', 20),
+    ];
+    const model = {
+      model: 'synthetic granite-3.1-1b-a400m', dtype: 'q4', promptTokens: 16, generatedTokens: 8, prefillTokensPerSecond: 3,
+      decodeTokensPerSecond: 2, timeToFirstTokenMs: 900, activeBytesPerToken: 424.9e6, floorTokensPerSecond: 4, decodeOverFloor: 0.5,
+    };
+    const report = { adapter: 'a GPU', date: '2026-11-23T00:00:00Z', dtype: 'q4', quick: false, records, ratios: benchRatios(records as BenchRecord[]), synthetic: model };
+    await page.setInputFiles('#report-file', { name: 'full.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
+    await waitForStatus(page, /^Showing full\.json: a GPU/, 10_000);
+    const cases = await page.getByRole('table', { name: 'Benchmark results' }).locator('tbody tr td:first-child').allTextContents();
+    expect(cases).toEqual(records.map((r) => r.name));
+    const ratios = await page.getByRole('table', { name: 'Ratios' }).textContent();
+    expect(ratios).toContain('moe T=1: ort-webgpu qmoe time / webmoe time10.00');
+    expect(ratios).toContain('gemm 1024x1024x1024: webmoe time / best peer time (ort-webgpu)2.00');
+    const models = await page.getByRole('table', { name: 'Model speed' }).locator('tbody td').allTextContents();
+    expect(models).toEqual(['synthetic granite-3.1-1b-a400m', 'q4', '16', '8', '3.0', '2.0', '900', '424.9', '4.0', '0.500']);
+    await page.setInputFiles('#report-file', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"a": 1}') });
+    await page.waitForFunction(() => document.getElementById('status')!.getAttribute('role') === 'alert', null, { timeout: 10_000 });
+    expect(await page.textContent('#status')).toMatch(/^Cannot show notes\.json: it has no records and ratios/);
+    await page.close();
+  }, 120_000);
 });
 
 describe('chat page, GPU process crash', () => {
