@@ -41,27 +41,8 @@ export async function open(device) {
       const session = await ort.InferenceSession.create(matMulModel(m, n, k, b), {
         executionProviders: [{ name: 'webgpu', device }], preferredOutputLocation: 'gpu-buffer',
       });
-      const xBuf = device.createBuffer({ size: xHost.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-      device.queue.writeBuffer(xBuf, 0, xHost);
-      const x = ort.Tensor.fromGpuBuffer(xBuf, { dataType: 'float32', dims: [m, k] });
-      let y;
-      return {
-        // Input and output stay on the GPU; session.run returns once ORT has submitted its work, and
-        // onSubmittedWorkDone() on the shared queue waits for it: submit → done, as webmoe's cases.
-        async run() {
-          y?.dispose();
-          y = (await session.run({ X: x })).Y;
-          await device.queue.onSubmittedWorkDone();
-        },
-        async read() {
-          return new Float32Array(await y.getData());
-        },
-        dispose() {
-          y?.dispose();
-          xBuf.destroy();
-          session.release();
-        },
-      };
+      const [xBuf, x] = gpuInput(device, xHost, [m, k]);
+      return gpuRunner(device, session, { X: x }, [xBuf]);
     },
     // The MoE block: one QMoE node (its model and attributes from onnx.mjs / src/bench/qmoe.ts), the
     // hidden states X[T,H] and router logits L[T,E] as GPU buffers, Y left on the GPU.
@@ -71,29 +52,10 @@ export async function open(device) {
         // The node runs on the WebGPU EP or the session fails: no silent fallback to the wasm CPU kernel.
         extra: { session: { disable_cpu_ep_fallback: '1' } },
       });
-      const gpuInput = (data, dims) => {
-        const buf = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-        device.queue.writeBuffer(buf, 0, data);
-        return [buf, ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims })];
-      };
-      const [xBuf, X] = gpuInput(xHost, [s.tokens, s.hidden]);
-      const [lBuf, L] = gpuInput(logits, [s.tokens, s.experts]);
-      let y;
+      const [xBuf, X] = gpuInput(device, xHost, [s.tokens, s.hidden]);
+      const [lBuf, L] = gpuInput(device, logits, [s.tokens, s.experts]);
       return {
-        async run() {
-          y?.dispose();
-          y = (await session.run({ X, L })).Y;
-          await device.queue.onSubmittedWorkDone();
-        },
-        async read() {
-          return new Float32Array(await y.getData());
-        },
-        dispose() {
-          y?.dispose();
-          xBuf.destroy();
-          lBuf.destroy();
-          session.release();
-        },
+        ...gpuRunner(device, session, { X, L }, [xBuf, lBuf]),
         // With the Subgroups feature on the device (webmoe's device does not ask for it), ORT's QMoE
         // matmuls take the DP4A path: int8 activations (see ort-node.mjs).
         ...(device.features.has('subgroups') && { int8Activations: 128 }),
@@ -101,6 +63,37 @@ export async function open(device) {
     },
     close() {
       queue.writeBuffer = writeBuffer;
+    },
+  };
+}
+
+/** An f32 input in a GPU buffer on `device`, and ORT's tensor over it. */
+function gpuInput(device, data, dims) {
+  const buf = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  device.queue.writeBuffer(buf, 0, data);
+  return [buf, ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims })];
+}
+
+/**
+ * The timed call of `session` on GPU-resident `feeds`. Input and output stay on the GPU; session.run
+ * returns once ORT has submitted its work, and onSubmittedWorkDone() on the shared queue waits for it:
+ * submit → done, as webmoe's cases.
+ */
+function gpuRunner(device, session, feeds, buffers) {
+  let y;
+  return {
+    async run() {
+      y?.dispose();
+      y = (await session.run(feeds)).Y;
+      await device.queue.onSubmittedWorkDone();
+    },
+    async read() {
+      return new Float32Array(await y.getData());
+    },
+    dispose() {
+      y?.dispose();
+      for (const b of buffers) b.destroy();
+      session.release();
     },
   };
 }
