@@ -6,13 +6,15 @@
 // Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
+//       BK inputs per tile, and the tile element `half` (f32, or f16 with products in f16 and sums
+//       in f32), are chosen per device (src/kernels/tiles.ts; half_f32/half_f16.wgsl).
 // Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
 //           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).
 
 override BM: u32 = 32u;  // rows per block: align.wgsl pads each expert to this
 override BN = 1024u / BM;
 override TX = BN / 4u;    // threads across columns; BM / 4 across rows
-override BK = min(16u, 1024u / BN);  // k per tile: B tiles ≤ 8 KiB, within WebGPU's default 16 KiB
+override BK: u32 = 16u;   // k per tile, a multiple of 8; tiles.ts keeps them in workgroup memory
 override RUNS = BK / 8u;              // runs of 8 inputs per tile row (weights8, inputs8)
 const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
@@ -24,8 +26,8 @@ const NONE = 0xffffffffu;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 // Tiles stored k-major so each thread reads its TM rows (TN columns) as one vec4.
-var<workgroup> As: array<vec4f, BK * BM / 4u>;
-var<workgroup> Bs: array<vec4f, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
+var<workgroup> As: array<vec4<half>, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4<half>, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
 var<workgroup> rowA: array<u32, BM>;          // A row of each tile row, NONE for padding
 var<workgroup> expert: u32;
 
@@ -58,7 +60,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
       let c0 = i % RUNS * 8u;
       var v: array<vec4f, 2>;
       if (rowA[r] != NONE) { v = inputs8(rowA[r] * K, k0 + c0); }
-      for (var c = 0u; c < 8u; c++) { As[((c0 + c) * BM + r) / 4u][r % 4u] = v[c / 4u][c % 4u]; }
+      for (var c = 0u; c < 8u; c++) { As[((c0 + c) * BM + r) / 4u][r % 4u] = half(v[c / 4u][c % 4u]); }
     }
     for (var i = tid; i < parts * BN * RUNS; i += 64u) {
       let part = i / (BN * RUNS);
@@ -66,16 +68,17 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
       let c0 = i % RUNS * 8u;
       var v: array<vec4f, 2>;
       if (colBase + n < nc) { v = weights8(wRow + part * nc + colBase + n, k0 + c0); }
-      for (var c = 0u; c < 8u; c++) { Bs[(part * BK * BN + (c0 + c) * BN + n) / 4u][n % 4u] = v[c / 4u][c % 4u]; }
+      for (var c = 0u; c < 8u; c++) { Bs[(part * BK * BN + (c0 + c) * BN + n) / 4u][n % 4u] = half(v[c / 4u][c % 4u]); }
     }
     workgroupBarrier();
+    // Products in `half`, sums in f32: f16 tiles round each input and product, never a sum.
     for (var c = 0u; c < BK; c++) {
       let av = As[(c * BM) / 4u + lid.y];
       let g = Bs[(c * BN) / 4u + lid.x];
-      for (var i = 0u; i < TM; i++) { acc[i] += av[i] * g; }
+      for (var i = 0u; i < TM; i++) { acc[i] += vec4f(av[i] * g); }
       if (GATED) {
         let u = Bs[(BK * BN + c * BN) / 4u + lid.x];
-        for (var i = 0u; i < TM; i++) { accUp[i] += av[i] * u; }
+        for (var i = 0u; i < TM; i++) { accUp[i] += vec4f(av[i] * u); }
       }
     }
   }

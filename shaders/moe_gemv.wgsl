@@ -6,7 +6,9 @@
 // Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
 // row each when GATED) over every LANES-th run of 8 inputs, so neighbouring threads read
 // neighbouring weights and each weight is read once; the LANES partial sums of a column then meet in
-// workgroup memory. LANES and ROWS are chosen per device (src/kernels/tiles.ts).
+// workgroup memory (lanes_shared.wgsl) or subgroup shuffles (lanes_subgroup.wgsl),
+// prepended with place(), which numbers the threads.
+// LANES, ROWS and the lane sums are chosen per device (src/kernels/tiles.ts).
 // Dispatch: (ceil((n1-n0)/COLS), T·k, 1) per weight binding.
 
 const WG = 64u;
@@ -19,11 +21,11 @@ const ROWS_MAX = 8u;
 @group(0) @binding(4) var<storage, read> routeW: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 2u * COLS * LANES>;  // [gate, up][column][lane]
 var<workgroup> expert: u32;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index: u32) {
+  let tid = place(index);
   let slot = wg.y;
   if (tid == 0u) { expert = ids[slot]; }
   let e = workgroupUniformLoad(&expert);
@@ -51,23 +53,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
       }
     }
   }
-  for (var j = 0u; j < ROWS; j++) {
-    partial[(col0 + j) * LANES + lane] = g[j];
-    if (GATED) { partial[(COLS + col0 + j) * LANES + lane] = u[j]; }
-  }
-  workgroupBarrier();
-  for (var c = tid; c < COLS && n0 + c < nc; c += WG) {
-    var gs = 0.0;
-    var us = 0.0;
-    for (var l = 0u; l < LANES; l++) {
-      gs += partial[c * LANES + l];
-      if (GATED) { us += partial[(COLS + c) * LANES + l]; }
-    }
-    let o = slot * p.outStride + p.n0 + n0 + c;
-    if (GATED) {
-      out[o] = silu(gs) * us;
-    } else {
-      out[o] = gs * routeW[slot];
-    }
+  sumLanes(tid, g, u, slot, n0, nc);
+}
+
+// Column n (of this binding) of the slot, from the sums of its gate (or down) and up rows.
+fn emit(slot: u32, n: u32, gs: f32, us: f32) {
+  let o = slot * p.outStride + p.n0 + n;
+  if (GATED) {
+    out[o] = silu(gs) * us;
+  } else {
+    out[o] = gs * routeW[slot];
   }
 }

@@ -3,7 +3,7 @@
 // densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
 import { copyKernel } from '../kernels/copy.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
-import { tuneGemv } from '../kernels/tune.js';
+import { tuneGemm, tuneGemv } from '../kernels/tune.js';
 import { readBuffers, Workspace } from '../gpu/workspace.js';
 import { isQuant } from '../moe/quant.js';
 import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.js';
@@ -91,7 +91,7 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       a: ws.upload(xHost, 'gemm x'), routeW: ws.upload(new Float32Array(m).fill(1), 'ones'),
       out: ws.buffer(m * n * 4, 'gemm y'),
     };
-    if (m === 1) await tuneGemv(device, w, 1);
+    await (m === 1 ? tuneGemv(device, w, 1) : tuneGemm(device, dtype, k));
     const rows = 32;
     const blocks = Math.ceil(m / rows);
     const dispatches = m === 1

@@ -1,12 +1,14 @@
 // Device creation with what MoE weights need: the adapter's maximal limits (storage bindings and
-// buffers far above the 128/256 MiB defaults) and shader-f16 / timestamp-query when offered.
+// buffers far above the 128/256 MiB defaults) and shader-f16 / subgroups / timestamp-query when offered.
 import { capStorageBinding } from './limits.js';
 
 export interface DeviceOptions {
   /** Plan storage bindings of at most this many bytes (to test splitting); default: the adapter's limit. */
   maxStorageBufferBindingSize?: number;
-  /** Ask for shader-f16 when the adapter has it. Default true. */
+  /** Ask for shader-f16 when the adapter has it (f16 GEMM tiles, where the tile trial finds them faster). Default true. */
   f16?: boolean;
+  /** Ask for subgroups when the adapter has it (the decode GEMV's lane sums by shuffles). Default true. */
+  subgroups?: boolean;
   /**
    * 'adapter' (default): the adapter's maximal limits. 'default': WebGPU's default limits, which every
    * adapter offers (16 KiB of workgroup memory, 128 MiB bindings): to check that work runs anywhere.
@@ -26,6 +28,7 @@ export async function deviceFrom(gpu: GPU | undefined, options: DeviceOptions, h
   }
   const requiredFeatures: GPUFeatureName[] = [];
   if ((options.f16 ?? true) && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
+  if ((options.subgroups ?? true) && adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   if (options.maxStorageBufferBindingSize !== undefined) capStorageBinding(device, options.maxStorageBufferBindingSize);

@@ -30,12 +30,16 @@ export function f32ToF16Bits(v: number): number {
 
 /** The float value of f16 bits. */
 export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  if (exp === 0 || exp === 0x1f) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const mant = h & 0x3ff;
+    if (exp === 0) return sign * mant * 2 ** -24;
+    return mant ? NaN : sign * Infinity;
+  }
+  // A normal f16 is the f32 of the same sign and mantissa with the exponent rebiased (+112): no 2 ** e.
+  u32[0] = ((h & 0x8000) << 16) | (((h & 0x7fff) << 13) + (112 << 23));
+  return f32[0];
 }
 
 export function toF16(values: Float32Array): Uint16Array {

@@ -1,11 +1,15 @@
 import common from '../../shaders/expert_common.wgsl?raw';
+import halfF16 from '../../shaders/half_f16.wgsl?raw';
+import halfF32 from '../../shaders/half_f32.wgsl?raw';
+import lanesShared from '../../shaders/lanes_shared.wgsl?raw';
+import lanesSubgroup from '../../shaders/lanes_subgroup.wgsl?raw';
 import gemm from '../../shaders/moe_gemm.wgsl?raw';
 import gemv from '../../shaders/moe_gemv.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
 import type { ExpertChunk, ExpertMatrix, WeightDType } from '../moe/weights.js';
 import type { BlockRows } from './align.js';
-import { gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
+import { gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
 
 
 export interface ExpertMatmulBuffers {
@@ -17,9 +21,11 @@ export interface ExpertMatmulBuffers {
 /** Grouped GEMM over expert-sorted rows in blocks of `rows`: one dispatch per weight binding (chunk). */
 export function groupedGemm(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
-  topK: number, blocks: number, rows: BlockRows,
+  topK: number, blocks: number, rows: BlockRows, t: GemmTiles = gemmTiles(ws.device, m, rows),
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, 'moe_gemm', common + gemm, { ...overrides(m), BM: rows });
+  const pipeline = computePipeline(ws.device, t.f16 ? 'moe_gemm f16' : 'moe_gemm', (t.f16 ? halfF16 : halfF32) + common + gemm, {
+    ...overrides(m), BM: rows, BK: t.bk,
+  });
   const columns = 1024 / rows;  // moe_gemm.wgsl BN
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.sorted, b.blockExpert, b.routeW, b.out],
@@ -32,7 +38,9 @@ export function indexedGemv(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
   t: GemvTiles = gemvTiles(ws.device, m),
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, 'moe_gemv', common + gemv, { ...overrides(m), LANES: t.lanes, ROWS: t.rows });
+  const pipeline = computePipeline(ws.device, t.shuffle ? 'moe_gemv shuffle' : 'moe_gemv', (t.shuffle ? lanesSubgroup : lanesShared) + common + gemv, {
+    ...overrides(m), LANES: t.lanes, ROWS: t.rows,
+  });
   return m.chunks.map((c) => ws.dispatch(
     pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.ids, b.routeW, b.out],
     [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],

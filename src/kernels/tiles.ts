@@ -1,44 +1,80 @@
 // Tile shapes of the expert kernels, chosen per device: the fastest differs between GPUs and a
 // software adapter, so a short trial on the device picks one (tune.ts) and the choice is kept for
 // the device (and, in a browser, in localStorage for the adapter). Untuned: defaults for GPUs.
-import type { ExpertMatrix } from '../moe/weights.js';
+// The candidates follow the device: subgroup shuffles where it has subgroups, f16 tiles where it
+// has shader-f16 (for weights stored at f16 or below), tile depths that fit its workgroup memory.
+import type { ExpertMatrix, WeightDType } from '../moe/weights.js';
+import type { BlockRows } from './align.js';
 
-/** moe_gemv.wgsl: LANES threads along K per column, ROWS columns per thread (64 threads). */
-export interface GemvTiles { lanes: number; rows: number }
+/**
+ * moe_gemv.wgsl: LANES threads along K per column, ROWS columns per thread (64 threads); `shuffle`
+ * sums the lanes by subgroup shuffles (lanes_subgroup.wgsl) instead of workgroup memory.
+ */
+export interface GemvTiles { lanes: number; rows: number; shuffle: boolean }
 
-/** The candidates a trial times; the first is the default. */
-export const GEMV_TILES: readonly GemvTiles[] = [
-  { lanes: 16, rows: 2 }, { lanes: 8, rows: 2 }, { lanes: 8, rows: 4 }, { lanes: 32, rows: 4 }, { lanes: 64, rows: 8 },
-];
+/** moe_gemm.wgsl: BK inputs per tile; `f16` tiles and products (half_f16.wgsl) instead of f32. */
+export interface GemmTiles { bk: number; f16: boolean }
+
+type Matrix = Pick<ExpertMatrix, 'dtype' | 'parts' | 'outputs' | 'inner'>;
+
+const GEMV_SHAPES: readonly (readonly [number, number])[] = [[16, 2], [8, 2], [8, 4], [32, 4], [64, 8]];
+
+/** The GEMV candidates on `device`; the first is the default. */
+export function gemvCandidates(device: GPUDevice): GemvTiles[] {
+  const shared = GEMV_SHAPES.map(([lanes, rows]) => ({ lanes, rows, shuffle: false }));
+  // Shuffles reach within a subgroup only: a column's lanes must fit in the smallest one.
+  const minSize = device.features.has('subgroups') ? device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+  return [...shared, ...shared.filter((t) => t.lanes <= minSize).map((t) => ({ ...t, shuffle: true }))];
+}
+
+/**
+ * The GEMM candidates on `device` for tiles of `rows` rows of `dtype` weights; the first is the
+ * default. f16 tiles only for weights stored at f16 or below: f32 weights keep f32 arithmetic.
+ */
+export function gemmCandidates(device: GPUDevice, rows: BlockRows, dtype: WeightDType): GemmTiles[] {
+  const first = { bk: Math.min(16, rows), f16: false };  // B tiles ≤ 8 KiB: within WebGPU's default 16 KiB
+  // Deeper tiles, then f16 tiles at the default depth and deeper: few candidates, as each costs a
+  // pipeline compile in the trial.
+  const deeper = [2 * first.bk, 4 * first.bk];
+  const f16 = device.features.has('shader-f16') && dtype !== 'f32';
+  const more = [...deeper.map((bk) => ({ bk, f16: false })), ...(f16 ? [first.bk, ...deeper].map((bk) => ({ bk, f16 })) : [])];
+  return [first, ...more.filter((t) => gemmBytes(rows, t) <= device.limits.maxComputeWorkgroupStorageSize)];
+}
+
+/** Workgroup memory of moe_gemm.wgsl: A and two B tiles, BK deep, and a row index per tile row. */
+const gemmBytes = (rows: number, t: GemmTiles): number => t.bk * (rows + 2 * (1024 / rows)) * (t.f16 ? 2 : 4) + 4 * rows + 4;
 
 /** Output columns one workgroup of moe_gemv.wgsl computes. */
 export const gemvColumns = (t: GemvTiles): number => (64 / t.lanes) * t.rows;
 
-const chosen = new WeakMap<GPUDevice, Map<string, GemvTiles>>();
+/** What a choice is keyed by: the kernel, the storage and the shape of the matrix, not its weights. */
+export const gemvKey = (m: Matrix): string => `gemv ${m.dtype} ${m.parts}x${m.outputs}x${m.inner}`;
+/** GEMM tiles are kept per storage and tile height: one matrix per storage stands for all. */
+export const gemmKey = (m: Pick<Matrix, 'dtype'>, rows: BlockRows): string => `gemm ${m.dtype} rows ${rows}`;
 
-/** What a choice is keyed by: the storage and the shape of the matrix, not its weights. */
-export const gemvKey = (m: Pick<ExpertMatrix, 'dtype' | 'parts' | 'outputs' | 'inner'>): string =>
-  `gemv ${m.dtype} ${m.parts}x${m.outputs}x${m.inner}`;
-
-export function gemvTiles(device: GPUDevice, m: ExpertMatrix): GemvTiles {
-  return chosenTiles(device, gemvKey(m)) ?? GEMV_TILES[0];
+export function gemvTiles(device: GPUDevice, m: Matrix): GemvTiles {
+  const candidates = gemvCandidates(device);
+  return chosenTiles(device, gemvKey(m), candidates) ?? candidates[0];
 }
 
-/** The tiles chosen for `key` on this device, from this session or an earlier one in this browser. */
-export function chosenTiles(device: GPUDevice, key: string): GemvTiles | undefined {
-  const own = chosen.get(device)?.get(key);
-  if (own) return own;
-  const stored = storage()?.getItem(storageKey(device, key));
-  const t = stored ? GEMV_TILES.find((c) => `${c.lanes}x${c.rows}` === stored) : undefined;
-  if (t) setTiles(device, key, t, false);
-  return t;
+export function gemmTiles(device: GPUDevice, m: Matrix, rows: BlockRows): GemmTiles {
+  const candidates = gemmCandidates(device, rows, m.dtype);
+  return chosenTiles(device, gemmKey(m, rows), candidates) ?? candidates[0];
 }
 
-export function setTiles(device: GPUDevice, key: string, t: GemvTiles, remember = true): void {
+const chosen = new WeakMap<GPUDevice, Map<string, string>>();
+
+/** The candidate chosen for `key` on this device, in this session or an earlier one in this browser. */
+export function chosenTiles<T>(device: GPUDevice, key: string, candidates: readonly T[]): T | undefined {
+  const name = chosen.get(device)?.get(key) ?? storage()?.getItem(storageKey(device, key));
+  return candidates.find((c) => JSON.stringify(c) === name);
+}
+
+export function setTiles<T>(device: GPUDevice, key: string, t: T): void {
   let byKey = chosen.get(device);
   if (!byKey) chosen.set(device, (byKey = new Map()));
-  byKey.set(key, t);
-  if (remember) storage()?.setItem(storageKey(device, key), `${t.lanes}x${t.rows}`);
+  byKey.set(key, JSON.stringify(t));
+  storage()?.setItem(storageKey(device, key), JSON.stringify(t));
 }
 
 const storageKey = (device: GPUDevice, key: string): string => {

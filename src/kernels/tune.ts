@@ -1,37 +1,88 @@
-// The on-device trial behind tiles.ts: each candidate tile shape runs the decode GEMV on a real
-// expert matrix, the fastest is kept for matrices of that shape on the device.
-import { medianMs } from '../bench/timing.js';
+// The on-device trial behind tiles.ts: each candidate runs its kernel on a real expert matrix, and
+// the fastest is kept for matrices of that key on the device.
+import { medianMs, randomArray } from '../bench/timing.js';
+import type { Dispatch } from '../gpu/workspace.js';
 import { Workspace } from '../gpu/workspace.js';
-import type { ExpertMatrix } from '../moe/weights.js';
-import { indexedGemv } from './expertMatmul.js';
-import { chosenTiles, GEMV_TILES, gemvKey, type GemvTiles, setTiles } from './tiles.js';
+import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { groupedGemm, indexedGemv } from './expertMatmul.js';
+import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from './tiles.js';
 
-export interface TileTrial { key: string; tiles: GemvTiles; ms: number }
+export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: number }
 
 /**
  * Times every GEMV candidate on `m` for a decode step of `slots` slots (one per expert, as `topK`
  * experts of one token) and keeps the fastest. A shape tuned before on this device is not timed again.
  */
-export async function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs = 3): Promise<TileTrial[]> {
-  const key = gemvKey(m);
-  if (chosenTiles(device, key)) return [];
-  const ws = new Workspace(device);
-  const ids = Uint32Array.from({ length: slots }, (_, s) => s % m.experts);
-  const a = Float32Array.from({ length: slots * m.inner }, (_, i) => Math.sin(i));
-  const io = {
-    a: ws.upload(a, 'trial a'), ids: ws.upload(ids, 'trial ids'),
-    routeW: ws.upload(new Float32Array(slots).fill(1), 'trial routeW'), out: ws.buffer(slots * m.outputs * 4, 'trial out'),
-  };
+export function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs = 3): Promise<TileTrial[]> {
+  return trial(device, gemvKey(m), gemvCandidates(device), runs, (ws) => {
+    const io = { ...inputs(ws, m, slots), ids: ws.upload(Uint32Array.from({ length: slots }, (_, s) => s % m.experts), 'trial ids') };
+    return (tiles) => indexedGemv(ws, m, io, slots, slots, tiles);
+  });
+}
+
+/**
+ * Times every GEMM candidate for `dtype` weights of `inner` inputs, for each tile height, and keeps
+ * the fastest per height. The ranking follows the device and the storage, so a small matrix of
+ * random weights (2 experts × 128 gated columns, K ≤ 256, one block of rows each) keeps it short.
+ */
+export async function tuneGemm(device: GPUDevice, dtype: WeightDType, inner: number, runs = 3): Promise<TileTrial[]> {
+  const shape = { experts: 2, parts: 2 as const, outputs: 128, inner: Math.min(inner, 256) };
+  const m = uploadExpertMatrix(device, randomArray(shape.experts * shape.parts * shape.outputs * shape.inner, 1, 0.05), shape, dtype, 'trial weights');
   const trials: TileTrial[] = [];
   try {
-    for (const tiles of GEMV_TILES) {
-      const dispatches = indexedGemv(ws, m, io, slots, slots, tiles);
-      const ms = await medianMs(device, (enc) => {
-        const pass = enc.beginComputePass({ label: 'tile trial' });
-        for (let r = 0; r < 4; r++) for (const d of dispatches) d(pass);  // long enough to time by wall clock
-        pass.end();
-      }, runs);
-      trials.push({ key, tiles, ms: ms / 4 });
+    for (const rows of [8, 16, 32] as const) {
+      trials.push(...await trial(device, gemmKey(m, rows), gemmCandidates(device, rows, dtype), runs, (ws) => {
+        const slots = shape.experts * rows;  // one slot a row; A rows of GEMM 1 are slots (topK 1)
+        const io = {
+          ...inputs(ws, m, slots),
+          sorted: ws.upload(Uint32Array.from({ length: slots }, (_, i) => i), 'trial rows'),
+          blockExpert: ws.upload(Uint32Array.from({ length: shape.experts }, (_, b) => b), 'trial blocks'),
+        };
+        return (tiles) => groupedGemm(ws, m, io, 1, shape.experts, rows, tiles);
+      }));
+    }
+  } finally {
+    destroyExpertMatrix(m);
+  }
+  return trials;
+}
+
+/** Inputs, routing weights and output of `slots` rows for `m`. */
+function inputs(ws: Workspace, m: ExpertMatrix, slots: number) {
+  return {
+    a: ws.upload(Float32Array.from({ length: slots * m.inner }, (_, i) => Math.sin(i)), 'trial a'),
+    routeW: ws.upload(new Float32Array(slots).fill(1), 'trial routeW'),
+    out: ws.buffer(slots * m.outputs * 4, 'trial out'),
+  };
+}
+
+/** The most one trial may spend compiling candidates, judged from its first. */
+const COMPILE_BUDGET_MS = 1000;
+
+async function trial<T extends GemvTiles | GemmTiles>(
+  device: GPUDevice, key: string, candidates: T[], runs: number, setup: (ws: Workspace) => (tiles: T) => Dispatch[],
+): Promise<TileTrial[]> {
+  if (chosenTiles(device, key, candidates)) return [];
+  const ws = new Workspace(device);
+  const trials: TileTrial[] = [];
+  try {
+    const build = setup(ws);
+    const time = (dispatches: Dispatch[], reps: number, n: number) => medianMs(device, (enc) => {
+      const pass = enc.beginComputePass({ label: 'tile trial' });
+      for (let r = 0; r < reps; r++) for (const d of dispatches) d(pass);
+      pass.end();
+    }, n);
+    const t0 = performance.now();
+    const once = await time(build(candidates[0]), 1, 1);
+    // What a candidate costs besides its runs: its pipeline's compile (and the warm-up's overhead).
+    // Where that is slow, as on a software device in a browser, the trial keeps the default.
+    const compileMs = performance.now() - t0 - 2 * once;
+    if (compileMs * (candidates.length - 1) > COMPILE_BUDGET_MS) {
+      trials.push({ key, tiles: candidates[0], ms: once });
+    } else {
+      // Enough repeats for about 4 ms a submission: long enough to time by wall clock, short on slow devices.
+      const reps = Math.min(8, Math.ceil(4 / Math.max(once, 0.5)));
+      for (const tiles of candidates) trials.push({ key, tiles, ms: (await time(build(tiles), reps, runs)) / reps });
     }
   } finally {
     ws.destroy();

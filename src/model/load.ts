@@ -4,7 +4,7 @@
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { gemvKey } from '../kernels/tiles.js';
-import { tuneGemv } from '../kernels/tune.js';
+import { tuneGemm, tuneGemv } from '../kernels/tune.js';
 import { MoELayer } from '../moe/layer.js';
 import { isQuant } from '../moe/quant.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../moe/weights.js';
@@ -30,8 +30,9 @@ export interface DecoderLoadOptions {
   /** Keep the routed experts of MoE layers off this device (the expert-parallel scheduler). */
   experts?: ExternalExperts;
   /**
-   * Time the decode GEMV's tile shapes on each distinct matrix shape once the weights are in, and keep
-   * the fastest for this device (src/kernels/tiles.ts). Default true; shapes tuned before are skipped.
+   * Time the decode GEMV's tile shapes on each distinct matrix shape, and the prefill GEMM's once
+   * per storage, once the weights are in, and keep the fastest for this device
+   * (src/kernels/tiles.ts). Default true; what was tuned before on the device is skipped.
    */
   tune?: boolean;
 }
@@ -106,12 +107,15 @@ export async function loadDecoder(
     return x;
   };
   // q8/q4 quantize the MLP weights only; the other matrices keep f16.
-  // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it.
+  // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it; the
+  // GEMM's trial per storage takes K from its first MLP matrix (the bulk of prefill), else the first.
   const trials = new Map<string, [ExpertMatrix, number]>();
+  const gemmTrials = new Map<WeightDType, ExpertMatrix>();
   const matrix = (shape: ExpertShape, label: string, mlp = false) => {
     const m = createExpertMatrix(device, shape, mlp || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
     if (!trials.has(gemvKey(m))) trials.set(gemvKey(m), [m, shape.experts > 1 ? c.topK : 1]);
+    if (mlp && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m);
     return m;
   };
   const upload = (data: Float32Array, label: string) => own(uploadBuffer(device, data, label));
@@ -156,6 +160,11 @@ export async function loadDecoder(
       for (const [m, slots] of trials.values()) {
         o.signal?.throwIfAborted();
         await tuneGemv(device, m, slots);
+        if (!gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m);
+      }
+      for (const m of gemmTrials.values()) {
+        o.signal?.throwIfAborted();
+        await tuneGemm(device, m.dtype, m.inner);
       }
     }
 

@@ -1,7 +1,7 @@
 // One routed set of experts: router → (alignment → grouped GEMMs) or (indexed GEMVs) → ys [T·k, H].
 // The shared expert of Qwen2-MoE is such a set too: one expert, k = 1, and a router whose single
 // logit is the shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
-import { type TileTrial, tuneGemv } from '../kernels/tune.js';
+import { type TileTrial, tuneGemm, tuneGemv } from '../kernels/tune.js';
 import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { type Routing, routerKernel } from '../kernels/router.js';
@@ -57,9 +57,10 @@ export class ExpertSet {
     this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
   }
 
-  /** Picks the decode GEMV's tiles for this set's matrices on this device (kernels/tune.ts). */
+  /** Picks the decode GEMV's and the prefill GEMM's tiles for this set's matrices on this device (kernels/tune.ts). */
   async tune(): Promise<TileTrial[]> {
-    return [...await tuneGemv(this.device, this.gateUp, this.routing.topK), ...await tuneGemv(this.device, this.down, this.routing.topK)];
+    const { topK } = this.routing;
+    return [...await tuneGemv(this.device, this.gateUp, topK), ...await tuneGemv(this.device, this.down, topK), ...await tuneGemm(this.device, this.gateUp.dtype, this.gateUp.inner)];
   }
 
   /** A call's largest activation buffer (bytes) and longest grid dimension (workgroups). */

@@ -31,39 +31,88 @@ export function quantRowWords(inner: number, dtype: QuantDType): number {
   return groups * BITS[dtype] + Math.ceil(groups / 2);
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
 /** Quantizes whole rows of `values` (rows × inner) into `out` (rows × quantRowWords words). */
-export function quantizeRows(values: ArrayLike<number>, inner: number, dtype: QuantDType, out: Uint32Array = new Uint32Array((values.length / inner) * quantRowWords(inner, dtype))): Uint32Array {
+export function quantizeRows(values: Float32Array, inner: number, dtype: QuantDType, out: Uint32Array = new Uint32Array((values.length / inner) * quantRowWords(inner, dtype))): Uint32Array {
   const bits = BITS[dtype];
   const qmax = QMAX[dtype];
-  const mask = (1 << bits) - 1;
   const groups = Math.ceil(inner / GROUP);
   const words = quantRowWords(inner, dtype);
   const rows = values.length / inner;
+  const pad = new Float32Array(GROUP);  // a short last group, zero-padded: every group is then 32 values
+  // max|w| compared as integers: |f32| bits order as their values, and a NaN's above +Infinity's.
+  const valueBits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const padBits = new Uint32Array(pad.buffer);
   for (let r = 0; r < rows; r++) {
-    const src = r * inner;
+    const row = r * inner;
     const dst = r * words;
-    out.fill(0, dst, dst + words);
+    let pair = 0;  // the scale word being filled
     for (let g = 0; g < groups; g++) {
       const k0 = g * GROUP;
       const k1 = Math.min(inner, k0 + GROUP);
-      let max = 0;
-      for (let k = k0; k < k1; k++) max = Math.max(max, Math.abs(values[src + k]));
+      let src = values;
+      let srcBits = valueBits;
+      let at = row + k0;
+      if (k1 - k0 < GROUP) {
+        for (let i = 0; i < GROUP; i++) pad[i] = k0 + i < k1 ? values[at + i] : 0;
+        src = pad;
+        srcBits = padBits;
+        at = 0;
+      }
+      let maxBits = 0;
+      for (let k = at, end = at + GROUP; k < end; k++) {
+        const a = srcBits[k] & 0x7fffffff;
+        maxBits = a > maxBits ? a : maxBits;
+      }
+      u32[0] = maxBits;
+      const max = f32[0];
       const scaleBits = f32ToF16Bits(max / qmax);
       const scale = f16BitsToF32(scaleBits);
-      out[dst + groups * bits + (g >> 1)] |= scaleBits << ((g & 1) * 16);
       if (!Number.isFinite(scale)) {
         throw new RangeError(`webmoe: ${dtype} cannot hold a weight of magnitude ${max} (row ${r}, inputs ${k0}…${k1 - 1}): its f16 group scales reach ${65504 * qmax}`);
       }
-      if (scale === 0) continue;  // an all-zero (or sub-f16) group stays 0
-      for (let k = k0; k < k1; k++) {
-        const q = Math.max(-qmax, Math.min(qmax, Math.round(values[src + k] / scale)));
-        const i = k - k0;  // position in the group: word i·bits/32, field i mod (32/bits)
-        const per = 32 / bits;
-        out[dst + g * bits + Math.floor(i / per)] |= (q & mask) << ((i % per) * bits);
+      pair |= scaleBits << ((g & 1) * 16);
+      if (g & 1 || g === groups - 1) {
+        out[dst + groups * bits + (g >> 1)] = pair;
+        pair = 0;
       }
+      if (scale === 0) out.fill(0, dst + g * bits, dst + g * bits + bits);  // an all-zero (or sub-f16) group
+      else if (bits === 8) packQ8(src, at, scale, out, dst + g * 8);
+      else packQ4(src, at, scale, out, dst + g * 4);
     }
   }
   return out;
+}
+
+// clamp(Math.round(w / scale), ±QMAX) without Math.round, which V8 runs several times slower than a
+// truncation: t = w / scale + QMAX + 1.5, clamped to [1, 2·QMAX + 1], truncates (| 0) to q + QMAX + 1,
+// whose low bits are q's with the top one flipped. Exact: w / scale (an f32 over an f16, |·| < 192) is
+// a half-integer or more than 2^-28 from one, and the addition (t < 512) errs by at most 2^-45.
+const t8 = (w: number, scale: number): number => {
+  const t = w / scale + 128.5;
+  return t < 1 ? 1 : t > 255 ? 255 : t;
+};
+
+const t4 = (w: number, scale: number): number => {
+  const t = w / scale + 8.5;
+  return t < 1 ? 1 : t > 15 ? 15 : t;
+};
+
+/** One group of 32 values at v[k…] → 8 words at out[o…], 4 signed bytes a word. */
+function packQ8(v: Float32Array, k: number, scale: number, out: Uint32Array, o: number): void {
+  for (let end = o + 8; o < end; o++, k += 4) {
+    out[o] = ((t8(v[k], scale) | 0) | (t8(v[k + 1], scale) | 0) << 8 | (t8(v[k + 2], scale) | 0) << 16 | (t8(v[k + 3], scale) | 0) << 24) ^ 0x80808080;
+  }
+}
+
+/** One group of 32 values at v[k…] → 4 words at out[o…], 8 signed nibbles a word. */
+function packQ4(v: Float32Array, k: number, scale: number, out: Uint32Array, o: number): void {
+  for (let end = o + 4; o < end; o++, k += 8) {
+    out[o] = ((t4(v[k], scale) | 0) | (t4(v[k + 1], scale) | 0) << 4 | (t4(v[k + 2], scale) | 0) << 8 | (t4(v[k + 3], scale) | 0) << 12
+      | (t4(v[k + 4], scale) | 0) << 16 | (t4(v[k + 5], scale) | 0) << 20 | (t4(v[k + 6], scale) | 0) << 24 | (t4(v[k + 7], scale) | 0) << 28) ^ 0x88888888;
+  }
 }
 
 /** The values of quantized rows (the kernels' weight(), on the CPU): rows × inner floats. */

@@ -9,8 +9,8 @@ import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
 import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 import { isQuant } from '../../src/moe/quant.js';
 import { Rng } from '../ref/rng.js';
-import { GEMV_TILES, type GemvTiles, gemvKey, gemvTiles } from '../../src/kernels/tiles.js';
-import { tuneGemv } from '../../src/kernels/tune.js';
+import { gemmCandidates, gemmKey, type GemmTiles, gemmTiles, gemvCandidates, gemvKey, type GemvTiles, gemvTiles } from '../../src/kernels/tiles.js';
+import { tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
 
 let device: GPUDevice;
 let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
@@ -22,7 +22,7 @@ afterAll(() => { device?.destroy(); tiny?.destroy(); });
 
 interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array }
 
-async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number, tiles?: GemvTiles) {
+async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number, tiles?: GemvTiles | GemmTiles) {
   const rng = new Rng(seed);
   const { T, E, k, H, I, dtype, rows, ids } = c;
   const slots = T * k;
@@ -43,11 +43,11 @@ async function run(dev: GPUDevice, c: Case, gemv: boolean, seed: number, tiles?:
   const sorted = ws.buffer(blocks * rows * 4, 'sorted');
   const io = { a: ws.upload(x, 'x'), routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
   await runKernels(dev, () => gemv
-      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles)]
+      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles)]
       : [
         alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E, rows),
-        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows),
-        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks, rows),
+        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows, tiles as GemmTiles),
+        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks, rows, tiles as GemmTiles),
       ]);
   const hGot = await readF32(dev, h, hRows * I);
   const ysGot = await readF32(dev, ys, slots * H);
@@ -160,9 +160,15 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
     });
   }
 
-  it('indexed GEMV: every tile shape of the per-device trial, on every storage', async () => {
+  it('the device offers subgroup and f16 candidates (lavapipe has both)', () => {
+    expect(gemvCandidates(device).some((t) => t.shuffle)).toBe(device.features.has('subgroups'));
+    expect(gemmCandidates(device, 8, 'q4').some((t) => t.f16)).toBe(device.features.has('shader-f16'));
+    expect(gemmCandidates(device, 8, 'f32').some((t) => t.f16)).toBe(false);  // f32 weights keep f32 arithmetic
+  });
+
+  it('indexed GEMV: every tile candidate of the per-device trial, on every storage', async () => {
     const rng = new Rng(28);
-    for (const tiles of GEMV_TILES) {
+    for (const tiles of gemvCandidates(device)) {
       for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {
         // Columns not a multiple of any tile's, K not a multiple of 8 (f32/f16) or of a group (q8/q4).
         const c = randomCase(rng, { T: 2, E: 8, k: 3, H: rng.pick([37, 70, 97]), I: rng.pick([13, 45, 66]), dtype });
@@ -174,17 +180,44 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
     }
   });
 
-  it('the tile trial times every candidate once per shape and device, and the kernels then use its choice', async () => {
+  it('grouped GEMM: every tile candidate of the per-device trial, on every storage and tile height', async () => {
+    const rng = new Rng(30);
+    for (const rows of [8, 16, 32] as const) {
+      for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {
+        for (const tiles of gemmCandidates(device, rows, dtype)) {
+          // K past several tiles and not a multiple of any, with one expert taking most rows.
+          const c = randomCase(rng, { T: rng.pick([9, 40]), E: 4, k: 2, H: rng.pick([70, 150]), I: rng.pick([45, 100]), dtype, rows });
+          const err = await run(device, c, false, 51, tiles);
+          const what = JSON.stringify({ tiles, ...c, ids: undefined });
+          // f16 tiles round each input and each product to f16 (relative 2^-11); the sums stay f32.
+          const tol = tiles.f16 ? 2e-3 : 1e-5;
+          expect(err.h, what).toBeLessThanOrEqual(tol);
+          expect(err.ys, what).toBeLessThanOrEqual(tol);
+        }
+      }
+    }
+  });
+
+  it('the tile trial times every candidate once per key and device, and the kernels then use its choice', async () => {
     const dev = await testDevice();
     const m = uploadExpertMatrix(dev, new Rng(29).array(4 * 2 * 24 * 40), { experts: 4, parts: 2, outputs: 24, inner: 40 }, 'q4', 'm');
-    expect(gemvTiles(dev, m)).toEqual(GEMV_TILES[0]);  // untuned: the default
+    const gemv = gemvCandidates(dev);
+    expect(gemvTiles(dev, m)).toEqual(gemv[0]);  // untuned: the default
     const trials = await tuneGemv(dev, m, 2, 1);
-    expect(trials.map((t) => t.tiles)).toEqual(GEMV_TILES);
+    expect(trials.map((t) => t.tiles)).toEqual(gemv);
     expect(trials.every((t) => t.key === gemvKey(m) && t.ms > 0)).toBe(true);
     const best = trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles;
     expect(gemvTiles(dev, m)).toEqual(best);
     expect(await tuneGemv(dev, m, 2, 1)).toEqual([]);  // remembered
-    expect(gemvTiles(device, m)).toEqual(GEMV_TILES[0]);  // per device
+    expect(gemvTiles(device, m)).toEqual(gemvCandidates(device)[0]);  // per device
+
+    const gemm = await tuneGemm(dev, m.dtype, m.inner, 1);
+    for (const rows of [8, 16, 32] as const) {
+      const mine = gemm.filter((t) => t.key === gemmKey(m, rows));
+      expect(mine.map((t) => t.tiles)).toEqual(gemmCandidates(dev, rows, 'q4'));
+      expect(gemmTiles(dev, m, rows)).toEqual(mine.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
+    }
+    expect(await tuneGemm(dev, m.dtype, m.inner, 1)).toEqual([]);
     dev.destroy();
   });
 });
