@@ -10,6 +10,12 @@ export interface DeviceOptions {
   /** Ask for subgroups when the adapter has it (the decode GEMV's lane sums by shuffles). Default true. */
   subgroups?: boolean;
   /**
+   * Let the tile trial pick f16 products in the prefill GEMM for f16/q8/q4 weights (needs shader-f16):
+   * faster on many GPUs, at f16 rounding of activations. Default false, so that results never depend
+   * on which candidate a trial timed fastest.
+   */
+  f16Math?: boolean;
+  /**
    * 'adapter' (default): the adapter's maximal limits. 'default': WebGPU's default limits, which every
    * adapter offers (16 KiB of workgroup memory, 128 MiB bindings): to check that work runs anywhere.
    */
@@ -17,6 +23,10 @@ export interface DeviceOptions {
 }
 
 const NO_ADAPTER = 'webmoe: no WebGPU adapter';
+const f16Math = new WeakSet<GPUDevice>();
+
+/** Whether `device` was created with `f16Math` (and has shader-f16). */
+export const allowsF16Math = (device: GPUDevice): boolean => f16Math.has(device);
 
 export async function deviceFrom(gpu: GPU | undefined, options: DeviceOptions, hint: string): Promise<GPUDevice> {
   const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
@@ -32,6 +42,7 @@ export async function deviceFrom(gpu: GPU | undefined, options: DeviceOptions, h
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   if (options.maxStorageBufferBindingSize !== undefined) capStorageBinding(device, options.maxStorageBufferBindingSize);
+  if (options.f16Math && device.features.has('shader-f16')) f16Math.add(device);
   return device;
 }
 

@@ -2,7 +2,9 @@
 // software adapter, so a short trial on the device picks one (tune.ts) and the choice is kept for
 // the device (and, in a browser, in localStorage for the adapter). Untuned: defaults for GPUs.
 // The candidates follow the device: subgroup shuffles where it has subgroups, f16 tiles where it
-// has shader-f16 (for weights stored at f16 or below), tile depths that fit its workgroup memory.
+// has shader-f16 and was created with `f16Math` (for weights stored at f16 or below), tile depths
+// that fit its workgroup memory.
+import { allowsF16Math } from '../gpu/device.js';
 import type { ExpertMatrix, WeightDType } from '../moe/weights.js';
 import type { BlockRows } from './align.js';
 
@@ -29,14 +31,14 @@ export function gemvCandidates(device: GPUDevice): GemvTiles[] {
 
 /**
  * The GEMM candidates on `device` for tiles of `rows` rows of `dtype` weights; the first is the
- * default. f16 tiles only for weights stored at f16 or below: f32 weights keep f32 arithmetic.
+ * default. f16 tiles only on a device created with `f16Math`, for weights stored at f16 or below.
  */
 export function gemmCandidates(device: GPUDevice, rows: BlockRows, dtype: WeightDType): GemmTiles[] {
   const first = { bk: Math.min(16, rows), f16: false };  // B tiles ≤ 8 KiB: within WebGPU's default 16 KiB
   // Deeper tiles, then f16 tiles at the default depth and deeper: few candidates, as each costs a
   // pipeline compile in the trial.
   const deeper = [2 * first.bk, 4 * first.bk];
-  const f16 = device.features.has('shader-f16') && dtype !== 'f32';
+  const f16 = allowsF16Math(device) && dtype !== 'f32';
   const more = [...deeper.map((bk) => ({ bk, f16: false })), ...(f16 ? [first.bk, ...deeper].map((bk) => ({ bk, f16 })) : [])];
   return [first, ...more.filter((t) => gemmBytes(rows, t) <= device.limits.maxComputeWorkgroupStorageSize)];
 }

@@ -15,7 +15,7 @@ import { tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
 let device: GPUDevice;
 let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
 beforeAll(async () => {
-  device = await testDevice();
+  device = await testDevice({ f16Math: true });  // every candidate, f16 tiles included
   tiny = await testDevice({ maxStorageBufferBindingSize: 8192 });
 });
 afterAll(() => { device?.destroy(); tiny?.destroy(); });
@@ -164,6 +164,7 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
     expect(gemvCandidates(device).some((t) => t.shuffle)).toBe(device.features.has('subgroups'));
     expect(gemmCandidates(device, 8, 'q4').some((t) => t.f16)).toBe(device.features.has('shader-f16'));
     expect(gemmCandidates(device, 8, 'f32').some((t) => t.f16)).toBe(false);  // f32 weights keep f32 arithmetic
+    expect(gemmCandidates(tiny, 8, 'q4').some((t) => t.f16)).toBe(false);  // not asked for with f16Math
   });
 
   it('indexed GEMV: every tile candidate of the per-device trial, on every storage', async () => {
