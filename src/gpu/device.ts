@@ -5,7 +5,7 @@ import { capStorageBinding } from './limits.js';
 export interface DeviceOptions {
   /** Plan storage bindings of at most this many bytes (to test splitting); default: the adapter's limit. */
   maxStorageBufferBindingSize?: number;
-  /** Ask for shader-f16 when the adapter has it (f16 GEMM tiles, where the tile trial finds them faster). Default true. */
+  /** Ask for shader-f16 when the adapter has it (what `f16Math` needs). Default true. */
   f16?: boolean;
   /** Ask for subgroups when the adapter has it (the decode GEMV's lane sums by shuffles). Default true. */
   subgroups?: boolean;

@@ -68,15 +68,24 @@ const chosen = new WeakMap<GPUDevice, Map<string, string>>();
 
 /** The candidate chosen for `key` on this device, in this session or an earlier one in this browser. */
 export function chosenTiles<T>(device: GPUDevice, key: string, candidates: readonly T[]): T | undefined {
-  const name = chosen.get(device)?.get(key) ?? storage()?.getItem(storageKey(device, key));
+  const byKey = choices(device);
+  let name = byKey.get(key);
+  if (name === undefined) {  // read localStorage once per key, not on every kernel launch
+    name = storage()?.getItem(storageKey(device, key)) ?? '';
+    byKey.set(key, name);
+  }
   return candidates.find((c) => JSON.stringify(c) === name);
 }
 
 export function setTiles<T>(device: GPUDevice, key: string, t: T): void {
+  choices(device).set(key, JSON.stringify(t));
+  storage()?.setItem(storageKey(device, key), JSON.stringify(t));
+}
+
+function choices(device: GPUDevice): Map<string, string> {
   let byKey = chosen.get(device);
   if (!byKey) chosen.set(device, (byKey = new Map()));
-  byKey.set(key, JSON.stringify(t));
-  storage()?.setItem(storageKey(device, key), JSON.stringify(t));
+  return byKey;
 }
 
 const storageKey = (device: GPUDevice, key: string): string => {

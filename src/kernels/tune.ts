@@ -62,7 +62,8 @@ const COMPILE_BUDGET_MS = 1000;
 async function trial<T extends GemvTiles | GemmTiles>(
   device: GPUDevice, key: string, candidates: T[], runs: number, setup: (ws: Workspace) => (tiles: T) => Dispatch[],
 ): Promise<TileTrial[]> {
-  if (chosenTiles(device, key, candidates)) return [];
+  // Nothing to choose (one candidate: the default the kernels use), or chosen before.
+  if (candidates.length < 2 || chosenTiles(device, key, candidates)) return [];
   const ws = new Workspace(device);
   const trials: TileTrial[] = [];
   try {

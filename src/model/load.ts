@@ -110,12 +110,12 @@ export async function loadDecoder(
   // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it; the
   // GEMM's trial per storage takes K from its first MLP matrix (the bulk of prefill), else the first.
   const trials = new Map<string, [ExpertMatrix, number]>();
-  const gemmTrials = new Map<WeightDType, ExpertMatrix>();
+  const gemmTrials = new Map<WeightDType, number>();  // storage → K
   const matrix = (shape: ExpertShape, label: string, mlp = false) => {
     const m = createExpertMatrix(device, shape, mlp || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
     if (!trials.has(gemvKey(m))) trials.set(gemvKey(m), [m, shape.experts > 1 ? c.topK : 1]);
-    if (mlp && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m);
+    if (mlp && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m.inner);
     return m;
   };
   const upload = (data: Float32Array, label: string) => own(uploadBuffer(device, data, label));
@@ -160,11 +160,11 @@ export async function loadDecoder(
       for (const [m, slots] of trials.values()) {
         o.signal?.throwIfAborted();
         await tuneGemv(device, m, slots);
-        if (!gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m);
+        if (!gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m.inner);
       }
-      for (const m of gemmTrials.values()) {
+      for (const [storage, inner] of gemmTrials) {
         o.signal?.throwIfAborted();
-        await tuneGemm(device, m.dtype, m.inner);
+        await tuneGemm(device, storage, inner);
       }
     }
 
