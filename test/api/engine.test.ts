@@ -3,14 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type GenerationChunk } from '../../src/api/engine.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
+import { abortAfter, collect } from '../helpers/generation.js';
 import { testDevice } from '../helpers/gpu.js';
 import { modelDir } from '../helpers/models.js';
-
-async function collect(it: AsyncIterable<GenerationChunk>): Promise<{ text: string; tokens: number[]; chunks: GenerationChunk[] }> {
-  const chunks: GenerationChunk[] = [];
-  for await (const c of it) chunks.push(c);
-  return { text: chunks.map((c) => c.text).join(''), tokens: chunks.flatMap((c) => c.tokens), chunks };
-}
 
 const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
 
@@ -66,15 +61,9 @@ describe('Engine', () => {
   });
 
   it('abort ends the stream with the reason and leaves the engine ready', async () => {
-    const controller = new AbortController();
     const seen: GenerationChunk[] = [];
-    const run = async () => {
-      for await (const c of engine.generate('Hi', { maxTokens: 20, signal: controller.signal })) {
-        seen.push(c);
-        if (seen.length === 2) controller.abort(new Error('stopped by user'));
-      }
-    };
-    await expect(run()).rejects.toThrow('stopped by user');
+    const run = abortAfter(2, (signal) => engine.generate('Hi', { maxTokens: 20, signal }), new Error('stopped by user'), seen);
+    await expect(run).rejects.toThrow('stopped by user');
     expect(seen.length).toBe(2);
     const a = await collect(engine.generate('Hi', { maxTokens: 4 }));
     const b = await collect(engine.generate('Hi', { maxTokens: 4 }));

@@ -10,15 +10,10 @@ import { Engine, type GenerationChunk } from '../../src/api/engine.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import '../../src/workers/node.js';
 import { createWorkerEngine, type WorkerEngine } from '../../src/workers/workerEngine.js';
+import { abortAfter, collect } from '../helpers/generation.js';
 import { testDevice } from '../helpers/gpu.js';
 import { modelDir } from '../helpers/models.js';
 import { buildWorkers } from './build.js';
-
-async function tokensOf(it: AsyncIterable<GenerationChunk>): Promise<{ tokens: number[]; text: string; last: GenerationChunk }> {
-  const chunks: GenerationChunk[] = [];
-  for await (const c of it) chunks.push(c);
-  return { tokens: chunks.flatMap((c) => c.tokens), text: chunks.map((c) => c.text).join(''), last: chunks[chunks.length - 1] };
-}
 
 describe('createWorkerEngine (Node, worker_threads)', () => {
   let dir: string;
@@ -47,8 +42,8 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(remote.config).toEqual(local.config);
     expect(remote.contextLength).toBe(64);
     const prompt = { tokens: [0, 17, 42, 99, 5] };
-    const a = await tokensOf(remote.generate(prompt, { maxTokens: 8 }));
-    const b = await tokensOf(local.generate(prompt, { maxTokens: 8 }));
+    const a = await collect(remote.generate(prompt, { maxTokens: 8 }));
+    const b = await collect(local.generate(prompt, { maxTokens: 8 }));
     expect(a.tokens).toEqual(b.tokens);
     expect(a.text).toBe(b.text);
     expect(a.last.stats!.completionTokens).toBe(b.last.stats!.completionTokens);
@@ -56,23 +51,17 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(await remote.logits(prompt.tokens)).toEqual(await local.logits(prompt.tokens));
     expect(await remote.encode('Hello')).toEqual(local.encode('Hello'));
     const seeded = { maxTokens: 10, temperature: 1, seed: 3 };
-    expect((await tokensOf(remote.generate('Hello', seeded))).text).toBe((await tokensOf(local.generate('Hello', seeded))).text);
+    expect((await collect(remote.generate('Hello', seeded))).text).toBe((await collect(local.generate('Hello', seeded))).text);
   });
 
   it('abort ends the stream with the reason; leaving the loop early cancels; the engine stays ready', async () => {
-    const controller = new AbortController();
     const seen: GenerationChunk[] = [];
-    const run = async () => {
-      for await (const c of remote.generate('Hi', { maxTokens: 20, signal: controller.signal })) {
-        seen.push(c);
-        if (seen.length === 2) controller.abort(new Error('stopped by user'));
-      }
-    };
-    await expect(run()).rejects.toThrow('stopped by user');
+    const run = abortAfter(2, (signal) => remote.generate('Hi', { maxTokens: 20, signal }), new Error('stopped by user'), seen);
+    await expect(run).rejects.toThrow('stopped by user');
     expect(seen.length).toBe(2);
     for await (const c of remote.generate('Hi', { maxTokens: 20 })) if (c.tokens.length) break;
-    const a = await tokensOf(remote.generate('Hi', { maxTokens: 4 }));
-    expect(a.tokens).toEqual((await tokensOf(local.generate('Hi', { maxTokens: 4 }))).tokens);
+    const a = await collect(remote.generate('Hi', { maxTokens: 4 }));
+    expect(a.tokens).toEqual((await collect(local.generate('Hi', { maxTokens: 4 }))).tokens);
   });
 
   it('the OpenAI-style surface works through the worker', async () => {
