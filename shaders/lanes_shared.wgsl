@@ -1,10 +1,7 @@
 // moe_gemv.wgsl's lane sums through workgroup memory, on every device: prepended to it when the
-// tiles have no `shuffle` (src/kernels/expertMatmul.ts).
+// tiles have no `shuffle`, with place_local.wgsl (src/kernels/expertMatmul.ts).
 
 var<workgroup> partial: array<f32, 2u * COLS * LANES>;  // [gate, up][column][lane]
-
-// Invocations in their local index order.
-fn place(tid: u32) -> u32 { return tid; }
 
 // Sums the LANES partial sums of each column, then emits the workgroup's columns, one a thread.
 fn sumLanes(tid: u32, g: array<f32, ROWS_MAX>, u: array<f32, ROWS_MAX>, slot: u32, n0: u32, nc: u32) {

@@ -1,17 +1,7 @@
 // moe_gemv.wgsl's lane sums by subgroup shuffles: no workgroup memory and no barrier. Prepended to
-// it when the device has subgroups and LANES is at most its smallest subgroup size (tiles.ts).
+// it, with place_subgroup.wgsl (the LANES lanes of a column are an aligned run of LANES numbers),
+// when the device has subgroups and LANES is at most its smallest subgroup size (tiles.ts).
 enable subgroups;
-
-var<workgroup> placed: atomic<u32>;
-
-// Numbers the invocations subgroup by subgroup, whatever order the device groups them in, so that
-// the LANES lanes of a column (aligned runs of LANES numbers) lie in one subgroup.
-fn place(tid: u32) -> u32 {
-  let count = subgroupAdd(1u);
-  var base = 0u;
-  if (subgroupElect()) { base = atomicAdd(&placed, count); }
-  return subgroupBroadcastFirst(base) + subgroupExclusiveAdd(1u);
-}
 
 // Butterfly sums over the LANES lanes of each column; lane 0 emits it.
 fn sumLanes(tid: u32, g: array<f32, ROWS_MAX>, u: array<f32, ROWS_MAX>, slot: u32, n0: u32, nc: u32) {

@@ -6,8 +6,11 @@
 // Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
-//       BK inputs per tile, and the tile element `half` (f32, or f16 with products in f16 and sums
-//       in f32), are chosen per device (src/kernels/tiles.ts; half_f32/half_f16.wgsl).
+//       Chosen per device (src/kernels/tiles.ts), each by a prelude: BK inputs per tile; the tile
+//       element `half` (f32, or f16 with products in f16 and sums in f32: half_f32/half_f16.wgsl);
+//       how threads share the A inputs (a workgroup tile or subgroup shuffles: inputs_shared/
+//       inputs_subgroup.wgsl, with place_local/place_subgroup.wgsl, which number the threads).
+//       The weights' tile is always in workgroup memory: dequantized once for every row group.
 // Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
 //           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).
 
@@ -25,14 +28,14 @@ const NONE = 0xffffffffu;
 @group(0) @binding(5) var<storage, read> routeW: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-// Tiles stored k-major so each thread reads its TM rows (TN columns) as one vec4.
-var<workgroup> As: array<vec4<half>, BK * BM / 4u>;
+// Stored k-major, so each thread reads its TN columns as one vec4.
 var<workgroup> Bs: array<vec4<half>, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
 var<workgroup> rowA: array<u32, BM>;          // A row of each tile row, NONE for padding
 var<workgroup> expert: u32;
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index: u32) {
+  let tid = place(index);
   let lid = vec2u(tid % TX, tid / TX);
   let rowBase = wg.y * BM;
   if (tid == 0u) { expert = blockExpert[wg.y]; }
@@ -54,14 +57,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   var accUp: array<vec4f, TM>;
   for (var k0 = 0u; k0 < K; k0 += BK) {
     workgroupBarrier();
+    stageA(tid, k0);
     // Runs of 8 inputs: one scale and one or two words per run for quantized weights.
-    for (var i = tid; i < BM * RUNS; i += 64u) {
-      let r = i / RUNS;
-      let c0 = i % RUNS * 8u;
-      var v: array<vec4f, 2>;
-      if (rowA[r] != NONE) { v = inputs8(rowA[r] * K, k0 + c0); }
-      for (var c = 0u; c < 8u; c++) { As[((c0 + c) * BM + r) / 4u][r % 4u] = half(v[c / 4u][c % 4u]); }
-    }
     for (var i = tid; i < parts * BN * RUNS; i += 64u) {
       let part = i / (BN * RUNS);
       let n = i / RUNS % BN;
@@ -72,13 +69,17 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     }
     workgroupBarrier();
     // Products in `half`, sums in f32: f16 tiles round each input and product, never a sum.
-    for (var c = 0u; c < BK; c++) {
-      let av = As[(c * BM) / 4u + lid.y];
-      let g = Bs[(c * BN) / 4u + lid.x];
-      for (var i = 0u; i < TM; i++) { acc[i] += vec4f(av[i] * g); }
-      if (GATED) {
-        let u = Bs[(BK * BN + c * BN) / 4u + lid.x];
-        for (var i = 0u; i < TM; i++) { accUp[i] += vec4f(av[i] * u); }
+    for (var j = 0u; j < BK; j += AW) {
+      let share = shareA(lid, k0 + j);
+      for (var x = 0u; x < AW; x++) {
+        let c = j + x;
+        let av = rowsA(share, lid, c, x);
+        let g = Bs[(c * BN) / 4u + lid.x];
+        for (var i = 0u; i < TM; i++) { acc[i] += vec4f(av[i] * g); }
+        if (GATED) {
+          let u = Bs[(BK * BN + c * BN) / 4u + lid.x];
+          for (var i = 0u; i < TM; i++) { accUp[i] += vec4f(av[i] * u); }
+        }
       }
     }
   }

@@ -7,7 +7,7 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Ask for shader-f16 when the adapter has it (what `f16Math` needs). Default true. */
   f16?: boolean;
-  /** Ask for subgroups when the adapter has it (the decode GEMV's lane sums by shuffles). Default true. */
+  /** Ask for subgroups when the adapter has it (shuffles in the expert kernels' tile candidates). Default true. */
   subgroups?: boolean;
   /**
    * Let the tile trial pick f16 products in the prefill GEMM for f16/q8/q4 weights (needs shader-f16):

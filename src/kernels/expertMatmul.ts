@@ -1,15 +1,19 @@
 import common from '../../shaders/expert_common.wgsl?raw';
 import halfF16 from '../../shaders/half_f16.wgsl?raw';
 import halfF32 from '../../shaders/half_f32.wgsl?raw';
+import inputsShared from '../../shaders/inputs_shared.wgsl?raw';
+import inputsSubgroup from '../../shaders/inputs_subgroup.wgsl?raw';
 import lanesShared from '../../shaders/lanes_shared.wgsl?raw';
 import lanesSubgroup from '../../shaders/lanes_subgroup.wgsl?raw';
 import gemm from '../../shaders/moe_gemm.wgsl?raw';
 import gemv from '../../shaders/moe_gemv.wgsl?raw';
+import placeLocal from '../../shaders/place_local.wgsl?raw';
+import placeSubgroup from '../../shaders/place_subgroup.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
 import type { ExpertChunk, ExpertMatrix, WeightDType } from '../moe/weights.js';
 import type { BlockRows } from './align.js';
-import { gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
+import { gemmShuffleWidth, gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
 
 
 export interface ExpertMatmulBuffers {
@@ -23,8 +27,9 @@ export function groupedGemm(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
   topK: number, blocks: number, rows: BlockRows, t: GemmTiles = gemmTiles(ws.device, m, rows),
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, t.f16 ? 'moe_gemm f16' : 'moe_gemm', (t.f16 ? halfF16 : halfF32) + common + gemm, {
-    ...overrides(m), BM: rows, BK: t.bk,
+  const code = [t.f16 ? halfF16 : halfF32, ...(t.shuffle ? [placeSubgroup, inputsSubgroup] : [placeLocal, inputsShared]), common, gemm];
+  const pipeline = computePipeline(ws.device, `moe_gemm${t.f16 ? ' f16' : ''}${t.shuffle ? ' shuffle' : ''}`, code, {
+    ...overrides(m), BM: rows, BK: t.bk, ...(t.shuffle ? { AW: gemmShuffleWidth(ws.device, rows, t) } : {}),
   });
   const columns = 1024 / rows;  // moe_gemm.wgsl BN
   return m.chunks.map((c) => ws.dispatch(
@@ -38,7 +43,8 @@ export function indexedGemv(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
   t: GemvTiles = gemvTiles(ws.device, m),
 ): Dispatch[] {
-  const pipeline = computePipeline(ws.device, t.shuffle ? 'moe_gemv shuffle' : 'moe_gemv', (t.shuffle ? lanesSubgroup : lanesShared) + common + gemv, {
+  const code = [...(t.shuffle ? [placeSubgroup, lanesSubgroup] : [placeLocal, lanesShared]), common, gemv];
+  const pipeline = computePipeline(ws.device, t.shuffle ? 'moe_gemv shuffle' : 'moe_gemv', code, {
     ...overrides(m), LANES: t.lanes, ROWS: t.rows,
   });
   return m.chunks.map((c) => ws.dispatch(

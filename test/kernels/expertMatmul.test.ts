@@ -14,11 +14,13 @@ import { tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
 
 let device: GPUDevice;
 let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
+let plain: GPUDevice;  // neither subgroups nor f16
 beforeAll(async () => {
   device = await testDevice({ f16Math: true });  // every candidate, f16 tiles included
   tiny = await testDevice({ maxStorageBufferBindingSize: 8192 });
+  plain = await testDevice({ subgroups: false, f16: false });
 });
-afterAll(() => { device?.destroy(); tiny?.destroy(); });
+afterAll(() => { device?.destroy(); tiny?.destroy(); plain?.destroy(); });
 
 interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array }
 
@@ -162,6 +164,9 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
 
   it('the device offers subgroup and f16 candidates (lavapipe has both)', () => {
     expect(gemvCandidates(device).some((t) => t.shuffle)).toBe(device.features.has('subgroups'));
+    expect(gemmCandidates(device, 8, 'q4').some((t) => t.shuffle)).toBe(device.features.has('subgroups'));
+    expect(gemvCandidates(plain).some((t) => t.shuffle)).toBe(false);  // created with subgroups: false
+    expect(gemmCandidates(plain, 8, 'q4').some((t) => t.shuffle)).toBe(false);
     expect(gemmCandidates(device, 8, 'q4').some((t) => t.f16)).toBe(device.features.has('shader-f16'));
     expect(gemmCandidates(device, 8, 'f32').some((t) => t.f16)).toBe(false);  // f32 weights keep f32 arithmetic
     expect(gemmCandidates(tiny, 8, 'q4').some((t) => t.f16)).toBe(false);  // not asked for with f16Math
@@ -181,9 +186,10 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
     }
   });
 
-  it('grouped GEMM: every tile candidate of the per-device trial, on every storage and tile height', async () => {
-    const rng = new Rng(30);
-    for (const rows of [8, 16, 32] as const) {
+  // One test per tile height: on a fresh machine lavapipe compiles each variant's pipeline in about a second.
+  for (const rows of [8, 16, 32] as const) {
+    it(`grouped GEMM: every tile candidate of the per-device trial, on every storage, ${rows}-row tiles`, async () => {
+      const rng = new Rng(30 + rows);
       for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {
         for (const tiles of gemmCandidates(device, rows, dtype)) {
           // K past several tiles and not a multiple of any, with one expert taking most rows.
@@ -196,8 +202,8 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
           expect(err.ys, what).toBeLessThanOrEqual(tol);
         }
       }
-    }
-  });
+    });
+  }
 
   it('the tile trial times every candidate once per key and device, and the kernels then use its choice', async () => {
     const dev = await testDevice();
