@@ -1,12 +1,14 @@
 // Tile shapes of the expert kernels, chosen per device: the fastest differs between GPUs and a
 // software adapter, so a short trial on the device picks one (tune.ts) and the choice is kept for
-// the device (and, in a browser, in localStorage for the adapter). Untuned: defaults for GPUs.
+// the device (and, in a browser, for the adapter in localStorage or, in a worker, IndexedDB:
+// tileStore.ts). Untuned: defaults for GPUs.
 // The candidates follow the device: subgroup shuffles where it has subgroups, f16 tiles where it
 // has shader-f16 and was created with `f16Math` (for weights stored at f16 or below), tile depths
 // that fit its workgroup memory.
 import { allowsF16Math } from '../gpu/device.js';
 import type { ExpertMatrix, WeightDType } from '../moe/weights.js';
 import type { BlockRows } from './align.js';
+import { storedTile, storeTile } from './tileStore.js';
 
 /**
  * moe_gemv.wgsl: LANES threads along K per column, ROWS columns per thread (64 threads); `shuffle`
@@ -82,20 +84,24 @@ export function gemmTiles(device: GPUDevice, m: Matrix, rows: BlockRows): GemmTi
 
 const chosen = new WeakMap<GPUDevice, Map<string, string>>();
 
-/** The candidate chosen for `key` on this device, in this session or an earlier one in this browser. */
+/**
+ * The candidate chosen for `key` on this device, in this session or an earlier one in this browser
+ * (in a worker, once a trial has read IndexedDB).
+ */
 export function chosenTiles<T>(device: GPUDevice, key: string, candidates: readonly T[]): T | undefined {
   const byKey = choices(device);
   let name = byKey.get(key);
   if (name === undefined) {  // read localStorage once per key, not on every kernel launch
-    name = storage()?.getItem(storageKey(device, key)) ?? '';
+    name = storedTile(storageKey(device, key)) ?? '';
     byKey.set(key, name);
   }
   return candidates.find((c) => JSON.stringify(c) === name);
 }
 
-export function setTiles<T>(device: GPUDevice, key: string, t: T): void {
+/** Keeps `t` for `key` on this device at once; resolves when it is stored for later sessions. */
+export function setTiles<T>(device: GPUDevice, key: string, t: T): Promise<void> {
   choices(device).set(key, JSON.stringify(t));
-  storage()?.setItem(storageKey(device, key), JSON.stringify(t));
+  return storeTile(storageKey(device, key), JSON.stringify(t));
 }
 
 function choices(device: GPUDevice): Map<string, string> {
@@ -108,12 +114,3 @@ const storageKey = (device: GPUDevice, key: string): string => {
   const info = device.adapterInfo;
   return `webmoe tiles ${info ? `${info.vendor} ${info.architecture} ${info.device} ${info.description}` : ''}: ${key}`;
 };
-
-/** localStorage where there is one (browsers; not Node, not workers), else nothing is kept. */
-function storage(): Storage | undefined {
-  try {
-    return (globalThis as { localStorage?: Storage }).localStorage;
-  } catch {
-    return undefined;  // access denied (opaque origins)
-  }
-}

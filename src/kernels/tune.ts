@@ -5,6 +5,7 @@ import type { Dispatch } from '../gpu/workspace.js';
 import { Workspace } from '../gpu/workspace.js';
 import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
 import { groupedGemm, indexedGemv } from './expertMatmul.js';
+import { loadStoredTiles } from './tileStore.js';
 import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from './tiles.js';
 
 export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: number }
@@ -63,6 +64,7 @@ async function trial<T extends GemvTiles | GemmTiles>(
   device: GPUDevice, key: string, candidates: T[], runs: number, setup: (ws: Workspace) => (tiles: T) => Dispatch[],
 ): Promise<TileTrial[]> {
   // Nothing to choose (one candidate: the default the kernels use), or chosen before.
+  await loadStoredTiles();
   if (candidates.length < 2 || chosenTiles(device, key, candidates)) return [];
   const ws = new Workspace(device);
   const trials: TileTrial[] = [];
@@ -88,6 +90,6 @@ async function trial<T extends GemvTiles | GemmTiles>(
   } finally {
     ws.destroy();
   }
-  setTiles(device, key, trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
+  await setTiles(device, key, trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
   return trials;
 }

@@ -6,7 +6,7 @@ import { randomRouting, randomSpec } from '../helpers/spec.js';
 import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 import { type BrowserPage, openPage } from './browser.js';
-import type { Plain, runModel, runSpecs } from './page.js';
+import type { Plain, runModel, runSpecs, tileTrials } from './page.js';
 import { Engine } from '../../src/api/engine.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { testDevice } from '../helpers/gpu.js';
@@ -82,5 +82,16 @@ describe('a model in Chromium', () => {
     expect(got.reply).toBe(reply.choices[0].message.content);
     engine.dispose();
     device.destroy();
+  });
+});
+
+describe('tile choices in Chromium', () => {
+  it('are kept across devices: in localStorage in a page, in IndexedDB in a worker', async () => {
+    await browser.page.waitForFunction(() => 'tileTrials' in globalThis);
+    const got = await browser.page.evaluate(() => (globalThis as unknown as { tileTrials: typeof tileTrials }).tileTrials());
+    for (const [first, second] of [got.page, got.worker]) {
+      expect(first.timed).toBeGreaterThan(0);  // every candidate, or the default alone where compiles are slow
+      expect(second).toEqual({ timed: 0, chosen: first.chosen });  // read back: no trial
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Runs in the test page: runMoE on specs sent from Node as plain data (typed arrays tagged by type).
 import { capStorageBinding, createDevice, loadModel, type MoESpec, runMoE } from '../../src/index.js';
+import { tileTrial } from './tileTrial.js';
 
 export type Plain = { [k: string]: unknown };
 
@@ -37,4 +38,15 @@ export async function runModel(url: string, tokens: number[]) {
   return { logits, progress, reply: reply.choices[0].message.content };
 }
 
-Object.assign(globalThis, { runSpecs, runModel });
+/** tileTrial() twice in the page, then twice in fresh workers, one after the other. */
+export async function tileTrials() {
+  const inWorker = () => new Promise<Awaited<ReturnType<typeof tileTrial>>>((resolve, reject) => {
+    const w = new Worker(new URL('./tilesWorker.ts', import.meta.url), { type: 'module' });
+    w.onmessage = (e) => { w.terminate(); resolve(e.data); };
+    w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
+    w.postMessage(null);
+  });
+  return { page: [await tileTrial(), await tileTrial()], worker: [await inWorker(), await inWorker()] };
+}
+
+Object.assign(globalThis, { runSpecs, runModel, tileTrials });
