@@ -6,10 +6,11 @@
 // Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
-//       Chosen per device (src/kernels/tiles.ts), each by a prelude: BK inputs per tile; the tile
-//       element `half` (f32, or f16 with products in f16 and sums in f32: half_f32/half_f16.wgsl);
-//       how threads share the A inputs (a workgroup tile or subgroup shuffles: inputs_shared/
-//       inputs_subgroup.wgsl, with place_local/place_subgroup.wgsl, which number the threads).
+//       Chosen per device (src/kernels/tiles.ts): BK inputs per tile (an override), and by
+//       preludes the tile element `half` (f32, or f16 with products in f16 and sums in f32:
+//       half_f32/half_f16.wgsl) and how threads share the A inputs (a workgroup tile or subgroup
+//       shuffles: inputs_shared/inputs_subgroup.wgsl, with place_local/place_subgroup.wgsl, which
+//       number the threads).
 //       The weights' tile is always in workgroup memory: dequantized once for every row group.
 // Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
 //           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).

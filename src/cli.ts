@@ -8,6 +8,7 @@ import { syntheticGraniteSource } from './bench/synthetic.js';
 import { Engine } from './api/engine.js';
 import { loadPeers, runPeerGemms, runPeerMoE } from './bench/peers.js';
 import { adapterName, benchReport, gpuEnvironment } from './bench/report.js';
+import { tileChoices } from './kernels/tiles.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
 import { isQuant } from './moe/quant.js';
@@ -170,7 +171,9 @@ async function bench(args: string[]): Promise<void> {
   // Peers' dense MatMul (f32) at the same GEMM shapes on this device, after webmoe's cases.
   records.push(...await runPeerGemms(device, peers, { quick, runs: intArg(v.runs, 'runs'), onRecord: (r) => console.log(row(r)) }));
   records.push(...await runPeerMoE(device, peers, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) }));
-  const environment = { runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device) };
+  const environment = {
+    runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device), tiles: tileChoices(device),
+  };
   device.destroy();
   const bandwidthBytesPerSecond = copyBandwidth(records);
   let model: ModelBenchRecord | undefined;

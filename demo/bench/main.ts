@@ -5,6 +5,7 @@ import { type BenchRecord, runBenchmarks } from '../../src/bench/cases.js';
 import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from '../../src/bench/model.js';
 import { benchReport, type BenchReport } from '../../src/bench/report.js';
 import { createDevice, loadModel, type WeightDType } from '../../src/index.js';
+import { tileChoices } from '../../src/kernels/tiles.js';
 import { checkLimits, isSoftwareAdapter, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, setStatus } from '../common/status.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';
@@ -57,7 +58,9 @@ async function benchmark(): Promise<void> {
 
     const d = describeDevice(adapter, isSoftwareAdapter(adapter));
     const report = benchReport(d.adapter, { dtype, quick }, records, {
-      model, environment: { userAgent: navigator.userAgent, runtime: 'browser', info: d.info, features: d.features, limits: d.limits },
+      model, environment: {
+        userAgent: navigator.userAgent, runtime: 'browser', info: d.info, features: d.features, limits: d.limits, tiles: tileChoices(device),
+      },
     });
     show(report);
     setStatus(status, `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);

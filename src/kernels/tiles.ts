@@ -104,6 +104,11 @@ export function setTiles<T>(device: GPUDevice, key: string, t: T): Promise<void>
   return storeTile(storageKey(device, key), JSON.stringify(t));
 }
 
+/** Every choice made on this device so far, by key: what a benchmark report records. */
+export function tileChoices(device: GPUDevice): Record<string, unknown> {
+  return Object.fromEntries([...choices(device)].filter(([, name]) => name).map(([key, name]) => [key, JSON.parse(name)]));
+}
+
 function choices(device: GPUDevice): Map<string, string> {
   let byKey = chosen.get(device);
   if (!byKey) chosen.set(device, (byKey = new Map()));

@@ -9,7 +9,7 @@ import { poisoned, runKernels, readF32, testDevice } from '../helpers/gpu.js';
 import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 import { isQuant } from '../../src/moe/quant.js';
 import { Rng } from '../ref/rng.js';
-import { gemmCandidates, gemmKey, type GemmTiles, gemmTiles, gemvCandidates, gemvKey, type GemvTiles, gemvTiles } from '../../src/kernels/tiles.js';
+import { gemmCandidates, gemmKey, type GemmTiles, gemmTiles, gemvCandidates, gemvKey, type GemvTiles, gemvTiles, tileChoices } from '../../src/kernels/tiles.js';
 import { tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
 
 let device: GPUDevice;
@@ -225,6 +225,10 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       expect(gemmTiles(dev, m, rows)).toEqual(mine.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
     }
     expect(await tuneGemm(dev, m.dtype, m.inner, 1)).toEqual([]);
+    // What a benchmark report records: every choice, by key.
+    expect(tileChoices(dev)).toEqual(Object.fromEntries([
+      [gemvKey(m), best], ...([8, 16, 32] as const).map((rows) => [gemmKey(m, rows), gemmTiles(dev, m, rows)]),
+    ]));
     dev.destroy();
   });
 });
