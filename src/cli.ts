@@ -9,6 +9,7 @@ import { Engine } from './api/engine.js';
 import { loadPeers, runPeerGemms, runPeerMoE } from './bench/peers.js';
 import { adapterName, benchReport, gpuEnvironment } from './bench/report.js';
 import { tileChoices } from './kernels/tiles.js';
+import { tileTrials } from './kernels/tune.js';
 import { medianMs, randomArray } from './bench/timing.js';
 import { MoELayer } from './moe/layer.js';
 import { isQuant } from './moe/quant.js';
@@ -172,7 +173,8 @@ async function bench(args: string[]): Promise<void> {
   records.push(...await runPeerGemms(device, peers, { quick, runs: intArg(v.runs, 'runs'), onRecord: (r) => console.log(row(r)) }));
   records.push(...await runPeerMoE(device, peers, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) }));
   const environment = {
-    runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device), tiles: tileChoices(device),
+    runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device),
+    tiles: { chosen: tileChoices(device), timed: tileTrials(device) },
   };
   device.destroy();
   const bandwidthBytesPerSecond = copyBandwidth(records);

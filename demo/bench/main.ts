@@ -6,6 +6,7 @@ import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from
 import { benchReport, type BenchReport } from '../../src/bench/report.js';
 import { createDevice, loadModel, type WeightDType } from '../../src/index.js';
 import { tileChoices } from '../../src/kernels/tiles.js';
+import { tileTrials } from '../../src/kernels/tune.js';
 import { checkLimits, isSoftwareAdapter, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, setStatus } from '../common/status.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';
@@ -59,7 +60,8 @@ async function benchmark(): Promise<void> {
     const d = describeDevice(adapter, isSoftwareAdapter(adapter));
     const report = benchReport(d.adapter, { dtype, quick }, records, {
       model, environment: {
-        userAgent: navigator.userAgent, runtime: 'browser', info: d.info, features: d.features, limits: d.limits, tiles: tileChoices(device),
+        userAgent: navigator.userAgent, runtime: 'browser', info: d.info, features: d.features, limits: d.limits,
+        tiles: { chosen: tileChoices(device), timed: tileTrials(device) },
       },
     });
     show(report);

@@ -57,6 +57,11 @@ function inputs(ws: Workspace, m: ExpertMatrix, slots: number) {
   };
 }
 
+const timedOn = new WeakMap<GPUDevice, TileTrial[]>();
+
+/** Every candidate timed on this device so far: what a benchmark report records. */
+export const tileTrials = (device: GPUDevice): TileTrial[] => timedOn.get(device) ?? [];
+
 /** The most one trial may spend compiling candidates, judged from its first. */
 const COMPILE_BUDGET_MS = 1000;
 
@@ -90,6 +95,7 @@ async function trial<T extends GemvTiles | GemmTiles>(
   } finally {
     ws.destroy();
   }
+  timedOn.set(device, [...tileTrials(device), ...trials]);
   await setTiles(device, key, trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
   return trials;
 }

@@ -10,7 +10,7 @@ import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from
 import { isQuant } from '../../src/moe/quant.js';
 import { Rng } from '../ref/rng.js';
 import { gemmCandidates, gemmKey, type GemmTiles, gemmTiles, gemvCandidates, gemvKey, type GemvTiles, gemvTiles, tileChoices } from '../../src/kernels/tiles.js';
-import { tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
+import { tileTrials, tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
 
 let device: GPUDevice;
 let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
@@ -225,7 +225,8 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       expect(gemmTiles(dev, m, rows)).toEqual(mine.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
     }
     expect(await tuneGemm(dev, m.dtype, m.inner, 1)).toEqual([]);
-    // What a benchmark report records: every choice, by key.
+    // What a benchmark report records: every timing and every choice, by key.
+    expect(tileTrials(dev)).toEqual([...trials, ...gemm]);
     expect(tileChoices(dev)).toEqual(Object.fromEntries([
       [gemvKey(m), best], ...([8, 16, 32] as const).map((rows) => [gemmKey(m, rows), gemmTiles(dev, m, rows)]),
     ]));
