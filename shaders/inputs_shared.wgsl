@@ -1,5 +1,5 @@
 // How moe_gemm.wgsl's threads share the A inputs of a tile: through a workgroup-memory tile, on
-// every device (prepended with place_local.wgsl when the tiles have no `shuffle`, src/kernels/tiles.ts).
+// every device (prepended with place_local.wgsl when the tiles have no `shuffle`, src/kernels/expertMatmul.ts).
 
 override AW = BK;  // inputs a chunk: the whole tile, as one staged tile serves every step
 
