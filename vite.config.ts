@@ -26,7 +26,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
+    // A fresh machine's lavapipe compiles each pipeline variant (~1–2 s) before its shader cache fills:
+    // the tests that try every tile candidate take minutes there, seconds afterwards.
+    testTimeout: 600_000,
     hookTimeout: 60_000,
     // Each test file makes its own Dawn device; two files at once fill this 2-core machine.
     maxWorkers: 2,
