@@ -180,28 +180,19 @@ async function bench(args: string[]): Promise<void> {
   const bandwidthBytesPerSecond = copyBandwidth(records);
   let model: ModelBenchRecord | undefined;
   if (!v['skip-model']) {
-    const engine = await loadEngine(v.model, dtype);
-    try {
-      model = await benchModel(engine, { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
-    } finally {
-      engine.dispose();
-    }
+    model = await benchModel(() => loadEngine(v.model, dtype), { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
   }
   let synthetic: ModelBenchRecord | undefined;
   if (v.synthetic !== undefined) {
     // granite-3.1-1b-a400m's shape with random weights, made as they stream in (quick: 2 of its 24 layers)
-    const engine = await Engine.load(await createNodeDevice(), syntheticGraniteSource(quick ? { scale: { layers: 2 } } : {}), { dtype });
-    try {
-      synthetic = await benchModel(engine, { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
-    } finally {
-      engine.dispose();
-    }
+    const source = syntheticGraniteSource(quick ? { scale: { layers: 2 } } : {});
+    synthetic = await benchModel(async () => Engine.load(await createNodeDevice(), source, { dtype }), { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
   }
   const report = benchReport(adapter, { dtype, quick }, records, { ...(model && { model }), ...(synthetic && { synthetic }), environment });
   for (const [name, value] of Object.entries(report.ratios)) console.log(`${name.padEnd(56)} ${value.toFixed(2)}`);
   for (const m of [model, synthetic]) {
     if (!m) continue;
-    console.log(`model ${m.model} (${m.promptTokens} prompt tokens, ${m.generatedTokens} generated): prefill ` +
+    console.log(`model ${m.model} (${m.promptTokens} prompt tokens, ${m.generatedTokens} generated): load ${m.loadSeconds.toFixed(1)} s, prefill ` +
       `${m.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${m.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${m.timeToFirstTokenMs.toFixed(0)} ms; ` +
       `${(m.activeBytesPerToken / 1e6).toFixed(1)} MB of weights per token` +
       (m.floorTokensPerSecond ? `, floor ${m.floorTokensPerSecond.toFixed(1)} tok/s, decode / floor ${m.decodeOverFloor!.toFixed(3)}` : ''));

@@ -47,15 +47,8 @@ async function benchmark(): Promise<void> {
     setStatus(status, `Running the ${quick ? 'quick' : 'full'} cases (${dtype} weights, ${runs} run${runs > 1 ? 's' : ''} each)…`);
     await runBenchmarks(device, { quick, runs, dtype, onRecord });
 
-    setStatus(status, 'Loading the bundled model…');
-    const engine = await loadModel(BUNDLED_MODEL, { device, dtype });
-    let model: ModelBenchRecord;
-    try {
-      setStatus(status, 'Timing the bundled model…');
-      model = await benchModel(engine, { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond: copyBandwidth(records) });
-    } finally {
-      engine.dispose();
-    }
+    setStatus(status, 'Loading and timing the bundled model…');
+    const model = await benchModel(() => loadModel(BUNDLED_MODEL, { device, dtype }), { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond: copyBandwidth(records) });
 
     const d = describeDevice(adapter, isSoftwareAdapter(adapter));
     const report = benchReport(d.adapter, { dtype, quick }, records, {

@@ -32,9 +32,9 @@ export function renderRatios(table: HTMLTableElement, ratios: Record<string, num
 }
 
 export function renderModels(table: HTMLTableElement, models: ModelBenchRecord[]): void {
-  fill(table, ['model', 'weights', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms',
+  fill(table, ['model', 'weights', 'load s', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms',
     'MB of weights / token', 'decode floor tok/s', 'decode / floor'], models.map((m) => [
-    m.model, m.dtype, String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
+    m.model, m.dtype, m.loadSeconds === undefined ? '' : m.loadSeconds.toFixed(1), String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
     m.decodeTokensPerSecond.toFixed(1), m.timeToFirstTokenMs.toFixed(0), (m.activeBytesPerToken / 1e6).toFixed(1),
     m.floorTokensPerSecond === undefined ? '' : m.floorTokensPerSecond.toFixed(1), m.decodeOverFloor === undefined ? '' : m.decodeOverFloor.toFixed(3),
   ]));

@@ -15,6 +15,8 @@ export interface ModelBenchRecord {
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   timeToFirstTokenMs: number;
+  /** seconds from the start of the load to a ready engine (streaming, quantizing, the tile trial) */
+  loadSeconds: number;
   /** weight bytes one decode token reads, at their storage (activeBytesPerToken) */
   activeBytesPerToken: number;
   /** bandwidth (from the same run's copy record) / activeBytesPerToken, when one was given */
@@ -76,7 +78,19 @@ export function modelBenchSize(quick: boolean): { promptTokens: number; maxToken
 
 const TEXT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ';
 
-export async function benchModel(engine: Engine, o: ModelBenchOptions): Promise<ModelBenchRecord> {
+/** Loads a model, times its load, prefill and decode, and disposes of it. */
+export async function benchModel(load: () => Promise<Engine>, o: ModelBenchOptions): Promise<ModelBenchRecord> {
+  const t0 = performance.now();
+  const engine = await load();
+  const loadSeconds = (performance.now() - t0) / 1000;
+  try {
+    return { ...await timeGeneration(engine, o), loadSeconds };
+  } finally {
+    engine.dispose();
+  }
+}
+
+async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omit<ModelBenchRecord, 'loadSeconds'>> {
   const want = o.promptTokens ?? 64;
   let ids: number[];
   if (engine.tokenizer) {

@@ -42,13 +42,13 @@ export function f16BitsToF32(h: number): number {
   return f32[0];
 }
 
-export function toF16(values: Float32Array): Uint16Array {
+export function toF16(values: Float32Array): Uint16Array<ArrayBuffer> {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
   return out;
 }
 
-export function fromF16(bits: Uint16Array): Float32Array {
+export function fromF16(bits: Uint16Array): Float32Array<ArrayBuffer> {
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = f16BitsToF32(bits[i]);
   return out;

@@ -1,5 +1,5 @@
 // Stacked expert matrices on the GPU, split into bindings no larger than the device allows.
-import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
+import { fromF16, toF16 } from '../gpu/f16.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { isQuant, type QuantDType, quantizeRows, quantRowWords } from './quant.js';
@@ -97,7 +97,7 @@ export function uploadExpertMatrix(
         const src = data.subarray(from, from + span);
         if (out instanceof Uint32Array) {
           const words = (c.n1 - c.n0) * quantRowWords(inner, dtype as QuantDType);
-          quantizeRows(src instanceof Uint16Array ? Float32Array.from(src, f16BitsToF32) : src, inner, dtype as QuantDType, out.subarray(o, o + words));
+          quantizeRows(src instanceof Uint16Array ? fromF16(src) : src, inner, dtype as QuantDType, out.subarray(o, o + words));
           o += words;
         } else {
           convertInto(out, o, src);
@@ -144,7 +144,7 @@ export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: nu
       continue;
     }
     const at = rowAt * m.inner;
-    const data = m.dtype === 'f32' ? piece : Uint16Array.from(piece, f32ToF16Bits);
+    const data = m.dtype === 'f32' ? piece : toF16(piece);
     if ((at * data.BYTES_PER_ELEMENT) % 4 || data.byteLength % 4) {
       throw new RangeError(`f16 rows of ${m.inner} values cannot be written at a 4-byte boundary: use dtype 'f32'`);
     }
@@ -165,11 +165,6 @@ export function destroyExpertMatrix(m: ExpertMatrix): void {
 }
 
 function convertInto(out: Float32Array | Uint16Array, at: number, src: HostWeights): void {
-  if (out.constructor === src.constructor) {
-    out.set(src, at);
-  } else if (out instanceof Uint16Array) {
-    for (let i = 0; i < src.length; i++) out[at + i] = f32ToF16Bits(src[i]);
-  } else {
-    for (let i = 0; i < src.length; i++) out[at + i] = f16BitsToF32(src[i]);
-  }
+  if (out.constructor === src.constructor) out.set(src, at);
+  else out.set(out instanceof Uint16Array ? toF16(src as Float32Array) : fromF16(src as Uint16Array), at);
 }

@@ -171,6 +171,7 @@ describe('benchmark page', () => {
     expect(report.records).toHaveLength(8);
     expect(Object.keys(report.records[0])).toEqual(['name', 'shape', 'ms', 'gflops', 'gbps', 'error']);
     expect(report.model.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(report.model.loadSeconds).toBeGreaterThan(0);
     expect(report.model.prefillTokensPerSecond).toBeGreaterThan(0);
     expect(await page.getAttribute('#download', 'href')).toMatch(/^blob:/);
     await page.screenshot({ path: `${SCREENSHOTS}/bench.png`, fullPage: true });
@@ -187,7 +188,7 @@ describe('benchmark page', () => {
     ];
     const model = {
       model: 'synthetic granite-3.1-1b-a400m', dtype: 'q4', promptTokens: 16, generatedTokens: 8, prefillTokensPerSecond: 3,
-      decodeTokensPerSecond: 2, timeToFirstTokenMs: 900, activeBytesPerToken: 424.9e6, floorTokensPerSecond: 4, decodeOverFloor: 0.5,
+      decodeTokensPerSecond: 2, timeToFirstTokenMs: 900, loadSeconds: 36.5, activeBytesPerToken: 424.9e6, floorTokensPerSecond: 4, decodeOverFloor: 0.5,
     };
     const report = { adapter: 'a GPU', date: '2026-11-23T00:00:00Z', dtype: 'q4', quick: false, records, ratios: benchRatios(records as BenchRecord[]), synthetic: model };
     await page.setInputFiles('#report-file', { name: 'full.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
@@ -198,7 +199,7 @@ describe('benchmark page', () => {
     expect(ratios).toContain('moe T=1: ort-webgpu qmoe time / webmoe time10.00');
     expect(ratios).toContain('gemm 1024x1024x1024: webmoe time / best peer time (ort-webgpu)2.00');
     const models = await page.getByRole('table', { name: 'Model speed' }).locator('tbody td').allTextContents();
-    expect(models).toEqual(['synthetic granite-3.1-1b-a400m', 'q4', '16', '8', '3.0', '2.0', '900', '424.9', '4.0', '0.500']);
+    expect(models).toEqual(['synthetic granite-3.1-1b-a400m', 'q4', '36.5', '16', '8', '3.0', '2.0', '900', '424.9', '4.0', '0.500']);
     await page.setInputFiles('#report-file', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"a": 1}') });
     await page.waitForFunction(() => document.getElementById('status')!.getAttribute('role') === 'alert', null, { timeout: 10_000 });
     expect(await page.textContent('#status')).toMatch(/^Cannot show notes\.json: it has no records and ratios/);
