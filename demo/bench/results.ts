@@ -3,7 +3,8 @@ import type { BenchRecord } from '../../src/bench/cases.js';
 import type { ModelBenchRecord } from '../../src/bench/model.js';
 import { type Bar, barChart } from './chart.js';
 
-const fixed = (v: number | null, digits = 2) => (v === null ? '' : v.toFixed(digits));
+/** A number's digits, or blank where a record lacks it (null in a case, a field older reports lack). */
+const fixed = (v: number | null | undefined, digits = 2) => (v == null ? '' : v.toFixed(digits));
 
 function fill(table: HTMLTableElement, head: string[], rows: string[][]): void {
   table.innerHTML = '';
@@ -34,9 +35,9 @@ export function renderRatios(table: HTMLTableElement, ratios: Record<string, num
 export function renderModels(table: HTMLTableElement, models: ModelBenchRecord[]): void {
   fill(table, ['model', 'weights', 'load s', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms',
     'MB of weights / token', 'decode floor tok/s', 'decode / floor'], models.map((m) => [
-    m.model, m.dtype, m.loadSeconds === undefined ? '' : m.loadSeconds.toFixed(1), String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
+    m.model, m.dtype, fixed(m.loadSeconds, 1), String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
     m.decodeTokensPerSecond.toFixed(1), m.timeToFirstTokenMs.toFixed(0), (m.activeBytesPerToken / 1e6).toFixed(1),
-    m.floorTokensPerSecond === undefined ? '' : m.floorTokensPerSecond.toFixed(1), m.decodeOverFloor === undefined ? '' : m.decodeOverFloor.toFixed(3),
+    fixed(m.floorTokensPerSecond, 1), fixed(m.decodeOverFloor, 3),
   ]));
 }
 
