@@ -14,9 +14,9 @@ export default defineConfig({
     lib: {
       entry: {
         index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts',
-        // Worker scripts (src/workers/platform.ts and node.ts find them beside the modules in dist/).
-        'engine-worker': 'src/workers/engineWorker.ts', 'engine-worker-node': 'src/workers/engineWorker.node.ts',
-        'shard-worker': 'src/workers/shardWorker.ts', 'shard-worker-node': 'src/workers/shardWorker.node.ts',
+        // Worker scripts (src/platform/workers.ts and nodeWorkers.ts find them beside the modules in dist/).
+        'engine-worker': 'src/api/worker/engineWorker.ts', 'engine-worker-node': 'src/api/worker/engineWorker.node.ts',
+        'shard-worker': 'src/moe/sharded/shardWorker.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts',
       },
       formats: ['es'],
     },

@@ -2,7 +2,7 @@
 // the parameters of one weight binding, the A and weight bindings, weight reads, SiLU.
 // Weights: one binding holds experts [e0,e1) × output columns [n0,n1) as [e1-e0][P][n1-n0] rows of
 //          K inputs, P = 2 (gate rows, then up rows) when GATED else 1. WEIGHT_BITS picks the storage:
-//          32 f32; 16 f16 packed two per u32; 8 / 4 group-wise int8 / int4 (src/moe/quant.ts): a row
+//          32 f32; 16 f16 packed two per u32; 8 / 4 group-wise int8 / int4 (src/weights/quant.ts): a row
 //          is ceil(K/32) groups of 32 inputs packed 4 (8) per u32, then one f16 scale per group, two
 //          per u32; weight = q · scale, exact in f32.
 

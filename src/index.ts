@@ -23,12 +23,12 @@ export {
   MAX_EXPERTS, MAX_TOKENS, MoEInputError,
   type MoEConfig, type MoESpec, type MoEWeights, type Scoring, type SharedExpertWeights,
 } from './moe/spec.js';
-export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } from './moe/weights.js';
+export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } from './weights/matrix.js';
 export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
-export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './workers/workerEngine.js';
-export { type EngineApi, engineApi, type ModelSpec } from './workers/engineHost.js';
-export type { ExpertCoordinator, ExpertParallelOptions, ExpertParallelStats } from './workers/coordinator.js';
-export { type Placement, PlacementError, type PlacementOptions, type WorkerKind } from './workers/placement.js';
-export { WorkerError } from './workers/platform.js';
+export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
+export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
+export type { ExpertCoordinator, ExpertParallelOptions, ExpertParallelStats } from './moe/sharded/coordinator.js';
+export { type Placement, PlacementError, type PlacementOptions, type WorkerKind } from './moe/sharded/placement.js';
+export { WorkerError } from './platform/workers.js';
 export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';

@@ -6,7 +6,7 @@ import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from
 import { benchReport, type BenchReport } from '../../src/bench/report.js';
 import { createDevice, loadModel, type WeightDType } from '../../src/index.js';
 import { tileChoices } from '../../src/kernels/tiles.js';
-import { tileTrials } from '../../src/kernels/tune.js';
+import { tileTrials } from '../../src/moe/tune.js';
 import { checkLimits, isSoftwareAdapter, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, setStatus } from '../common/status.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';

@@ -4,7 +4,7 @@
 // line; nothing waits forever.
 import { proxy, type Remote, wrap } from 'comlink';
 import { createWorkerEngine, type ChatMessage, type GenerateOptions, type GenerationStats, type Prompt, type WeightDType, type WorkerEngine } from '../../src/index.js';
-import { adoptWorker, guard } from '../../src/workers/platform.js';
+import { adoptWorker, guard } from '../../src/platform/workers.js';
 import { checkLimits, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, isAbort, mb, setStatus } from '../common/status.js';
 import type { ChatWorkerApi } from './engineWorker.js';

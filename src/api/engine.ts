@@ -4,13 +4,13 @@
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
 import { readBuffers } from '../gpu/workspace.js';
-import type { ModelConfig } from '../model/config.js';
+import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { type ChatMessage, findStop, TextTokenizer } from '../model/tokenizer.js';
-import { ExpertCoordinator, type ExpertParallelOptions } from '../workers/coordinator.js';
+import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 import { ChatCompletions } from './openai.js';
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
@@ -85,7 +85,7 @@ export class Engine {
     const tokenizer = await loadTokenizer(source, options.signal);
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams.
-    const experts = await ExpertCoordinator.start(device, config, options.dtype ?? 'f32', { ...options, workers: options.workers });
+    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), options.dtype ?? 'f32', { ...options, workers: options.workers });
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts });
       return new Engine(device, config, tokenizer, decoder, source.name, experts);
@@ -207,7 +207,7 @@ export class Engine {
 
   /** Reads back the routing of the last forward (only when tracing: it costs a readback). */
   private async routing(pos0: number, tokens: number, load: Map<number, number[]>): Promise<RoutingStep> {
-    const sparse = this.config.sparse.flatMap((s, l) => (s ? [l] : []));
+    const sparse = sparseLayers(this.config);
     const buffers = sparse.flatMap((l) => {
       const r = this.decoder.layer(l).mlp.routing();
       return [r.ids, r.weights, r.counts];

@@ -3,15 +3,15 @@
 // densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
 import { copyKernel } from '../kernels/copy.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
-import { tuneGemm, tuneGemv } from '../kernels/tune.js';
+import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { readBuffers, Workspace } from '../gpu/workspace.js';
-import { isQuant } from '../moe/quant.js';
+import { isQuant } from '../weights/quant.js';
 import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.js';
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
-import { destroyExpertMatrix, type HostWeights, rowBytes, swigluExpertBytes, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
+import { destroyExpertMatrix, type HostWeights, rowBytes, swigluExpertBytes, uploadExpertMatrix, type WeightDType } from '../weights/matrix.js';
 import { moePeerRatios } from './qmoe.js';
-import { medianMs, randomArray } from './timing.js';
+import { medianMs, randomArray } from '../gpu/timing.js';
 
 export interface BenchRecord {
   name: string;

@@ -7,12 +7,12 @@
 //   one row per output, K (the reduction) contiguous; int4: element 2j in the low nibble of byte j,
 //   2j+1 in the high one, stored as q + 8 (implicit zero point 8; int8: q + 128); value = (stored − zp)·scale.
 //   With swiglu_fusion = 1, fc1's rows interleave gate and up: row 2i is gate row i, row 2i+1 up row i.
-// webmoe's rows (src/moe/quant.ts) hold the same groups of 32 along K, packed little-end first
+// webmoe's rows (src/weights/quant.ts) hold the same groups of 32 along K, packed little-end first
 // (nibble i of a u32 at bit 4i, so byte j holds elements 2j and 2j+1 low nibble first): a group's data
 // words, read as bytes and XORed with 0x88 (0x80 for q8), are QMoE's bytes of that block verbatim,
 // and the f16 scales widen exactly to f32.
 import { f16BitsToF32 } from '../gpu/f16.js';
-import { BITS, GROUP, quantizeRows, quantRowWords, type QuantDType } from '../moe/quant.js';
+import { BITS, GROUP, quantizeRows, quantRowWords, type QuantDType } from '../weights/quant.js';
 import { referenceRoute } from '../moe/reference.js';
 import type { BenchRecord } from './cases.js';
 

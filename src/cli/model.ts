@@ -6,12 +6,12 @@ import { parseArgs } from 'node:util';
 import { Engine } from '../api/engine.js';
 import { dtypeArg, intArg, numberArg } from './args.js';
 import { openCheckpoint } from '../io/checkpoint.js';
-import { nodeDirSource, nodeFile } from '../io/nodeSource.js';
+import { nodeDirSource, nodeFile, nodeModelSource } from '../io/nodeSource.js';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
-import { type ModelSource, urlSource } from '../io/source.js';
+import type { ModelSource } from '../io/source.js';
 import { readConfig } from '../model/families.js';
 import { bundledModelDir, createNodeDevice } from '../node.js';
-import type { ExpertParallelOptions } from '../workers/coordinator.js';
+import type { ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 
 export const modelOptions = {
   model: { type: 'string' },
@@ -36,7 +36,7 @@ export function parallelArgs(v: { workers?: string; 'gpu-expert-budget'?: string
 }
 
 export function sourceOf(model = bundledModelDir): ModelSource {
-  return /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
+  return nodeModelSource(model);
 }
 
 export async function loadEngine(model: string | undefined, dtype: string | undefined, parallel: Partial<ExpertParallelOptions> = {}): Promise<Engine> {

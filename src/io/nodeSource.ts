@@ -1,7 +1,7 @@
 // Checkpoint files from the local disk (Node only; the browser build never imports this file).
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelFile, ModelSource } from './source.js';
+import { type ModelFile, type ModelSource, urlSource } from './source.js';
 
 const PIECE_BYTES = 8 * 1024 * 1024;
 
@@ -58,4 +58,9 @@ export function nodeDirSource(dir: string): ModelSource {
       }
     },
   };
+}
+
+/** A model named on the command line or in Node code: an http(s) URL, else a local folder. */
+export function nodeModelSource(model: string): ModelSource {
+  return /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model);
 }

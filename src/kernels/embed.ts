@@ -1,7 +1,7 @@
 import code from '../../shaders/embed.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines.js';
 import { type Dispatch, f32Bits, type Workspace } from '../gpu/workspace.js';
-import type { ExpertMatrix } from '../moe/weights.js';
+import type { ExpertMatrix } from '../weights/matrix.js';
 
 /** x [T,H] = table[ids] · scale; `table` is a one-expert matrix [V, H], one dispatch per binding. */
 export function embedKernel(ws: Workspace, table: ExpertMatrix, b: { ids: GPUBuffer; x: GPUBuffer }, tokens: number, scale: number): Dispatch[] {

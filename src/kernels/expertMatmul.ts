@@ -11,7 +11,7 @@ import placeLocal from '../../shaders/place_local.wgsl?raw';
 import placeSubgroup from '../../shaders/place_subgroup.wgsl?raw';
 import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
-import type { ExpertChunk, ExpertMatrix, WeightDType } from '../moe/weights.js';
+import type { ExpertChunk, ExpertMatrix, WeightDType } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
 import { gemmShuffleWidth, gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
 

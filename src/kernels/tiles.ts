@@ -6,7 +6,7 @@
 // has shader-f16 and was created with `f16Math` (for weights stored at f16 or below), tile depths
 // that fit its workgroup memory.
 import { allowsF16Math } from '../gpu/device.js';
-import type { ExpertMatrix, WeightDType } from '../moe/weights.js';
+import type { ExpertMatrix, WeightDType } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
 import { storedTile, storeTile } from './tileStore.js';
 

@@ -1,7 +1,7 @@
 // The decoder's configuration, the same for every family: a family adapter (families.ts) reads a
 // Hub config.json into it, and validateConfig turns bad values into errors naming the field.
 import type { QKNorm } from '../kernels/attention.js';
-import { MAX_EXPERTS } from '../moe/spec.js';
+import { MAX_EXPERTS, type MoEConfig } from '../moe/spec.js';
 
 export class ModelConfigError extends Error {
   override name = 'ModelConfigError';
@@ -90,3 +90,12 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   for (const f of ['rmsEps', 'ropeTheta', 'embeddingScale', 'attentionScale', 'residualScale', 'logitsScale'] as const) positive(c, f);
   return c;
 }
+
+/** The routed experts' block of every MoE layer (all of one shape). */
+export const moeConfigOf = (c: ModelConfig): MoEConfig => ({
+  hidden: c.hidden, numExperts: c.experts, intermediate: c.moeIntermediate, topK: c.topK,
+  normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
+});
+
+/** The layers whose MLP is a MoE block. */
+export const sparseLayers = (c: ModelConfig): number[] => c.sparse.flatMap((s, l) => (s ? [l] : []));

@@ -9,8 +9,8 @@ import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { type Dispatch, readBuffers, uploadBuffer, Workspace } from '../gpu/workspace.js';
-import type { RoutingBuffers } from '../moe/layer.js';
-import { destroyExpertMatrix, type ExpertMatrix } from '../moe/weights.js';
+import type { MLPBlock } from '../moe/block.js';
+import { destroyExpertMatrix, type ExpertMatrix } from '../weights/matrix.js';
 import type { ModelConfig } from './config.js';
 import { linear } from './linear.js';
 
@@ -27,18 +27,6 @@ export interface DecoderLayer {
   o: ExpertMatrix;
   /** the MoE block, or a dense MLP as a MoE layer of one expert */
   mlp: MLPBlock;
-}
-
-/**
- * A layer's MLP as the forward records it: a MoELayer (fused, on this device), or a block that must
- * leave the GPU (expert-parallel: experts on other workers), which submits `encoder` itself and
- * resolves to the encoder the forward goes on with.
- */
-export interface MLPBlock {
-  encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void | Promise<GPUCommandEncoder>;
-  /** the routing of the last call */
-  routing(): RoutingBuffers;
-  destroy(): void;
 }
 
 export interface DecoderWeights {

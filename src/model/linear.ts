@@ -3,7 +3,7 @@
 import { blockRowsFor } from '../kernels/align.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
-import type { ExpertMatrix } from '../moe/weights.js';
+import type { ExpertMatrix } from '../weights/matrix.js';
 
 const NONE = 0xffffffff;
 /** Up to this many rows take the GEMV path, as in the MoE block. */

@@ -4,12 +4,13 @@
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { gemvKey } from '../kernels/tiles.js';
-import { tuneGemm, tuneGemv } from '../kernels/tune.js';
+import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { MoELayer } from '../moe/layer.js';
-import { isQuant } from '../moe/quant.js';
-import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../moe/weights.js';
-import type { ModelConfig } from './config.js';
-import { Decoder, type DecoderLayer, type MLPBlock } from './decoder.js';
+import { isQuant } from '../weights/quant.js';
+import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../weights/matrix.js';
+import { type ModelConfig, moeConfigOf } from './config.js';
+import type { ExternalExperts, MLPBlock } from '../moe/block.js';
+import { Decoder, type DecoderLayer } from './decoder.js';
 import { EMBED, type Family, FINAL_NORM, type LayerNames, LM_HEAD } from './families.js';
 
 export class ModelLoadError extends Error {
@@ -35,17 +36,6 @@ export interface DecoderLoadOptions {
    * (src/kernels/tiles.ts). Default true; what was tuned before on the device is skipped.
    */
   tune?: boolean;
-}
-
-/** Where routed experts go when they are not loaded onto the decoder's device. */
-export interface ExternalExperts {
-  /**
-   * Rows of layer `layer`'s stacked gate/up [E, 2I, H] or down [E, H, I] matrix, counted over its
-   * [experts][parts][outputs] rows, as they stream in.
-   */
-  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): void | Promise<void>;
-  /** The layer's MLP, from its router [E, H] and shared expert (a one-expert sigmoid-gated MoELayer). */
-  block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock;
 }
 
 /** Tensors wanted from the checkpoint, with their expected shapes and where their rows go. */
@@ -236,9 +226,7 @@ function sparseWeights(
       }, { label: `${label} shared` }),
     });
   }
-  return () => MoELayer.create(device, {
-    hidden: H, numExperts: E, intermediate: I, topK: c.topK, normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
-  }, {
+  return () => MoELayer.create(device, moeConfigOf(c), {
     router, gateUp: gateUp!, down: down!,
     shared: shared && { intermediate: c.sharedIntermediate!, gateUp: shared.gateUp, down: shared.down, gate: shared.gate },
   }, { label });

@@ -1,12 +1,12 @@
 // One routed set of experts: router → (alignment → grouped GEMMs) or (indexed GEMVs) → ys [T·k, H].
 // The shared expert of Qwen2-MoE is such a set too: one expert, k = 1, and a router whose single
 // logit is the shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
-import { type TileTrial, tuneGemm, tuneGemv } from '../kernels/tune.js';
+import { type TileTrial, tuneGemm, tuneGemv } from './tune.js';
 import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { type Routing, routerKernel } from '../kernels/router.js';
 import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace.js';
-import { destroyExpertMatrix, type ExpertMatrix, type ExpertWeights, toExpertMatrix, type WeightDType } from './weights.js';
+import { destroyExpertMatrix, type ExpertMatrix, type ExpertWeights, toExpertMatrix, type WeightDType } from '../weights/matrix.js';
 
 export interface ExpertSetWeights {
   router: Float32Array;
@@ -57,7 +57,7 @@ export class ExpertSet {
     this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
   }
 
-  /** Picks the decode GEMV's and the prefill GEMM's tiles for this set's matrices on this device (kernels/tune.ts). */
+  /** Picks the decode GEMV's and the prefill GEMM's tiles for this set's matrices on this device (moe/tune.ts). */
   async tune(): Promise<TileTrial[]> {
     const { topK } = this.routing;
     return [...await tuneGemv(this.device, this.gateUp, topK), ...await tuneGemv(this.device, this.down, topK), ...await tuneGemm(this.device, this.gateUp.dtype, this.gateUp.inner)];

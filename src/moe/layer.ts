@@ -1,6 +1,6 @@
 // A MoE block whose weights live on the GPU: encode() records router, alignment, expert GEMMs and
 // combine into one compute pass; nothing is read back, so routing never waits for the CPU.
-import type { TileTrial } from '../kernels/tune.js';
+import type { TileTrial } from './tune.js';
 import { combineKernel } from '../kernels/combine.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';

@@ -1,7 +1,7 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
 import type { Routing, ScoringMode } from '../kernels/router.js';
-import { type ExpertShape, type ExpertWeights, type HostWeights, isExpertMatrix, WEIGHT_DTYPES, type WeightDType } from './weights.js';
+import { type ExpertShape, type ExpertWeights, type HostWeights, isExpertMatrix, WEIGHT_DTYPES, type WeightDType } from '../weights/matrix.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
 
@@ -30,7 +30,7 @@ export interface MoEConfig {
   /**
    * Expert weight storage (routed and shared experts): 'f32' (default), 'f16' (packed, unpacked in
    * the kernels; any device), or 'q8' / 'q4': int8 / int4 with one f16 scale per 32 inputs,
-   * quantized on upload and dequantized in the kernels (src/moe/quant.ts). Compute is f32 always.
+   * quantized on upload and dequantized in the kernels (src/weights/quant.ts). Compute is f32 always.
    */
   dtype?: WeightDType;
 }

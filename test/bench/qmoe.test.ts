@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dp4aApplies, int8Activations, MIXTRAL_SWIGLU, packQMoE, packRows, qmoeAttributes, qmoeExpertBytes, qmoeReference, routerLogits, unpackRows } from '../../src/bench/qmoe.js';
-import { randomArray } from '../../src/bench/timing.js';
-import { dequantizeRows, quantizeRows } from '../../src/moe/quant.js';
+import { randomArray } from '../../src/gpu/timing.js';
+import { dequantizeRows, quantizeRows } from '../../src/weights/quant.js';
 import { referenceMoE, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 
 const ORT_WEB = new URL('../../bench/peers/node_modules/onnxruntime-web/dist/ort.node.min.mjs', import.meta.url);

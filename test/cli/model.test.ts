@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generate, inspect, logits } from '../../src/cli/model.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { golden, modelDir } from '../helpers/models.js';
-import { buildWorkers } from '../workers/build.js';
+import { buildWorkers } from '../helpers/workers.js';
 
 /** Runs a command and returns what it wrote to stdout and stderr. */
 async function capture(run: () => Promise<void>): Promise<{ out: string; err: string }> {

@@ -41,6 +41,6 @@ describe('expert-parallel scheduler in Chromium', () => {
       expect(r.rowsPerWorker.reduce((a, b) => a + b, 0)).toBe(r.layerCalls * g.tokens.length * 2);
     }
     // real module Workers, started from the TypeScript source through Vite: 2 per configuration
-    expect(workerUrls.filter((u) => u.endsWith('/src/workers/shardWorker.ts'))).toHaveLength(4);
+    expect(workerUrls.filter((u) => u.endsWith('/src/moe/sharded/shardWorker.ts'))).toHaveLength(4);
   }, 120_000);
 });

@@ -11,7 +11,7 @@ export interface ShardedRun {
 
 export async function runSharded(url: string, tokens: number[], configs: Partial<LoadModelOptions>[]) {
   const device = await createDevice();
-  const shardWorkerUrl = new URL('/src/workers/shardWorker.ts', location.href);
+  const shardWorkerUrl = new URL('/src/moe/sharded/shardWorker.ts', location.href);
   const logitsOf = async (o: Partial<LoadModelOptions>) => {
     const engine = await loadModel(url, { device, contextLength: 64, shardWorkerUrl, ...o });
     try {

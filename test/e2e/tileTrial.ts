@@ -2,8 +2,8 @@
 // timed and what the kernels then use.
 import { createDevice } from '../../src/index.js';
 import { gemvTiles } from '../../src/kernels/tiles.js';
-import { tuneGemv } from '../../src/kernels/tune.js';
-import { destroyExpertMatrix, uploadExpertMatrix } from '../../src/moe/weights.js';
+import { tuneGemv } from '../../src/moe/tune.js';
+import { destroyExpertMatrix, uploadExpertMatrix } from '../../src/weights/matrix.js';
 
 export async function tileTrial(): Promise<{ timed: number; chosen: string }> {
   const device = await createDevice();

@@ -6,9 +6,9 @@ import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul.js';
 import type { GemmTiles, GemvTiles } from '../../src/kernels/tiles.js';
 import { readBuffers, Workspace } from '../../src/gpu/workspace.js';
 import { toF16 } from '../../src/gpu/f16.js';
-import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/moe/weights.js';
+import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/weights/matrix.js';
 import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
-import { isQuant } from '../../src/moe/quant.js';
+import { isQuant } from '../../src/weights/quant.js';
 import { poisoned, readF32, runKernels } from './gpu.js';
 import { Rng } from '../ref/rng.js';
 

@@ -1,10 +1,10 @@
 // The per-device tile trial's candidates (src/kernels/tiles.ts), each against the float64 reference on
-// every storage, and the trial itself (src/kernels/tune.ts). A file of its own: on a fresh machine
+// every storage, and the trial itself (src/moe/tune.ts). A file of its own: on a fresh machine
 // lavapipe compiles each variant in 1–2 s, and these tests then take minutes, beside the others.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadExpertMatrix } from '../../src/moe/weights.js';
+import { uploadExpertMatrix } from '../../src/weights/matrix.js';
 import { gemmCandidates, gemmKey, gemmTiles, gemvCandidates, gemvKey, gemvTiles, tileChoices } from '../../src/kernels/tiles.js';
-import { tileTrials, tuneGemm, tuneGemv } from '../../src/kernels/tune.js';
+import { tileTrials, tuneGemm, tuneGemv } from '../../src/moe/tune.js';
 import { randomCase, runExperts as run } from '../helpers/experts.js';
 import { testDevice } from '../helpers/gpu.js';
 import { Rng } from '../ref/rng.js';

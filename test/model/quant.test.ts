@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/api/engine.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
-import '../../src/workers/node.js';
-import { buildWorkers } from '../workers/build.js';
+import '../../src/platform/nodeWorkers.js';
+import { buildWorkers } from '../helpers/workers.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { testDevice } from '../helpers/gpu.js';
 import { DTYPE_MODELS, FAMILY_MODELS, fixtureDecoder, golden, modelDir } from '../helpers/models.js';

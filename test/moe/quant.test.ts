@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MoESpec, runMoE } from '../../src/index.js';
 import { readBuffers } from '../../src/gpu/workspace.js';
-import { dequantizeRows, quantizeRows, quantRowWords } from '../../src/moe/quant.js';
+import { dequantizeRows, quantizeRows, quantRowWords } from '../../src/weights/quant.js';
 import { referenceMoE, referenceQuantize, relativeError } from '../../src/moe/reference.js';
-import { createExpertMatrix, uploadExpertMatrix, writeExpertRows } from '../../src/moe/weights.js';
+import { createExpertMatrix, uploadExpertMatrix, writeExpertRows } from '../../src/weights/matrix.js';
 import { fromF16, toF16 } from '../../src/gpu/f16.js';
 import { testDevice } from '../helpers/gpu.js';
 import { randomSpec } from '../helpers/spec.js';

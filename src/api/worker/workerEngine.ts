@@ -2,11 +2,11 @@
 // in-thread Engine's surface on the caller's side: load progress, generation as an async iterator,
 // abort by AbortSignal, stats on the last chunk, the OpenAI-style chat API, dispose.
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import type { GenerateOptions, GenerationChunk, LoadModelOptions, Prompt } from '../api/engine.js';
-import { ChatCompletions } from '../api/openai.js';
-import type { ModelConfig } from '../model/config.js';
+import type { GenerateOptions, GenerationChunk, LoadModelOptions, Prompt } from '../engine.js';
+import { ChatCompletions } from '../openai.js';
+import type { ModelConfig } from '../../model/config.js';
 import type { EngineApi, ModelSpec } from './engineHost.js';
-import { adoptWorker, guard, spawnWorker, type WorkerHandle } from './platform.js';
+import { adoptWorker, guard, spawnWorker, type WorkerHandle } from '../../platform/workers.js';
 
 export interface WorkerEngineOptions extends Omit<LoadModelOptions, 'shardWorkerUrl'> {
   /** The engine worker script. Default: the built one beside the package's modules. */
@@ -15,7 +15,7 @@ export interface WorkerEngineOptions extends Omit<LoadModelOptions, 'shardWorker
    * Browser only, in place of `workerUrl`: a started engine worker, or a function that starts one.
    * For bundlers that bundle a worker only where the app writes
    * `new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })` (Vite): its script
-   * exposes engineApi as src/workers/engineWorker.ts does. The engine terminates it on dispose or
+   * exposes engineApi as src/api/worker/engineWorker.ts does. The engine terminates it on dispose or
    * when the load fails.
    */
   worker?: Worker | (() => Worker);

@@ -2,12 +2,12 @@
 // kernel (the same one as the fused block, so the same choices) and the shared expert run on this
 // device; then the encoder is submitted, the normed rows and the routing are read back, the
 // scheduler runs the experts on the workers, and the combined rows are written to y.
-import { routerKernel } from '../kernels/router.js';
-import { PlanCache } from '../gpu/plans.js';
-import { type Dispatch, readBuffers, uploadBuffer, Workspace } from '../gpu/workspace.js';
-import type { MLPBlock } from '../model/decoder.js';
-import type { MoELayer, RoutingBuffers } from '../moe/layer.js';
-import type { Routing } from '../kernels/router.js';
+import { routerKernel } from '../../kernels/router.js';
+import { PlanCache } from '../../gpu/plans.js';
+import { type Dispatch, readBuffers, uploadBuffer, Workspace } from '../../gpu/workspace.js';
+import type { MLPBlock } from '../block.js';
+import type { MoELayer, RoutingBuffers } from '../layer.js';
+import type { Routing } from '../../kernels/router.js';
 
 /** Runs one layer's routed experts on the workers: y [T, H] = shared + Σ_j weight · expert(x). */
 export type RunExperts = (layer: number, x: Float32Array, ids: Uint32Array, weights: Float32Array, shared?: Float32Array) => Promise<Float32Array<ArrayBuffer>>;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { deathWatch, setSpawner, type Spawner, type WorkerScript } from './platform.js';
+import { deathWatch, setSpawner, type Spawner, type WorkerScript } from './workers.js';
 
 const FILES: Record<WorkerScript, string> = { engine: 'engine-worker-node.js', shard: 'shard-worker-node.js' };
 // A variable, so that the build leaves the URL alone (the worker files sit beside this module in dist/).

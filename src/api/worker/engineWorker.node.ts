@@ -3,11 +3,13 @@
 import { parentPort } from 'node:worker_threads';
 import { expose } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { fileListSource, urlSource } from '../io/source.js';
-import { createNodeDevice, nodeDirSource } from '../node.js';
+import { createNodeDevice } from '../../gpu/nodeDevice.js';
+import { nodeModelSource } from '../../io/nodeSource.js';
+import { fileListSource } from '../../io/source.js';
+import '../../platform/nodeWorkers.js';  // shard workers it starts are worker_threads too
 import { engineApi } from './engineHost.js';
 
 expose(engineApi((model) => ({
-  source: typeof model !== 'string' ? fileListSource(model) : /^https?:\/\//.test(model) ? urlSource(model) : nodeDirSource(model),
+  source: typeof model === 'string' ? nodeModelSource(model) : fileListSource(model),
   device: () => createNodeDevice(),
 })), nodeEndpoint(parentPort!));

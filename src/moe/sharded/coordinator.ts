@@ -5,14 +5,12 @@
 // batched by expert, each worker gets only its rows (transferred, not copied), and the weighted
 // outputs are summed per token in the fused block's order.
 import { type Remote, transfer, wrap } from 'comlink';
-import type { ModelConfig } from '../model/config.js';
-import type { MLPBlock } from '../model/decoder.js';
-import type { ExternalExperts } from '../model/load.js';
-import type { MoELayer } from '../moe/layer.js';
-import { resolveRouting } from '../moe/spec.js';
-import { swigluExpertBytes, type WeightDType } from '../moe/weights.js';
+import type { ExternalExperts, MLPBlock } from '../block.js';
+import type { MoELayer } from '../layer.js';
+import { type MoEConfig, resolveRouting } from '../spec.js';
+import { swigluExpertBytes, type WeightDType } from '../../weights/matrix.js';
 import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
-import { guard, spawnWorker, WorkerError, type WorkerHandle } from './platform.js';
+import { guard, spawnWorker, WorkerError, type WorkerHandle } from '../../platform/workers.js';
 import { RoutedBlock } from './routedBlock.js';
 import type { ShardApi } from './shard.js';
 
@@ -63,13 +61,13 @@ export class ExpertCoordinator implements ExternalExperts {
 
   private constructor(
     private readonly device: GPUDevice,
-    private readonly config: Readonly<ModelConfig>,
+    private readonly config: Readonly<MoEConfig>,
     readonly placement: Placement,
     private readonly shards: Shard[],
   ) {
     for (const [l, lists] of placement.layers) {
-      const owner = new Int32Array(config.experts);
-      const local = new Int32Array(config.experts);
+      const owner = new Int32Array(config.numExperts);
+      const local = new Int32Array(config.numExperts);
       lists.forEach((list, w) => list.forEach((e, i) => { owner[e] = w; local[e] = i; }));
       this.maps.set(l, { owner, local, lists });
     }
@@ -77,9 +75,10 @@ export class ExpertCoordinator implements ExternalExperts {
   }
 
   /** Places the experts (a bad placement throws PlacementError before any worker starts), starts the workers. */
-  static async start(device: GPUDevice, config: Readonly<ModelConfig>, dtype: WeightDType, o: ExpertParallelOptions): Promise<ExpertCoordinator> {
-    const { hidden: H, moeIntermediate: I, experts: E } = config;
-    const sparse = config.sparse.flatMap((s, l) => (s ? [l] : []));
+  /** `config`: the routed experts of every MoE layer (`layers`), all of one shape. */
+  static async start(device: GPUDevice, config: Readonly<MoEConfig>, layers: number[], dtype: WeightDType, o: ExpertParallelOptions): Promise<ExpertCoordinator> {
+    const { hidden: H, intermediate: I, numExperts: E } = config;
+    const sparse = layers;
     const placement = planPlacement(o, E, sparse, swigluExpertBytes(H, I, dtype));
     const shards: Shard[] = [];
     try {
@@ -101,7 +100,7 @@ export class ExpertCoordinator implements ExternalExperts {
   }
 
   rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): Promise<void> {
-    const { moeIntermediate: I, hidden: H } = this.config;
+    const { intermediate: I, hidden: H } = this.config;
     const { owner, local } = this.maps.get(layer)!;
     const perExpert = matrix === 'gateUp' ? 2 * I : H;
     const inner = matrix === 'gateUp' ? H : I;
@@ -121,10 +120,7 @@ export class ExpertCoordinator implements ExternalExperts {
 
   block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock {
     const c = this.config;
-    const routing = resolveRouting({
-      hidden: c.hidden, numExperts: c.experts, intermediate: c.moeIntermediate, topK: c.topK, normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
-    });
-    return new RoutedBlock(this.device, layer, routing, c.hidden, parts.router, parts.shared,
+    return new RoutedBlock(this.device, layer, resolveRouting(c), c.hidden, parts.router, parts.shared,
       (l, x, ids, weights, shared) => this.runLayer(l, x, ids, weights, shared), (ms) => (this.stats_.readbackMs += ms));
   }
 
@@ -153,7 +149,7 @@ export class ExpertCoordinator implements ExternalExperts {
   private async runLayer(layer: number, x: Float32Array, ids: Uint32Array, weights: Float32Array, shared?: Float32Array): Promise<Float32Array<ArrayBuffer>> {
     if (this.disposed) throw new WorkerError('webmoe: the expert-parallel engine was disposed');
     const H = this.config.hidden;
-    const E = this.config.experts;
+    const E = this.config.numExperts;
     const S = ids.length;
     const T = x.length / H;
     const k = S / T;

@@ -2,7 +2,7 @@
 import { parentPort } from 'node:worker_threads';
 import { expose } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { createNodeDevice } from '../node.js';
+import { createNodeDevice } from '../../gpu/nodeDevice.js';
 import { shardApi } from './shard.js';
 
 expose(shardApi(() => createNodeDevice()), nodeEndpoint(parentPort!));

@@ -2,7 +2,7 @@
 // package build: `?raw` WGSL inlined), into a fresh folder under node_modules/.cache (so that their
 // bare imports — webgpu — resolve from the repository). A worker_threads Worker cannot run the .ts
 // source itself (Node 20 has no type stripping, and vitest's transform does not reach workers).
-// Sets WEBMOE_WORKER_DIR, where src/workers/node.ts looks for them.
+// Sets WEBMOE_WORKER_DIR, where src/platform/nodeWorkers.ts looks for them.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
@@ -25,7 +25,7 @@ export function buildWorkers(): Promise<string> {
       publicDir: false,
       build: {
         target: 'es2022', outDir, emptyOutDir: false, minify: false, sourcemap: false,
-        lib: { entry: { 'engine-worker-node': 'src/workers/engineWorker.node.ts', 'shard-worker-node': 'src/workers/shardWorker.node.ts' }, formats: ['es'] },
+        lib: { entry: { 'engine-worker-node': 'src/api/worker/engineWorker.node.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts' }, formats: ['es'] },
         rolldownOptions: { external: ['webgpu', /^node:/] },
       },
     });

@@ -2,9 +2,9 @@
 // each MoE layer that the placement gives it — on its own GPU device, or in host memory for the CPU
 // path — takes their rows as the coordinator streams the checkpoint, and runs batches of rows.
 import { transfer } from 'comlink';
-import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
-import { dequantizeRows, isQuant, quantizeRows } from '../moe/quant.js';
-import { createExpertMatrix, destroyExpertMatrix, type WeightDType, writeExpertRows } from '../moe/weights.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../gpu/f16.js';
+import { dequantizeRows, isQuant, quantizeRows } from '../../weights/quant.js';
+import { createExpertMatrix, destroyExpertMatrix, type WeightDType, writeExpertRows } from '../../weights/matrix.js';
 import { cpuExpertRows } from './cpuExperts.js';
 import { GpuExperts, type ShardLayer } from './gpuExperts.js';
 import type { WorkerKind } from './placement.js';

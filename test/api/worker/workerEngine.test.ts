@@ -6,14 +6,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type GenerationChunk } from '../../src/api/engine.js';
-import { nodeDirSource } from '../../src/io/nodeSource.js';
-import '../../src/workers/node.js';
-import { createWorkerEngine, type WorkerEngine } from '../../src/workers/workerEngine.js';
-import { abortAfter, collect } from '../helpers/generation.js';
-import { testDevice } from '../helpers/gpu.js';
-import { modelDir } from '../helpers/models.js';
-import { buildWorkers } from './build.js';
+import { Engine, type GenerationChunk } from '../../../src/api/engine.js';
+import { nodeDirSource } from '../../../src/io/nodeSource.js';
+import '../../../src/platform/nodeWorkers.js';
+import { createWorkerEngine, type WorkerEngine } from '../../../src/api/worker/workerEngine.js';
+import { abortAfter, collect } from '../../helpers/generation.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { modelDir } from '../../helpers/models.js';
+import { buildWorkers } from '../../helpers/workers.js';
 
 describe('createWorkerEngine (Node, worker_threads)', () => {
   let dir: string;

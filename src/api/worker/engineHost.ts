@@ -2,10 +2,10 @@
 // calls. Generation is pulled a chunk at a time (start, next), so the page's iterator keeps the
 // in-thread engine's pace and semantics; cancel aborts a call the page gave up on.
 import { type ProxyMarked, releaseProxy, type Remote, transfer } from 'comlink';
-import type { LoadProgress } from '../io/checkpoint.js';
-import type { ModelSource } from '../io/source.js';
-import type { ModelConfig } from '../model/config.js';
-import { Engine, type GenerateOptions, type GenerationChunk, type LoadModelOptions, type Prompt } from '../api/engine.js';
+import type { LoadProgress } from '../../io/checkpoint.js';
+import type { ModelSource } from '../../io/source.js';
+import type { ModelConfig } from '../../model/config.js';
+import { Engine, type GenerateOptions, type GenerationChunk, type LoadModelOptions, type Prompt } from '../engine.js';
 
 /** A model the worker can open itself: a URL (or, in Node, a folder path), or browser File objects. */
 export type ModelSpec = string | File[];

@@ -5,13 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type LoadModelOptions } from '../../src/api/engine.js';
-import { nodeDirSource } from '../../src/io/nodeSource.js';
-import { relativeError } from '../../src/moe/reference.js';
-import '../../src/workers/node.js';
-import { testDevice } from '../helpers/gpu.js';
-import { golden, modelDir } from '../helpers/models.js';
-import { buildWorkers } from './build.js';
+import { Engine, type LoadModelOptions } from '../../../src/api/engine.js';
+import { nodeDirSource } from '../../../src/io/nodeSource.js';
+import { relativeError } from '../../../src/moe/reference.js';
+import '../../../src/platform/nodeWorkers.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { golden, modelDir } from '../../helpers/models.js';
+import { buildWorkers } from '../../helpers/workers.js';
 
 /**
  * A shard worker that runs the real one, and fails on its second batch of rows (its listener runs

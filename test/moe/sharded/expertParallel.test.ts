@@ -2,13 +2,13 @@
 // path (≤ 1e-5 relative L2 per position in f32) with experts on 2 GPU workers, on a GPU and a CPU worker
 // (half the experts offloaded by the budget), and on a placement map; greedy generation unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type LoadModelOptions } from '../../src/api/engine.js';
-import { nodeDirSource } from '../../src/io/nodeSource.js';
-import { relativeError } from '../../src/moe/reference.js';
-import '../../src/workers/node.js';
-import { testDevice } from '../helpers/gpu.js';
-import { golden, modelDir } from '../helpers/models.js';
-import { buildWorkers } from './build.js';
+import { Engine, type LoadModelOptions } from '../../../src/api/engine.js';
+import { nodeDirSource } from '../../../src/io/nodeSource.js';
+import { relativeError } from '../../../src/moe/reference.js';
+import '../../../src/platform/nodeWorkers.js';
+import { testDevice } from '../../helpers/gpu.js';
+import { golden, modelDir } from '../../helpers/models.js';
+import { buildWorkers } from '../../helpers/workers.js';
 
 const EXPERT_BYTES = 3 * 64 * 16 * 4;  // mixtral fixture: H 64, I 16, f32
 

@@ -1,12 +1,12 @@
 // The on-device trial behind tiles.ts: each candidate runs its kernel on a real expert matrix, and
 // the fastest is kept for matrices of that key on the device.
-import { medianMs, randomArray } from '../bench/timing.js';
+import { medianMs, randomArray } from '../gpu/timing.js';
 import type { Dispatch } from '../gpu/workspace.js';
 import { Workspace } from '../gpu/workspace.js';
-import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../moe/weights.js';
-import { groupedGemm, indexedGemv } from './expertMatmul.js';
-import { loadStoredTiles } from './tileStore.js';
-import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from './tiles.js';
+import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../weights/matrix.js';
+import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
+import { loadStoredTiles } from '../kernels/tileStore.js';
+import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from '../kernels/tiles.js';
 
 export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: number }
 

@@ -2,11 +2,11 @@
 // block's expert kernels with k = 1 (each row is its own slot, its routing weight applied in the
 // down GEMM's epilogue). The rows arrive sorted, so the block → expert map is built on the CPU
 // instead of by the router and alignment kernels.
-import { blockRowsFor, maxBlocks } from '../kernels/align.js';
-import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
-import { PlanCache } from '../gpu/plans.js';
-import { type Dispatch, readBuffers, Workspace } from '../gpu/workspace.js';
-import type { ExpertMatrix } from '../moe/weights.js';
+import { blockRowsFor, maxBlocks } from '../../kernels/align.js';
+import { groupedGemm, indexedGemv } from '../../kernels/expertMatmul.js';
+import { PlanCache } from '../../gpu/plans.js';
+import { type Dispatch, readBuffers, Workspace } from '../../gpu/workspace.js';
+import type { ExpertMatrix } from '../../weights/matrix.js';
 
 const NONE = 0xffffffff;
 /** Up to this many rows take the GEMV path, as in the MoE block. */

@@ -1,0 +1,26 @@
+// What the decoder records for a layer's MLP, and where a layer's routed experts go when they do not
+// live on the decoder's device (the expert-parallel scheduler).
+import type { MoELayer, RoutingBuffers } from './layer.js';
+
+/**
+ * A layer's MLP as the forward records it: a MoELayer (fused, on this device), or a block that must
+ * leave the GPU (expert-parallel: experts on other workers), which submits `encoder` itself and
+ * resolves to the encoder the forward goes on with.
+ */
+export interface MLPBlock {
+  encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void | Promise<GPUCommandEncoder>;
+  /** the routing of the last call */
+  routing(): RoutingBuffers;
+  destroy(): void;
+}
+
+/** Where routed experts go when they are not loaded onto the decoder's device. */
+export interface ExternalExperts {
+  /**
+   * Rows of layer `layer`'s stacked gate/up [E, 2I, H] or down [E, H, I] matrix, counted over its
+   * [experts][parts][outputs] rows, as they stream in.
+   */
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): void | Promise<void>;
+  /** The layer's MLP, from its router [E, H] and shared expert (a one-expert sigmoid-gated MoELayer). */
+  block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock;
+}
