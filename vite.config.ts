@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// The library build: `webmoe` (browser and Node), `webmoe/node` (Dawn) and the CLI. WGSL files are
-// imported with `?raw`, so they are inlined as strings in dist/ and the package needs no file access.
+// The library build: `webmoe` (browser and Node), `webmoe/node` (Dawn) and the CLI. The WGSL files are
+// imported by src/kernels/shaders.ts (import.meta.glob with `?raw`), so they are inlined as strings in
+// dist/ and the package needs no file access.
 export default defineConfig({
   // public/ holds the demo's assets (the bundled model); the package ships it as it is.
   publicDir: false,

@@ -1,6 +1,5 @@
-import code from '../../shaders/align.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
+import { defineKernel } from './kernel.js';
 
 /** Tile heights the grouped GEMM is built for; align.wgsl pads each expert's rows to one of them. */
 export type BlockRows = 8 | 16 | 32;
@@ -16,15 +15,18 @@ export function maxBlocks(slots: number, experts: number, rows: BlockRows): numb
   return Math.floor(slots / rows) + Math.min(experts, slots);
 }
 
-export interface AlignBuffers {
-  ids: GPUBuffer;          // [S] u32
-  counts: GPUBuffer;       // [E] u32
-  sorted: GPUBuffer;       // out [maxBlocks·rows] u32
-  blockExpert: GPUBuffer;  // out [maxBlocks] u32
-}
+export const ALIGN = defineKernel('align', {
+  files: ['align'],
+  uniforms: { slots: 'u32', experts: 'u32', maxBlocks: 'u32' },
+  bindings: { ids: 'read', counts: 'read', sorted: 'read_write', blockExpert: 'read_write' },
+  overrides: ['BM', 'E_MAX'],
+});
+
+export type AlignBuffers = Parameters<typeof ALIGN.launch>[1]['buffers'];
 
 export function alignKernel(ws: Workspace, b: AlignBuffers, slots: number, experts: number, rows: BlockRows): Dispatch {
-  const pipeline = computePipeline(ws.device, 'align', code, { BM: rows, E_MAX: experts });
-  const params = ws.uniform([slots, experts, maxBlocks(slots, experts, rows)], 'align params');
-  return ws.dispatch(pipeline, [params, b.ids, b.counts, b.sorted, b.blockExpert], [1]);
+  return ALIGN.launch(ws, {
+    uniforms: { slots, experts, maxBlocks: maxBlocks(slots, experts, rows) }, buffers: b, grid: [1],
+    overrides: { BM: rows, E_MAX: experts },
+  });
 }

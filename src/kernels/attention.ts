@@ -1,7 +1,5 @@
-import code from '../../shaders/attention.wgsl?raw';
-import prepCode from '../../shaders/attention_prep.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines.js';
-import { type Dispatch, f32Bits, type Workspace } from '../gpu/workspace.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
+import { defineKernel } from './kernel.js';
 
 export interface AttentionDims {
   /** query heads, key/value heads, head size */
@@ -21,18 +19,35 @@ export interface KVCache {
   v: GPUBuffer;
 }
 
+export const ATTENTION_PREP = defineKernel('attention prep', {
+  files: ['attention_prep'],
+  uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', eps: 'f32' },
+  bindings: {
+    pos0: 'uniform', qkv: 'read', bias: 'read', norms: 'read', rope: 'read', q: 'read_write', kCache: 'read_write', vCache: 'read_write',
+  },
+  overrides: ['NORM'],
+});
+
+export const ATTENTION = defineKernel('attention', {
+  files: ['attention'],
+  uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', scale: 'f32' },
+  bindings: { pos0: 'uniform', q: 'read', kCache: 'read', vCache: 'read', out: 'read_write' },
+});
+
+const dims = (d: AttentionDims) => ({ Hq: d.heads, Hkv: d.kvHeads, D: d.headDim, maxSeq: d.maxSeq });
+
 /** qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache at positions pos0 + t (pos0: a u32 uniform). */
 export function attentionPrepKernel(
   ws: Workspace, d: AttentionDims & { norm: QKNorm; eps: number },
   b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; q: GPUBuffer; cache: KVCache },
   tokens: number,
 ): Dispatch {
-  const pipeline = computePipeline(ws.device, 'attention prep', prepCode, { NORM: ['none', 'head', 'full'].indexOf(d.norm) });
-  const params = ws.uniform([d.heads, d.kvHeads, d.headDim, d.maxSeq, f32Bits(d.eps)], 'attention prep params');
-  return ws.dispatch(
-    pipeline, [params, b.pos0, b.qkv, b.bias, b.norms, b.rope, b.q, b.cache.k, b.cache.v],
-    [d.heads + 2 * d.kvHeads, tokens],
-  );
+  return ATTENTION_PREP.launch(ws, {
+    uniforms: { ...dims(d), eps: d.eps },
+    buffers: { pos0: b.pos0, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, q: b.q, kCache: b.cache.k, vCache: b.cache.v },
+    grid: [d.heads + 2 * d.kvHeads, tokens],
+    overrides: { NORM: ['none', 'head', 'full'].indexOf(d.norm) },
+  });
 }
 
 /** out [T, Hq·D] = causal softmax(scale · q kᵀ) v over cache positions 0 … pos0 + t. */
@@ -40,9 +55,11 @@ export function attentionKernel(
   ws: Workspace, d: AttentionDims & { scale: number },
   b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; out: GPUBuffer }, tokens: number,
 ): Dispatch {
-  const pipeline = computePipeline(ws.device, 'attention', code);
-  const params = ws.uniform([d.heads, d.kvHeads, d.headDim, d.maxSeq, f32Bits(d.scale)], 'attention params');
-  return ws.dispatch(pipeline, [params, b.pos0, b.q, b.cache.k, b.cache.v, b.out], [d.heads, tokens]);
+  return ATTENTION.launch(ws, {
+    uniforms: { ...dims(d), scale: d.scale },
+    buffers: { pos0: b.pos0, q: b.q, kCache: b.cache.k, vCache: b.cache.v, out: b.out },
+    grid: [d.heads, tokens],
+  });
 }
 
 /** (cos, sin) of position · θ^(−2i/D) for i < D/2, in float64 then rounded: [maxSeq, D/2, 2]. */

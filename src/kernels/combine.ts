@@ -1,15 +1,24 @@
-import code from '../../shaders/combine.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
+import { defineKernel } from './kernel.js';
 
 const WG = 64;
+
+export const COMBINE = defineKernel('combine', {
+  files: ['combine'],
+  uniforms: { hidden: 'u32', topK: 'u32' },
+  bindings: { ys: 'read', sharedY: 'read', y: 'read_write' },
+  overrides: ['HAS_SHARED'],
+});
 
 /** y [T,H] = Σ_j ys [T·k, H] (+ shared [T,H]). */
 export function combineKernel(
   ws: Workspace, b: { ys: GPUBuffer; shared?: GPUBuffer; y: GPUBuffer }, tokens: number, hidden: number, topK: number,
 ): Dispatch {
-  const pipeline = computePipeline(ws.device, 'combine', code, { HAS_SHARED: b.shared ? 1 : 0 });
-  const params = ws.uniform([hidden, topK], 'combine params');
-  // Without a shared expert its binding is never read: bind ys there to fill the slot.
-  return ws.dispatch(pipeline, [params, b.ys, b.shared ?? b.ys, b.y], [Math.ceil(hidden / WG), tokens]);
+  return COMBINE.launch(ws, {
+    uniforms: { hidden, topK },
+    // Without a shared expert its binding is never read: bind ys there to fill the slot.
+    buffers: { ys: b.ys, sharedY: b.shared ?? b.ys, y: b.y },
+    grid: [Math.ceil(hidden / WG), tokens],
+    overrides: { HAS_SHARED: b.shared ? 1 : 0 },
+  });
 }

@@ -1,20 +1,31 @@
-import common from '../../shaders/expert_common.wgsl?raw';
-import halfF16 from '../../shaders/half_f16.wgsl?raw';
-import halfF32 from '../../shaders/half_f32.wgsl?raw';
-import inputsShared from '../../shaders/inputs_shared.wgsl?raw';
-import inputsSubgroup from '../../shaders/inputs_subgroup.wgsl?raw';
-import lanesShared from '../../shaders/lanes_shared.wgsl?raw';
-import lanesSubgroup from '../../shaders/lanes_subgroup.wgsl?raw';
-import gemm from '../../shaders/moe_gemm.wgsl?raw';
-import gemv from '../../shaders/moe_gemv.wgsl?raw';
-import placeLocal from '../../shaders/place_local.wgsl?raw';
-import placeSubgroup from '../../shaders/place_subgroup.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines.js';
+// The expert kernels: a grouped GEMM over expert-sorted rows (prefill) and an indexed GEMV that reads
+// each slot's expert on the GPU (decode). One launch per weight binding (chunk) of the matrix.
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
 import type { ExpertChunk, ExpertMatrix, WeightDType } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
+import { defineKernel } from './kernel.js';
 import { gemmShuffleWidth, gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
 
+/** expert_common.wgsl's Params: one weight binding. */
+const PARAMS = { e0: 'u32', e1: 'u32', n0: 'u32', n1: 'u32', K: 'u32', outStride: 'u32', topK: 'u32' } as const;
+/** expert_common.wgsl's bindings (a, w), then the kernel's. */
+const INPUTS = { a: 'read', w: 'read' } as const;
+
+export const GEMM = defineKernel('moe_gemm', {
+  files: ['expert_common', 'moe_gemm'],
+  uniforms: PARAMS,
+  bindings: { ...INPUTS, sorted: 'read', blockExpert: 'read', routeW: 'read', out: 'read_write' },
+  preludes: ['half_f32', 'half_f16', 'place_local', 'place_subgroup', 'inputs_shared', 'inputs_subgroup'],
+  overrides: ['GATED', 'WEIGHT_BITS', 'BM', 'BK', 'AW'],
+});
+
+export const GEMV = defineKernel('moe_gemv', {
+  files: ['expert_common', 'moe_gemv'],
+  uniforms: PARAMS,
+  bindings: { ...INPUTS, ids: 'read', routeW: 'read', out: 'read_write' },
+  preludes: ['place_local', 'place_subgroup', 'lanes_shared', 'lanes_subgroup'],
+  overrides: ['GATED', 'WEIGHT_BITS', 'LANES', 'ROWS'],
+});
 
 export interface ExpertMatmulBuffers {
   a: GPUBuffer;       // GEMM 1: x [T,K]; GEMM 2: h [rows,K]
@@ -27,15 +38,14 @@ export function groupedGemm(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
   topK: number, blocks: number, rows: BlockRows, t: GemmTiles = gemmTiles(ws.device, m, rows),
 ): Dispatch[] {
-  const code = [t.f16 ? halfF16 : halfF32, ...(t.shuffle ? [placeSubgroup, inputsSubgroup] : [placeLocal, inputsShared]), common, gemm];
-  const pipeline = computePipeline(ws.device, `moe_gemm${t.f16 ? ' f16' : ''}${t.shuffle ? ' shuffle' : ''}`, code, {
-    ...overrides(m), BM: rows, BK: t.bk, ...(t.shuffle ? { AW: gemmShuffleWidth(ws.device, rows, t) } : {}),
-  });
+  const preludes = [t.f16 ? 'half_f16' : 'half_f32', ...(t.shuffle ? ['place_subgroup', 'inputs_subgroup'] : ['place_local', 'inputs_shared'])];
+  const overrides = { ...formatOverrides(m), BM: rows, BK: t.bk, ...(t.shuffle ? { AW: gemmShuffleWidth(ws.device, rows, t) } : {}) };
   const columns = 1024 / rows;  // moe_gemm.wgsl BN
-  return m.chunks.map((c) => ws.dispatch(
-    pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.sorted, b.blockExpert, b.routeW, b.out],
-    [Math.ceil((c.n1 - c.n0) / columns), blocks],
-  ));
+  return m.chunks.map((c) => GEMM.launch(ws, {
+    uniforms: params(m, c, topK), preludes, overrides,
+    buffers: { a: b.a, w: c.buffer, sorted: b.sorted, blockExpert: b.blockExpert, routeW: b.routeW, out: b.out },
+    grid: [Math.ceil((c.n1 - c.n0) / columns), blocks],
+  }));
 }
 
 /** Indexed GEMV for few tokens: reads each slot's expert from `ids` on the GPU. */
@@ -43,23 +53,18 @@ export function indexedGemv(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
   t: GemvTiles = gemvTiles(ws.device, m),
 ): Dispatch[] {
-  const code = [...(t.shuffle ? [placeSubgroup, lanesSubgroup] : [placeLocal, lanesShared]), common, gemv];
-  const pipeline = computePipeline(ws.device, t.shuffle ? 'moe_gemv shuffle' : 'moe_gemv', code, {
-    ...overrides(m), LANES: t.lanes, ROWS: t.rows,
-  });
-  return m.chunks.map((c) => ws.dispatch(
-    pipeline, [params(ws, m, c, topK), b.a, c.buffer, b.ids, b.routeW, b.out],
-    [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
-  ));
+  const preludes = t.shuffle ? ['place_subgroup', 'lanes_subgroup'] : ['place_local', 'lanes_shared'];
+  const overrides = { ...formatOverrides(m), LANES: t.lanes, ROWS: t.rows };
+  return m.chunks.map((c) => GEMV.launch(ws, {
+    uniforms: params(m, c, topK), preludes, overrides,
+    buffers: { a: b.a, w: c.buffer, ids: b.ids, routeW: b.routeW, out: b.out },
+    grid: [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
+  }));
 }
 
 /** expert_common.wgsl WEIGHT_BITS: the storage of the weights, dequantized in the kernels. */
 const WEIGHT_BITS: Record<WeightDType, number> = { f32: 32, f16: 16, q8: 8, q4: 4 };
 
-function overrides(m: ExpertMatrix): Record<string, number> {
-  return { GATED: m.parts === 2 ? 1 : 0, WEIGHT_BITS: WEIGHT_BITS[m.dtype] };
-}
+const formatOverrides = (m: ExpertMatrix) => ({ GATED: m.parts === 2 ? 1 : 0, WEIGHT_BITS: WEIGHT_BITS[m.dtype] });
 
-function params(ws: Workspace, m: ExpertMatrix, c: ExpertChunk, topK: number): GPUBuffer {
-  return ws.uniform([c.e0, c.e1, c.n0, c.n1, m.inner, m.outputs, topK], 'expert matmul params');
-}
+const params = (m: ExpertMatrix, c: ExpertChunk, topK: number) => ({ e0: c.e0, e1: c.e1, n0: c.n0, n1: c.n1, K: m.inner, outStride: m.outputs, topK });

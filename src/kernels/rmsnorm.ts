@@ -1,6 +1,5 @@
-import code from '../../shaders/rmsnorm.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines.js';
-import { type Dispatch, f32Bits, type Workspace } from '../gpu/workspace.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
+import { defineKernel } from './kernel.js';
 
 export interface RMSNormBuffers {
   /** [T,H] the residual stream; with `add`, updated in place to h + scale · add */
@@ -12,9 +11,19 @@ export interface RMSNormBuffers {
   out: GPUBuffer;
 }
 
+export const RMSNORM = defineKernel('rmsnorm', {
+  files: ['rmsnorm'],
+  uniforms: { H: 'u32', eps: 'f32', scale: 'f32' },
+  bindings: { h: 'read_write', y: 'read', weight: 'read', out: 'read_write' },
+  overrides: ['ADD'],
+});
+
 /** out = RMSNorm(h (+ scale · add)) · weight, row by row. */
 export function rmsNormKernel(ws: Workspace, b: RMSNormBuffers, tokens: number, hidden: number, eps: number, scale = 1): Dispatch {
-  const pipeline = computePipeline(ws.device, 'rmsnorm', code, { ADD: b.add ? 1 : 0 });
-  const params = ws.uniform([hidden, f32Bits(eps), f32Bits(scale)], 'rmsnorm params');
-  return ws.dispatch(pipeline, [params, b.h, b.add ?? b.weight, b.weight, b.out], [tokens]);
+  return RMSNORM.launch(ws, {
+    uniforms: { H: hidden, eps, scale },
+    buffers: { h: b.h, y: b.add ?? b.weight, weight: b.weight, out: b.out },
+    grid: [tokens],
+    overrides: { ADD: b.add ? 1 : 0 },
+  });
 }

@@ -1,6 +1,5 @@
-import code from '../../shaders/router.wgsl?raw';
-import { computePipeline } from '../gpu/pipelines.js';
-import { type Dispatch, type Workspace, f32Bits } from '../gpu/workspace.js';
+import type { Dispatch, Workspace } from '../gpu/workspace.js';
+import { defineKernel } from './kernel.js';
 
 /** 0: softmax over all experts, 1: sigmoid, 2: top-k on logits then softmax over the k. */
 export type ScoringMode = 0 | 1 | 2;
@@ -21,22 +20,22 @@ export interface RouterDims extends Routing {
   hidden: number;
 }
 
-export interface RouterBuffers {
-  x: GPUBuffer;        // [T,H] f32
-  wr: GPUBuffer;       // [E,H] f32
-  bias: GPUBuffer;     // [E] f32
-  selBias: GPUBuffer;  // [E] f32
-  mask: GPUBuffer;     // [E] u32
-  ids: GPUBuffer;      // out [T,k] u32
-  weights: GPUBuffer;  // out [T,k] f32
-  counts: GPUBuffer;   // [E] u32, incremented
-}
+export const ROUTER = defineKernel('router', {
+  files: ['router'],
+  uniforms: {
+    tokens: 'u32', hidden: 'u32', experts: 'u32', topK: 'u32', scoring: 'u32', normTopK: 'u32', nGroup: 'u32', topkGroup: 'u32',
+    routedScaling: 'f32',
+  },
+  bindings: {
+    x: 'read', wr: 'read', bias: 'read', selBias: 'read', mask: 'read', ids: 'read_write', weights: 'read_write', counts: 'read_write',
+  },
+  overrides: ['E_MAX'],
+});
+
+export type RouterBuffers = Parameters<typeof ROUTER.launch>[1]['buffers'];
 
 export function routerKernel(ws: Workspace, b: RouterBuffers, d: RouterDims): Dispatch {
-  const pipeline = computePipeline(ws.device, 'router', code, { E_MAX: d.experts });
-  const params = ws.uniform([
-    d.tokens, d.hidden, d.experts, d.topK, d.scoring, d.normTopK ? 1 : 0, d.nGroup, d.topkGroup,
-    f32Bits(d.routedScaling),
-  ], 'router params');
-  return ws.dispatch(pipeline, [params, b.x, b.wr, b.bias, b.selBias, b.mask, b.ids, b.weights, b.counts], [d.tokens]);
+  return ROUTER.launch(ws, {
+    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0 }, buffers: b, grid: [d.tokens], overrides: { E_MAX: d.experts },
+  });
 }

@@ -1,5 +1,5 @@
 // The Node worker scripts, built from the TypeScript source with Vite (the same transform as the
-// package build: `?raw` WGSL inlined), into a fresh folder under node_modules/.cache (so that their
+// package build: WGSL inlined), into a fresh folder under node_modules/.cache (so that their
 // bare imports — webgpu — resolve from the repository). A worker_threads Worker cannot run the .ts
 // source itself (Node 20 has no type stripping, and vitest's transform does not reach workers).
 // Sets WEBMOE_WORKER_DIR, where src/platform/nodeWorkers.ts looks for them.

@@ -20,7 +20,7 @@ function reachable(entry: string): { files: Set<string>; bare: Set<string> } {
     files.add(file);
     for (const spec of imports(file)) {
       if (!spec.startsWith('.')) bare.add(spec);
-      else if (!spec.includes('?raw')) visit(local(file, spec));
+      else visit(local(file, spec));
     }
   };
   visit(resolve(entry));
@@ -71,7 +71,7 @@ describe('layers', () => {
     const upward: string[] = [];
     for (const file of files) {
       const from = layerOf(file);
-      for (const spec of imports(file).filter((s) => s.startsWith('.') && !s.includes('?raw'))) {
+      for (const spec of imports(file).filter((s) => s.startsWith('.'))) {
         const to = layerOf(local(file, spec));
         if (to === from ? false : LAYERS[to] >= LAYERS[from]) upward.push(`${relative('src', file)} (${from}) → ${spec} (${to})`);
       }
