@@ -1,9 +1,10 @@
 // Grouped expert GEMM over the expert-sorted rows made by align.wgsl (prefill path).
 // GATED (GEMM 1): A row = x[token of the slot], B = the expert's gate and up rows,
-//                 out h[sorted row, n] = silu(gate) · up.
+//                 out h[sorted row, n] = gated(gate, up): the activation prelude (act_*.wgsl).
 // !GATED (GEMM 2): A row = h[sorted row], B = the expert's down rows,
 //                 out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
+// Params, bindings 0–2 (p, a, w) and inputs8(): expert_common.wgsl; weights8(): the weight format's
+// prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins them).
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
 //       Chosen per device (src/kernels/tiles.ts): BK inputs per tile (an override), and by
@@ -94,7 +95,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
       if (n >= nc) { continue; }
       let col = p.n0 + n;
       if (GATED) {
-        out[row * p.outStride + col] = silu(acc[i][j]) * accUp[i][j];
+        out[row * p.outStride + col] = gated(acc[i][j], accUp[i][j]);
       } else {
         out[slot * p.outStride + col] = acc[i][j] * routeW[slot];
       }

@@ -1,8 +1,10 @@
 // Indexed expert GEMV for decode (few tokens): no alignment, the expert of each slot is read
 // from the router's ids on the GPU.
-// GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = silu(gate) · up.
+// GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = gated(gate, up) (the activation prelude,
+//                 act_*.wgsl).
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–2 (p, a, w), weights8(), inputs8() and silu(): expert_common.wgsl, prepended.
+// Params, bindings 0–2 (p, a, w) and inputs8(): expert_common.wgsl; weights8(): the weight format's
+// prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins them).
 // Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
 // row each when GATED) over every LANES-th run of 8 inputs, so neighbouring threads read
 // neighbouring weights and each weight is read once; the LANES partial sums of a column then meet in
@@ -60,7 +62,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
 fn emit(slot: u32, n: u32, gs: f32, us: f32) {
   let o = slot * p.outStride + p.n0 + n;
   if (GATED) {
-    out[o] = silu(gs) * us;
+    out[o] = gated(gs, us);
   } else {
     out[o] = gs * routeW[slot];
   }

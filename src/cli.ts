@@ -12,16 +12,16 @@ import { tileChoices } from './kernels/tiles.js';
 import { tileTrials } from './moe/tune.js';
 import { medianMs, randomArray } from './gpu/timing.js';
 import { MoELayer } from './moe/layer.js';
-import { isQuant } from './weights/quant.js';
 import { checkTokens, referenceQuantize } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
-import type { HostWeights } from './weights/matrix.js';
 import { dtypeArg, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
 import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
+import type { HostWeights } from './weights/convert.js';
+import { isQuant } from './weights/format.js';
 
 const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
 

@@ -23,7 +23,9 @@ export {
   MAX_EXPERTS, MAX_TOKENS, MoEInputError,
   type MoEConfig, type MoESpec, type MoEWeights, type Scoring, type SharedExpertWeights,
 } from './moe/spec.js';
-export { planChunks, type ExpertMatrix, type HostWeights, type WeightDType } from './weights/matrix.js';
+export { planChunks, type ExpertMatrix } from './weights/matrix.js';
+export type { HostWeights } from './weights/convert.js';
+export { FORMATS, type WeightDType, type WeightFormat } from './weights/format.js';
 export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';

@@ -5,13 +5,14 @@ import { copyKernel } from '../kernels/copy.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { readBuffers, Workspace } from '../gpu/workspace.js';
-import { isQuant } from '../weights/quant.js';
 import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.js';
 import { MoELayer } from '../moe/layer.js';
 import type { MoEConfig, MoEWeights } from '../moe/spec.js';
-import { destroyExpertMatrix, type HostWeights, rowBytes, swigluExpertBytes, uploadExpertMatrix, type WeightDType } from '../weights/matrix.js';
+import { destroyExpertMatrix, rowBytes, swigluExpertBytes, uploadExpertMatrix } from '../weights/matrix.js';
 import { moePeerRatios } from './qmoe.js';
 import { medianMs, randomArray } from '../gpu/timing.js';
+import { isQuant, type WeightDType } from '../weights/format.js';
+import type { HostWeights } from '../weights/convert.js';
 
 export interface BenchRecord {
   name: string;

@@ -3,9 +3,9 @@
 // decode token reads, with the tokens/s that the copy kernel's bandwidth would allow (the floor).
 import type { Engine, GenerationStats } from '../api/engine.js';
 import type { ModelConfig } from '../model/config.js';
-import { isQuant } from '../weights/quant.js';
-import { rowBytes, swigluExpertBytes, type WeightDType } from '../weights/matrix.js';
+import { rowBytes, swigluExpertBytes } from '../weights/matrix.js';
 import type { BenchRecord } from './cases.js';
+import { isQuant, type WeightDType } from '../weights/format.js';
 
 export interface ModelBenchRecord {
   model: string;

@@ -4,11 +4,11 @@
 // at the benchmark's MoE shape, each output checked against the float64 reference before its time
 // counts. The peers live in bench/peers/ (their own package.json and node_modules, never this
 // package's dependencies) and are loaded by path at run time, so the build never sees them.
-import type { WeightDType } from '../weights/matrix.js';
 import { relativeError } from '../moe/reference.js';
 import { benchShapes, type BenchRecord } from './cases.js';
 import { packQMoE, qmoeAttributes, qmoeExpertBytes, qmoeReference, type QMoEShape, type QMoEWeights, routerLogits } from './qmoe.js';
 import { medianWallMs, randomArray } from '../gpu/timing.js';
+import type { WeightDType } from '../weights/format.js';
 
 export { moePeerRatios } from './qmoe.js';
 

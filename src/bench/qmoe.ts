@@ -7,14 +7,15 @@
 //   one row per output, K (the reduction) contiguous; int4: element 2j in the low nibble of byte j,
 //   2j+1 in the high one, stored as q + 8 (implicit zero point 8; int8: q + 128); value = (stored − zp)·scale.
 //   With swiglu_fusion = 1, fc1's rows interleave gate and up: row 2i is gate row i, row 2i+1 up row i.
-// webmoe's rows (src/weights/quant.ts) hold the same groups of 32 along K, packed little-end first
+// webmoe's rows (src/weights/formats/groups.ts) hold the same groups of 32 along K, packed little-end first
 // (nibble i of a u32 at bit 4i, so byte j holds elements 2j and 2j+1 low nibble first): a group's data
 // words, read as bytes and XORed with 0x88 (0x80 for q8), are QMoE's bytes of that block verbatim,
 // and the f16 scales widen exactly to f32.
 import { f16BitsToF32 } from '../gpu/f16.js';
-import { BITS, GROUP, quantizeRows, quantRowWords, type QuantDType } from '../weights/quant.js';
+import { GROUP } from '../weights/formats/groups.js';
 import { referenceRoute } from '../moe/reference.js';
 import type { BenchRecord } from './cases.js';
+import { QUANT, type QuantDType } from '../weights/format.js';
 
 export interface QMoEShape {
   tokens: number;
@@ -60,11 +61,12 @@ export function qmoeAttributes(k: number, bits: 4 | 8, block: number, form: Swig
 /** Quantizes rows (rows × inner) as webmoe does and writes them in QMoE's layout: bytes [rows, inner·bits/8], f32 scales [rows, inner/32]. */
 export function packRows(values: Float32Array, inner: number, dtype: QuantDType): { data: Uint8Array; scales: Float32Array } {
   if (inner % GROUP !== 0) throw new RangeError(`QMoE peer: K = ${inner} is not a multiple of ${GROUP}`);
-  const bits = BITS[dtype];
+  const code = QUANT[dtype];
+  const bits = code.bits;
   const rows = values.length / inner;
   const groups = inner / GROUP;
-  const words = quantRowWords(inner, dtype);
-  const q = quantizeRows(values, inner, dtype);
+  const words = code.rowWords(inner);
+  const q = code.quantize(values, inner);
   const qBytes = new Uint8Array(q.buffer, q.byteOffset, q.byteLength);
   const rowBytes = (inner * bits) / 8;
   const data = new Uint8Array(rows * rowBytes);
@@ -97,7 +99,7 @@ export function unpackRows(data: Uint8Array, scales: Float32Array, inner: number
 
 /** webmoe's gateUp [E, 2I, H] (gate rows, then up rows) and down [E, H, I] in QMoE's layout, quantized as `dtype`. */
 export function packQMoE(gateUp: Float32Array, down: Float32Array, H: number, I: number, E: number, dtype: QuantDType): QMoEWeights {
-  const bits = BITS[dtype];
+  const bits = QUANT[dtype].bits;
   const w: QMoEWeights = {
     bits, block: GROUP, fc1: new Uint8Array((E * 2 * I * H * bits) / 8), fc1Scales: new Float32Array((E * 2 * I * H) / GROUP),
     fc2: new Uint8Array((E * H * I * bits) / 8), fc2Scales: new Float32Array((E * H * I) / GROUP),

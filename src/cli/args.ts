@@ -1,5 +1,5 @@
+import { WEIGHT_DTYPES, type WeightDType } from '../weights/format.js';
 // Flag values of the CLI, checked with messages that name the flag.
-import { WEIGHT_DTYPES, type WeightDType } from '../weights/matrix.js';
 
 export function intArg(v: string | undefined, name: string): number {
   const n = Number(v);

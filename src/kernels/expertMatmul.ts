@@ -1,10 +1,15 @@
 // The expert kernels: a grouped GEMM over expert-sorted rows (prefill) and an indexed GEMV that reads
 // each slot's expert on the GPU (decode). One launch per weight binding (chunk) of the matrix.
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
-import type { ExpertChunk, ExpertMatrix, WeightDType } from '../weights/matrix.js';
+import { FORMAT_PRELUDES, FORMATS } from '../weights/format.js';
+import type { ExpertChunk, ExpertMatrix } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
 import { defineKernel } from './kernel.js';
 import { gemmShuffleWidth, gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
+
+/** The gated epilogue of a gate/up matrix (act_*.wgsl): gated(gate, up). */
+export type Activation = 'swiglu';
+const ACTIVATIONS: Record<Activation, string> = { swiglu: 'act_swiglu' };
 
 /** expert_common.wgsl's Params: one weight binding. */
 const PARAMS = { e0: 'u32', e1: 'u32', n0: 'u32', n1: 'u32', K: 'u32', outStride: 'u32', topK: 'u32' } as const;
@@ -15,16 +20,16 @@ export const GEMM = defineKernel('moe_gemm', {
   files: ['expert_common', 'moe_gemm'],
   uniforms: PARAMS,
   bindings: { ...INPUTS, sorted: 'read', blockExpert: 'read', routeW: 'read', out: 'read_write' },
-  preludes: ['half_f32', 'half_f16', 'place_local', 'place_subgroup', 'inputs_shared', 'inputs_subgroup'],
-  overrides: ['GATED', 'WEIGHT_BITS', 'BM', 'BK', 'AW'],
+  preludes: [...FORMAT_PRELUDES, ...Object.values(ACTIVATIONS), 'half_f32', 'half_f16', 'place_local', 'place_subgroup', 'inputs_shared', 'inputs_subgroup'],
+  overrides: ['GATED', 'BM', 'BK', 'AW'],
 });
 
 export const GEMV = defineKernel('moe_gemv', {
   files: ['expert_common', 'moe_gemv'],
   uniforms: PARAMS,
   bindings: { ...INPUTS, ids: 'read', routeW: 'read', out: 'read_write' },
-  preludes: ['place_local', 'place_subgroup', 'lanes_shared', 'lanes_subgroup'],
-  overrides: ['GATED', 'WEIGHT_BITS', 'LANES', 'ROWS'],
+  preludes: [...FORMAT_PRELUDES, ...Object.values(ACTIVATIONS), 'place_local', 'place_subgroup', 'lanes_shared', 'lanes_subgroup'],
+  overrides: ['GATED', 'LANES', 'ROWS'],
 });
 
 export interface ExpertMatmulBuffers {
@@ -38,8 +43,8 @@ export function groupedGemm(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
   topK: number, blocks: number, rows: BlockRows, t: GemmTiles = gemmTiles(ws.device, m, rows),
 ): Dispatch[] {
-  const preludes = [t.f16 ? 'half_f16' : 'half_f32', ...(t.shuffle ? ['place_subgroup', 'inputs_subgroup'] : ['place_local', 'inputs_shared'])];
-  const overrides = { ...formatOverrides(m), BM: rows, BK: t.bk, ...(t.shuffle ? { AW: gemmShuffleWidth(ws.device, rows, t) } : {}) };
+  const preludes = [...matrixPreludes(m), t.f16 ? 'half_f16' : 'half_f32', ...(t.shuffle ? ['place_subgroup', 'inputs_subgroup'] : ['place_local', 'inputs_shared'])];
+  const overrides = { GATED: gated(m), BM: rows, BK: t.bk, ...(t.shuffle ? { AW: gemmShuffleWidth(ws.device, rows, t) } : {}) };
   const columns = 1024 / rows;  // moe_gemm.wgsl BN
   return m.chunks.map((c) => GEMM.launch(ws, {
     uniforms: params(m, c, topK), preludes, overrides,
@@ -53,8 +58,8 @@ export function indexedGemv(
   ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
   t: GemvTiles = gemvTiles(ws.device, m),
 ): Dispatch[] {
-  const preludes = t.shuffle ? ['place_subgroup', 'lanes_subgroup'] : ['place_local', 'lanes_shared'];
-  const overrides = { ...formatOverrides(m), LANES: t.lanes, ROWS: t.rows };
+  const preludes = [...matrixPreludes(m), ...(t.shuffle ? ['place_subgroup', 'lanes_subgroup'] : ['place_local', 'lanes_shared'])];
+  const overrides = { GATED: gated(m), LANES: t.lanes, ROWS: t.rows };
   return m.chunks.map((c) => GEMV.launch(ws, {
     uniforms: params(m, c, topK), preludes, overrides,
     buffers: { a: b.a, w: c.buffer, ids: b.ids, routeW: b.routeW, out: b.out },
@@ -62,9 +67,9 @@ export function indexedGemv(
   }));
 }
 
-/** expert_common.wgsl WEIGHT_BITS: the storage of the weights, dequantized in the kernels. */
-const WEIGHT_BITS: Record<WeightDType, number> = { f32: 32, f16: 16, q8: 8, q4: 4 };
+/** The matrix's weight format, and the gated epilogue (read only by a gate/up matrix: any for the others). */
+const matrixPreludes = (m: ExpertMatrix, act: Activation = 'swiglu') => [...FORMATS[m.dtype].prelude, ACTIVATIONS[act]];
 
-const formatOverrides = (m: ExpertMatrix) => ({ GATED: m.parts === 2 ? 1 : 0, WEIGHT_BITS: WEIGHT_BITS[m.dtype] });
+const gated = (m: ExpertMatrix) => (m.parts === 2 ? 1 : 0);
 
 const params = (m: ExpertMatrix, c: ExpertChunk, topK: number) => ({ e0: c.e0, e1: c.e1, n0: c.n0, n1: c.n1, K: m.inner, outStride: m.outputs, topK });

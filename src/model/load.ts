@@ -6,12 +6,12 @@ import { uploadBuffer } from '../gpu/workspace.js';
 import { gemvKey } from '../kernels/tiles.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { MoELayer } from '../moe/layer.js';
-import { isQuant } from '../weights/quant.js';
-import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, type WeightDType, writeExpertRows } from '../weights/matrix.js';
+import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
 import { type ModelConfig, moeConfigOf } from './config.js';
 import type { ExternalExperts, MLPBlock } from '../moe/block.js';
 import { Decoder, type DecoderLayer } from './decoder.js';
 import { EMBED, type Family, FINAL_NORM, type LayerNames, LM_HEAD } from './families.js';
+import { FORMATS, isQuant, type WeightDType } from '../weights/format.js';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -59,7 +59,7 @@ class Wants {
 
   /** Rows into a stacked matrix, starting at its row `firstRow` (over [experts][parts][outputs]). */
   rows(device: GPUDevice, name: string, shape: number[], m: ExpertMatrix, firstRow: number): void {
-    this.add(name, shape, (r, values) => writeExpertRows(device, m, firstRow + r, values as Float32Array<ArrayBuffer>));
+    this.add(name, shape, (r, values) => writeExpertRows(device, m, firstRow + r, FORMATS[m.dtype].pack(values, m.inner)));
   }
 
   /** A small tensor kept on the host. */

@@ -6,7 +6,8 @@ import { alignKernel, blockRowsFor, maxBlocks } from '../kernels/align.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { type Routing, routerKernel } from '../kernels/router.js';
 import { type Dispatch, type Workspace, uploadBuffer } from '../gpu/workspace.js';
-import { destroyExpertMatrix, type ExpertMatrix, type ExpertWeights, toExpertMatrix, type WeightDType } from '../weights/matrix.js';
+import { destroyExpertMatrix, type ExpertMatrix, type ExpertWeights, toExpertMatrix } from '../weights/matrix.js';
+import type { WeightDType } from '../weights/format.js';
 
 export interface ExpertSetWeights {
   router: Float32Array;

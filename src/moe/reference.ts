@@ -2,9 +2,9 @@
 // kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine. The tests check
 // every kernel against it; the benchmark and the demo check their outputs with it.
 import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
-import type { QuantDType } from '../weights/quant.js';
 import type { MoEConfig, MoESpec, MoEWeights } from './spec.js';
-import type { HostWeights } from '../weights/matrix.js';
+import type { HostWeights } from '../weights/convert.js';
+import type { QuantDType } from '../weights/format.js';
 
 export interface ReferenceRouting {
   ids: number[][];

@@ -1,7 +1,9 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
 import type { Routing, ScoringMode } from '../kernels/router.js';
-import { type ExpertShape, type ExpertWeights, type HostWeights, isExpertMatrix, WEIGHT_DTYPES, type WeightDType } from '../weights/matrix.js';
+import { type ExpertShape, type ExpertWeights, isExpertMatrix } from '../weights/matrix.js';
+import { WEIGHT_DTYPES, type WeightDType } from '../weights/format.js';
+import type { HostWeights } from '../weights/convert.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
 

@@ -3,10 +3,11 @@
 import { medianMs, randomArray } from '../gpu/timing.js';
 import type { Dispatch } from '../gpu/workspace.js';
 import { Workspace } from '../gpu/workspace.js';
-import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../weights/matrix.js';
+import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix } from '../weights/matrix.js';
 import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { loadStoredTiles } from '../kernels/tileStore.js';
 import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from '../kernels/tiles.js';
+import type { WeightDType } from '../weights/format.js';
 
 export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: number }
 

@@ -1,15 +1,9 @@
-// Stacked expert matrices on the GPU, split into bindings no larger than the device allows.
-import { fromF16, toF16 } from '../gpu/f16.js';
+// Stacked expert matrices on the GPU, split into bindings no larger than the device allows, stored in
+// any weight format (format.ts).
 import { storageBindingLimit } from '../gpu/limits.js';
 import { uploadBuffer } from '../gpu/workspace.js';
-import { isQuant, type QuantDType, quantizeRows, quantRowWords } from './quant.js';
-
-/** Storage of expert weights: f32, f16 packed two per u32, or group-wise int8/int4 (see quant.ts). */
-export type WeightDType = 'f32' | 'f16' | QuantDType;
-export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'q8', 'q4'];
-
-/** Host weights: f32 values, or f16 bits in a Uint16Array. */
-export type HostWeights = Float32Array | Uint16Array;
+import { type HostWeights, rawOf, storedRows } from './convert.js';
+import { FORMATS, type WeightDType } from './format.js';
 
 /** One binding: experts [e0,e1) × output columns [n0,n1), laid out [e1-e0][parts][n1-n0][inner]. */
 export interface ExpertChunk {
@@ -41,9 +35,7 @@ export const isExpertMatrix = (w: unknown): w is ExpertMatrix => typeof w === 'o
 export type ExpertShape = Pick<ExpertMatrix, 'experts' | 'parts' | 'outputs' | 'inner'>;
 
 /** Bytes of one stored row of `inner` values (a quantized row carries its scales). */
-export function rowBytes(inner: number, dtype: WeightDType): number {
-  return isQuant(dtype) ? 4 * quantRowWords(inner, dtype) : inner * (dtype === 'f16' ? 2 : 4);
-}
+export const rowBytes = (inner: number, dtype: WeightDType): number => FORMATS[dtype].rowBytes(inner);
 
 /** Bytes of one expert of a stacked matrix (placement budgets). */
 export const expertBytes = (s: Omit<ExpertShape, 'experts'>, dtype: WeightDType): number => s.parts * s.outputs * rowBytes(s.inner, dtype);
@@ -84,25 +76,17 @@ export function uploadExpertMatrix(
   device: GPUDevice, data: HostWeights, shape: ExpertShape, dtype: WeightDType, label: string,
 ): ExpertMatrix {
   const { experts, parts, outputs, inner } = shape;
+  const format = FORMATS[dtype];
   const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => {
     const span = (c.n1 - c.n0) * inner;
-    const pieces = (c.e1 - c.e0) * parts;
-    const out = dtype === 'f32' ? new Float32Array(pieces * span)
-      : dtype === 'f16' ? new Uint16Array(pieces * span)
-      : new Uint32Array(pieces * (c.n1 - c.n0) * quantRowWords(inner, dtype));
+    const out = new Uint8Array((c.e1 - c.e0) * parts * (c.n1 - c.n0) * format.rowBytes(inner));
     let o = 0;
     for (let e = c.e0; e < c.e1; e++) {
       for (let p = 0; p < parts; p++) {
         const from = ((e * parts + p) * outputs + c.n0) * inner;
-        const src = data.subarray(from, from + span);
-        if (out instanceof Uint32Array) {
-          const words = (c.n1 - c.n0) * quantRowWords(inner, dtype as QuantDType);
-          quantizeRows(src instanceof Uint16Array ? fromF16(src) : src, inner, dtype as QuantDType, out.subarray(o, o + words));
-          o += words;
-        } else {
-          convertInto(out, o, src);
-          o += span;
-        }
+        const stored = storedRows(format, rawOf(data.subarray(from, from + span)), inner);
+        out.set(stored, o);
+        o += stored.length;
       }
     }
     return { ...c, buffer: uploadBuffer(device, out, `${label} ${chunkName(c)}`) };
@@ -124,11 +108,13 @@ export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype:
 }
 
 /**
- * Writes whole rows of the stacked matrix, counted over its [experts][parts][outputs] rows (the
- * row order of a Hub tensor [E, 2I, H], or of one expert's [I, H] at row (e·parts + part)·I).
+ * Writes whole stored rows (storedRows, convert.ts) of the stacked matrix, counted over its
+ * [experts][parts][outputs] rows (the row order of a Hub tensor [E, 2I, H], or of one expert's [I, H]
+ * at row (e·parts + part)·I).
  */
-export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: number, values: Float32Array<ArrayBuffer>): void {
-  const rows = values.length / m.inner;
+export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: number, stored: Uint8Array): void {
+  const bytes = rowBytes(m.inner, m.dtype);
+  const rows = stored.length / bytes;
   for (let r = 0; r < rows;) {
     const row = firstRow + r;
     const e = Math.floor(row / (m.parts * m.outputs));
@@ -136,19 +122,11 @@ export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: nu
     const n = row % m.outputs;
     const c = m.chunks.find((k) => e >= k.e0 && e < k.e1 && n >= k.n0 && n < k.n1)!;
     const count = Math.min(rows - r, c.n1 - n);
-    const rowAt = ((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0;
-    const piece = values.subarray(r * m.inner, (r + count) * m.inner);
-    if (isQuant(m.dtype)) {  // each row quantized on its own: the stored row carries its scales
-      device.queue.writeBuffer(c.buffer, rowAt * rowBytes(m.inner, m.dtype), quantizeRows(piece, m.inner, m.dtype) as Uint32Array<ArrayBuffer>);
-      r += count;
-      continue;
+    const at = (((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0) * bytes;
+    if (at % 4 || (count * bytes) % 4) {
+      throw new RangeError(`${m.dtype} rows of ${m.inner} values cannot be written at a 4-byte boundary: use dtype 'f32'`);
     }
-    const at = rowAt * m.inner;
-    const data = m.dtype === 'f32' ? piece : toF16(piece);
-    if ((at * data.BYTES_PER_ELEMENT) % 4 || data.byteLength % 4) {
-      throw new RangeError(`f16 rows of ${m.inner} values cannot be written at a 4-byte boundary: use dtype 'f32'`);
-    }
-    device.queue.writeBuffer(c.buffer, at * data.BYTES_PER_ELEMENT, data);
+    device.queue.writeBuffer(c.buffer, at, stored as Uint8Array<ArrayBuffer>, r * bytes, count * bytes);
     r += count;
   }
 }
@@ -162,9 +140,4 @@ export function toExpertMatrix(device: GPUDevice, w: ExpertWeights, shape: Exper
 
 export function destroyExpertMatrix(m: ExpertMatrix): void {
   for (const c of m.chunks) c.buffer.destroy();
-}
-
-function convertInto(out: Float32Array | Uint16Array, at: number, src: HostWeights): void {
-  if (out.constructor === src.constructor) out.set(src, at);
-  else out.set(out instanceof Uint16Array ? toF16(src as Float32Array) : fromF16(src as Uint16Array), at);
 }

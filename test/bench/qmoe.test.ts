@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dp4aApplies, int8Activations, MIXTRAL_SWIGLU, packQMoE, packRows, qmoeAttributes, qmoeExpertBytes, qmoeReference, routerLogits, unpackRows } from '../../src/bench/qmoe.js';
 import { randomArray } from '../../src/gpu/timing.js';
-import { dequantizeRows, quantizeRows } from '../../src/weights/quant.js';
+import { QUANT } from '../../src/weights/format.js';
 import { referenceMoE, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 
 const ORT_WEB = new URL('../../bench/peers/node_modules/onnxruntime-web/dist/ort.node.min.mjs', import.meta.url);
@@ -25,7 +25,7 @@ describe('QMoE peer layout', () => {
     expect(data.length).toBe((6 * 96 * (dtype === 'q4' ? 4 : 8)) / 8);
     expect(scales.length).toBe(6 * 3);
     const back = unpackRows(data, scales, 96, dtype === 'q4' ? 4 : 8);
-    expect(back).toEqual(dequantizeRows(quantizeRows(v, 96, dtype), 96, dtype));
+    expect(back).toEqual(QUANT[dtype].dequantize(QUANT[dtype].quantize(v, 96), 96));
     expect(back).toEqual(referenceQuantize(v, 96, dtype));
   });
 

@@ -6,11 +6,11 @@ import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul.js';
 import type { GemmTiles, GemvTiles } from '../../src/kernels/tiles.js';
 import { readBuffers, Workspace } from '../../src/gpu/workspace.js';
 import { toF16 } from '../../src/gpu/f16.js';
-import { type ExpertMatrix, uploadExpertMatrix, type WeightDType } from '../../src/weights/matrix.js';
+import { type ExpertMatrix, uploadExpertMatrix } from '../../src/weights/matrix.js';
 import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
-import { isQuant } from '../../src/weights/quant.js';
 import { poisoned, readF32, runKernels } from './gpu.js';
 import { Rng } from '../ref/rng.js';
+import { isQuant, type WeightDType } from '../../src/weights/format.js';
 
 export interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array }
 

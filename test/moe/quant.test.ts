@@ -1,13 +1,9 @@
-// q8 / q4 expert weights: the packing against the float64 definition (referenceQuantize), rows
-// streamed in pieces, and whole MoE blocks (GEMV and GEMM paths, shared expert, binding splits)
-// against the float64 reference run on the dequantized weights.
+// q8 / q4 expert weights in whole MoE blocks (GEMV and GEMM paths, shared expert, binding splits)
+// against the float64 reference run on the dequantized weights (the packing itself:
+// test/weights/formats.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MoESpec, runMoE } from '../../src/index.js';
-import { readBuffers } from '../../src/gpu/workspace.js';
-import { dequantizeRows, quantizeRows, quantRowWords } from '../../src/weights/quant.js';
 import { referenceMoE, referenceQuantize, relativeError } from '../../src/moe/reference.js';
-import { createExpertMatrix, uploadExpertMatrix, writeExpertRows } from '../../src/weights/matrix.js';
-import { fromF16, toF16 } from '../../src/gpu/f16.js';
 import { testDevice } from '../helpers/gpu.js';
 import { randomSpec } from '../helpers/spec.js';
 import { Rng } from '../ref/rng.js';
@@ -49,57 +45,6 @@ async function expectBlock(dev: GPUDevice, s: MoESpec, dtype: 'q8' | 'q4') {
 }
 
 describe('quantized expert weights', () => {
-  it('packing decodes to the float64 definition, short last groups and zero groups included', () => {
-    const rng = new Rng(81);
-    for (const dtype of DTYPES) {
-      for (const inner of [1, 5, 31, 32, 33, 64, 95, 97, 300]) {
-        const rows = rng.int(1, 4);
-        const w = rng.array(rows * inner, rng.pick([1e-3, 1, 30]));
-        w.fill(0, 0, Math.min(inner, 32));  // an all-zero group
-        const packed = quantizeRows(w, inner, dtype);
-        expect(packed.length).toBe(rows * quantRowWords(inner, dtype));
-        expect(Array.from(dequantizeRows(packed, inner, dtype))).toEqual(Array.from(referenceQuantize(w, inner, dtype)));
-      }
-    }
-    // 4.5 bits (q4) and 8.5 bits (q8) a weight on whole groups.
-    expect(quantRowWords(2048, 'q4') * 32 / 2048).toBe(4.5);
-    expect(quantRowWords(2048, 'q8') * 32 / 2048).toBe(8.5);
-  });
-
-  it('a weight beyond what f16 scales hold, or NaN, is an error naming the row, not a zeroed group', () => {
-    const row = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i + 1));
-    row[35] = 1e7;
-    expect(() => quantizeRows(row, 40, 'q8')).toThrow(/q8 cannot hold a weight of magnitude 10000000 \(row 0, inputs 32…39\)/);
-    row[35] = NaN;
-    expect(() => quantizeRows(row, 40, 'q4')).toThrow(/q4 cannot hold a weight of magnitude NaN/);
-  });
-
-  it('rows streamed in pieces store the same words as one upload, from f32 or f16 host weights', async () => {
-    const rng = new Rng(82);
-    for (const dtype of DTYPES) {
-      const shape = { experts: 3, parts: 2 as const, outputs: 50, inner: 70 };
-      const host = rng.array(3 * 2 * 50 * 70);
-      const whole = uploadExpertMatrix(small, host, shape, dtype, 'whole');
-      const f16Host = uploadExpertMatrix(small, toF16(host), shape, dtype, 'f16 host');
-      const f16Values = uploadExpertMatrix(small, fromF16(toF16(host)), shape, dtype, 'f16 values');
-      const streamed = createExpertMatrix(small, shape, dtype, 'streamed');
-      for (let r = 0; r < 300;) {
-        const n = Math.min(300 - r, rng.int(1, 40));
-        writeExpertRows(small, streamed, r, host.slice(r * 70, (r + n) * 70));
-        r += n;
-      }
-      expect(streamed.chunks.length).toBe(whole.chunks.length);
-      const a = await readBuffers(small, whole.chunks.map((c) => c.buffer));
-      const b = await readBuffers(small, streamed.chunks.map((c) => c.buffer));
-      a.forEach((buf, i) => expect(new Uint32Array(b[i])).toEqual(new Uint32Array(buf)));
-      // f16 host weights: the values quantized are the f16-rounded ones.
-      const c16 = await readBuffers(small, f16Host.chunks.map((c) => c.buffer));
-      const v16 = await readBuffers(small, f16Values.chunks.map((c) => c.buffer));
-      c16.forEach((buf, i) => expect(new Uint32Array(buf)).toEqual(new Uint32Array(v16[i])));
-      for (const m of [whole, f16Host, f16Values, streamed]) for (const c of m.chunks) c.buffer.destroy();
-    }
-  });
-
   it('MoE blocks on random shapes and seeds, GEMV and GEMM paths (≤ 1e-5 vs the dequantized reference)', async () => {
     const rng = new Rng(83);
     const errors: Record<string, number[]> = { q8: [], q4: [] };

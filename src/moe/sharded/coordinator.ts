@@ -8,11 +8,12 @@ import { type Remote, transfer, wrap } from 'comlink';
 import type { ExternalExperts, MLPBlock } from '../block.js';
 import type { MoELayer } from '../layer.js';
 import { type MoEConfig, resolveRouting } from '../spec.js';
-import { swigluExpertBytes, type WeightDType } from '../../weights/matrix.js';
+import { swigluExpertBytes } from '../../weights/matrix.js';
 import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
 import { guard, spawnWorker, WorkerError, type WorkerHandle } from '../../platform/workers.js';
 import { RoutedBlock } from './routedBlock.js';
 import type { ShardApi } from './shard.js';
+import type { WeightDType } from '../../weights/format.js';
 
 export interface ExpertParallelOptions extends PlacementOptions {
   /** The shard worker script: a URL, or one per worker. Default: the built one beside the package's modules. */

@@ -2,12 +2,11 @@
 // each MoE layer that the placement gives it — on its own GPU device, or in host memory for the CPU
 // path — takes their rows as the coordinator streams the checkpoint, and runs batches of rows.
 import { transfer } from 'comlink';
-import { f16BitsToF32, f32ToF16Bits } from '../../gpu/f16.js';
-import { dequantizeRows, isQuant, quantizeRows } from '../../weights/quant.js';
-import { createExpertMatrix, destroyExpertMatrix, type WeightDType, writeExpertRows } from '../../weights/matrix.js';
+import { createExpertMatrix, destroyExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
 import { cpuExpertRows } from './cpuExperts.js';
 import { GpuExperts, type ShardLayer } from './gpuExperts.js';
 import type { WorkerKind } from './placement.js';
+import { FORMATS, type WeightDType } from '../../weights/format.js';
 
 export interface ShardInit {
   kind: WorkerKind;
@@ -64,16 +63,12 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
     },
     rows(layer, matrix, firstRow, values) {
       const { hidden: H, intermediate: I, dtype } = need();
-      if (gpu) {
-        writeExpertRows(gpu.device, gpu.layers.get(layer)![matrix], firstRow, values as Float32Array<ArrayBuffer>);
-        return;
-      }
-      // f16 / q8 / q4 storage rounds the weights as the GPU path does, so both give the same results
-      // (the CPU keeps the dequantized values as f32: quantization saves no host memory here).
-      if (dtype === 'f16') for (let i = 0; i < values.length; i++) values[i] = f16BitsToF32(f32ToF16Bits(values[i]));
       const inner = matrix === 'gateUp' ? H : I;
-      if (isQuant(dtype)) values.set(dequantizeRows(quantizeRows(values, inner, dtype), inner, dtype));
-      host.get(layer)![matrix].set(values, firstRow * inner);
+      const stored = FORMATS[dtype].pack(values, inner);
+      if (gpu) writeExpertRows(gpu.device, gpu.layers.get(layer)![matrix], firstRow, stored);
+      // The CPU keeps the stored values (f16-rounded, or quantized and back) as f32, so both kinds give
+      // the same results: quantization saves no host memory here.
+      else host.get(layer)![matrix].set(FORMATS[dtype].unpack(stored, inner), firstRow * inner);
     },
     async run(layer, x, ids, weights) {
       const { hidden: H, intermediate: I } = need();
