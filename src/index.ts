@@ -6,7 +6,7 @@ export {
   type Prompt, type RoutingStep,
 } from './api/engine.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
-export { type Checkpoint, type LoadProgress, openCheckpoint, streamTensors } from './io/checkpoint.js';
+export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
 export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
 export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress } from './io/cacheSource.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';

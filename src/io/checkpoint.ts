@@ -1,8 +1,9 @@
 // A Hugging Face checkpoint: config.json plus one safetensors file or shards named by
-// model.safetensors.index.json; and streaming its tensors, decoded to f32, row pieces at a time.
-import { checkDecodable, decodeToF32, DTYPE_BYTES } from './dtype.js';
+// model.safetensors.index.json; streaming its tensors in pieces of whole rows, as they are stored
+// (their own dtype and bytes: decoding, if any, is the consumer's), and reading any range of rows.
+import { DTYPE_BYTES } from './dtype.js';
 import { readSafetensorsHeader, SafetensorsError, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
-import type { ModelSource } from './source.js';
+import { type ModelFile, type ModelSource, readRange } from './source.js';
 
 export interface Checkpoint {
   source: ModelSource;
@@ -84,8 +85,14 @@ export async function openCheckpoint(source: ModelSource, signal?: AbortSignal):
 
 export interface LoadProgress { loadedBytes: number; totalBytes: number; tensor: string; file: string }
 
+/** Whole rows of a tensor as the file stores them: its dtype and little-endian bytes. */
+export interface RawRows {
+  dtype: string;
+  bytes: Uint8Array;
+}
+
 /** Receives a tensor's rows in order; a row is the last dimension (a 1-D tensor is one row). */
-export type RowSink = (rowStart: number, rows: Float32Array) => void | Promise<void>;
+export type RowSink = (firstRow: number, rows: RawRows) => void | Promise<void>;
 
 export interface StreamOptions {
   signal?: AbortSignal;
@@ -113,33 +120,35 @@ class Pull {
   }
 }
 
+/** Bytes of one row of a tensor: its last dimension (a 0-D tensor is one row of one). */
+const rowBytesOf = (t: TensorInfo): number => (t.shape.length ? t.shape[t.shape.length - 1] : 1) * DTYPE_BYTES[t.dtype];
+
 /** Reads tensor t (the stream is at its first byte) and hands its rows to the sink, piece by piece. */
 async function deliver(t: TensorInfo, pull: Pull, sink: RowSink, pieceBytes: number, onPiece: (bytes: number) => void): Promise<void> {
-  const where = `${t.file}: tensor '${t.name}'`;
   const total = t.end - t.begin;
-  const rowBytes = (t.shape.length ? t.shape[t.shape.length - 1] : 1) * DTYPE_BYTES[t.dtype];
+  const rowBytes = rowBytesOf(t);
   const pieceLen = Math.max(1, Math.floor(pieceBytes / rowBytes)) * rowBytes;
-  const gather = new Uint8Array(Math.min(pieceLen, total));  // for pieces that span stream chunks
   for (let done = 0; done < total;) {
     const n = Math.min(pieceLen, total - done);
     let bytes = await pull.take(n);
-    if (bytes.length < n) {
+    if (bytes.length < n) {  // the piece spans stream chunks: gathered into a buffer of its own, which the sink may keep
+      const gather = new Uint8Array(n);
       gather.set(bytes);
       for (let got = bytes.length; got < n;) {
         const more = await pull.take(n - got);
         gather.set(more, got);
         got += more.length;
       }
-      bytes = gather.subarray(0, n);
+      bytes = gather;
     }
-    await sink(done / rowBytes, decodeToF32(bytes, t.dtype, where));
+    await sink(done / rowBytes, { dtype: t.dtype, bytes });
     done += n;
     onPiece(n);
   }
 }
 
 /**
- * Reads the wanted tensors, each shard once and in offset order, and hands each sink its tensor as f32
+ * Reads the wanted tensors, each shard once and in offset order, and hands each sink its tensor in
  * pieces of whole rows. Holds at most one piece (max(pieceBytes, one row) source bytes) at a time.
  */
 export async function streamTensors(ckpt: Checkpoint, sinks: Map<string, RowSink>, options: StreamOptions = {}): Promise<void> {
@@ -147,7 +156,6 @@ export async function streamTensors(ckpt: Checkpoint, sinks: Map<string, RowSink
   const wanted = [...sinks.keys()].map((name) => {
     const t = ckpt.tensors.get(name);
     if (!t) throw new SafetensorsError(ckpt.source.name, 'not in the checkpoint', name);
-    checkDecodable(t.dtype, `${t.file}: tensor '${name}'`);
     return t;
   });
   const totalBytes = wanted.reduce((n, t) => n + t.end - t.begin, 0);
@@ -175,4 +183,31 @@ export async function streamTensors(ckpt: Checkpoint, sinks: Map<string, RowSink
       await it.return?.();
     }
   }
+}
+
+const opened = new WeakMap<Checkpoint, Map<string, Promise<ModelFile | undefined>>>();
+
+/**
+ * Rows [firstRow, firstRow + rows) of tensor `name`, counted over all dimensions but the last (so one
+ * expert of a stacked [E, 2I, H] tensor is rows e·2I … (e+1)·2I − 1), read from its file alone.
+ */
+export async function readRows(ckpt: Checkpoint, name: string, firstRow: number, rows: number, signal?: AbortSignal): Promise<RawRows> {
+  const t = ckpt.tensors.get(name);
+  if (!t) throw new SafetensorsError(ckpt.source.name, 'not in the checkpoint', name);
+  const rowBytes = rowBytesOf(t);
+  const total = (t.end - t.begin) / rowBytes;
+  if (!Number.isInteger(firstRow) || !Number.isInteger(rows) || firstRow < 0 || rows < 0 || firstRow + rows > total) {
+    throw new SafetensorsError(t.file, `rows ${firstRow}…${firstRow + rows - 1} are outside its ${total} rows`, name);
+  }
+  let files = opened.get(ckpt);
+  if (!files) opened.set(ckpt, (files = new Map()));
+  let open = files.get(t.file);
+  if (!open) files.set(t.file, (open = ckpt.source.open(t.file, signal)));
+  const f = await open.catch((e: unknown) => {
+    files.delete(t.file);  // a failed open (an abort, say) is tried again by the next read
+    throw e;
+  });
+  if (!f) throw new SafetensorsError(pathOf(ckpt.source, t.file), 'no longer exists');
+  const start = t.begin + firstRow * rowBytes;
+  return { dtype: t.dtype, bytes: await readRange(f, start, start + rows * rowBytes, signal) };
 }

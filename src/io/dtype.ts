@@ -12,9 +12,11 @@ export const DTYPE_BYTES: Record<string, number> = {
 
 const DECODABLE = ['F32', 'F16', 'BF16'];
 
+export const isDecodable = (dtype: string): boolean => DECODABLE.includes(dtype);
+
 /** Throws unless decodeToF32 can read this dtype (so a load fails before it reads anything). */
 export function checkDecodable(dtype: string, where: string): void {
-  if (!DECODABLE.includes(dtype)) {
+  if (!isDecodable(dtype)) {
     throw new SafetensorsError(where, `dtype ${dtype} cannot be read (supported: ${DECODABLE.join(', ')})`);
   }
 }

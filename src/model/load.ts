@@ -11,7 +11,9 @@ import { type ModelConfig, moeConfigOf } from './config.js';
 import type { ExternalExperts, MLPBlock } from '../moe/block.js';
 import { Decoder, type DecoderLayer } from './decoder.js';
 import { EMBED, type Family, FINAL_NORM, type LayerNames, LM_HEAD } from './families.js';
-import { FORMATS, isQuant, type WeightDType } from '../weights/format.js';
+import { checkDecodable, decodeToF32 } from '../io/dtype.js';
+import { canStore, storedRows } from '../weights/convert.js';
+import { FORMATS, isQuant, type WeightDType, type WeightFormat } from '../weights/format.js';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -45,7 +47,8 @@ class Wants {
 
   constructor(private readonly ckpt: Checkpoint, private readonly family: string) {}
 
-  add(name: string, shape: number[], sink: RowSink): void {
+  /** `format`: the rows are stored in it (its own dtype passes through); none: they are decoded to f32. */
+  add(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void {
     const t = this.ckpt.tensors.get(name);
     if (!t) {
       this.missing.push(name);
@@ -54,18 +57,20 @@ class Wants {
     if (t.shape.join() !== shape.join()) {
       throw new ModelLoadError(`webmoe: tensor ${name} in ${t.file} has shape [${t.shape}], ${this.family} config expects [${shape}]`);
     }
+    if (!format || !canStore(format, t.dtype)) checkDecodable(t.dtype, `${t.file}: tensor '${name}'`);
     this.sinks.set(name, sink);
   }
 
   /** Rows into a stacked matrix, starting at its row `firstRow` (over [experts][parts][outputs]). */
   rows(device: GPUDevice, name: string, shape: number[], m: ExpertMatrix, firstRow: number): void {
-    this.add(name, shape, (r, values) => writeExpertRows(device, m, firstRow + r, FORMATS[m.dtype].pack(values, m.inner)));
+    const format = FORMATS[m.dtype];
+    this.add(name, shape, (r, rows) => writeExpertRows(device, m, firstRow + r, storedRows(format, rows, m.inner, name)), format);
   }
 
   /** A small tensor kept on the host. */
   host(name: string, shape: number[], out: Float32Array, at = 0): void {
     const width = shape[shape.length - 1];
-    this.add(name, shape, (r, values) => out.set(values, at + r * width));
+    this.add(name, shape, (r, rows) => out.set(decodeToF32(rows.bytes, rows.dtype, name), at + r * width));
   }
 
   checkComplete(): void {
@@ -190,7 +195,7 @@ function sparseWeights(
   const gateUp = external ? undefined : matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`, true);
   const down = external ? undefined : matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`, true);
   const rows = (which: 'gateUp' | 'down', name: string, shape: number[], firstRow: number) => {
-    if (external) wants.add(name, shape, (r, values) => external.experts.rows(external.layer, which, firstRow + r, values));
+    if (external) wants.add(name, shape, (r, rows) => external.experts.rows(external.layer, which, firstRow + r, rows), FORMATS[external.experts.dtype]);
     else wants.rows(device, name, shape, which === 'gateUp' ? gateUp! : down!, firstRow);
   };
   const ex = names.experts;

@@ -1,5 +1,7 @@
 // What the decoder records for a layer's MLP, and where a layer's routed experts go when they do not
 // live on the decoder's device (the expert-parallel scheduler).
+import type { RawRows } from '../io/checkpoint.js';
+import type { WeightDType } from '../weights/format.js';
 import type { MoELayer, RoutingBuffers } from './layer.js';
 
 /**
@@ -16,11 +18,13 @@ export interface MLPBlock {
 
 /** Where routed experts go when they are not loaded onto the decoder's device. */
 export interface ExternalExperts {
+  /** The storage of the experts' weights where they go. */
+  readonly dtype: WeightDType;
   /**
    * Rows of layer `layer`'s stacked gate/up [E, 2I, H] or down [E, H, I] matrix, counted over its
-   * [experts][parts][outputs] rows, as they stream in.
+   * [experts][parts][outputs] rows, as they stream in (as the checkpoint stores them).
    */
-  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): void | Promise<void>;
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): void | Promise<void>;
   /** The layer's MLP, from its router [E, H] and shared expert (a one-expert sigmoid-gated MoELayer). */
   block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock;
 }

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type LoadProgress, openCheckpoint, type RowSink, streamTensors } from '../../src/io/checkpoint.js';
+import { type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from '../../src/io/checkpoint.js';
+import { decodeToF32 } from '../../src/io/dtype.js';
 import { nodeDirSource, nodeFile } from '../../src/io/nodeSource.js';
 import { encodeSafetensors, type EncodeTensor, readSafetensorsHeader, SafetensorsError } from '../../src/io/safetensors.js';
-import type { ModelSource } from '../../src/io/source.js';
+import { type ModelSource, readRange } from '../../src/io/source.js';
 import { Rng } from '../ref/rng.js';
 import { collector, type FloatDType, floatTensor, type MemSource, memSource } from './mem.js';
 
@@ -112,7 +113,7 @@ describe('streamTensors', () => {
     expect(source.reads.map((r) => r.file)).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
   });
 
-  it('a name not in the checkpoint, an unreadable dtype', async () => {
+  it('a name not in the checkpoint; a dtype no decoder reads arrives as it is stored', async () => {
     const f = encodeSafetensors(tensors(new Rng(6), { w: ['F32', [2]] }).enc);
     const ckpt = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': f }));
     const sink: RowSink = () => {};
@@ -123,9 +124,13 @@ describe('streamTensors', () => {
     const bytes = new Uint8Array(8 + header.length + 8);
     new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
     bytes.set(new TextEncoder().encode(header), 8);
+    bytes.set([1, 0, 0, 0, 254, 255, 255, 255], 8 + header.length);
     const ints = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': bytes }));
-    expect((await fails(streamTensors(ints, new Map([['i', sink]])))).message)
-      .toBe("model.safetensors: tensor 'i': dtype I32 cannot be read (supported: F32, F16, BF16)");
+    const got: RawRows[] = [];
+    await streamTensors(ints, new Map([['i', (_: number, rows: RawRows) => void got.push(rows)]]));
+    expect(got.map((r) => [r.dtype, [...new Int32Array(Uint8Array.from(r.bytes).buffer)]])).toEqual([['I32', [1, -2]]]);
+    expect(() => decodeToF32(got[0].bytes, 'I32', "model.safetensors: tensor 'i'"))
+      .toThrow("model.safetensors: tensor 'i': dtype I32 cannot be read (supported: F32, F16, BF16)");
   });
 
   it('abort between pieces rejects and closes the stream; so does a failing sink', async () => {
@@ -146,6 +151,41 @@ describe('streamTensors', () => {
     const failing = streamTensors(ckpt, new Map([['w', async () => { throw new Error('sink broke'); }]]));
     await expect(failing).rejects.toThrow('sink broke');
     expect(source.reads[1].closed).toBe(true);
+  });
+});
+
+describe('readRows', () => {
+  it('any range of rows of any tensor, from memory and a sharded model folder, equals the tensor\'s stored bytes', async () => {
+    const rng = new Rng(9);
+    const { enc } = tensors(rng, { experts: ['BF16', [4, 6, 5]], norm: ['F32', [5]], scalar: ['F16', []] });
+    const mem = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) }, 7));
+    for (let i = 0; i < 20; i++) {
+      const first = rng.int(0, 23);
+      const rows = rng.int(0, 24 - first);
+      const got = await readRows(mem, 'experts', first, rows);
+      expect(got.dtype).toBe('BF16');
+      expect(got.bytes).toEqual(enc.experts.data.subarray(first * 10, (first + rows) * 10));
+    }
+    // One expert of a stacked [E, 2I, H] tensor: rows e·2I … (e+1)·2I − 1.
+    expect((await readRows(mem, 'experts', 2 * 6, 6)).bytes).toEqual(enc.experts.data.subarray(2 * 60, 3 * 60));
+    expect((await readRows(mem, 'norm', 0, 1)).bytes).toEqual(enc.norm.data);
+    expect((await readRows(mem, 'scalar', 0, 1)).bytes).toEqual(enc.scalar.data);
+
+    const dir = await openCheckpoint(nodeDirSource('test/fixtures/models/mixtral'));
+    const name = 'model.layers.1.block_sparse_moe.experts.5.w2.weight';
+    const t = dir.tensors.get(name)!;
+    expect(t.file).toBe('model-00002-of-00002.safetensors');
+    const file = (await dir.source.open(t.file))!;
+    const rowBytes = t.shape[1] * 4;
+    expect((await readRows(dir, name, 3, 7)).bytes).toEqual(await readRange(file, t.begin + 3 * rowBytes, t.begin + 10 * rowBytes));
+  });
+
+  it('rows outside the tensor and a name not in the checkpoint are named errors', async () => {
+    const { enc } = tensors(new Rng(10), { w: ['F32', [3, 4]] });
+    const ckpt = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) }));
+    expect((await fails(readRows(ckpt, 'w', 2, 2))).message).toBe("model.safetensors: tensor 'w': rows 2…3 are outside its 3 rows");
+    expect((await fails(readRows(ckpt, 'w', -1, 1))).message).toMatch(/rows -1…-1 are outside its 3 rows/);
+    expect((await fails(readRows(ckpt, 'v', 0, 1))).message).toBe("mem:/model: tensor 'v': not in the checkpoint");
   });
 });
 

@@ -1,6 +1,8 @@
 // Test helpers: tensors of each float dtype with their exact f32 values, and an in-memory ModelSource
 // that streams in small chunks (so pieces span chunks) and records what was read.
 import { fromF16, toF16 } from '../../src/gpu/f16.js';
+import type { RawRows } from '../../src/io/checkpoint.js';
+import { decodeToF32 } from '../../src/io/dtype.js';
 import type { EncodeTensor } from '../../src/io/safetensors.js';
 import type { ModelFile, ModelSource } from '../../src/io/source.js';
 import { Rng } from '../ref/rng.js';
@@ -63,7 +65,8 @@ export function collector(shape: number[]) {
   const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
   const pieces: number[] = [];
   let next = 0;
-  const sink = (rowStart: number, rows: Float32Array) => {
+  const sink = (rowStart: number, raw: RawRows) => {
+    const rows = decodeToF32(raw.bytes, raw.dtype, 'collector');
     if (rowStart !== next) throw new Error(`piece at row ${rowStart}, expected row ${next}`);
     if (rows.length % row) throw new Error(`piece of ${rows.length} values is not whole rows of ${row}`);
     out.set(rows, rowStart * row);

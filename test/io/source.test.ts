@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpoint, streamTensors } from '../../src/io/checkpoint.js';
+import { openCheckpoint, readRows, streamTensors } from '../../src/io/checkpoint.js';
+import { decodeToF32 } from '../../src/io/dtype.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { fileListSource, type ModelSource, readRange, urlSource } from '../../src/io/source.js';
 import { Rng } from '../ref/rng.js';
@@ -83,6 +84,8 @@ describe('urlSource', () => {
       expect(await source.open('missing.bin')).toBeUndefined();
       expect(await source.text('missing.json')).toBeUndefined();
       expect(await loadWV(source, 100)).toEqual([w.values, v.values]);
+      const rows = await readRows(await openCheckpoint(source), 'w', 17, 5);
+      expect([rows.dtype, ...decodeToF32(rows.bytes, rows.dtype, 'w')]).toEqual([w.tensor.dtype, ...w.values.subarray(17 * 24, 22 * 24)]);
     });
   }
 

@@ -76,6 +76,15 @@ describe('model loading', () => {
     await expect(load(device, config, bad)).rejects.toThrow(/tensor model\.layers\.0\.block_sparse_moe\.gate\.weight in model\.safetensors has shape \[64,8\], mixtral config expects \[8,64\]/);
   });
 
+  it('names a tensor of a dtype it cannot read (a norm, an expert matrix) before reading any weight', async () => {
+    const norm = tensors['model.norm.weight'];
+    const ints = { ...tensors, 'model.norm.weight': { ...norm, dtype: 'I32' as 'F32' } };
+    await expect(load(device, config, ints)).rejects.toThrow("model.safetensors: tensor 'model.norm.weight': dtype I32 cannot be read (supported: F32, F16, BF16)");
+    const experts = tensors['model.layers.0.block_sparse_moe.experts.3.w1.weight'];
+    const u8 = { ...tensors, 'model.layers.0.block_sparse_moe.experts.3.w1.weight': { ...experts, dtype: 'U8' as 'F32', data: experts.data.subarray(0, experts.data.length / 4) } };
+    await expect(load(device, config, u8)).rejects.toThrow("model.safetensors: tensor 'model.layers.0.block_sparse_moe.experts.3.w1.weight': dtype U8 cannot be read (supported: F32, F16, BF16)");
+  });
+
   it('names a KV cache over the binding limit, after freeing the weights it had loaded', async () => {
     await expect(load(device, config, tensors, { contextLength: 1 << 26 })).rejects.toThrow(/KV cache for 67108864 positions needs 8589934592 bytes per binding, over the storage binding limit \d+: use a shorter contextLength/);
     const decoder = await load(device, config, tensors, { contextLength: 32 });

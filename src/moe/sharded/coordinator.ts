@@ -5,6 +5,8 @@
 // batched by expert, each worker gets only its rows (transferred, not copied), and the weighted
 // outputs are summed per token in the fused block's order.
 import { type Remote, transfer, wrap } from 'comlink';
+import type { RawRows } from '../../io/checkpoint.js';
+import { DTYPE_BYTES } from '../../io/dtype.js';
 import type { ExternalExperts, MLPBlock } from '../block.js';
 import type { MoELayer } from '../layer.js';
 import { type MoEConfig, resolveRouting } from '../spec.js';
@@ -63,6 +65,7 @@ export class ExpertCoordinator implements ExternalExperts {
   private constructor(
     private readonly device: GPUDevice,
     private readonly config: Readonly<MoEConfig>,
+    readonly dtype: WeightDType,
     readonly placement: Placement,
     private readonly shards: Shard[],
   ) {
@@ -88,7 +91,7 @@ export class ExpertCoordinator implements ExternalExperts {
         const handle = spawnWorker('shard', url);
         shards.push({ index, kind, handle, api: wrap<ShardApi>(handle.endpoint) });
       }
-      const coordinator = new ExpertCoordinator(device, config, placement, shards);
+      const coordinator = new ExpertCoordinator(device, config, dtype, placement, shards);
       await Promise.all(shards.map((s) => coordinator.call(s, 'while starting', (api) => api.init({
         kind: s.kind, hidden: H, intermediate: I, dtype,
         layers: [...placement.layers].map(([l, lists]) => [l, lists[s.index].length]),
@@ -100,20 +103,21 @@ export class ExpertCoordinator implements ExternalExperts {
     }
   }
 
-  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): Promise<void> {
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): Promise<void> {
     const { intermediate: I, hidden: H } = this.config;
     const { owner, local } = this.maps.get(layer)!;
     const perExpert = matrix === 'gateUp' ? 2 * I : H;
-    const inner = matrix === 'gateUp' ? H : I;
+    const rowBytes = (matrix === 'gateUp' ? H : I) * DTYPE_BYTES[rows.dtype];
     const sends: Promise<void>[] = [];
-    const n = values.length / inner;
+    const n = rows.bytes.length / rowBytes;
     for (let r = 0; r < n;) {
       const row = firstRow + r;
       const e = Math.floor(row / perExpert);
       const count = Math.min(n - r, (e + 1) * perExpert - row);
-      const piece = values.slice(r * inner, (r + count) * inner);
+      const piece = rows.bytes.slice(r * rowBytes, (r + count) * rowBytes);
       const at = local[e] * perExpert + (row - e * perExpert);
-      sends.push(this.call(this.shards[owner[e]], `while loading layer ${layer}`, (api) => api.rows(layer, matrix, at, transfer(piece, [piece.buffer]))));
+      sends.push(this.call(this.shards[owner[e]], `while loading layer ${layer}`,
+        (api) => api.rows(layer, matrix, at, transfer({ dtype: rows.dtype, bytes: piece }, [piece.buffer]))));
       r += count;
     }
     return Promise.all(sends).then(() => {});

@@ -6,6 +6,8 @@ import { createExpertMatrix, destroyExpertMatrix, writeExpertRows } from '../../
 import { cpuExpertRows } from './cpuExperts.js';
 import { GpuExperts, type ShardLayer } from './gpuExperts.js';
 import type { WorkerKind } from './placement.js';
+import type { RawRows } from '../../io/checkpoint.js';
+import { storedRows } from '../../weights/convert.js';
 import { FORMATS, type WeightDType } from '../../weights/format.js';
 
 export interface ShardInit {
@@ -25,8 +27,8 @@ export interface ShardResult {
 
 export interface ShardApi {
   init(o: ShardInit): Promise<void>;
-  /** Rows of a layer's local stacked gate/up [n, 2I, H] or down [n, H, I] matrix, from row `firstRow`. */
-  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, values: Float32Array): void;
+  /** Rows of a layer's local stacked gate/up [n, 2I, H] or down [n, H, I] matrix, from row `firstRow`, as the checkpoint stores them. */
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): void;
   /** y [R, H] = weights · expert(x) per row; ids: local experts, grouped ascending. */
   run(layer: number, x: Float32Array<ArrayBuffer>, ids: Uint32Array<ArrayBuffer>, weights: Float32Array<ArrayBuffer>): Promise<ShardResult>;
   dispose(): void;
@@ -61,10 +63,10 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
         for (const [l, n] of init.layers) host.set(l, { gateUp: new Float32Array(n * 2 * I * H), down: new Float32Array(n * H * I) });
       }
     },
-    rows(layer, matrix, firstRow, values) {
+    rows(layer, matrix, firstRow, rows) {
       const { hidden: H, intermediate: I, dtype } = need();
       const inner = matrix === 'gateUp' ? H : I;
-      const stored = FORMATS[dtype].pack(values, inner);
+      const stored = storedRows(FORMATS[dtype], rows, inner, `layer ${layer} ${matrix}`);
       if (gpu) writeExpertRows(gpu.device, gpu.layers.get(layer)![matrix], firstRow, stored);
       // The CPU keeps the stored values (f16-rounded, or quantized and back) as f32, so both kinds give
       // the same results: quantization saves no host memory here.
