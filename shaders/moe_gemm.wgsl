@@ -3,8 +3,9 @@
 //                 out h[sorted row, n] = gated(gate, up): the activation prelude (act_*.wgsl).
 // !GATED (GEMM 2): A row = h[sorted row], B = the expert's down rows,
 //                 out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–2 (p, a, w) and inputs8(): expert_common.wgsl; weights8(): the weight format's
-// prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins them).
+// Params, bindings 0–3 (p, a, w, slotOf), slotIn() and inputs8(): expert_common.wgsl; weights8():
+// the weight format's prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
+// them).
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
 //       rows per expert: small batches waste less padding, large ones reuse each weight more.
 //       Chosen per device (src/kernels/tiles.ts): BK inputs per tile (an override), and by
@@ -13,8 +14,8 @@
 //       shuffles: inputs_shared/inputs_subgroup.wgsl, with place_local/place_subgroup.wgsl, which
 //       number the threads).
 //       The weights' tile is always in workgroup memory: dequantized once for every row group.
-// Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block whose expert is past the
-//           end or held by another binding exits at once. Bounds: K, n1-n0 any size (edges masked).
+// Dispatch: (ceil((n1-n0)/BN), maxBlocks, 1) per weight binding; a block past the end, or whose
+//           expert this binding does not hold, exits at once. Bounds: K, n1-n0 any size (edges masked).
 
 override BM: u32 = 32u;  // rows per block: align.wgsl pads each expert to this
 override BN = 1024u / BM;
@@ -23,26 +24,25 @@ override BK: u32 = 16u;   // k per tile, a multiple of 8; tiles.ts keeps them in
 override RUNS = BK / 8u;              // runs of 8 inputs per tile row (weights8, inputs8)
 const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
-const NONE = 0xffffffffu;
 
-@group(0) @binding(3) var<storage, read> sorted: array<u32>;
-@group(0) @binding(4) var<storage, read> blockExpert: array<u32>;
-@group(0) @binding(5) var<storage, read> routeW: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> sorted: array<u32>;
+@group(0) @binding(5) var<storage, read> blockExpert: array<u32>;
+@group(0) @binding(6) var<storage, read> routeW: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 // Stored k-major, so each thread reads its TN columns as one vec4.
 var<workgroup> Bs: array<vec4<half>, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
 var<workgroup> rowA: array<u32, BM>;          // A row of each tile row, NONE for padding
-var<workgroup> expert: u32;
+var<workgroup> held: u32;                    // slotIn() of the block's expert
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index: u32) {
   let tid = place(index);
   let lid = vec2u(tid % TX, tid / TX);
   let rowBase = wg.y * BM;
-  if (tid == 0u) { expert = blockExpert[wg.y]; }
-  let e = workgroupUniformLoad(&expert);
-  if (e == NONE || e < p.e0 || e >= p.e1) { return; }
+  if (tid == 0u) { held = slotIn(blockExpert[wg.y]); }
+  let es = workgroupUniformLoad(&held);  // the expert's slot in this binding
+  if (es == NONE) { return; }
   for (var i = tid; i < BM; i += 64u) {
     let slot = sorted[rowBase + i];
     var r = NONE;
@@ -54,7 +54,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
   let nc = p.n1 - p.n0;
   let colBase = wg.x * BN;
   let parts = select(1u, 2u, GATED);
-  let wRow = (e - p.e0) * parts * nc;  // the expert's first row in this binding
+  let wRow = es * parts * nc;  // the expert's first row in this binding
   var acc: array<vec4f, TM>;    // acc[i][j]: row i, column j of this thread's 4 × 4
   var accUp: array<vec4f, TM>;
   for (var k0 = 0u; k0 < K; k0 += BK) {

@@ -3,8 +3,9 @@
 // GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = gated(gate, up) (the activation prelude,
 //                 act_*.wgsl).
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–2 (p, a, w) and inputs8(): expert_common.wgsl; weights8(): the weight format's
-// prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins them).
+// Params, bindings 0–3 (p, a, w, slotOf), slotIn() and inputs8(): expert_common.wgsl; weights8():
+// the weight format's prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
+// them).
 // Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
 // row each when GATED) over every LANES-th run of 8 inputs, so neighbouring threads read
 // neighbouring weights and each weight is read once; the LANES partial sums of a column then meet in
@@ -19,19 +20,19 @@ override ROWS: u32 = 2u;
 override COLS = WG / LANES * ROWS;  // columns per workgroup
 const ROWS_MAX = 8u;
 
-@group(0) @binding(3) var<storage, read> ids: array<u32>;
-@group(0) @binding(4) var<storage, read> routeW: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> ids: array<u32>;
+@group(0) @binding(5) var<storage, read> routeW: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-var<workgroup> expert: u32;
+var<workgroup> held: u32;  // slotIn() of the slot's expert
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index: u32) {
   let tid = place(index);
   let slot = wg.y;
-  if (tid == 0u) { expert = ids[slot]; }
-  let e = workgroupUniformLoad(&expert);
-  if (e < p.e0 || e >= p.e1) { return; }
+  if (tid == 0u) { held = slotIn(ids[slot]); }
+  let es = workgroupUniformLoad(&held);  // the expert's slot in this binding
+  if (es == NONE) { return; }
 
   let K = p.K;
   let nc = p.n1 - p.n0;
@@ -39,7 +40,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
   let col0 = tid / LANES * ROWS;  // this thread's first column in the workgroup's COLS
   let n0 = wg.x * COLS;
   let parts = select(1u, 2u, GATED);
-  let wBase = (e - p.e0) * parts * nc;  // the expert's first gate (or down) row in this binding
+  let wBase = es * parts * nc;  // the expert's first gate (or down) row in this binding
   let aBase = select(slot, slot / p.topK, GATED) * K;
   var g: array<f32, ROWS_MAX>;
   var u: array<f32, ROWS_MAX>;

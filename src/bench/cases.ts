@@ -2,7 +2,7 @@
 // bandwidth ceiling), dense GEMMs, the MoE block at several token counts, and the same block computed
 // densely: one FFN of intermediate E·I over the same parameters, the cost of running every expert.
 import { copyKernel } from '../kernels/copy.js';
-import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
+import { linear } from '../model/linear.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { readBuffers, Workspace } from '../gpu/workspace.js';
 import { checkTokens, referenceQuantize, relativeError } from '../moe/reference.js';
@@ -82,29 +82,19 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
     ws.destroy();
   }
 
-  // Dense GEMM y[M,N] = x[M,K]·W[N,K]ᵀ through the expert kernels with one expert and every row on it.
+  // Dense GEMM y[M,N] = x[M,K]·W[N,K]ᵀ as the model's projections run it: the expert kernels with one
+  // expert and every row on it.
   for (const [m, n, k] of shapes.gemms) {
     const ws = new Workspace(device);
     const wHost = randomArray(n * k, 2, 0.05);
     const xHost = randomArray(m * k, 3);
     const w = uploadExpertMatrix(device, wHost, { experts: 1, parts: 1, outputs: n, inner: k }, dtype, 'gemm w');
-    const io = {
-      a: ws.upload(xHost, 'gemm x'), routeW: ws.upload(new Float32Array(m).fill(1), 'ones'),
-      out: ws.buffer(m * n * 4, 'gemm y'),
-    };
+    const y = ws.buffer(m * n * 4, 'gemm y');
     await (m === 1 ? tuneGemv(device, w, 1) : tuneGemm(device, dtype, k));
-    const rows = 32;
-    const blocks = Math.ceil(m / rows);
-    const dispatches = m === 1
-      ? indexedGemv(ws, w, { ...io, ids: ws.upload(new Uint32Array(1), 'ids') }, 1, 1)
-      : groupedGemm(ws, w, {
-        ...io,
-        sorted: ws.upload(Uint32Array.from({ length: blocks * rows }, (_, r) => (r < m ? r : 0xffffffff)), 'rows'),
-        blockExpert: ws.upload(new Uint32Array(blocks), 'blocks'),
-      }, 1, blocks, rows);
+    const dispatches = linear(ws, w, ws.upload(xHost, 'gemm x'), y, m);
     const ms = await medianMs(device, (enc) => pass(enc, dispatches), runs);
     const bytes = n * rowBytes(k, dtype) + 4 * (m * k + m * n);
-    const [out] = await readBuffers(device, [io.out]);
+    const [out] = await readBuffers(device, [y]);
     const wRef = stored(wHost, k);
     const firstRow = Float64Array.from({ length: n }, (_, j) => {
       let acc = 0;

@@ -12,9 +12,9 @@ export type Activation = 'swiglu';
 const ACTIVATIONS: Record<Activation, string> = { swiglu: 'act_swiglu' };
 
 /** expert_common.wgsl's Params: one weight binding. */
-const PARAMS = { e0: 'u32', e1: 'u32', n0: 'u32', n1: 'u32', K: 'u32', outStride: 'u32', topK: 'u32' } as const;
-/** expert_common.wgsl's bindings (a, w), then the kernel's. */
-const INPUTS = { a: 'read', w: 'read' } as const;
+const PARAMS = { s0: 'u32', s1: 'u32', n0: 'u32', n1: 'u32', K: 'u32', outStride: 'u32', topK: 'u32' } as const;
+/** expert_common.wgsl's bindings (a, w, slotOf), then the kernel's. */
+const INPUTS = { a: 'read', w: 'read', slotOf: 'read' } as const;
 
 export const GEMM = defineKernel('moe_gemm', {
   files: ['expert_common', 'moe_gemm'],
@@ -34,6 +34,7 @@ export const GEMV = defineKernel('moe_gemv', {
 
 export interface ExpertMatmulBuffers {
   a: GPUBuffer;       // GEMM 1: x [T,K]; GEMM 2: h [rows,K]
+  slotOf: GPUBuffer;  // [E] u32: the matrix slot of each expert, NONE where the matrix does not hold it
   routeW: GPUBuffer;  // [T·k] routing weights (GEMM 2's epilogue)
   out: GPUBuffer;     // GEMM 1: h [rows, N]; GEMM 2: ys [T·k, N]
 }
@@ -48,7 +49,7 @@ export function groupedGemm(
   const columns = 1024 / rows;  // moe_gemm.wgsl BN
   return m.chunks.map((c) => GEMM.launch(ws, {
     uniforms: params(m, c, topK), preludes, overrides,
-    buffers: { a: b.a, w: c.buffer, sorted: b.sorted, blockExpert: b.blockExpert, routeW: b.routeW, out: b.out },
+    buffers: { a: b.a, w: c.buffer, slotOf: b.slotOf, sorted: b.sorted, blockExpert: b.blockExpert, routeW: b.routeW, out: b.out },
     grid: [Math.ceil((c.n1 - c.n0) / columns), blocks],
   }));
 }
@@ -62,7 +63,7 @@ export function indexedGemv(
   const overrides = { GATED: gated(m), LANES: t.lanes, ROWS: t.rows };
   return m.chunks.map((c) => GEMV.launch(ws, {
     uniforms: params(m, c, topK), preludes, overrides,
-    buffers: { a: b.a, w: c.buffer, ids: b.ids, routeW: b.routeW, out: b.out },
+    buffers: { a: b.a, w: c.buffer, slotOf: b.slotOf, ids: b.ids, routeW: b.routeW, out: b.out },
     grid: [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
   }));
 }
@@ -72,4 +73,4 @@ const matrixPreludes = (m: ExpertMatrix, act: Activation = 'swiglu') => [...FORM
 
 const gated = (m: ExpertMatrix) => (m.parts === 2 ? 1 : 0);
 
-const params = (m: ExpertMatrix, c: ExpertChunk, topK: number) => ({ e0: c.e0, e1: c.e1, n0: c.n0, n1: c.n1, K: m.inner, outStride: m.outputs, topK });
+const params = (m: ExpertMatrix, c: ExpertChunk, topK: number) => ({ s0: c.e0, s1: c.e1, n0: c.n0, n1: c.n1, K: m.inner, outStride: m.outputs, topK });

@@ -223,18 +223,12 @@ function sparseWeights(
     wants.rows(device, s.down, [H, S], shared.down, 0);
     wants.host(s.sharedGate, [1, H], shared.gate);
   }
-  if (external) {
-    return () => external.experts.block(external.layer, {
-      router,
-      shared: shared && MoELayer.create(device, { hidden: H, numExperts: 1, intermediate: c.sharedIntermediate!, topK: 1, scoring: 'sigmoid' }, {
-        router: shared.gate, gateUp: shared.gateUp, down: shared.down,
-      }, { label: `${label} shared` }),
-    });
-  }
-  return () => MoELayer.create(device, moeConfigOf(c), {
-    router, gateUp: gateUp!, down: down!,
+  const weights = {
+    router,
     shared: shared && { intermediate: c.sharedIntermediate!, gateUp: shared.gateUp, down: shared.down, gate: shared.gate },
-  }, { label });
+  };
+  if (external) return () => MoELayer.withExperts(device, moeConfigOf(c), weights, external.experts.backend(external.layer), { label });
+  return () => MoELayer.create(device, moeConfigOf(c), { ...weights, gateUp: gateUp!, down: down! }, { label });
 }
 
 /** A dense MLP, run as a MoE layer of one expert that every token goes to with weight 1. */

@@ -2,7 +2,8 @@
 // live on the decoder's device (the expert-parallel scheduler).
 import type { RawRows } from '../io/checkpoint.js';
 import type { WeightDType } from '../weights/format.js';
-import type { MoELayer, RoutingBuffers } from './layer.js';
+import type { ExpertBackend } from './backend.js';
+import type { RoutingBuffers } from './layer.js';
 
 /**
  * A layer's MLP as the forward records it: a MoELayer (fused, on this device), or a block that must
@@ -25,6 +26,6 @@ export interface ExternalExperts {
    * [experts][parts][outputs] rows, as they stream in (as the checkpoint stores them).
    */
   rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): void | Promise<void>;
-  /** The layer's MLP, from its router [E, H] and shared expert (a one-expert sigmoid-gated MoELayer). */
-  block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock;
+  /** The backend that runs the layer's routed experts there (the layer's block routes and combines). */
+  backend(layer: number): ExpertBackend;
 }

@@ -1,12 +1,21 @@
-// A MoE block whose weights live on the GPU: encode() records router, alignment, expert GEMMs and
-// combine into one compute pass; nothing is read back, so routing never waits for the CPU.
-import type { TileTrial } from './tune.js';
+// A MoE block: the router, the routed experts (an expert backend: fused on this device, or sharded
+// over workers), an optional shared expert and the combine. plan() records it into a caller's
+// workspace; with the fused backend the whole block is one compute pass and nothing is read back, so
+// routing never waits for the CPU.
 import { combineKernel } from '../kernels/combine.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
-import { type Dispatch, Workspace } from '../gpu/workspace.js';
-import { ExpertSet, type ExpertSetRun } from './experts.js';
-import { MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, validateLayer, validateMask } from './spec.js';
+import { clearStep, recordSteps, type Step } from '../gpu/steps.js';
+import { Workspace } from '../gpu/workspace.js';
+import type { ExpertBackend } from './backend.js';
+import type { MLPBlock } from './block.js';
+import { FusedExperts } from './fused.js';
+import { type RoutedSlots, Router, type RouterWeights } from './router.js';
+import {
+  MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, type SharedExpertWeights, validateLayer, validateMask,
+  validateRouter,
+} from './spec.js';
+import type { TileTrial } from './tune.js';
 
 export interface MoELayerOptions {
   /** Calls on at most this many tokens take the indexed-GEMV decode path. Default 4. */
@@ -16,25 +25,11 @@ export interface MoELayerOptions {
 }
 
 /** GPU buffers of the routing decisions of the last call on a given token count. */
-export interface RoutingBuffers {
-  /** [T,k] u32 expert ids, best first */
-  ids: GPUBuffer;
-  /** [T,k] f32 routing weights */
-  weights: GPUBuffer;
-  /** [E] u32 tokens routed to each expert */
-  counts: GPUBuffer;
-}
-
-interface Plan {
-  ws: Workspace;
-  routed: ExpertSetRun;
-  clears: GPUBuffer[];
-  dispatches: Dispatch[];
-}
+export type RoutingBuffers = RoutedSlots;
 
 /**
- * Plans (buffers + bind groups) kept, per (token count, x, y): decode reuses one, prefill makes a
- * few. One command encoder may hold this many encode() calls of one layer with distinct plans.
+ * Plans (buffers + bind groups) kept by encode(), per (token count, x, y): decode reuses one, prefill
+ * makes a few. One command encoder may hold this many encode() calls of one layer with distinct plans.
  */
 const PLANS_KEPT = 8;
 
@@ -47,115 +42,154 @@ const bufferId = (b: GPUBuffer): number => {
   return id;
 };
 
-export class MoELayer {
-  private readonly routed: ExpertSet;
-  private readonly shared?: ExpertSet;
-  private readonly decodeMaxTokens: number;
-  private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
-  private last?: Plan;
+interface SharedExpert {
+  router: Router;
+  experts: FusedExperts;
+}
 
-  private constructor(private readonly device: GPUDevice, readonly config: Readonly<MoEConfig>, w: MoEWeights, o: MoELayerOptions) {
-    const label = o.label ?? 'moe';
-    const dtype = config.dtype ?? 'f32';
-    this.decodeMaxTokens = o.decodeMaxTokens ?? 4;
-    this.routed = new ExpertSet(device, resolveRouting(config), config.hidden, config.intermediate, dtype, {
-      router: w.router, routerBias: w.routerBias, selectionBias: w.selectionBias, mask: w.expertMask,
-      gateUp: w.gateUp, down: w.down,
-    }, label);
-    if (w.shared) {
-      const s = w.shared;
-      this.shared = new ExpertSet(device, {
-        experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1,
-      }, config.hidden, s.intermediate, dtype, {
-        router: s.gate ?? new Float32Array(config.hidden), gateUp: s.gateUp, down: s.down,
-      }, `${label} shared`);
-    }
-  }
+export class MoELayer implements MLPBlock {
+  private readonly plans = new PlanCache<{ ws: Workspace; steps: Step[]; routing: RoutedSlots }>(PLANS_KEPT);
+  private last?: RoutedSlots;
+
+  private constructor(
+    private readonly device: GPUDevice,
+    readonly config: Readonly<MoEConfig>,
+    private readonly router: Router,
+    private readonly experts: ExpertBackend,
+    private readonly shared: SharedExpert | undefined,
+  ) {}
 
   /** Uploads the weights (split across bindings as the device requires). Throws MoEInputError on bad input. */
   static create(device: GPUDevice, config: MoEConfig, weights: MoEWeights, options: MoELayerOptions = {}): MoELayer {
     validateLayer(config, weights);
-    return new MoELayer(device, { ...config }, weights, options);
+    const label = options.label ?? 'moe';
+    const path = { decodeMaxTokens: options.decodeMaxTokens };
+    const experts = new FusedExperts(device, shapeOf(config), config.dtype ?? 'f32', weights, label, path);
+    return MoELayer.assemble(device, config, weights, experts, options);
+  }
+
+  /** A block whose routed experts run on `experts` (the expert-parallel scheduler's, say); the router and shared expert are uploaded here. */
+  static withExperts(
+    device: GPUDevice, config: MoEConfig, weights: Omit<MoEWeights, 'gateUp' | 'down'>, experts: ExpertBackend, options: MoELayerOptions = {},
+  ): MoELayer {
+    validateRouter(config, weights);
+    return MoELayer.assemble(device, config, weights, experts, options);
+  }
+
+  private static assemble(device: GPUDevice, c: MoEConfig, w: RouterWeights & Pick<MoEWeights, 'shared' | 'expertMask'>, experts: ExpertBackend, o: MoELayerOptions): MoELayer {
+    const label = o.label ?? 'moe';
+    const router = new Router(device, resolveRouting(c), c.hidden, { ...w, mask: w.expertMask }, label);
+    const shared = w.shared && sharedExpert(device, c, w.shared, `${label} shared`, { decodeMaxTokens: o.decodeMaxTokens });
+    return new MoELayer(device, { ...c }, router, experts, shared);
+  }
+
+  /**
+   * Steps recording y [T,H] = MoE(x [T,H]) into buffers of `ws`, and the routing buffers they write.
+   * Throws MoEInputError when the call does not fit the device.
+   */
+  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutedSlots } {
+    this.checkFits(tokens);
+    const { hidden: H, topK: k } = this.config;
+    const routed = this.router.plan(ws, x, tokens);
+    const ys = ws.buffer(tokens * k * H * 4, 'ys');
+    const steps: Step[] = [clearStep(routed.counts)];
+    const work: Step[] = [routed.route];
+    let sharedY: GPUBuffer | undefined;
+    if (this.shared) {
+      const s = this.shared.router.plan(ws, x, tokens);
+      sharedY = ws.buffer(tokens * H * 4, 'shared ys');
+      steps.push(clearStep(s.counts));
+      work.push(s.route, ...this.shared.experts.plan(ws, x, s, tokens, sharedY));
+    }
+    // The shared expert first: a backend that leaves the GPU submits it with the router.
+    work.push(...this.experts.plan(ws, x, routed, tokens, ys), combineKernel(ws, { ys, shared: sharedY, y }, tokens, H, k));
+    const { ids, weights, counts } = routed;
+    return { steps: [...steps, ...work], routing: { ids, weights, counts } };
   }
 
   /**
    * Records y [T,H] = MoE(x [T,H]) into `encoder`. x and y are f32 storage buffers; the routing of
-   * this call is readable through routing() until the next encode().
+   * this call is readable through routing() until the next encode(). A backend that leaves the GPU
+   * submits `encoder` itself and resolves to the encoder to go on with.
    */
-  encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void {
+  encode(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, tokens: number): void | Promise<GPUCommandEncoder> {
     if (!Number.isInteger(tokens) || tokens < 0 || tokens > MAX_TOKENS) {
       throw new MoEInputError(`webmoe: tokens must be an integer in 0…${MAX_TOKENS}, got ${tokens}`);
     }
     if (tokens === 0) return;
-    const plan = this.plan(x, y, tokens);
-    this.last = plan;
-    for (const b of plan.clears) encoder.clearBuffer(b);
-    const pass = encoder.beginComputePass({ label: 'moe block' });
-    for (const d of plan.dispatches) d(pass);
-    pass.end();
+    const plan = this.plans.get(`${tokens} ${bufferId(x)} ${bufferId(y)}`, () => {
+      const ws = new Workspace(this.device);
+      try {
+        return { ws, ...this.plan(ws, x, y, tokens) };
+      } catch (e) {
+        ws.destroy();
+        throw e;
+      }
+    });
+    this.last = plan.routing;
+    return recordSteps(encoder, plan.steps, 'moe block');
   }
 
   /**
-   * Times the decode GEMV's tile shapes on this layer's matrices and keeps the fastest for the device
-   * (once per shape). Call before the first encode(): plans keep the tiles they were made with.
+   * Times the expert kernels' tile shapes on this layer's matrices and keeps the fastest for the
+   * device (once per shape). Call before the first encode(): plans keep the tiles they were made with.
    */
   async tune(): Promise<TileTrial[]> {
-    return [...await this.routed.tune(), ...await this.shared?.tune() ?? []];
+    return [...await this.experts.tune(), ...await this.shared?.experts.tune() ?? []];
   }
 
   /** Routing buffers written by the latest encode(). */
   routing(): RoutingBuffers {
     if (!this.last) throw new MoEInputError('webmoe: routing() before any encode()');
-    const { ids, weights, counts } = this.last.routed;
-    return { ids, weights, counts };
+    return this.last;
   }
 
   /** Steers routing: masked (false/0) experts are never chosen from the next call on. */
   setExpertMask(mask: ArrayLike<boolean | number>): void {
-    validateMask(mask, this.routed.routing);
-    this.routed.setMask(mask);
+    validateMask(mask, this.router.routing);
+    this.router.setMask(mask);
   }
 
   destroy(): void {
     this.plans.destroy();
     this.last = undefined;
-    this.routed.destroy();
-    this.shared?.destroy();
+    this.router.destroy();
+    this.experts.destroy();
+    if (this.shared) {
+      this.shared.router.destroy();
+      this.shared.experts.destroy();
+    }
   }
 
-  private plan(x: GPUBuffer, y: GPUBuffer, tokens: number): Plan {
-    return this.plans.get(`${tokens} ${bufferId(x)} ${bufferId(y)}`, () => this.build(x, y, tokens));
-  }
-
-  private build(x: GPUBuffer, y: GPUBuffer, tokens: number): Plan {
-    const gemv = tokens <= this.decodeMaxTokens;
-    this.checkFits(tokens, gemv);
-    const ws = new Workspace(this.device);
-    const routed = this.routed.plan(ws, x, tokens, gemv);
-    const shared = this.shared?.plan(ws, x, tokens, gemv);
-    const combine = combineKernel(ws, { ys: routed.ys, shared: shared?.ys, y }, tokens, this.config.hidden, this.config.topK);
-    return {
-      ws, routed,
-      clears: [routed.counts, ...(shared ? [shared.counts] : [])],
-      dispatches: [...routed.dispatches, ...(shared?.dispatches ?? []), combine],
-    };
-  }
-
-  private checkFits(tokens: number, gemv: boolean): void {
-    const sets = [this.routed, ...(this.shared ? [this.shared] : [])].map((s) => s.needs(tokens, gemv));
+  private checkFits(tokens: number): void {
+    const needs = [this.experts.needs(tokens), ...(this.shared ? [this.shared.experts.needs(tokens)] : [])];
     const limit = storageBindingLimit(this.device);
-    const bytes = Math.max(tokens * this.config.hidden * 4, ...sets.map((n) => n.bytes));
+    const bytes = Math.max(tokens * this.config.hidden * 4, ...needs.map((n) => n.bytes));
     if (bytes > limit) {
       throw new MoEInputError(
         `webmoe: ${tokens} tokens need a ${bytes}-byte activation buffer, over the storage binding limit of ${limit}: run fewer tokens per call`,
       );
     }
     const maxGrid = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const grid = Math.max(...sets.map((n) => n.grid));
+    const grid = Math.max(...needs.map((n) => n.grid));
     if (grid > maxGrid) {
       throw new MoEInputError(
         `webmoe: ${tokens} tokens need ${grid} workgroups in one grid dimension, over the device's ${maxGrid}: run fewer tokens per call`,
       );
     }
   }
+}
+
+const shapeOf = (c: MoEConfig) => ({ experts: c.numExperts, topK: c.topK, hidden: c.hidden, intermediate: c.intermediate });
+
+/**
+ * A shared expert (Qwen2-MoE) as a routed set of one expert, k = 1, whose router's single logit is the
+ * shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
+ */
+function sharedExpert(device: GPUDevice, c: MoEConfig, s: SharedExpertWeights, label: string, path: { decodeMaxTokens?: number }): SharedExpert {
+  const routing = { experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1 } as const;
+  return {
+    router: new Router(device, routing, c.hidden, { router: s.gate ?? new Float32Array(c.hidden) }, label),
+    experts: new FusedExperts(device, { experts: 1, topK: 1, hidden: c.hidden, intermediate: s.intermediate }, c.dtype ?? 'f32', s, label, path),
+  };
 }

@@ -125,10 +125,18 @@ function expectWeights(name: string, a: ExpertWeights | undefined, s: ExpertShap
 
 /** Checks a block's config and weights; throws MoEInputError naming the first bad field. */
 export function validateLayer(c: MoEConfig, w: MoEWeights): void {
+  validateRouter(c, w);
+  const { hidden: H, numExperts: E, intermediate: I } = c;
+  expectWeights('gateUp', w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, `numExperts·2·intermediate·hidden = ${E}·2·${I}·${H}`);
+  expectWeights('down', w.down, { experts: E, parts: 1, outputs: H, inner: I }, `numExperts·hidden·intermediate = ${E}·${H}·${I}`);
+}
+
+/** Checks a block's config, router and shared expert (all but the routed experts, which a backend may hold elsewhere). */
+export function validateRouter(c: MoEConfig, w: Omit<MoEWeights, 'gateUp' | 'down'>): void {
   positiveInt('hidden', c.hidden);
   positiveInt('numExperts', c.numExperts, MAX_EXPERTS);
   positiveInt('intermediate', c.intermediate);
-  const { hidden: H, numExperts: E, intermediate: I } = c;
+  const { hidden: H, numExperts: E } = c;
   positiveInt('topK', c.topK, E);
   if (c.scoring !== undefined && c.scoring !== 'softmax' && c.scoring !== 'sigmoid') {
     fail(`scoring must be 'softmax' or 'sigmoid', got ${String(c.scoring)}`);
@@ -144,8 +152,6 @@ export function validateLayer(c: MoEConfig, w: MoEWeights): void {
   expectLength('router', w.router, E * H, `numExperts·hidden = ${E}·${H}`);
   if (w.routerBias) expectLength('routerBias', w.routerBias, E, 'numExperts');
   if (w.selectionBias) expectLength('selectionBias', w.selectionBias, E, 'numExperts');
-  expectWeights('gateUp', w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, `numExperts·2·intermediate·hidden = ${E}·2·${I}·${H}`);
-  expectWeights('down', w.down, { experts: E, parts: 1, outputs: H, inner: I }, `numExperts·hidden·intermediate = ${E}·${H}·${I}`);
   if (w.shared) {
     const s = w.shared;
     positiveInt('shared.intermediate', s.intermediate);

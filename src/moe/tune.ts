@@ -4,10 +4,10 @@ import { medianMs, randomArray } from '../gpu/timing.js';
 import type { Dispatch } from '../gpu/workspace.js';
 import { Workspace } from '../gpu/workspace.js';
 import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix } from '../weights/matrix.js';
-import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import { loadStoredTiles } from '../kernels/tileStore.js';
 import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from '../kernels/tiles.js';
 import type { WeightDType } from '../weights/format.js';
+import { expertMatmul, fixedSlots, type Slots } from './matmul.js';
 
 export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: number }
 
@@ -17,8 +17,8 @@ export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: numb
  */
 export function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs = 3): Promise<TileTrial[]> {
   return trial(device, gemvKey(m), gemvCandidates(device), runs, (ws) => {
-    const io = { ...inputs(ws, m, slots), ids: ws.upload(Uint32Array.from({ length: slots }, (_, s) => s % m.experts), 'trial ids') };
-    return (tiles) => indexedGemv(ws, m, io, slots, slots, tiles);
+    const ids = Uint32Array.from({ length: slots }, (_, s) => s % m.experts);
+    return run(ws, m, fixedSlots(ws, ids, new Float32Array(slots).fill(1), 1, slots, { gemv: true }));
   });
 }
 
@@ -34,13 +34,9 @@ export async function tuneGemm(device: GPUDevice, dtype: WeightDType, inner: num
   try {
     for (const rows of [8, 16, 32] as const) {
       trials.push(...await trial(device, gemmKey(m, rows), gemmCandidates(device, rows, dtype), runs, (ws) => {
-        const slots = shape.experts * rows;  // one slot a row; A rows of GEMM 1 are slots (topK 1)
-        const io = {
-          ...inputs(ws, m, slots),
-          sorted: ws.upload(Uint32Array.from({ length: slots }, (_, i) => i), 'trial rows'),
-          blockExpert: ws.upload(Uint32Array.from({ length: shape.experts }, (_, b) => b), 'trial blocks'),
-        };
-        return (tiles) => groupedGemm(ws, m, io, 1, shape.experts, rows, tiles);
+        const slots = shape.experts * rows;  // one slot a row (topK 1), one block of rows an expert
+        const ids = Uint32Array.from({ length: slots }, (_, s) => Math.floor(s / rows));
+        return run(ws, m, fixedSlots(ws, ids, new Float32Array(slots).fill(1), slots, 1, { gemv: false, rows }));
       }));
     }
   } finally {
@@ -49,13 +45,13 @@ export async function tuneGemm(device: GPUDevice, dtype: WeightDType, inner: num
   return trials;
 }
 
-/** Inputs, routing weights and output of `slots` rows for `m`. */
-function inputs(ws: Workspace, m: ExpertMatrix, slots: number) {
-  return {
-    a: ws.upload(Float32Array.from({ length: slots * m.inner }, (_, i) => Math.sin(i)), 'trial a'),
-    routeW: ws.upload(new Float32Array(slots).fill(1), 'trial routeW'),
-    out: ws.buffer(slots * m.outputs * 4, 'trial out'),
-  };
+/** The launches of `m` on the slots with given tiles: inputs, a slot table and an output of their own. */
+function run(ws: Workspace, m: ExpertMatrix, s: Slots): (tiles: GemvTiles | GemmTiles) => Dispatch[] {
+  const rows = s.tokens * s.topK;
+  const a = ws.upload(Float32Array.from({ length: rows * m.inner }, (_, i) => Math.sin(i)), 'trial a');
+  const slotOf = ws.upload(Uint32Array.from({ length: m.experts }, (_, e) => e), 'trial slot table');
+  const out = ws.buffer(rows * m.outputs * 4, 'trial out');
+  return (tiles) => expertMatmul(ws, m, slotOf, s, a, out, tiles);
 }
 
 const timedOn = new WeakMap<GPUDevice, TileTrial[]>();

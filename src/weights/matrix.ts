@@ -5,7 +5,7 @@ import { uploadBuffer } from '../gpu/workspace.js';
 import { type HostWeights, rawOf, storedRows } from './convert.js';
 import { FORMATS, type WeightDType } from './format.js';
 
-/** One binding: experts [e0,e1) × output columns [n0,n1), laid out [e1-e0][parts][n1-n0][inner]. */
+/** One binding: slots [e0,e1) × output columns [n0,n1), laid out [e1-e0][parts][n1-n0][inner]. */
 export interface ExpertChunk {
   e0: number;
   e1: number;
@@ -17,8 +17,11 @@ export interface ExpertChunk {
 /**
  * A stacked weight [experts][parts · outputs][inner] on the GPU. parts = 2 for a fused gate/up
  * projection (gate rows first, then up rows, as in Hugging Face's [E, 2I, H]), 1 for down [E, H, I].
+ * It holds `experts` slots; the kernels find an expert's slot in a slot table (slotOf[e]), so a
+ * matrix may hold all of a layer's experts in order (the table is the identity) or any subset.
  */
 export interface ExpertMatrix {
+  /** slots */
   experts: number;
   parts: 1 | 2;
   outputs: number;

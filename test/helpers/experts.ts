@@ -12,7 +12,18 @@ import { poisoned, readF32, runKernels } from './gpu.js';
 import { Rng } from '../ref/rng.js';
 import { isQuant, type WeightDType } from '../../src/weights/format.js';
 
-export interface Case { T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array }
+export interface Case {
+  T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array;
+  /** The experts the matrices hold, in slot order (the slot table maps the rest to NONE). Default: all, in order. */
+  held?: number[];
+}
+
+/** Rows of experts `held`, in that order, of a stacked host matrix of `per` values an expert. */
+const gather = (w: Float32Array, held: number[], per: number) => {
+  const out = new Float32Array(held.length * per);
+  held.forEach((e, i) => out.set(w.subarray(e * per, (e + 1) * per), i * per));
+  return out;
+};
 
 /**
  * Both expert matrices of a random block on `dev`, by the GEMV (one row per slot) or the aligned GEMM,
@@ -30,14 +41,16 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   for (const e of ids) counts[e]++;
 
   const ws = new Workspace(dev);
-  const gateUp: ExpertMatrix = uploadExpertMatrix(dev, gateUpHost, { experts: E, parts: 2, outputs: I, inner: H }, dtype, 'gateUp');
-  const down: ExpertMatrix = uploadExpertMatrix(dev, downHost, { experts: E, parts: 1, outputs: H, inner: I }, dtype, 'down');
+  const held = c.held ?? [...Array(E).keys()];
+  const gateUp: ExpertMatrix = uploadExpertMatrix(dev, gather(gateUpHost, held, 2 * I * H), { experts: held.length, parts: 2, outputs: I, inner: H }, dtype, 'gateUp');
+  const down: ExpertMatrix = uploadExpertMatrix(dev, gather(downHost, held, H * I), { experts: held.length, parts: 1, outputs: H, inner: I }, dtype, 'down');
+  const slotOf = ws.upload(Uint32Array.from({ length: E }, (_, e) => (held.includes(e) ? held.indexOf(e) : 0xffffffff)), 'slot table');
   const blocks = maxBlocks(slots, E, rows);
   const hRows = gemv ? slots : blocks * rows;
   const h = poisoned(dev, hRows * I * 4, 'h');
   const ys = poisoned(dev, slots * H * 4, 'ys');
   const sorted = ws.buffer(blocks * rows * 4, 'sorted');
-  const io = { a: ws.upload(x, 'x'), routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
+  const io = { a: ws.upload(x, 'x'), slotOf, routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
   await runKernels(dev, () => gemv
       ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles)]
       : [

@@ -38,6 +38,22 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       }
     });
 
+    it(`${path}: matrices holding a subset of the experts in another order, through the slot table`, async () => {
+      const rng = new Rng(28);
+      for (let i = 0; i < 6; i++) {
+        const E = rng.pick([4, 8, 32]);
+        const order = [...Array(E).keys()].sort(() => rng.next() - 0.5);
+        const held = order.slice(0, rng.int(1, E));
+        const T = rng.pick([1, 3, 40]);
+        const k = Math.min(held.length, rng.pick([1, 2, 4]));
+        const ids = Uint32Array.from({ length: T * k }, () => rng.pick(held));
+        const c = randomCase(rng, { T, E, k, ids, held, dtype: rng.pick(['f32', 'f16', 'q8', 'q4'] as const) });
+        const err = await run(i % 2 ? tiny : device, c, gemv, 30 + i);
+        expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
     it(`${path}: weights split over many small bindings give the same result`, async () => {
       const rng = new Rng(24);
       // 8 KiB bindings. f32: gate/up of one expert (11880 B) splits into column ranges, down holds

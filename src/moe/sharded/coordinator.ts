@@ -1,21 +1,22 @@
 // The expert-parallel scheduler: the routed experts of every MoE layer sharded over workers (a GPU
 // device each, or the CPU), the rest of the model on the coordinator's device. Loading: the
 // checkpoint streams once through the coordinator, which hands each expert's rows to its worker.
-// Per MoE layer and forward: the routing and the normed rows come back from the device, rows are
-// batched by expert, each worker gets only its rows (transferred, not copied), and the weighted
-// outputs are summed per token in the fused block's order.
+// Per MoE layer and forward: the layer's block routes on the device (the same router as the fused
+// path, biases and mask included); the routing and the normed rows come back, rows are batched by
+// expert, each worker gets only its rows (transferred, not copied), and the slots' weighted outputs
+// go back to the device for the block's combine (backend.ts).
 import { type Remote, transfer, wrap } from 'comlink';
 import type { RawRows } from '../../io/checkpoint.js';
 import { DTYPE_BYTES } from '../../io/dtype.js';
-import type { ExternalExperts, MLPBlock } from '../block.js';
-import type { MoELayer } from '../layer.js';
-import { type MoEConfig, resolveRouting } from '../spec.js';
-import { swigluExpertBytes } from '../../weights/matrix.js';
-import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
 import { guard, spawnWorker, WorkerError, type WorkerHandle } from '../../platform/workers.js';
-import { RoutedBlock } from './routedBlock.js';
-import type { ShardApi } from './shard.js';
 import type { WeightDType } from '../../weights/format.js';
+import { swigluExpertBytes } from '../../weights/matrix.js';
+import type { ExpertBackend } from '../backend.js';
+import type { ExternalExperts } from '../block.js';
+import type { MoEConfig } from '../spec.js';
+import { ShardedExperts } from './backend.js';
+import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
+import type { ShardApi } from './shard.js';
 
 export interface ExpertParallelOptions extends PlacementOptions {
   /** The shard worker script: a URL, or one per worker. Default: the built one beside the package's modules. */
@@ -123,10 +124,10 @@ export class ExpertCoordinator implements ExternalExperts {
     return Promise.all(sends).then(() => {});
   }
 
-  block(layer: number, parts: { router: Float32Array; shared?: MoELayer }): MLPBlock {
+  backend(layer: number): ExpertBackend {
     const c = this.config;
-    return new RoutedBlock(this.device, layer, resolveRouting(c), c.hidden, parts.router, parts.shared,
-      (l, x, ids, weights, shared) => this.runLayer(l, x, ids, weights, shared), (ms) => (this.stats_.readbackMs += ms));
+    return new ShardedExperts(this.device, layer, c.hidden, c.topK,
+      (l, x, ids, weights) => this.runLayer(l, x, ids, weights), (ms) => (this.stats_.readbackMs += ms));
   }
 
   stats(): ExpertParallelStats {
@@ -150,8 +151,8 @@ export class ExpertCoordinator implements ExternalExperts {
     }
   }
 
-  /** y [T, H] = shared + Σ_j w[t, j] · expert_{ids[t, j]}(x[t]), the experts on their workers. */
-  private async runLayer(layer: number, x: Float32Array, ids: Uint32Array, weights: Float32Array, shared?: Float32Array): Promise<Float32Array<ArrayBuffer>> {
+  /** ys [T·k, H]: w[t, j] · expert_{ids[t, j]}(x[t]) of each slot, the experts on their workers. */
+  private async runLayer(layer: number, x: Float32Array, ids: Uint32Array, weights: Float32Array): Promise<Float32Array<ArrayBuffer>> {
     if (this.disposed) throw new WorkerError('webmoe: the expert-parallel engine was disposed');
     const H = this.config.hidden;
     const E = this.config.numExperts;
@@ -203,22 +204,13 @@ export class ExpertCoordinator implements ExternalExperts {
     st.transferMs += roundTrip - slowest;
     st.layerCalls++;
 
-    // Combine as the fused block's kernel does: the shared row, then the k slots in order, in f32.
+    // Each slot's row from its worker's output, for the block's combine on the GPU.
     t0 = performance.now();
-    const y = new Float32Array(T * H);
-    for (let t = 0; t < T; t++) {
-      for (let h = 0; h < H; h++) {
-        let acc = shared ? shared[t * H + h] : 0;
-        for (let j = 0; j < k; j++) {
-          const s = t * k + j;
-          acc = Math.fround(acc + outs[owner[ids[s]]]!.y[where[s] * H + h]);
-        }
-        y[t * H + h] = acc;
-      }
-    }
+    const ys = new Float32Array(S * H);
+    for (let s = 0; s < S; s++) ys.set(outs[owner[ids[s]]]!.y.subarray(where[s] * H, (where[s] + 1) * H), s * H);
     for (const o of outs) if (o) st.bytesFromWorkers += o.y.byteLength;
     st.hostMs += performance.now() - t0;
-    return y;
+    return ys;
   }
 
   /** A call on a shard; its failure or death becomes a WorkerError naming the worker and its experts. */

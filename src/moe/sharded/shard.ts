@@ -2,9 +2,10 @@
 // each MoE layer that the placement gives it — on its own GPU device, or in host memory for the CPU
 // path — takes their rows as the coordinator streams the checkpoint, and runs batches of rows.
 import { transfer } from 'comlink';
-import { createExpertMatrix, destroyExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
+import { createExpertMatrix, type ExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
+import { FusedExperts } from '../fused.js';
 import { cpuExpertRows } from './cpuExperts.js';
-import { GpuExperts, type ShardLayer } from './gpuExperts.js';
+import { GpuExperts } from './gpuExperts.js';
 import type { WorkerKind } from './placement.js';
 import type { RawRows } from '../../io/checkpoint.js';
 import { storedRows } from '../../weights/convert.js';
@@ -34,6 +35,11 @@ export interface ShardApi {
   dispose(): void;
 }
 
+interface ShardLayer {
+  gateUp: ExpertMatrix;
+  down: ExpertMatrix;
+}
+
 interface HostLayer {
   gateUp: Float32Array;
   down: Float32Array;
@@ -42,7 +48,7 @@ interface HostLayer {
 /** The shard object of a worker; `device` makes its GPU device (only called for GPU shards). */
 export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
   let o: ShardInit | undefined;
-  let gpu: { device: GPUDevice; layers: Map<number, ShardLayer>; experts?: GpuExperts } | undefined;
+  let gpu: { device: GPUDevice; layers: Map<number, ShardLayer>; experts: GpuExperts } | undefined;
   const host = new Map<number, HostLayer>();
   const need = () => {
     if (!o) throw new Error('webmoe: shard used before init()');
@@ -58,7 +64,10 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
           gateUp: createExpertMatrix(d, { experts: n, parts: 2, outputs: I, inner: H }, dtype, `layer ${l} shard gate/up`),
           down: createExpertMatrix(d, { experts: n, parts: 1, outputs: H, inner: I }, dtype, `layer ${l} shard down`),
         }]));
-        gpu = { device: d, layers };
+        // Each layer's local experts as a fused backend with k = 1 (it owns the matrices from here on).
+        const fused = new Map([...layers].map(([l, m]) => [l,
+          new FusedExperts(d, { experts: m.gateUp.experts, topK: 1, hidden: H, intermediate: I }, dtype, m, `layer ${l} shard`)]));
+        gpu = { device: d, layers, experts: new GpuExperts(d, fused, H) };
       } else {
         for (const [l, n] of init.layers) host.set(l, { gateUp: new Float32Array(n * 2 * I * H), down: new Float32Array(n * H * I) });
       }
@@ -77,7 +86,6 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
       const t0 = performance.now();
       let y: Float32Array<ArrayBuffer>;
       if (gpu) {
-        gpu.experts ??= new GpuExperts(gpu.device, gpu.layers, H);
         y = await gpu.experts.run(layer, x, ids, weights);
       } else {
         const w = host.get(layer)!;
@@ -87,8 +95,7 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
     },
     dispose() {
       if (gpu) {
-        gpu.experts?.destroy();
-        for (const m of gpu.layers.values()) { destroyExpertMatrix(m.gateUp); destroyExpertMatrix(m.down); }
+        gpu.experts.destroy();
         gpu.device.destroy();
         gpu = undefined;
       }

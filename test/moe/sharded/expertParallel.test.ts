@@ -5,8 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type LoadModelOptions } from '../../../src/api/engine.js';
 import { nodeDirSource } from '../../../src/io/nodeSource.js';
 import { relativeError } from '../../../src/moe/reference.js';
+import { MoELayer } from '../../../src/moe/layer.js';
+import { runMoE } from '../../../src/moe/run.js';
+import { ExpertCoordinator } from '../../../src/moe/sharded/coordinator.js';
+import { uploadBuffer } from '../../../src/gpu/workspace.js';
+import { rawOf } from '../../../src/weights/convert.js';
 import '../../../src/platform/nodeWorkers.js';
-import { testDevice } from '../../helpers/gpu.js';
+import { poisoned, readF32, readU32, testDevice } from '../../helpers/gpu.js';
+import { randomSpec } from '../../helpers/spec.js';
+import { Rng } from '../../ref/rng.js';
 import { golden, modelDir } from '../../helpers/models.js';
 import { buildWorkers } from '../../helpers/workers.js';
 
@@ -62,6 +69,38 @@ describe('expert-parallel scheduler', () => {
       expect(engine.experts!.placement.layers.get(0)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
     } finally {
       engine.dispose();
+    }
+  });
+
+  // What a checkpoint with a router bias (gpt-oss), a selection bias (DeepSeek-V3) or an expert mask
+  // gets: the sharded backend routes through the layer's router, so --workers routes as the fused path.
+  it('a block with router bias, selection bias, grouped sigmoid routing and an expert mask: the sharded backend gives the fused output', async () => {
+    const rng = new Rng(61);
+    for (const [routing, tokens] of [[{ topkBeforeSoftmax: true, routerBias: rng.array(8) }, 1], [{ topkBeforeSoftmax: true, routerBias: rng.array(8) }, 9],
+      [{ scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup: 4, topkGroup: 3, selectionBias: rng.array(8, 0.2) }, 7]] as const) {
+      const s = randomSpec(rng, { tokens, numExperts: 8, topK: 2, hidden: 40, intermediate: 24, ...routing, expertMask: [1, 1, 0, 1, 1, 1, 0, 1] });
+      const fusedOut = await runMoE(device, s);
+      const coordinator = await ExpertCoordinator.start(device, s, [0], 'f32', { workers: ['gpu', 'cpu'] });
+      let layer: MoELayer | undefined;
+      try {
+        await coordinator.rows(0, 'gateUp', 0, rawOf(s.gateUp));
+        await coordinator.rows(0, 'down', 0, rawOf(s.down));
+        layer = MoELayer.withExperts(device, s, s, coordinator.backend(0));
+        const x = uploadBuffer(device, s.x, 'x');
+        const y = poisoned(device, s.x.byteLength, 'y');
+        const encoder = device.createCommandEncoder();
+        const next = (await layer.encode(encoder, x, y, tokens)) ?? encoder;
+        device.queue.submit([next.finish()]);
+        const got = await readF32(device, y, tokens * s.hidden);
+        const ids = await readU32(device, layer.routing().ids, tokens * 2);
+        expect(Array.from(ids)).toEqual(Array.from(fusedOut.expertIds));
+        expect(ids.every((e) => e !== 2 && e !== 6)).toBe(true);
+        expect(relativeError(got, fusedOut.y)).toBeLessThan(1e-5);
+        expect(coordinator.stats().layerCalls).toBe(1);
+      } finally {
+        layer?.destroy();
+        coordinator.dispose();
+      }
     }
   });
 });

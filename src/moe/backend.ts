@@ -1,0 +1,19 @@
+// What runs a MoE layer's routed experts. The layer routes (router.ts) and combines; a backend turns
+// the routing into each slot's weighted expert output. Fused: every expert resident on this device
+// (fused.ts). Sharded: experts on worker devices and CPUs (sharded/). A backend whose experts are not
+// all resident reads the routing and fetches what it lacks (the slot table lets the kernels run on
+// any subset).
+import type { TileTrial } from './tune.js';
+import type { Step } from '../gpu/steps.js';
+import type { Workspace } from '../gpu/workspace.js';
+import type { RoutedSlots } from './router.js';
+
+export interface ExpertBackend {
+  /** Steps that write ys [T·k, H]: each routing slot's expert output times its weight. */
+  plan(ws: Workspace, x: GPUBuffer, routed: RoutedSlots, tokens: number, ys: GPUBuffer): Step[];
+  /** The largest activation buffer (bytes) and grid dimension (workgroups) a call on `tokens` needs on this device. */
+  needs(tokens: number): { bytes: number; grid: number };
+  /** Picks the kernels' tiles for this backend's matrices on this device. */
+  tune(): Promise<TileTrial[]>;
+  destroy(): void;
+}

@@ -1,0 +1,61 @@
+// The fused expert backend: every expert of the layer resident on this device, in order (the slot
+// table is the identity), run by the MoE block's kernels in the same pass as the router.
+import type { Step } from '../gpu/steps.js';
+import { uploadBuffer, type Workspace } from '../gpu/workspace.js';
+import type { WeightDType } from '../weights/format.js';
+import { destroyExpertMatrix, type ExpertWeights, toExpertMatrix } from '../weights/matrix.js';
+import type { ExpertBackend } from './backend.js';
+import { type ExpertPair, expertFFN, type PathOptions, routedSlots, slotShape } from './matmul.js';
+import type { RoutedSlots } from './router.js';
+import { type TileTrial, tuneGemm, tuneGemv } from './tune.js';
+
+export interface FusedShape {
+  experts: number;
+  topK: number;
+  hidden: number;
+  intermediate: number;
+}
+
+export class FusedExperts implements ExpertBackend {
+  private readonly pair: ExpertPair;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly shape: FusedShape,
+    dtype: WeightDType,
+    w: { gateUp: ExpertWeights; down: ExpertWeights },
+    label: string,
+    private readonly path: PathOptions = {},
+  ) {
+    const { experts: E, hidden: H, intermediate: I } = shape;
+    this.pair = {
+      gateUp: toExpertMatrix(device, w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, dtype, `${label} gate/up`),
+      down: toExpertMatrix(device, w.down, { experts: E, parts: 1, outputs: H, inner: I }, dtype, `${label} down`),
+      slotOf: uploadBuffer(device, Uint32Array.from({ length: E }, (_, e) => e), `${label} slot table`),
+    };
+  }
+
+  plan(ws: Workspace, x: GPUBuffer, routed: RoutedSlots, tokens: number, ys: GPUBuffer): Step[] {
+    const { experts, topK } = this.shape;
+    return expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, topK, experts, this.path), x, ys);
+  }
+
+  needs(tokens: number): { bytes: number; grid: number } {
+    const { experts, topK, hidden, intermediate } = this.shape;
+    const { hRows, grid } = slotShape(tokens, topK, experts, this.path);
+    return { bytes: 4 * Math.max(hRows * intermediate, tokens * topK * hidden), grid };
+  }
+
+  /** Picks the decode GEMV's and the prefill GEMM's tiles for this backend's matrices on this device (moe/tune.ts). */
+  async tune(): Promise<TileTrial[]> {
+    const { gateUp, down } = this.pair;
+    const k = this.shape.topK;
+    return [...await tuneGemv(this.device, gateUp, k), ...await tuneGemv(this.device, down, k), ...await tuneGemm(this.device, gateUp.dtype, gateUp.inner)];
+  }
+
+  destroy(): void {
+    destroyExpertMatrix(this.pair.gateUp);
+    destroyExpertMatrix(this.pair.down);
+    this.pair.slotOf.destroy();
+  }
+}
