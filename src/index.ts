@@ -12,7 +12,7 @@ export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type Download
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
 export { type ModelConfig, ModelConfigError } from './model/config.js';
 export { Decoder, DecoderInputError } from './model/decoder.js';
-export { FAMILIES, readConfig } from './model/families.js';
+export { FAMILIES, readConfig } from './model/families/registry.js';
 export { ModelLoadError } from './model/load.js';
 export { Sampler, type SamplingOptions } from './model/sampling.js';
 export { type ChatMessage, TextTokenizer } from './model/tokenizer.js';

@@ -6,7 +6,7 @@ import type { ModelSource } from '../io/source.js';
 import { readBuffers } from '../gpu/workspace.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
-import { readConfig } from '../model/families.js';
+import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { type ChatMessage, findStop, TextTokenizer } from '../model/tokenizer.js';
@@ -209,7 +209,7 @@ export class Engine {
   private async routing(pos0: number, tokens: number, load: Map<number, number[]>): Promise<RoutingStep> {
     const sparse = sparseLayers(this.config);
     const buffers = sparse.flatMap((l) => {
-      const r = this.decoder.layer(l).mlp.routing();
+      const r = this.decoder.routing(l)!;
       return [r.ids, r.weights, r.counts];
     });
     const data = await readBuffers(this.device, buffers);

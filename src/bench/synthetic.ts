@@ -4,7 +4,8 @@
 // (seed, tensor, element), so any two reads of the same bytes agree whatever their ranges.
 // Weights are uniform with standard deviation 1/√fan_in (fan_in: the tensor's last dimension), norms
 // are 1: activations stay finite through any number of layers.
-import { EMBED, FINAL_NORM, LM_HEAD, readConfig } from '../model/families.js';
+import { readConfig } from '../model/families/registry.js';
+import { checkpointTensors } from '../model/load.js';
 import type { ModelFile, ModelSource } from '../io/source.js';
 
 /**
@@ -110,30 +111,11 @@ function f16Bits(v: number): number {
   return (sign | (exp << 10) | mant) + ((x >>> 12) & 1);
 }
 
-/** Every tensor of a GraniteMoE checkpoint, in file order, with its name from the family adapter. */
+/** Every tensor of a GraniteMoE checkpoint, in file order, as the family's blocks declare them. */
 function graniteTensors(config: Record<string, unknown>): { name: string; shape: number[] }[] {
   const { family, config: c } = readConfig(config);
   if (c.family !== 'granitemoe') throw new Error(`webmoe: synthetic checkpoints are GraniteMoE only, got ${c.family}`);
-  const { hidden: H, vocab: V, experts: E, moeIntermediate: I, heads, kvHeads, headDim: D } = c;
-  const out = [{ name: EMBED, shape: [V, H] }];
-  for (let l = 0; l < c.layers; l++) {
-    const n = family.layer(l);
-    if (!('gateUp' in n.experts)) throw new Error('webmoe: expected stacked GraniteMoE experts');
-    out.push(
-      { name: n.inputNorm, shape: [H] },
-      { name: n.q, shape: [heads * D, H] },
-      { name: n.k, shape: [kvHeads * D, H] },
-      { name: n.v, shape: [kvHeads * D, H] },
-      { name: n.o, shape: [H, heads * D] },
-      { name: n.postNorm, shape: [H] },
-      { name: n.router, shape: [E, H] },
-      { name: n.experts.gateUp, shape: [E, 2 * I, H] },
-      { name: n.experts.down, shape: [E, H, I] },
-    );
-  }
-  out.push({ name: FINAL_NORM, shape: [H] });
-  if (!c.tieEmbeddings) out.push({ name: LM_HEAD, shape: [V, H] });
-  return out;
+  return checkpointTensors(family, c);
 }
 
 /**

@@ -9,7 +9,7 @@ import { openCheckpoint } from '../io/checkpoint.js';
 import { nodeDirSource, nodeFile, nodeModelSource } from '../io/nodeSource.js';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import type { ModelSource } from '../io/source.js';
-import { readConfig } from '../model/families.js';
+import { readConfig } from '../model/families/registry.js';
 import { bundledModelDir, createNodeDevice } from '../node.js';
 import type { ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 

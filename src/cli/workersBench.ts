@@ -10,7 +10,7 @@ import type { ExpertParallelStats } from '../moe/sharded/coordinator.js';
 import { dtypeArg, intArg } from './args.js';
 import { swigluExpertBytes } from '../weights/matrix.js';
 import { openCheckpoint } from '../io/checkpoint.js';
-import { readConfig } from '../model/families.js';
+import { readConfig } from '../model/families/registry.js';
 import { loadEngine, sourceOf } from './model.js';
 
 interface Phase {

@@ -7,6 +7,7 @@ export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([
 
 export class Workspace {
   private owned: GPUBuffer[] = [];
+  private readonly scratches = new Map<string, GPUBuffer>();
 
   constructor(readonly device: GPUDevice) {}
 
@@ -17,6 +18,17 @@ export class Workspace {
       size: Math.max(4, Math.ceil(bytes / 4) * 4),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     }));
+  }
+
+  /**
+   * A storage buffer shared by everyone who asks for the same key and size in this workspace: for
+   * intermediates that blocks recorded one after another use in turn (each layer's q, k, v).
+   */
+  scratch(key: string, bytes: number): GPUBuffer {
+    const k = `${key} ${bytes}`;
+    let b = this.scratches.get(k);
+    if (!b) this.scratches.set(k, (b = this.buffer(bytes, key)));
+    return b;
   }
 
   /** A storage buffer holding `data`. */
@@ -47,6 +59,7 @@ export class Workspace {
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned = [];
+    this.scratches.clear();
   }
 
   private own(b: GPUBuffer): GPUBuffer {

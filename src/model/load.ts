@@ -1,19 +1,20 @@
-// Loads a checkpoint's weights into a Decoder: every tensor's name and shape is checked before
-// anything is uploaded, then the shards are streamed once, piece by piece, straight into GPU buffers
-// (per-expert Hub tensors land in their slot of the stacked expert matrices on the way).
+// Loads a checkpoint's weights into a Decoder: the family names each layer's blocks, which declare
+// their tensors; every name and shape is checked before anything is uploaded, then the shards are
+// streamed once, piece by piece, straight into GPU buffers (per-expert Hub tensors land in their slot
+// of the stacked expert matrices on the way).
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
+import { checkDecodable, decodeToF32 } from '../io/dtype.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { gemvKey } from '../kernels/tiles.js';
+import type { ExternalExperts } from '../moe/backend.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
-import { MoELayer } from '../moe/layer.js';
-import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
-import { type ModelConfig, moeConfigOf } from './config.js';
-import type { ExternalExperts, MLPBlock } from '../moe/block.js';
-import { Decoder, type DecoderLayer } from './decoder.js';
-import { EMBED, type Family, FINAL_NORM, type LayerNames, LM_HEAD } from './families.js';
-import { checkDecodable, decodeToF32 } from '../io/dtype.js';
 import { canStore, storedRows } from '../weights/convert.js';
 import { FORMATS, isQuant, type WeightDType, type WeightFormat } from '../weights/format.js';
+import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
+import type { AttentionBlock, LoadContext, MLPBlock } from './blocks/block.js';
+import type { ModelConfig } from './config.js';
+import { Decoder } from './decoder.js';
+import type { Family } from './families/family.js';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -81,21 +82,48 @@ class Wants {
   }
 }
 
-interface HostLayer {
-  inputNorm: Float32Array;
-  postNorm: Float32Array;
-  qkvBias: Float32Array;
-  qkNorm: Float32Array;
+/** The model's blocks and host tensors, declared (not yet made) in checkpoint order. */
+interface Declared {
+  embed: ExpertMatrix;
+  lmHead: ExpertMatrix;
+  finalNorm: Float32Array;
+  layers: { inputNorm: Float32Array; postNorm: Float32Array; attention: () => AttentionBlock; mlp: () => MLPBlock }[];
+}
+
+/**
+ * Declares every tensor of the model on the contexts: the embedding, each layer's norms and blocks
+ * (as the family names them), the final norm and lm_head.
+ */
+function declare(family: Family, c: ModelConfig, ctx: (layer: number) => LoadContext): Declared {
+  const { hidden: H, vocab: V } = c;
+  const top = ctx(-1);
+  const table = (label: string) => top.matrix({ experts: 1, parts: 1, outputs: V, inner: H }, label, 'other');
+  const embed = table('embedding');
+  top.rows(family.tensors.embed, [V, H], embed, 0);
+  const layers = Array.from({ length: c.layers }, (_, l) => {
+    const spec = family.layer(c, l);
+    const at = ctx(l);
+    const inputNorm = new Float32Array(H);
+    const postNorm = new Float32Array(H);
+    at.host(spec.inputNorm, [H], inputNorm);
+    const attention = spec.attention(at);
+    at.host(spec.postNorm, [H], postNorm);
+    return { inputNorm, postNorm, attention, mlp: spec.mlp(at) };
+  });
+  const finalNorm = new Float32Array(H);
+  top.host(family.tensors.finalNorm, [H], finalNorm);
+  const lmHead = c.tieEmbeddings ? embed : table('lm_head');
+  if (!c.tieEmbeddings) top.rows(family.tensors.lmHead, [V, H], lmHead, 0);
+  return { embed, lmHead, finalNorm, layers };
 }
 
 export async function loadDecoder(
   device: GPUDevice, ckpt: Checkpoint, family: Family, c: ModelConfig, o: DecoderLoadOptions = {},
 ): Promise<Decoder> {
   const dtype = o.dtype ?? 'f32';
-  const { hidden: H, heads, kvHeads, headDim: D, vocab: V } = c;
-  const qkvRows = (heads + 2 * kvHeads) * D;
+  const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
   const wants = new Wants(ckpt, c.family);
-  // Everything made on the GPU, freed if the load fails or is aborted.
+  // Everything made on the GPU, freed with the model, or if the load fails or is aborted.
   const made: { destroy(): void }[] = [];
   const own = <T extends { destroy(): void }>(x: T): T => {
     made.push(x);
@@ -106,48 +134,28 @@ export async function loadDecoder(
   // GEMM's trial per storage takes K from its first MLP matrix (the bulk of prefill), else the first.
   const trials = new Map<string, [ExpertMatrix, number]>();
   const gemmTrials = new Map<WeightDType, number>();  // storage → K
-  const matrix = (shape: ExpertShape, label: string, mlp = false) => {
-    const m = createExpertMatrix(device, shape, mlp || !isQuant(dtype) ? dtype : 'f16', label);
+  const matrix = (shape: ExpertShape, label: string, role: 'mlp' | 'other') => {
+    const m = createExpertMatrix(device, shape, role === 'mlp' || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
     if (!trials.has(gemvKey(m))) trials.set(gemvKey(m), [m, shape.experts > 1 ? c.topK : 1]);
-    if (mlp && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m.inner);
+    if (role === 'mlp' && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m.inner);
     return m;
   };
-  const upload = (data: Float32Array, label: string) => own(uploadBuffer(device, data, label));
+  const shared = new Map<string, GPUBuffer>();
+  const ctx = (layer: number): LoadContext => ({
+    device, layer, label: layer < 0 ? 'model' : `layer ${layer}`, contextLength, matrix, own,
+    rows: (name, shape, m, firstRow) => wants.rows(device, name, shape, m, firstRow),
+    sink: (name, shape, sink, format) => wants.add(name, shape, sink, format),
+    host: (name, shape, out, at) => wants.host(name, shape, out, at),
+    shared: (key, make) => {
+      let b = shared.get(key);
+      if (!b) shared.set(key, (b = own(make())));
+      return b;
+    },
+    external: o.experts,
+  });
   try {
-    const embed = matrix({ experts: 1, parts: 1, outputs: V, inner: H }, 'embedding');
-    wants.rows(device, EMBED, [V, H], embed, 0);
-    const lmHead = c.tieEmbeddings ? embed : matrix({ experts: 1, parts: 1, outputs: V, inner: H }, 'lm_head');
-    if (!c.tieEmbeddings) wants.rows(device, LM_HEAD, [V, H], lmHead, 0);
-    const finalNorm = new Float32Array(H);
-    wants.host(FINAL_NORM, [H], finalNorm);
-
-    const layers = Array.from({ length: c.layers }, (_, l) => {
-      const names = family.layer(l);
-      const label = `layer ${l}`;
-      const host: HostLayer = {
-        inputNorm: new Float32Array(H), postNorm: new Float32Array(H), qkvBias: new Float32Array(qkvRows),
-        qkNorm: new Float32Array(c.qkNorm === 'head' ? 2 * D : c.qkNorm === 'full' ? qkvRows - kvHeads * D : 1),
-      };
-      wants.host(names.inputNorm, [H], host.inputNorm);
-      wants.host(names.postNorm, [H], host.postNorm);
-      const qkv = matrix({ experts: 1, parts: 1, outputs: qkvRows, inner: H }, `${label} qkv`);
-      const qkvParts: [string, number, number][] = [[names.q, 0, heads * D], [names.k, heads * D, kvHeads * D], [names.v, (heads + kvHeads) * D, kvHeads * D]];
-      for (const [name, at, rows] of qkvParts) wants.rows(device, name, [rows, H], qkv, at);
-      if (c.qkvBias) names.qkvBias!.forEach((name, i) => wants.host(name, [qkvParts[i][2]], host.qkvBias, qkvParts[i][1]));
-      if (c.qkNorm !== 'none') {
-        const [qn, kn] = names.qkNorm!;
-        const [qSize, kSize] = c.qkNorm === 'head' ? [D, D] : [heads * D, kvHeads * D];
-        wants.host(qn, [qSize], host.qkNorm);
-        wants.host(kn, [kSize], host.qkNorm, qSize);
-      }
-      const oProj = matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${label} o`);
-      wants.rows(device, names.o, [H, heads * D], oProj, 0);
-      const mlp = c.sparse[l]
-        ? sparseWeights(device, wants, names, c, matrix, label, o.experts && { layer: l, experts: o.experts })
-        : denseWeights(device, wants, names, c, matrix, label);
-      return { host, qkv, o: oProj, mlp };
-    });
+    const model = declare(family, c, ctx);
     wants.checkComplete();
 
     await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
@@ -163,82 +171,35 @@ export async function loadDecoder(
       }
     }
 
-    const decoderLayers: DecoderLayer[] = layers.map(({ host, qkv, o: oProj, mlp }, l) => ({
-      inputNorm: upload(host.inputNorm, `layer ${l} input norm`),
-      postNorm: upload(host.postNorm, `layer ${l} post-attention norm`),
-      qkvBias: upload(host.qkvBias, `layer ${l} qkv bias`),
-      qkNorm: upload(host.qkNorm, `layer ${l} q/k norm`),
-      qkv, o: oProj,
-      mlp: own(mlp()),
+    const upload = (data: Float32Array, label: string) => own(uploadBuffer(device, data, label));
+    const layers = model.layers.map((l, i) => ({
+      inputNorm: upload(l.inputNorm, `layer ${i} input norm`),
+      postNorm: upload(l.postNorm, `layer ${i} post-attention norm`),
+      attention: own(l.attention()),
+      mlp: own(l.mlp()),
     }));
-    const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
-    return new Decoder(device, c, { embed, lmHead, finalNorm: upload(finalNorm, 'final norm'), layers: decoderLayers }, contextLength);
+    const weights = { embed: model.embed, lmHead: model.lmHead, finalNorm: upload(model.finalNorm, 'final norm'), layers };
+    // The blocks are the decoder's to free; everything else the load made is freed with it.
+    const blocks = new Set<unknown>(layers.flatMap((l) => [l.attention, l.mlp]));
+    return new Decoder(device, c, { ...weights, owned: made.filter((x) => !blocks.has(x)) }, contextLength);
   } catch (e) {
     for (const m of made) m.destroy();
     throw e;
   }
 }
 
-type MakeMatrix = (shape: ExpertShape, label: string, mlp?: boolean) => ExpertMatrix;
-
 /**
- * The MoE block's tensors; returns the layer's constructor, to run once the rows have arrived. With
- * `external`, the routed experts' rows go there instead of into matrices on this device.
+ * The tensors a model of this family and config reads, in the order it declares them (embedding,
+ * each layer, final norm, lm_head): what a checkpoint must hold (the synthetic benchmark model's).
  */
-function sparseWeights(
-  device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string,
-  external?: { layer: number; experts: ExternalExperts },
-): () => MLPBlock {
-  const { hidden: H, experts: E, moeIntermediate: I } = c;
-  const router = new Float32Array(E * H);
-  wants.host(names.router, [E, H], router);
-  const gateUp = external ? undefined : matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`, true);
-  const down = external ? undefined : matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`, true);
-  const rows = (which: 'gateUp' | 'down', name: string, shape: number[], firstRow: number) => {
-    if (external) wants.add(name, shape, (r, rows) => external.experts.rows(external.layer, which, firstRow + r, rows), FORMATS[external.experts.dtype]);
-    else wants.rows(device, name, shape, which === 'gateUp' ? gateUp! : down!, firstRow);
-  };
-  const ex = names.experts;
-  if ('gateUp' in ex) {
-    rows('gateUp', ex.gateUp, [E, 2 * I, H], 0);
-    rows('down', ex.down, [E, H, I], 0);
-  } else {
-    for (let e = 0; e < E; e++) {
-      rows('gateUp', ex.gate(e), [I, H], 2 * e * I);
-      rows('gateUp', ex.up(e), [I, H], (2 * e + 1) * I);
-      rows('down', ex.down(e), [H, I], e * H);
-    }
-  }
-  let shared: { gateUp: ExpertMatrix; down: ExpertMatrix; gate: Float32Array } | undefined;
-  if (c.sharedIntermediate && names.shared) {
-    const S = c.sharedIntermediate;
-    const s = names.shared;
-    shared = {
-      gateUp: matrix({ experts: 1, parts: 2, outputs: S, inner: H }, `${label} shared gate/up`, true),
-      down: matrix({ experts: 1, parts: 1, outputs: H, inner: S }, `${label} shared down`, true),
-      gate: new Float32Array(H),
-    };
-    wants.rows(device, s.gate, [S, H], shared.gateUp, 0);
-    wants.rows(device, s.up, [S, H], shared.gateUp, S);
-    wants.rows(device, s.down, [H, S], shared.down, 0);
-    wants.host(s.sharedGate, [1, H], shared.gate);
-  }
-  const weights = {
-    router,
-    shared: shared && { intermediate: c.sharedIntermediate!, gateUp: shared.gateUp, down: shared.down, gate: shared.gate },
-  };
-  if (external) return () => MoELayer.withExperts(device, moeConfigOf(c), weights, external.experts.backend(external.layer), { label });
-  return () => MoELayer.create(device, moeConfigOf(c), { ...weights, gateUp: gateUp!, down: down! }, { label });
-}
-
-/** A dense MLP, run as a MoE layer of one expert that every token goes to with weight 1. */
-function denseWeights(device: GPUDevice, wants: Wants, names: LayerNames, c: ModelConfig, matrix: MakeMatrix, label: string): () => MoELayer {
-  const { hidden: H } = c;
-  const I = c.denseIntermediate!;
-  const gateUp = matrix({ experts: 1, parts: 2, outputs: I, inner: H }, `${label} mlp gate/up`, true);
-  const down = matrix({ experts: 1, parts: 1, outputs: H, inner: I }, `${label} mlp down`, true);
-  wants.rows(device, names.dense.gate, [I, H], gateUp, 0);
-  wants.rows(device, names.dense.up, [I, H], gateUp, I);
-  wants.rows(device, names.dense.down, [H, I], down, 0);
-  return () => MoELayer.create(device, { hidden: H, numExperts: 1, intermediate: I, topK: 1 }, { router: new Float32Array(H), gateUp, down }, { label });
+export function checkpointTensors(family: Family, c: ModelConfig): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [];
+  const add = (name: string, shape: number[]) => void out.push({ name, shape });
+  const ctx = (layer: number): LoadContext => ({
+    device: undefined as unknown as GPUDevice, layer, label: '', contextLength: 1,
+    matrix: (shape) => ({ ...shape, dtype: 'f32', chunks: [] }),
+    rows: add, sink: add, host: add, own: (x) => x, shared: () => undefined as unknown as GPUBuffer,
+  });
+  declare(family, c, ctx);
+  return out;
 }

@@ -3,6 +3,8 @@
 // (fused.ts). Sharded: experts on worker devices and CPUs (sharded/). A backend whose experts are not
 // all resident reads the routing and fetches what it lacks (the slot table lets the kernels run on
 // any subset).
+import type { RawRows } from '../io/checkpoint.js';
+import type { WeightDType } from '../weights/format.js';
 import type { TileTrial } from './tune.js';
 import type { Step } from '../gpu/steps.js';
 import type { Workspace } from '../gpu/workspace.js';
@@ -16,4 +18,17 @@ export interface ExpertBackend {
   /** Picks the kernels' tiles for this backend's matrices on this device. */
   tune(): Promise<TileTrial[]>;
   destroy(): void;
+}
+
+/** Where routed experts go when they are not loaded onto the decoder's device. */
+export interface ExternalExperts {
+  /** The storage of the experts' weights where they go. */
+  readonly dtype: WeightDType;
+  /**
+   * Rows of layer `layer`'s stacked gate/up [E, 2I, H] or down [E, H, I] matrix, counted over its
+   * [experts][parts][outputs] rows, as they stream in (as the checkpoint stores them).
+   */
+  rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): void | Promise<void>;
+  /** The backend that runs the layer's routed experts there (the layer's block routes and combines). */
+  backend(layer: number): ExpertBackend;
 }

@@ -8,7 +8,6 @@ import { PlanCache } from '../gpu/plans.js';
 import { clearStep, recordSteps, type Step } from '../gpu/steps.js';
 import { Workspace } from '../gpu/workspace.js';
 import type { ExpertBackend } from './backend.js';
-import type { MLPBlock } from './block.js';
 import { FusedExperts } from './fused.js';
 import { type RoutedSlots, Router, type RouterWeights } from './router.js';
 import {
@@ -47,7 +46,7 @@ interface SharedExpert {
   experts: FusedExperts;
 }
 
-export class MoELayer implements MLPBlock {
+export class MoELayer {
   private readonly plans = new PlanCache<{ ws: Workspace; steps: Step[]; routing: RoutedSlots }>(PLANS_KEPT);
   private last?: RoutedSlots;
 

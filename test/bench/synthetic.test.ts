@@ -9,7 +9,7 @@ import { openCheckpoint } from '../../src/io/checkpoint.js';
 import { decodeToF32 } from '../../src/io/dtype.js';
 import { readRange } from '../../src/io/source.js';
 import type { ModelConfig } from '../../src/model/config.js';
-import { readConfig } from '../../src/model/families.js';
+import { readConfig } from '../../src/model/families/registry.js';
 import { testDevice } from '../helpers/gpu.js';
 
 const GATE_UP = 'model.layers.1.block_sparse_moe.input_linear.weight';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../../src/io/checkpoint.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import type { Decoder } from '../../src/model/decoder.js';
-import { readConfig } from '../../src/model/families.js';
+import { readConfig } from '../../src/model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../../src/model/load.js';
 
 export const MODELS_DIR = 'test/fixtures/models';

@@ -7,7 +7,7 @@ import { openCheckpoint } from '../../src/io/checkpoint.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { encodeSafetensors, type EncodeTensor } from '../../src/io/safetensors.js';
 import { readRange } from '../../src/io/source.js';
-import { readConfig } from '../../src/model/families.js';
+import { readConfig } from '../../src/model/families/registry.js';
 import { loadDecoder } from '../../src/model/load.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { testDevice } from '../helpers/gpu.js';

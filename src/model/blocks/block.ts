@@ -1,0 +1,66 @@
+// What a decoder layer is made of: an attention block and an MLP block, each declaring the tensors it
+// reads from the checkpoint while the model loads, then recording its work into the decoder's plans.
+// A family (families/) says which blocks each layer has; the decoder loop (decoder.ts) is one for all.
+import type { RowSink } from '../../io/checkpoint.js';
+import type { Step } from '../../gpu/steps.js';
+import type { Dispatch, Workspace } from '../../gpu/workspace.js';
+import type { ExternalExperts } from '../../moe/backend.js';
+import type { RoutedSlots } from '../../moe/router.js';
+import type { WeightFormat } from '../../weights/format.js';
+import type { ExpertMatrix, ExpertShape } from '../../weights/matrix.js';
+
+/** One buffer of an attention block's KV cache, by the bytes one position takes in it. */
+export interface CacheBuffer {
+  name: string;
+  bytesPerPosition: number;
+}
+
+export interface AttentionBlock {
+  /** The KV cache the decoder allocates for the block: its buffers, each for every position. */
+  readonly cache: readonly CacheBuffer[];
+  /**
+   * Launches of out [T, H] = attention(x [T, H]) for tokens at positions pos0, pos0 + 1, … (`pos0`: a
+   * u32 uniform), writing their keys and values into the cache (buffers by name, `positions` long).
+   */
+  plan(ws: Workspace, io: { x: GPUBuffer; out: GPUBuffer; tokens: number; pos0: GPUBuffer; cache: Record<string, GPUBuffer>; positions: number }): Dispatch[];
+  destroy(): void;
+}
+
+export interface MLPBlock {
+  /** Steps of y [T, H] = MLP(x [T, H]) into buffers of `ws`; a MoE block also gives its routing buffers. */
+  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing?: RoutedSlots };
+  destroy(): void;
+}
+
+/** What a matrix is: the MLP's weights may be quantized (dtype q8/q4); the others then keep f16. */
+export type MatrixRole = 'mlp' | 'other';
+
+/** What a block gets while the checkpoint loads. */
+export interface LoadContext {
+  device: GPUDevice;
+  /** 'layer 3', for GPU object labels */
+  label: string;
+  layer: number;
+  /** Positions the KV caches hold. */
+  contextLength: number;
+  /** An empty matrix on the GPU, in the storage the load gives its role. */
+  matrix(shape: ExpertShape, label: string, role: MatrixRole): ExpertMatrix;
+  /** Rows of tensor `name` (of `shape`) into `m`, from its row `firstRow` (over [experts][parts][outputs]). */
+  rows(name: string, shape: number[], m: ExpertMatrix, firstRow: number): void;
+  /** Rows of tensor `name` to `sink`, as stored; a dtype `format` cannot take (and no decoder reads) is refused first. */
+  sink(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void;
+  /** A small tensor kept on the host as f32, at `out[at…]`. */
+  host(name: string, shape: number[], out: Float32Array, at?: number): void;
+  /** A GPU object freed with the model, or when the load fails. */
+  own<T extends { destroy(): void }>(x: T): T;
+  /** A GPU buffer shared by the blocks of the model (a rotary table), made once per key. */
+  shared(key: string, make: () => GPUBuffer): GPUBuffer;
+  /** Where the routed experts of MoE layers go when they are not loaded onto this device. */
+  external?: ExternalExperts;
+}
+
+/**
+ * A block as a family names it: it declares its tensors on the load context and returns the block's
+ * constructor, called once the rows have arrived.
+ */
+export type BlockLoader<B> = (ctx: LoadContext) => () => B;

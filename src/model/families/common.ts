@@ -1,0 +1,95 @@
+// What the families share: reading config.json fields with named errors, the keys every family reads
+// alike, the Hugging Face tensor names of the Llama-style layout, and the blocks they all build.
+import { gqa } from '../blocks/gqa.js';
+import { dense, type FFNNames, moe, type MoeSpec } from '../blocks/moe.js';
+import { type ModelConfig, ModelConfigError, moeConfigOf } from '../config.js';
+import type { LayerSpec, Raw } from './family.js';
+
+export function field<T>(raw: Raw, key: string, type: 'number' | 'boolean' | 'object', fallback?: T): T {
+  const v = raw[key] ?? fallback;
+  if (v === undefined) throw new ModelConfigError(`webmoe: config.json has no ${key} (${String(raw.model_type)} needs it)`);
+  if (typeof v !== type) throw new ModelConfigError(`webmoe: config.json: ${key} must be a ${type}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/** What every family reads the same way; `moe` names its expert count and expert intermediate size keys. */
+export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate: string }): ModelConfig {
+  if (raw.rope_scaling != null) {
+    throw new ModelConfigError(`webmoe: config.json: rope_scaling ${JSON.stringify(raw.rope_scaling)} is not supported (plain rotary embeddings only)`);
+  }
+  const hidden = field<number>(raw, 'hidden_size', 'number');
+  const heads = field<number>(raw, 'num_attention_heads', 'number');
+  const layers = field<number>(raw, 'num_hidden_layers', 'number');
+  const headDim = field<number>(raw, 'head_dim', 'number', hidden / heads);
+  const eos = raw.eos_token_id;
+  return {
+    family: String(raw.model_type),
+    vocab: field(raw, 'vocab_size', 'number'),
+    hidden, layers, heads, headDim,
+    kvHeads: field(raw, 'num_key_value_heads', 'number', heads),
+    rmsEps: field(raw, 'rms_norm_eps', 'number', 1e-6),
+    ropeTheta: field(raw, 'rope_theta', 'number', 10000),
+    maxPositions: field(raw, 'max_position_embeddings', 'number', 4096),
+    tieEmbeddings: field(raw, 'tie_word_embeddings', 'boolean', false),
+    qkvBias: false,
+    qkNorm: 'none',
+    embeddingScale: 1,
+    attentionScale: 1 / Math.sqrt(headDim),
+    residualScale: 1,
+    logitsScale: 1,
+    experts: field(raw, moeKeys.experts, 'number'),
+    topK: field(raw, 'num_experts_per_tok', 'number'),
+    moeIntermediate: field(raw, moeKeys.intermediate, 'number'),
+    normTopK: field(raw, 'norm_topk_prob', 'boolean', false),
+    topkBeforeSoftmax: false,
+    sparse: new Array<boolean>(layers).fill(true),
+    eosTokenIds: typeof eos === 'number' ? [eos] : Array.isArray(eos) ? eos.filter((e) => typeof e === 'number') : [],
+  };
+}
+
+/** Qwen2-MoE / Qwen3-MoE: which layers are sparse (decoder_sparse_step, mlp_only_layers). */
+export function sparseLayersOf(raw: Raw, c: ModelConfig): boolean[] {
+  const step = field<number>(raw, 'decoder_sparse_step', 'number', 1);
+  const dense = field<unknown[]>(raw, 'mlp_only_layers', 'object', []);
+  return c.sparse.map((_, l) => !dense.includes(l) && c.experts > 0 && (l + 1) % step === 0);
+}
+
+export const HF_TENSORS = { embed: 'model.embed_tokens.weight', finalNorm: 'model.norm.weight', lmHead: 'lm_head.weight' };
+
+export const layerPrefix = (l: number) => `model.layers.${l}.`;
+
+export const projections = (p: string): FFNNames => ({ gate: `${p}gate_proj.weight`, up: `${p}up_proj.weight`, down: `${p}down_proj.weight` });
+
+export const projectionExperts = (p: string) => ({
+  gate: (e: number) => `${p}experts.${e}.gate_proj.weight`,
+  up: (e: number) => `${p}experts.${e}.up_proj.weight`,
+  down: (e: number) => `${p}experts.${e}.down_proj.weight`,
+});
+
+/**
+ * A layer of grouped-query attention (q/k/v biases and q/k norms where the config has them) and the
+ * MLP `mlp`, named `model.layers.N.input_layernorm`, `self_attn.{q,k,v,o}_proj` and so on.
+ */
+export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): LayerSpec {
+  const p = `${layerPrefix(l)}self_attn.`;
+  return {
+    inputNorm: `${layerPrefix(l)}input_layernorm.weight`,
+    postNorm: `${layerPrefix(l)}post_attention_layernorm.weight`,
+    attention: gqa({
+      hidden: c.hidden, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, ropeTheta: c.ropeTheta, scale: c.attentionScale,
+      eps: c.rmsEps, qkNorm: c.qkNorm,
+      names: {
+        q: `${p}q_proj.weight`, k: `${p}k_proj.weight`, v: `${p}v_proj.weight`, o: `${p}o_proj.weight`,
+        ...(c.qkvBias && { bias: [`${p}q_proj.bias`, `${p}k_proj.bias`, `${p}v_proj.bias`] as [string, string, string] }),
+        ...(c.qkNorm !== 'none' && { qkNorm: [`${p}q_norm.weight`, `${p}k_norm.weight`] as [string, string] }),
+      },
+    }),
+    mlp,
+  };
+}
+
+/** The layer's MoE block over the model's routed experts. */
+export const moeMlp = (c: ModelConfig, names: MoeSpec['names']) => moe({ config: moeConfigOf(c), names });
+
+/** A dense layer's MLP (intermediate_size), named `mlp.{gate,up,down}_proj`. */
+export const denseMlp = (c: ModelConfig, l: number) => dense({ hidden: c.hidden, intermediate: c.denseIntermediate!, names: projections(`${layerPrefix(l)}mlp.`) });

@@ -1,0 +1,23 @@
+// The families webmoe loads, and the one that reads a given config.json.
+import { type ModelConfig, ModelConfigError, validateConfig } from '../config.js';
+import type { Family, Raw } from './family.js';
+import { granitemoe } from './granitemoe.js';
+import { mixtral } from './mixtral.js';
+import { olmoe } from './olmoe.js';
+import { qwen2Moe } from './qwen2_moe.js';
+import { qwen3Moe } from './qwen3_moe.js';
+
+export const FAMILIES: readonly Family[] = [mixtral, qwen2Moe, qwen3Moe, olmoe, granitemoe];
+
+/** The family of a config.json and its validated ModelConfig; unknown families list the supported ones. */
+export function readConfig(raw: Raw): { family: Family; config: ModelConfig } {
+  const family = FAMILIES.find((f) => f.modelType === raw.model_type);
+  if (!family) {
+    const archs = Array.isArray(raw.architectures) ? ` (${raw.architectures.join(', ')})` : '';
+    throw new ModelConfigError(
+      `webmoe: unsupported architecture: model_type ${JSON.stringify(raw.model_type)}${archs}; supported: ` +
+      FAMILIES.map((f) => `${f.modelType} (${f.architecture})`).join(', '),
+    );
+  }
+  return { family, config: validateConfig(family.config(raw)) };
+}
