@@ -3,15 +3,20 @@
 // sequence, so an aborted or failed call leaves the engine ready for the next.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
-import { readBuffers } from '../gpu/workspace.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
-import { type ChatMessage, findStop, TextTokenizer } from '../model/tokenizer.js';
+import { Sequence } from '../model/sequence.js';
+import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 import { ChatCompletions } from './openai.js';
+import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
+import { StreamedText } from './stops.js';
+import { type RoutingStep, RoutingTrace } from './trace.js';
+
+export type { FinishReason, GenerationStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
   onProgress?: (p: LoadProgress) => void;
@@ -30,26 +35,6 @@ export interface GenerateOptions extends SamplingOptions {
   trace?: boolean;
 }
 
-/** Routing of one forward step: per MoE layer, per token, the chosen experts and their weights. */
-export interface RoutingStep {
-  /** absolute positions of the step's tokens */
-  positions: number[];
-  layers: { layer: number; ids: number[][]; weights: number[][] }[];
-}
-
-export type FinishReason = 'stop' | 'length';
-
-export interface GenerationStats {
-  promptTokens: number;
-  completionTokens: number;
-  prefillTokensPerSecond: number;
-  decodeTokensPerSecond: number;
-  timeToFirstTokenMs: number;
-  finishReason: FinishReason;
-  /** with `trace`: per MoE layer, tokens routed to each expert over the call */
-  expertLoad?: { layer: number; counts: number[] }[];
-}
-
 export interface GenerationChunk {
   /** text added since the previous chunk (may be empty) */
   text: string;
@@ -64,6 +49,8 @@ export class Engine {
   /** OpenAI-style chat completions (as WebLLM users know them). */
   readonly chat: { completions: ChatCompletions };
   private busy: Promise<void> = Promise.resolve();
+  /** The tokens the decoder's KV cache holds. */
+  private readonly sequence: Sequence;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -76,6 +63,7 @@ export class Engine {
     readonly experts?: ExpertCoordinator,
   ) {
     this.chat = { completions: new ChatCompletions(this) };
+    this.sequence = new Sequence(decoder);
   }
 
   /** Loads config.json, the safetensors weights and (when present) the tokenizer from `source`. */
@@ -103,7 +91,8 @@ export class Engine {
   async logits(tokens: number[]): Promise<Float32Array[]> {
     const release = await this.acquire();
     try {
-      const flat = await this.decoder.forward(tokens, 0, 'all');
+      this.sequence.truncate(0);
+      const flat = await this.sequence.append(tokens, 'all');
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
     } finally {
@@ -134,7 +123,7 @@ export class Engine {
   }
 
   private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {
-    const start = performance.now();
+    const clock = new GenerationClock();
     const maxTokens = o.maxTokens ?? 256;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`webmoe: maxTokens must be a positive integer, got ${maxTokens}`);
     const sampler = new Sampler(o);
@@ -142,89 +131,37 @@ export class Engine {
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
     if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
+    const budget = Math.min(maxTokens, room);
     const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
-    const text = this.tokenizer?.stream({ skipSpecialTokens: true });
-    const stops = o.stop ?? [];
-    const holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
-    const load = o.trace ? new Map<number, number[]>() : undefined;
+    const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), o.stop ?? []);
+    const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
+    const seq = this.sequence;
+    seq.truncate(0);  // each call starts a fresh sequence
 
-    const all = [...ids];
-    let pending = '';
-    let finishReason: FinishReason = 'length';
-    let stopString = false;
-    let firstTokenMs = 0;
-    let decodeStart = 0;
-    let logits = await this.step(ids, 0, o.signal);
-    const prefillMs = performance.now() - start;
-    let routing = o.trace ? [await this.routing(0, ids.length, load!)] : undefined;
+    let logits = await seq.append(ids, 'last', o.signal);
+    clock.prefilled();
+    let routing = trace && [await trace.step(0, ids.length)];
     let generated = 0;
-    while (generated < Math.min(maxTokens, room)) {
-      const next = sampler.next(logits, all);
-      if (generated === 0) {
-        firstTokenMs = performance.now() - start;
-        decodeStart = performance.now();
-      }
+    let finishReason: FinishReason = 'length';
+    while (generated < budget) {
+      const next = sampler.next(logits, seq.tokens);
+      clock.sampled();
       if (eos.has(next)) {
         finishReason = 'stop';
         break;
       }
-      all.push(next);
       generated++;
-      pending += text?.push(next) ?? '';
-      const cut = findStop(pending, stops);
-      if (cut >= 0) {
-        yield { text: pending.slice(0, cut), tokens: [next], routing };
+      const out = text.push(next);
+      yield { text: out.text, tokens: [next], routing };
+      if (out.stopped) {
         finishReason = 'stop';
-        stopString = true;
         break;
       }
-      const emit = pending.slice(0, Math.max(0, pending.length - holdBack));
-      pending = pending.slice(emit.length);
-      yield { text: emit, tokens: [next], routing };
-      if (generated === Math.min(maxTokens, room)) break;
-      logits = await this.step([next], all.length - 1, o.signal);
-      routing = o.trace ? [await this.routing(all.length - 1, 1, load!)] : undefined;
+      if (generated === budget) break;
+      logits = await seq.append([next], 'last', o.signal);
+      routing = trace && [await trace.step(seq.length - 1, 1)];
     }
-    const decodeMs = performance.now() - decodeStart;
-    const stats: GenerationStats = {
-      promptTokens: ids.length,
-      completionTokens: generated,
-      prefillTokensPerSecond: (ids.length / prefillMs) * 1000,
-      decodeTokensPerSecond: generated > 1 ? ((generated - 1) / decodeMs) * 1000 : 0,
-      timeToFirstTokenMs: firstTokenMs,
-      finishReason,
-      expertLoad: load && [...load].map(([layer, counts]) => ({ layer, counts })),
-    };
-    yield { text: stopString ? '' : pending + (text?.flush() ?? ''), tokens: [], stats };
-  }
-
-  private async step(tokens: number[], pos0: number, signal?: AbortSignal): Promise<Float32Array> {
-    signal?.throwIfAborted();
-    const logits = await this.decoder.forward(tokens, pos0, 'last');
-    signal?.throwIfAborted();
-    return logits;
-  }
-
-  /** Reads back the routing of the last forward (only when tracing: it costs a readback). */
-  private async routing(pos0: number, tokens: number, load: Map<number, number[]>): Promise<RoutingStep> {
-    const sparse = sparseLayers(this.config);
-    const buffers = sparse.flatMap((l) => {
-      const r = this.decoder.routing(l)!;
-      return [r.ids, r.weights, r.counts];
-    });
-    const data = await readBuffers(this.device, buffers);
-    const k = this.config.topK;
-    const rows = (a: Uint32Array | Float32Array) => Array.from({ length: tokens }, (_, t) => Array.from(a.subarray(t * k, (t + 1) * k)));
-    return {
-      positions: Array.from({ length: tokens }, (_, t) => pos0 + t),
-      layers: sparse.map((layer, i) => {
-        const counts = new Uint32Array(data[3 * i + 2]);
-        const total = load.get(layer) ?? new Array<number>(counts.length).fill(0);
-        counts.forEach((n, e) => (total[e] += n));
-        load.set(layer, total);
-        return { layer, ids: rows(new Uint32Array(data[3 * i])), weights: rows(new Float32Array(data[3 * i + 1])) };
-      }),
-    };
+    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
   }
 
   private needTokenizer(): TextTokenizer {

@@ -166,14 +166,3 @@ export class TextTokenizer {
     }
   }
 }
-
-/** Index of the earliest stop string in `text`, or -1. Search the accumulated text: a stop string may span deltas. */
-export function findStop(text: string, stops: readonly string[]): number {
-  let first = -1;
-  for (const stop of stops) {
-    if (stop === '') continue; // it would match everywhere
-    const i = text.indexOf(stop);
-    if (i !== -1 && (first === -1 || i < first)) first = i;
-  }
-  return first;
-}

@@ -1,7 +1,7 @@
 // On the byte-level BPE fixture of scripts/fixtures/make_tokenizer.mjs.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ChatTemplateError, TextTokenizer, findStop, type ChatMessage } from '../../src/model/tokenizer.js';
+import { ChatTemplateError, TextTokenizer, type ChatMessage } from '../../src/model/tokenizer.js';
 
 const dir = new URL('../fixtures/tokenizer/', import.meta.url);
 const tokenizerJson = JSON.parse(readFileSync(new URL('tokenizer.json', dir), 'utf8'));
@@ -145,21 +145,5 @@ describe('TextTokenizer', () => {
 
   it('names a tokenizer.json it cannot load', () => {
     expect(() => TextTokenizer.fromJSON({ ...tokenizerJson, pre_tokenizer: { type: 'Nonsense' } }, config)).toThrow(/tokenizer\.json cannot be loaded/);
-  });
-});
-
-describe('findStop', () => {
-  it('finds the earliest stop string', () => {
-    expect(findStop('hello world', ['world', 'lo'])).toBe(3);
-    expect(findStop('hello world', ['xyz'])).toBe(-1);
-    expect(findStop('hello', [])).toBe(-1);
-    expect(findStop('hello', [''])).toBe(-1);
-    expect(findStop('a<|im_end|>b</s>', ['</s>', '<|im_end|>'])).toBe(1);
-  });
-
-  it('finds a stop string that spans two deltas once the text is accumulated', () => {
-    let text = '';
-    const at = ['The answer<|im', '_end|> trailing'].map((delta) => findStop((text += delta), ['<|im_end|>']));
-    expect(at).toEqual([-1, 10]);
   });
 });
