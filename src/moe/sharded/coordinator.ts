@@ -28,7 +28,7 @@ export interface ExpertParallelStats {
   layerCalls: number;
   /** waiting for the coordinator's device (the layers' attention etc.) and reading back routing and rows */
   readbackMs: number;
-  /** batching rows by expert and summing the workers' outputs, on the coordinator */
+  /** batching rows by expert and gathering the workers' outputs into slot order, on the coordinator */
   hostMs: number;
   /** from sending the batches to having every worker's output */
   roundTripMs: number;
