@@ -14,10 +14,14 @@ export default defineConfig({
     sourcemap: true,
     lib: {
       entry: {
-        index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts',
+        index: 'src/index.ts',
+        node: 'src/node.ts',
+        cli: 'src/cli.ts',
         // Worker scripts (src/platform/workers.ts and nodeWorkers.ts find them beside the modules in dist/).
-        'engine-worker': 'src/api/worker/engineWorker.ts', 'engine-worker-node': 'src/api/worker/engineWorker.node.ts',
-        'shard-worker': 'src/moe/sharded/shardWorker.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts',
+        'engine-worker': 'src/api/worker/engineWorker.ts',
+        'engine-worker-node': 'src/api/worker/engineWorker.node.ts',
+        'shard-worker': 'src/moe/sharded/shardWorker.ts',
+        'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts',
       },
       formats: ['es'],
     },

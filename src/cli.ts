@@ -76,10 +76,15 @@ async function main(argv: string[]): Promise<void> {
 
 async function moeDemo(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
-    args, strict: true, options: {
-      tokens: { type: 'string', default: '64' }, experts: { type: 'string', default: '8' },
-      'top-k': { type: 'string', default: '2' }, hidden: { type: 'string', default: '256' },
-      intermediate: { type: 'string', default: '512' }, dtype: { type: 'string', default: 'f32' },
+    args,
+    strict: true,
+    options: {
+      tokens: { type: 'string', default: '64' },
+      experts: { type: 'string', default: '8' },
+      'top-k': { type: 'string', default: '2' },
+      hidden: { type: 'string', default: '256' },
+      intermediate: { type: 'string', default: '512' },
+      dtype: { type: 'string', default: 'f32' },
       seed: { type: 'string', default: '1' },
     },
   });
@@ -126,7 +131,8 @@ async function moeDemo(args: string[]): Promise<void> {
   const checked = Math.min(T, 4);
   // q8/q4: the reference on the dequantized weights checks the kernels; on the f32 ones, the quantization.
   const stored = isQuant(dtype)
-    ? { ...weights, gateUp: referenceQuantize(weights.gateUp, H, dtype), down: referenceQuantize(weights.down, I, dtype) } : weights;
+    ? { ...weights, gateUp: referenceQuantize(weights.gateUp, H, dtype), down: referenceQuantize(weights.down, I, dtype) } :
+    weights;
   const { error, rejected } = checkTokens({ ...config, ...stored }, xHost, checked, new Float32Array(yb), ids);
   console.log(`\nfirst ${checked} tokens against the float64 CPU reference${isQuant(dtype) ? ` on the dequantized ${dtype} weights` : ''}: ` +
     `relative error ${error.toExponential(1)}${rejected.length ? ` (routing differs: ${rejected.join('; ')})` : ''}`);
@@ -146,10 +152,16 @@ async function moeDemo(args: string[]): Promise<void> {
 
 async function bench(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
-    args, strict: true, options: {
-      quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '5' },
-      dtype: { type: 'string', default: 'f32' }, out: { type: 'string', default: 'bench-results/bench.json' },
-      model: { type: 'string' }, 'skip-model': { type: 'boolean', default: false }, peers: { type: 'boolean', default: false },
+    args,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string', default: '5' },
+      dtype: { type: 'string', default: 'f32' },
+      out: { type: 'string', default: 'bench-results/bench.json' },
+      model: { type: 'string' },
+      'skip-model': { type: 'boolean', default: false },
+      peers: { type: 'boolean', default: false },
       synthetic: { type: 'string' },
     },
   });
@@ -165,7 +177,8 @@ async function bench(args: string[]): Promise<void> {
   const device = await createNodeDevice();
   const adapter = adapterName(device.adapterInfo);
   console.log(`webmoe bench on ${adapter}${quick ? ' (quick shapes)' : ''}, ${dtype} weights, median of ${v.runs} runs`);
-  const row = (r: BenchRecord) => `${r.name.padEnd(v.peers ? 26 : 10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
+  const row = (r: BenchRecord) =>
+    `${r.name.padEnd(v.peers ? 26 : 10)} ${r.shape.padEnd(32)} ${r.ms.toFixed(3).padStart(10)} ms` +
     `${r.gflops === null ? ''.padStart(18) : `${r.gflops.toFixed(2).padStart(10)} GFLOP/s`}${r.gbps === null ? '' : `${r.gbps.toFixed(2).padStart(9)} GB/s`}` +
     `   err ${r.error.toExponential(1)}`;
   const records = await runBenchmarks(device, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) });
@@ -173,7 +186,9 @@ async function bench(args: string[]): Promise<void> {
   records.push(...await runPeerGemms(device, peers, { quick, runs: intArg(v.runs, 'runs'), onRecord: (r) => console.log(row(r)) }));
   records.push(...await runPeerMoE(device, peers, { quick, runs: intArg(v.runs, 'runs'), dtype, onRecord: (r) => console.log(row(r)) }));
   const environment = {
-    runtime: `node ${process.version}`, platform: `${process.platform} ${process.arch}`, ...gpuEnvironment(device),
+    runtime: `node ${process.version}`,
+    platform: `${process.platform} ${process.arch}`,
+    ...gpuEnvironment(device),
     tiles: { chosen: tileChoices(device), timed: tileTrials(device) },
   };
   device.destroy();
@@ -186,7 +201,8 @@ async function bench(args: string[]): Promise<void> {
   if (v.synthetic !== undefined) {
     // granite-3.1-1b-a400m's shape with random weights, made as they stream in (quick: 2 of its 24 layers)
     const source = syntheticGraniteSource(quick ? { scale: { layers: 2 } } : {});
-    synthetic = await benchModel(async () => Engine.load(await createNodeDevice(), source, { dtype }), { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond });
+    synthetic = await benchModel(async () => Engine.load(await createNodeDevice(), source, { dtype }), { dtype, ...modelBenchSize(quick),
+      bandwidthBytesPerSecond });
   }
   const report = benchReport(adapter, { dtype, quick }, records, { ...(model && { model }), ...(synthetic && { synthetic }), environment });
   for (const [name, value] of Object.entries(report.ratios)) console.log(`${name.padEnd(56)} ${value.toFixed(2)}`);

@@ -1,36 +1,48 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
-export { loadModel, type LoadOptions } from './api/load.js';
 export {
-  Engine, type FinishReason, type GenerateOptions, type GenerationChunk, type GenerationStats, type LoadModelOptions,
-  type Prompt, type RoutingStep,
+  Engine,
+  type FinishReason,
+  type GenerateOptions,
+  type GenerationChunk,
+  type GenerationStats,
+  type LoadModelOptions,
+  type Prompt,
+  type RoutingStep,
 } from './api/engine.js';
+export { loadModel, type LoadOptions } from './api/load.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
-export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
-export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
+export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
+export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
+export { createDevice, type DeviceOptions } from './gpu/device.js';
+export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';
+export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress } from './io/cacheSource.js';
+export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
+export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
 export { type ModelConfig, ModelConfigError } from './model/config.js';
 export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
 export { ModelLoadError } from './model/load.js';
 export { Sampler, type SamplingOptions } from './model/sampling.js';
 export { type ChatMessage, TextTokenizer } from './model/tokenizer.js';
-export { runMoE, type MoEResult } from './moe/run.js';
-export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';
-export {
-  MAX_EXPERTS, MAX_TOKENS, MoEInputError,
-  type MoEConfig, type MoESpec, type MoEWeights, type Scoring, type SharedExpertWeights,
-} from './moe/spec.js';
-export { planChunks, type ExpertMatrix } from './weights/matrix.js';
-export type { HostWeights } from './weights/convert.js';
-export { FORMATS, type WeightDType, type WeightFormat } from './weights/format.js';
-export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
-export { createDevice, type DeviceOptions } from './gpu/device.js';
-export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
-export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
+export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
+export { runMoE, type MoEResult } from './moe/run.js';
 export type { ExpertCoordinator, ExpertParallelOptions, ExpertParallelStats } from './moe/sharded/coordinator.js';
 export { type Placement, PlacementError, type PlacementOptions, type WorkerKind } from './moe/sharded/placement.js';
+export {
+  MAX_EXPERTS,
+  MAX_TOKENS,
+  MoEInputError,
+  type MoEConfig,
+  type MoESpec,
+  type MoEWeights,
+  type Scoring,
+  type SharedExpertWeights,
+} from './moe/spec.js';
 export { WorkerError } from './platform/workers.js';
-export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';
+export type { HostWeights } from './weights/convert.js';
+export { FORMATS, type WeightDType, type WeightFormat } from './weights/format.js';
+export { planChunks, type ExpertMatrix } from './weights/matrix.js';

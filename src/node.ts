@@ -24,5 +24,5 @@ export async function loadModel(model: string | ModelSource = bundledModelDir, o
 export { createNodeDevice };
 export { nodeDirSource, nodeFile, nodeModelSource } from './io/nodeSource.js';
 // Workers (createWorkerEngine, the expert-parallel `workers` option) start as worker_threads here.
-export { nodeSpawner } from './platform/nodeWorkers.js';
 export * from './index.js';
+export { nodeSpawner } from './platform/nodeWorkers.js';

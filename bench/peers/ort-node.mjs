@@ -43,7 +43,8 @@ export function openNode(ep) {
           dispose() {
             session.release();
           },
-          note: ep === 'cpu' ? `onnxruntime-node ${ort.env.versions?.node} CPU EP, ${threads} threads` :
+          note: ep === 'cpu' ?
+            `onnxruntime-node ${ort.env.versions?.node} CPU EP, ${threads} threads` :
             `onnxruntime-node ${ort.env.versions?.node} WebGPU EP (its own Dawn device; host input/output included)`,
           // ORT's WebGPU QMoE runs its expert matmuls as MatMulNBits with accuracy_level 4 (fixed in
           // qmoe.cc); on a device with the Subgroups feature (ORT's own device has it where the adapter

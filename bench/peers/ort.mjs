@@ -19,7 +19,7 @@ export async function open(device) {
   // (On the prototype: the binding may hand out a new wrapper object per `device.queue` read.)
   const queue = Object.getPrototypeOf(device.queue);
   const writeBuffer = queue.writeBuffer;
-  queue.writeBuffer = function (buffer, offset, data, dataOffset, size) {
+  queue.writeBuffer = function(buffer, offset, data, dataOffset, size) {
     if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       const unit = data.BYTES_PER_ELEMENT ?? 1;
@@ -36,10 +36,11 @@ export async function open(device) {
   return {
     version: ort.env.versions?.web,
     async gemm(m, n, k, xHost, wHost) {
-      const b = new Float32Array(k * n);  // W[n,k] → B = Wᵀ [k,n]
+      const b = new Float32Array(k * n); // W[n,k] → B = Wᵀ [k,n]
       for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) b[i * n + j] = wHost[j * k + i];
       const session = await ort.InferenceSession.create(matMulModel(m, n, k, b), {
-        executionProviders: [{ name: 'webgpu', device }], preferredOutputLocation: 'gpu-buffer',
+        executionProviders: [{ name: 'webgpu', device }],
+        preferredOutputLocation: 'gpu-buffer',
       });
       const [xBuf, x] = gpuInput(device, xHost, [m, k]);
       return gpuRunner(device, session, { X: x }, [xBuf]);
@@ -48,7 +49,8 @@ export async function open(device) {
     // hidden states X[T,H] and router logits L[T,E] as GPU buffers, Y left on the GPU.
     async qmoe(s, w, xHost, logits, attrs) {
       const session = await ort.InferenceSession.create(qmoeModel(s, w, attrs), {
-        executionProviders: [{ name: 'webgpu', device }], preferredOutputLocation: 'gpu-buffer',
+        executionProviders: [{ name: 'webgpu', device }],
+        preferredOutputLocation: 'gpu-buffer',
         // The node runs on the WebGPU EP or the session fails: no silent fallback to the wasm CPU kernel.
         extra: { session: { disable_cpu_ep_fallback: '1' } },
       });

@@ -48,12 +48,18 @@ async function benchmark(): Promise<void> {
     await runBenchmarks(device, { quick, runs, dtype, onRecord });
 
     setStatus(status, 'Loading and timing the bundled model…');
-    const model = await benchModel(() => loadModel(BUNDLED_MODEL, { device, dtype }), { dtype, ...modelBenchSize(quick), bandwidthBytesPerSecond: copyBandwidth(records) });
+    const model = await benchModel(() => loadModel(BUNDLED_MODEL, { device, dtype }), { dtype, ...modelBenchSize(quick),
+      bandwidthBytesPerSecond: copyBandwidth(records) });
 
     const d = describeDevice(adapter, isSoftwareAdapter(adapter));
     const report = benchReport(d.adapter, { dtype, quick }, records, {
-      model, environment: {
-        userAgent: navigator.userAgent, runtime: 'browser', info: d.info, features: d.features, limits: d.limits,
+      model,
+      environment: {
+        userAgent: navigator.userAgent,
+        runtime: 'browser',
+        info: d.info,
+        features: d.features,
+        limits: d.limits,
         tiles: { chosen: tileChoices(device), timed: tileTrials(device) },
       },
     });
@@ -101,7 +107,9 @@ byId<HTMLFormElement>('bench-form').addEventListener('submit', (e) => {
   benchmark().catch((err) => {
     setStatus(status, `The benchmark failed: ${errorText(err)}`, 'error');
     document.body.dataset.state = 'failed';
-  }).finally(() => { run.disabled = false; });
+  }).finally(() => {
+    run.disabled = false;
+  });
 });
 
 showAdapter().then(

@@ -24,7 +24,12 @@ function fill(table: HTMLTableElement, head: string[], rows: string[][]): void {
 
 export function renderRecords(table: HTMLTableElement, records: BenchRecord[]): void {
   fill(table, ['case', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'error'], records.map((r) => [
-    r.name, r.shape, r.ms.toFixed(2), fixed(r.gflops), fixed(r.gbps), r.error.toExponential(1),
+    r.name,
+    r.shape,
+    r.ms.toFixed(2),
+    fixed(r.gflops),
+    fixed(r.gbps),
+    r.error.toExponential(1),
   ]));
 }
 
@@ -33,12 +38,20 @@ export function renderRatios(table: HTMLTableElement, ratios: Record<string, num
 }
 
 export function renderModels(table: HTMLTableElement, models: ModelBenchRecord[]): void {
-  fill(table, ['model', 'weights', 'load s', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms',
-    'MB of weights / token', 'decode floor tok/s', 'decode / floor'], models.map((m) => [
-    m.model, m.dtype, fixed(m.loadSeconds, 1), String(m.promptTokens), String(m.generatedTokens), m.prefillTokensPerSecond.toFixed(1),
-    m.decodeTokensPerSecond.toFixed(1), m.timeToFirstTokenMs.toFixed(0), (m.activeBytesPerToken / 1e6).toFixed(1),
-    fixed(m.floorTokensPerSecond, 1), fixed(m.decodeOverFloor, 3),
-  ]));
+  fill(table, ['model', 'weights', 'load s', 'prompt tokens', 'generated', 'prefill tok/s', 'decode tok/s', 'first token ms', 'MB of weights / token',
+    'decode floor tok/s', 'decode / floor'], models.map((m) => [
+      m.model,
+      m.dtype,
+      fixed(m.loadSeconds, 1),
+      String(m.promptTokens),
+      String(m.generatedTokens),
+      m.prefillTokensPerSecond.toFixed(1),
+      m.decodeTokensPerSecond.toFixed(1),
+      m.timeToFirstTokenMs.toFixed(0),
+      (m.activeBytesPerToken / 1e6).toFixed(1),
+      fixed(m.floorTokensPerSecond, 1),
+      fixed(m.decodeOverFloor, 3),
+    ]));
 }
 
 export function renderCharts(box: HTMLElement, records: BenchRecord[], ratios: Record<string, number>, model?: ModelBenchRecord): void {
@@ -49,10 +62,13 @@ export function renderCharts(box: HTMLElement, records: BenchRecord[], ratios: R
   if (speedup.length) charts.push(barChart('MoE block: dense time / sparse time', '×', speedup.map(([k, v]) => ({ label: label(k), value: v }))));
   // --peers reports: webmoe's time over the best peer's at each shape (below 1: webmoe is faster).
   const peers = Object.entries(ratios).filter(([k]) => k.includes('webmoe time / best peer time'));
-  if (peers.length) charts.push(barChart('webmoe time / best peer time', '×', peers.map(([k, v]) => ({ label: `${label(k)} ${k.match(/\((.+)\)$/)?.[1] ?? ''}`, value: v }))));
+  if (peers.length) {
+    charts.push(barChart('webmoe time / best peer time', '×', peers.map(([k, v]) => ({ label: `${label(k)} ${k.match(/\((.+)\)$/)?.[1] ?? ''}`, value: v }))));
+  }
   if (model) {
     charts.push(barChart(`${model.model.split('/').filter(Boolean).pop()} generation`, 'tok/s', [
-      { label: 'prefill', value: model.prefillTokensPerSecond }, { label: 'decode', value: model.decodeTokensPerSecond },
+      { label: 'prefill', value: model.prefillTokensPerSecond },
+      { label: 'decode', value: model.decodeTokensPerSecond },
     ]));
   }
   box.replaceChildren(...charts);

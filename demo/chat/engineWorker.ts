@@ -4,8 +4,17 @@
 // page's memory), downloads and device loss as events, and GPU out-of-memory as a ModelFitError.
 import { expose, type ProxyMarked } from 'comlink';
 import {
-  cachedUrlSource, createDevice, type DownloadProgress, type EngineApi, engineApi, fileListSource, type ModelSource,
-  type ModelSpec, openCheckpoint, urlSource, type WeightDType,
+  cachedUrlSource,
+  createDevice,
+  type DownloadProgress,
+  type EngineApi,
+  engineApi,
+  fileListSource,
+  type ModelSource,
+  type ModelSpec,
+  openCheckpoint,
+  urlSource,
+  type WeightDType,
 } from '../../src/index.js';
 import { catchOutOfMemory, gpuBytes } from './fit.js';
 

@@ -28,7 +28,10 @@ export function checkFits(bytes: number, dtype: WeightDType): void {
 
 /** Runs `load` inside an out-of-memory error scope; a GPU allocation failure becomes ModelFitError. */
 export async function catchOutOfMemory<T extends { dispose(): void }>(
-  device: GPUDevice, bytes: number, dtype: WeightDType, load: () => Promise<T>,
+  device: GPUDevice,
+  bytes: number,
+  dtype: WeightDType,
+  load: () => Promise<T>,
 ): Promise<T> {
   device.pushErrorScope('out-of-memory');
   let result: T | undefined;
@@ -44,7 +47,9 @@ export async function catchOutOfMemory<T extends { dispose(): void }>(
     throw tooBig(bytes, dtype, `and the GPU ran out of memory (${oom.message})`);
   }
   if (failure !== undefined) {
-    if (failure instanceof RangeError && /allocat|memory/i.test(failure.message)) throw tooBig(bytes, dtype, `and the browser refused a buffer (${failure.message})`);
+    if (failure instanceof RangeError && /allocat|memory/i.test(failure.message)) {
+      throw tooBig(bytes, dtype, `and the browser refused a buffer (${failure.message})`);
+    }
     throw failure;
   }
   return result!;

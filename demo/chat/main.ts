@@ -3,7 +3,8 @@
 // checks that there is WebGPU and room for the model, and draws. Every failure ends in the status
 // line; nothing waits forever.
 import { proxy, type Remote, wrap } from 'comlink';
-import { createWorkerEngine, type ChatMessage, type GenerateOptions, type GenerationStats, type Prompt, type WeightDType, type WorkerEngine } from '../../src/index.js';
+import { createWorkerEngine, type ChatMessage, type GenerateOptions, type GenerationStats, type Prompt, type WeightDType,
+  type WorkerEngine } from '../../src/index.js';
 import { adoptWorker, guard } from '../../src/platform/workers.js';
 import { checkLimits, requestAdapter } from '../common/gpu.js';
 import { byId, errorText, isAbort, mb, setStatus } from '../common/status.js';
@@ -93,7 +94,9 @@ async function load(choice: ModelChoice): Promise<void> {
     worker = current = startWorker();
     lostText = undefined;
     const handle = adoptWorker(worker);
-    controller.signal.addEventListener('abort', () => { if (!handedOver) handle.terminate(); }, { once: true });
+    controller.signal.addEventListener('abort', () => {
+      if (!handedOver) handle.terminate();
+    }, { once: true });
     const remote: Remote<ChatWorkerApi> = wrap<ChatWorkerApi>(worker);
     const own = worker;
     await guard(handle, 'the engine worker', remote.watch(proxy({
@@ -107,7 +110,9 @@ async function load(choice: ModelChoice): Promise<void> {
     setStatus(status, `Loading ${choice.name} (${mb(size.weightBytes)} MB of weights, about ${mb(size.gpuBytes)} MB on the GPU as ${dtype})…`);
     handedOver = true;
     const loaded = await createWorkerEngine(choice.spec, {
-      worker, dtype, signal: controller.signal,
+      worker,
+      dtype,
+      signal: controller.signal,
       onProgress: (p) => progress.update('uploading to the GPU', p.loadedBytes, p.totalBytes),
     });
     // A conversation needs a chat template that renders; without one the page does plain completion.
@@ -120,7 +125,8 @@ async function load(choice: ModelChoice): Promise<void> {
     const c = engine.config;
     const mode = chat ? 'chat (the model’s chat template)' : 'plain completion (the model has no chat template)';
     progress.done(`${mb(size.weightBytes)} MB loaded`);
-    byId('model-info').textContent = `${modelName}: ${c.family}, ${c.layers} layers, ${c.experts} experts (top-${c.topK}), vocab ${c.vocab}, ${dtype} weights; ${mode}.`;
+    byId('model-info').textContent =
+      `${modelName}: ${c.family}, ${c.layers} layers, ${c.experts} experts (top-${c.topK}), vocab ${c.vocab}, ${dtype} weights; ${mode}.`;
     document.body.dataset.engine = 'worker';
     setStatus(status, `Ready: ${mode}.`);
   } catch (e) {
@@ -203,7 +209,9 @@ byId<HTMLInputElement>('folder').addEventListener('change', (e) => {
 const pick = byId<HTMLButtonElement>('pick');
 pick.hidden = !canPickDirectory();
 pick.addEventListener('click', () => {
-  pickDirectoryModel().then(load, (err) => { if (!isAbort(err)) setStatus(status, errorText(err), 'error'); });
+  pickDirectoryModel().then(load, (err) => {
+    if (!isAbort(err)) setStatus(status, errorText(err), 'error');
+  });
 });
 
 byId('clear-cache').addEventListener('click', async () => {

@@ -16,10 +16,16 @@ export class DeviceSupportError extends Error {}
 
 export async function requestAdapter(): Promise<GPUAdapter> {
   if (typeof navigator === 'undefined' || !navigator.gpu) {
-    throw new DeviceSupportError('This browser has no WebGPU (or it is turned off). Use a recent Chrome, Edge or Safari, or in Chromium enable chrome://flags/#enable-unsafe-webgpu.');
+    throw new DeviceSupportError(
+      'This browser has no WebGPU (or it is turned off). Use a recent Chrome, Edge or Safari, or in Chromium enable chrome://flags/#enable-unsafe-webgpu.',
+    );
   }
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new DeviceSupportError('WebGPU is present but the browser offers no adapter (GPU blocklisted or no driver). Try another browser or enable a software adapter.');
+  if (!adapter) {
+    throw new DeviceSupportError(
+      'WebGPU is present but the browser offers no adapter (GPU blocklisted or no driver). Try another browser or enable a software adapter.',
+    );
+  }
   return adapter;
 }
 

@@ -73,7 +73,8 @@ export class Engine {
     const tokenizer = await loadTokenizer(source, options.signal);
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams.
-    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), options.dtype ?? 'f32', { ...options, workers: options.workers });
+    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), options.dtype ?? 'f32', { ...options,
+      workers: options.workers });
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts });
       return new Engine(device, config, tokenizer, decoder, source.name, experts);
@@ -136,7 +137,7 @@ export class Engine {
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), o.stop ?? []);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
-    seq.truncate(0);  // each call starts a fresh sequence
+    seq.truncate(0); // each call starts a fresh sequence
 
     let logits = await seq.append(ids, 'last', o.signal);
     clock.prefilled();

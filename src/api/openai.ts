@@ -65,15 +65,21 @@ export class ChatCompletions {
       last = c;
     }
     const { id, created, model, usage: u } = last!;
-    return { id, object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: last!.choices[0].finish_reason! }], usage: u! };
+    return { id, object: 'chat.completion', created, model,
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: last!.choices[0].finish_reason! }], usage: u! };
   }
 
   private async *chunks(r: ChatCompletionRequest): AsyncGenerator<ChatCompletionChunk> {
-    const base = { id: `chatcmpl-${Date.now().toString(36)}-${nextId++}`, object: 'chat.completion.chunk' as const, created: Math.floor(Date.now() / 1000), model: this.engine.model };
+    const base = { id: `chatcmpl-${Date.now().toString(36)}-${nextId++}`, object: 'chat.completion.chunk' as const, created: Math.floor(Date.now() / 1000),
+      model: this.engine.model };
     let first = true;
     for await (const c of this.engine.generate(r.messages, {
-      maxTokens: r.max_tokens, temperature: r.temperature ?? 1, topP: r.top_p, seed: r.seed,
-      stop: typeof r.stop === 'string' ? [r.stop] : r.stop, signal: r.signal,
+      maxTokens: r.max_tokens,
+      temperature: r.temperature ?? 1,
+      topP: r.top_p,
+      seed: r.seed,
+      stop: typeof r.stop === 'string' ? [r.stop] : r.stop,
+      signal: r.signal,
     })) {
       const delta = { ...(first ? { role: 'assistant' as const } : {}), content: c.text };
       first = false;

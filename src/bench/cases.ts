@@ -45,9 +45,9 @@ export interface BenchShapes {
 export function benchShapes(quick: boolean): BenchShapes {
   return quick
     ? { copyBytes: 16 << 20, gemms: [[256, 256, 256], [64, 512, 256], [1, 512, 2048]],
-        moe: { hidden: 512, intermediate: 192, experts: 32, topK: 4, tokens: [1, 64] } }
+      moe: { hidden: 512, intermediate: 192, experts: 32, topK: 4, tokens: [1, 64] } }
     : { copyBytes: 64 << 20, gemms: [[1024, 1024, 1024], [64, 2048, 1024], [1, 2048, 8192]],
-        moe: { hidden: 2048, intermediate: 768, experts: 32, topK: 4, tokens: [1, 64, 512] } };
+      moe: { hidden: 2048, intermediate: 768, experts: 32, topK: 4, tokens: [1, 64, 512] } };
 }
 
 export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Promise<BenchRecord[]> {
@@ -76,7 +76,11 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
     const ms = await medianMs(device, (enc) => pass(enc, [copy]), runs);
     const [copied] = await readBuffers(device, [dst]);
     record({
-      name: 'copy', shape: `${shapes.copyBytes >> 20} MiB`, ms, gflops: null, gbps: (2 * shapes.copyBytes) / ms / 1e6,
+      name: 'copy',
+      shape: `${shapes.copyBytes >> 20} MiB`,
+      ms,
+      gflops: null,
+      gbps: (2 * shapes.copyBytes) / ms / 1e6,
       error: relativeError(new Float32Array(copied), data),
     });
     ws.destroy();
@@ -102,7 +106,11 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       return acc;
     });
     record({
-      name: m === 1 ? 'gemv' : 'gemm', shape: `${m}x${n}x${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6, gbps: bytes / ms / 1e6,
+      name: m === 1 ? 'gemv' : 'gemm',
+      shape: `${m}x${n}x${k}`,
+      ms,
+      gflops: (2 * m * n * k) / ms / 1e6,
+      gbps: bytes / ms / 1e6,
       error: relativeError(new Float32Array(out, 0, n), firstRow),
     });
     destroyExpertMatrix(w);
@@ -114,10 +122,8 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
   const gateUp = randomArray(E * 2 * I * H, 4, 1 / Math.sqrt(H));
   const down = randomArray(E * H * I, 5, 1 / Math.sqrt(I));
   const blocks: [string, MoEConfig, MoEWeights<HostWeights>][] = [
-    ['moe', { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype },
-      { router: randomArray(E * H, 6, 1 / Math.sqrt(H)), gateUp, down }],
-    ['moe-dense', { hidden: H, intermediate: E * I, numExperts: 1, topK: 1, dtype },
-      { router: new Float32Array(H), gateUp, down }],
+    ['moe', { hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, dtype }, { router: randomArray(E * H, 6, 1 / Math.sqrt(H)), gateUp, down }],
+    ['moe-dense', { hidden: H, intermediate: E * I, numExperts: 1, topK: 1, dtype }, { router: new Float32Array(H), gateUp, down }],
   ];
   for (const [name, config, weights] of blocks) {
     const layer = MoELayer.create(device, config, weights);
@@ -134,10 +140,14 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
       const { error } = checkTokens({ ...config, ...refWeights }, xHost, Math.min(T, 2), new Float32Array(yb), new Uint32Array(ib));
       const flops = T * config.topK * 6 * H * config.intermediate;
       const oneExpert = swigluExpertBytes(H, config.intermediate, dtype);
-      const touched = Math.min(config.numExperts, T * config.topK);  // experts whose weights are read at most
+      const touched = Math.min(config.numExperts, T * config.topK); // experts whose weights are read at most
       record({
-        name, shape: `T=${T} H=${H} I=${I} E=${E} k=${name === 'moe' ? k : E}`, ms,
-        gflops: flops / ms / 1e6, gbps: (touched * oneExpert) / ms / 1e6, error,
+        name,
+        shape: `T=${T} H=${H} I=${I} E=${E} k=${name === 'moe' ? k : E}`,
+        ms,
+        gflops: flops / ms / 1e6,
+        gbps: (touched * oneExpert) / ms / 1e6,
+        error,
       });
       ws.destroy();
     }
@@ -186,4 +196,3 @@ export function peerRatios(records: BenchRecord[]): Record<string, number> {
   }
   return { ...out, ...moePeerRatios(records) };
 }
-

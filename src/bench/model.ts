@@ -96,7 +96,7 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
   if (engine.tokenizer) {
     ids = engine.encode(TEXT);
     while (ids.length < want) ids = engine.encode(TEXT.repeat(Math.ceil((want * 2) / ids.length)));
-  } else {  // no tokenizer (a synthetic model): fixed ids spread over the vocabulary
+  } else { // no tokenizer (a synthetic model): fixed ids spread over the vocabulary
     ids = Array.from({ length: want }, (_, i) => (i * 7919 + 13) % engine.config.vocab);
   }
   const prompt = { tokens: ids.slice(0, want) };
@@ -110,9 +110,14 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
   const active = activeBytesPerToken(engine.config, o.dtype as WeightDType);
   const floor = o.bandwidthBytesPerSecond && o.bandwidthBytesPerSecond / active;
   return {
-    model: engine.model, dtype: o.dtype, promptTokens: s.promptTokens, generatedTokens: s.completionTokens,
-    prefillTokensPerSecond: s.prefillTokensPerSecond, decodeTokensPerSecond: s.decodeTokensPerSecond,
-    timeToFirstTokenMs: s.timeToFirstTokenMs, activeBytesPerToken: active,
+    model: engine.model,
+    dtype: o.dtype,
+    promptTokens: s.promptTokens,
+    generatedTokens: s.completionTokens,
+    prefillTokensPerSecond: s.prefillTokensPerSecond,
+    decodeTokensPerSecond: s.decodeTokensPerSecond,
+    timeToFirstTokenMs: s.timeToFirstTokenMs,
+    activeBytesPerToken: active,
     ...(floor && { floorTokensPerSecond: floor, decodeOverFloor: s.decodeTokensPerSecond / floor }),
   };
 }

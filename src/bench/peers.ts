@@ -79,7 +79,9 @@ export async function loadPeers(dir: URL): Promise<PeerModule[]> {
 
 /** The peers' dense GEMMs at the benchmark's shapes (the quick ones with `quick`), as bench records. */
 export async function runPeerGemms(
-  device: GPUDevice, peers: PeerModule[], o: { quick?: boolean; runs?: number; onRecord?: (r: BenchRecord) => void } = {},
+  device: GPUDevice,
+  peers: PeerModule[],
+  o: { quick?: boolean; runs?: number; onRecord?: (r: BenchRecord) => void } = {},
 ): Promise<BenchRecord[]> {
   const runs = o.runs ?? 5;
   const records: BenchRecord[] = [];
@@ -113,14 +115,25 @@ export async function runPeerGemms(
 }
 
 async function timePeerGemm(
-  session: PeerSession, name: string, m: number, n: number, k: number, x: Float32Array, w: Float32Array, runs: number,
+  session: PeerSession,
+  name: string,
+  m: number,
+  n: number,
+  k: number,
+  x: Float32Array,
+  w: Float32Array,
+  runs: number,
 ): Promise<BenchRecord> {
   const g = await session.gemm!(m, n, k, x, w);
   try {
     const ms = await medianWallMs(() => g.run(), runs);
     return {
-      name: `peer:${name} gemm`, shape: `${m}x${n}x${k}`, ms, gflops: (2 * m * n * k) / ms / 1e6,
-      gbps: 4 * (n * k + m * k + m * n) / ms / 1e6, error: gemmRowsError(await g.read(), x, w, m, n, k),
+      name: `peer:${name} gemm`,
+      shape: `${m}x${n}x${k}`,
+      ms,
+      gflops: (2 * m * n * k) / ms / 1e6,
+      gbps: 4 * (n * k + m * k + m * n) / ms / 1e6,
+      error: gemmRowsError(await g.read(), x, w, m, n, k),
     };
   } finally {
     g.dispose();
@@ -153,7 +166,8 @@ export function gemmRowsError(y: Float32Array, x: Float32Array, w: Float32Array,
  * counts. A peer that cannot start here (e.g. no adapter for its own WebGPU device) is skipped with a warning.
  */
 export async function runPeerMoE(
-  device: GPUDevice, peers: PeerModule[],
+  device: GPUDevice,
+  peers: PeerModule[],
   o: { quick?: boolean; runs?: number; dtype?: WeightDType; tokens?: readonly number[]; onRecord?: (r: BenchRecord) => void } = {},
 ): Promise<BenchRecord[]> {
   const runs = o.runs ?? 5;
@@ -191,9 +205,13 @@ export async function runPeerMoE(
             act = `activations int8 per ${g.int8Activations} along K where K % 128 = 0 (ORT's DP4A MatMulNBits; the reference likewise)`;
           }
           r = {
-            name: `peer:${peer.name} qmoe`, shape: `T=${T} H=${H} I=${I} E=${E} k=${k}`, ms,
-            gflops: (T * k * 6 * H * I) / ms / 1e6, gbps: (Math.min(E, T * k) * qmoeExpertBytes(H, I, w.bits, w.block)) / ms / 1e6,
-            error, note: [`${w.bits}-bit QMoE, block ${w.block}, ${act}`, g.note].filter(Boolean).join('; '),
+            name: `peer:${peer.name} qmoe`,
+            shape: `T=${T} H=${H} I=${I} E=${E} k=${k}`,
+            ms,
+            gflops: (T * k * 6 * H * I) / ms / 1e6,
+            gbps: (Math.min(E, T * k) * qmoeExpertBytes(H, I, w.bits, w.block)) / ms / 1e6,
+            error,
+            note: [`${w.bits}-bit QMoE, block ${w.block}, ${act}`, g.note].filter(Boolean).join('; '),
           };
         } finally {
           g.dispose();

@@ -52,8 +52,14 @@ export const MIXTRAL_SWIGLU: SwigluForm = { alpha: 1, beta: 0, limit: Infinity }
 /** QMoE's attributes for webmoe's block: softmax over the E logits, top-k renormalised, interleaved SwiGLU. */
 export function qmoeAttributes(k: number, bits: 4 | 8, block: number, form: SwigluForm = MIXTRAL_SWIGLU): Record<string, string | number | { float: number }> {
   return {
-    k, activation_type: 'swiglu', swiglu_fusion: 1, normalize_routing_weights: 1, expert_weight_bits: bits, block_size: block,
-    activation_alpha: { float: form.alpha }, activation_beta: { float: form.beta },
+    k,
+    activation_type: 'swiglu',
+    swiglu_fusion: 1,
+    normalize_routing_weights: 1,
+    expert_weight_bits: bits,
+    block_size: block,
+    activation_alpha: { float: form.alpha },
+    activation_beta: { float: form.beta },
     ...(Number.isFinite(form.limit) && { swiglu_limit: { float: form.limit } }),
   };
 }
@@ -71,7 +77,7 @@ export function packRows(values: Float32Array, inner: number, dtype: QuantDType)
   const rowBytes = (inner * bits) / 8;
   const data = new Uint8Array(rows * rowBytes);
   const scales = new Float32Array(rows * groups);
-  const flip = bits === 4 ? 0x88 : 0x80;  // signed q → q + zero point, per nibble / byte
+  const flip = bits === 4 ? 0x88 : 0x80; // signed q → q + zero point, per nibble / byte
   for (let r = 0; r < rows; r++) {
     const src = r * words * 4;
     for (let b = 0; b < rowBytes; b++) data[r * rowBytes + b] = qBytes[src + b] ^ flip;
@@ -101,10 +107,14 @@ export function unpackRows(data: Uint8Array, scales: Float32Array, inner: number
 export function packQMoE(gateUp: Float32Array, down: Float32Array, H: number, I: number, E: number, dtype: QuantDType): QMoEWeights {
   const bits = QUANT[dtype].bits;
   const w: QMoEWeights = {
-    bits, block: GROUP, fc1: new Uint8Array((E * 2 * I * H * bits) / 8), fc1Scales: new Float32Array((E * 2 * I * H) / GROUP),
-    fc2: new Uint8Array((E * H * I * bits) / 8), fc2Scales: new Float32Array((E * H * I) / GROUP),
+    bits,
+    block: GROUP,
+    fc1: new Uint8Array((E * 2 * I * H * bits) / 8),
+    fc1Scales: new Float32Array((E * 2 * I * H) / GROUP),
+    fc2: new Uint8Array((E * H * I * bits) / 8),
+    fc2Scales: new Float32Array((E * H * I) / GROUP),
   };
-  const interleaved = new Float32Array(2 * I * H);  // one expert at a time: the full shape's gateUp is 400 MB
+  const interleaved = new Float32Array(2 * I * H); // one expert at a time: the full shape's gateUp is 400 MB
   for (let e = 0; e < E; e++) {
     for (let i = 0; i < I; i++) {
       interleaved.set(gateUp.subarray((e * 2 * I + i) * H, (e * 2 * I + i + 1) * H), 2 * i * H);
@@ -174,15 +184,27 @@ export interface QMoEReferenceOptions {
  * on its referenceQuantize'd weights.
  */
 export function qmoeReference(
-  s: QMoEShape, w: QMoEWeights, x: Float32Array, router: Float32Array, tokens: number, o: QMoEReferenceOptions = {},
+  s: QMoEShape,
+  w: QMoEWeights,
+  x: Float32Array,
+  router: Float32Array,
+  tokens: number,
+  o: QMoEReferenceOptions = {},
 ): Float64Array {
   const { hidden: H, intermediate: I, experts: E, topK: k } = s;
   const form = o.form ?? MIXTRAL_SWIGLU;
-  const act = (a: ArrayLike<number>, K: number, N: number) =>
-    (o.int8Block && dp4aApplies(K, N, o.int8Block) ? int8Activations(a, o.int8Block) : a);
+  const act = (a: ArrayLike<number>, K: number, N: number) => (o.int8Block && dp4aApplies(K, N, o.int8Block) ? int8Activations(a, o.int8Block) : a);
   const r = referenceRoute({
-    hidden: H, intermediate: I, numExperts: E, topK: k, normTopK: true, tokens, x: x.subarray(0, tokens * H), router,
-    gateUp: new Float32Array(0), down: new Float32Array(0),
+    hidden: H,
+    intermediate: I,
+    numExperts: E,
+    topK: k,
+    normTopK: true,
+    tokens,
+    x: x.subarray(0, tokens * H),
+    router,
+    gateUp: new Float32Array(0),
+    down: new Float32Array(0),
   });
   const y = new Float64Array(tokens * H);
   const h = new Float64Array(I);
@@ -216,8 +238,7 @@ export function qmoeReference(
 }
 
 /** Bytes of one expert in QMoE's layout: int data and f32 scales of fc1 [2I, H] and fc2 [H, I]. */
-export const qmoeExpertBytes = (H: number, I: number, bits: 4 | 8, block: number): number =>
-  (3 * H * I * bits) / 8 + 4 * ((3 * H * I) / block);
+export const qmoeExpertBytes = (H: number, I: number, bits: 4 | 8, block: number): number => (3 * H * I * bits) / 8 + 4 * ((3 * H * I) / block);
 
 /**
  * Per MoE shape where QMoE peers ran: webmoe's `moe` time over the best peer's, and each peer's time

@@ -24,14 +24,19 @@ export function adapterName(info: { vendor?: string; architecture?: string; desc
 }
 
 export function benchReport(
-  adapter: string, o: { dtype: string; quick: boolean }, records: BenchRecord[], extra: Pick<BenchReport, 'model' | 'synthetic' | 'environment'> = {},
+  adapter: string,
+  o: { dtype: string; quick: boolean },
+  records: BenchRecord[],
+  extra: Pick<BenchReport, 'model' | 'synthetic' | 'environment'> = {},
 ): BenchReport {
   return { adapter, date: new Date().toISOString(), dtype: o.dtype, quick: o.quick, records, ratios: benchRatios(records), ...extra };
 }
 
 /** The GPU a run used, for a report's environment: the adapter's info, its features (sorted) and limits. */
 export function gpuEnvironment(gpu: { adapterInfo?: GPUAdapterInfo; info?: GPUAdapterInfo; features: GPUSupportedFeatures; limits: GPUSupportedLimits }): {
-  info: Record<string, string | boolean>; features: string[]; limits: Record<string, number>;
+  info: Record<string, string | boolean>;
+  features: string[];
+  limits: Record<string, number>;
 } {
   const source = (gpu.info ?? gpu.adapterInfo) as unknown as Record<string, string | boolean | undefined> | undefined;
   const info: Record<string, string | boolean> = {};

@@ -89,7 +89,7 @@ function elements(t: SyntheticTensor, i0: number, i1: number, dtype: 'BF16' | 'F
     return;
   }
   for (let i = i0; i < i1; i++) {
-    const u = mix(i, t.seed) * 2 ** -31 - 1;  // [-1, 1)
+    const u = mix(i, t.seed) * 2 ** -31 - 1; // [-1, 1)
     const v = u * t.amplitude;
     if (dtype === 'BF16') {
       f32[0] = v;
@@ -163,7 +163,7 @@ export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSourc
     const d1 = end - dataStart;
     for (const t of tensors) {
       if (t.end <= d0 || t.begin >= d1) continue;
-      const b0 = Math.max(d0, t.begin) - t.begin;  // bytes within the tensor
+      const b0 = Math.max(d0, t.begin) - t.begin; // bytes within the tensor
       const b1 = Math.min(d1, t.end) - t.begin;
       const i0 = b0 >> 1;
       const i1 = (b1 + 1) >> 1;
@@ -188,9 +188,15 @@ export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSourc
   };
   const layers = config.num_hidden_layers as number;
   return {
-    name: `synthetic granite-3.1-1b-a400m${layers === 24 && !s.vocab && !s.experts ? '' : ` (${[
-      `${layers} layers`, s.vocab !== undefined && `vocab ${s.vocab}`, s.experts !== undefined && `${s.experts} experts`,
-    ].filter(Boolean).join(', ')})`}`,
+    name: `synthetic granite-3.1-1b-a400m${
+      layers === 24 && !s.vocab && !s.experts ? '' : ` (${
+        [
+          `${layers} layers`,
+          s.vocab !== undefined && `vocab ${s.vocab}`,
+          s.experts !== undefined && `${s.experts} experts`,
+        ].filter(Boolean).join(', ')
+      })`
+    }`,
     config,
     bytes: size,
     async open(name, signal) {

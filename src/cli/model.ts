@@ -49,7 +49,9 @@ export async function loadEngine(model: string | undefined, dtype: string | unde
       const now = performance.now();
       if (process.stderr.isTTY && (now - last > 200 || p.loadedBytes === p.totalBytes)) {
         last = now;
-        process.stderr.write(`\rloading ${(p.loadedBytes / 2 ** 20).toFixed(1)} / ${(p.totalBytes / 2 ** 20).toFixed(1)} MiB  ${p.tensor.slice(0, 60).padEnd(60)}`);
+        process.stderr.write(
+          `\rloading ${(p.loadedBytes / 2 ** 20).toFixed(1)} / ${(p.totalBytes / 2 ** 20).toFixed(1)} MiB  ${p.tensor.slice(0, 60).padEnd(60)}`,
+        );
         if (p.loadedBytes === p.totalBytes) process.stderr.write('\n');
       }
     },
@@ -58,11 +60,19 @@ export async function loadEngine(model: string | undefined, dtype: string | unde
 
 export async function generate(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
-    args, strict: true, options: {
-      ...modelOptions, prompt: { type: 'string' }, chat: { type: 'boolean', default: false },
-      'max-tokens': { type: 'string', default: '128' }, temperature: { type: 'string', default: '0' },
-      'top-k': { type: 'string' }, 'top-p': { type: 'string' }, 'repetition-penalty': { type: 'string' },
-      seed: { type: 'string' }, stop: { type: 'string', multiple: true },
+    args,
+    strict: true,
+    options: {
+      ...modelOptions,
+      prompt: { type: 'string' },
+      chat: { type: 'boolean', default: false },
+      'max-tokens': { type: 'string', default: '128' },
+      temperature: { type: 'string', default: '0' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      stop: { type: 'string', multiple: true },
     },
   });
   if (v.prompt === undefined) throw new Error('--prompt TEXT is required');
@@ -71,10 +81,14 @@ export async function generate(args: string[]): Promise<void> {
   process.once('SIGINT', () => controller.abort());
   const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
   for await (const chunk of engine.generate(prompt, {
-    maxTokens: numberArg(v['max-tokens'], 'max-tokens'), temperature: numberArg(v.temperature, 'temperature'),
-    topK: numberArg(v['top-k'], 'top-k'), topP: numberArg(v['top-p'], 'top-p'),
-    repetitionPenalty: numberArg(v['repetition-penalty'], 'repetition-penalty'), seed: numberArg(v.seed, 'seed'),
-    stop: v.stop, signal: controller.signal,
+    maxTokens: numberArg(v['max-tokens'], 'max-tokens'),
+    temperature: numberArg(v.temperature, 'temperature'),
+    topK: numberArg(v['top-k'], 'top-k'),
+    topP: numberArg(v['top-p'], 'top-p'),
+    repetitionPenalty: numberArg(v['repetition-penalty'], 'repetition-penalty'),
+    seed: numberArg(v.seed, 'seed'),
+    stop: v.stop,
+    signal: controller.signal,
   })) {
     process.stdout.write(chunk.text);
     const s = chunk.stats;

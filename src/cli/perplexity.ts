@@ -17,7 +17,8 @@ function tokenLoss(row: Float32Array, target: number): number {
 
 export async function perplexity(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
-    args, strict: true,
+    args,
+    strict: true,
     options: { ...modelOptions, text: { type: 'string' }, window: { type: 'string', default: '256' }, windows: { type: 'string' } },
   });
   if (!v.text) throw new Error('--text FILE is required');

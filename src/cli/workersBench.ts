@@ -38,18 +38,27 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
 function phase(tokensPerSecond: number, steps: number, s?: ExpertParallelStats): Phase {
   const per = (v: number) => v / steps;
   return {
-    tokensPerSecond, stepMs: 0,
+    tokensPerSecond,
+    stepMs: 0,
     ...(s && {
-      readbackMs: per(s.readbackMs), hostMs: per(s.hostMs), expertMs: per(s.expertMs), transferMs: per(s.transferMs),
+      readbackMs: per(s.readbackMs),
+      hostMs: per(s.hostMs),
+      expertMs: per(s.expertMs),
+      transferMs: per(s.transferMs),
       bytesPerStep: per(s.bytesToWorkers + s.bytesFromWorkers),
     }),
   };
 }
 
 const minus = (a: ExpertParallelStats, b: ExpertParallelStats): ExpertParallelStats => ({
-  layerCalls: a.layerCalls - b.layerCalls, readbackMs: a.readbackMs - b.readbackMs, hostMs: a.hostMs - b.hostMs,
-  roundTripMs: a.roundTripMs - b.roundTripMs, expertMs: a.expertMs - b.expertMs, transferMs: a.transferMs - b.transferMs,
-  bytesToWorkers: a.bytesToWorkers - b.bytesToWorkers, bytesFromWorkers: a.bytesFromWorkers - b.bytesFromWorkers,
+  layerCalls: a.layerCalls - b.layerCalls,
+  readbackMs: a.readbackMs - b.readbackMs,
+  hostMs: a.hostMs - b.hostMs,
+  roundTripMs: a.roundTripMs - b.roundTripMs,
+  expertMs: a.expertMs - b.expertMs,
+  transferMs: a.transferMs - b.transferMs,
+  bytesToWorkers: a.bytesToWorkers - b.bytesToWorkers,
+  bytesFromWorkers: a.bytesFromWorkers - b.bytesFromWorkers,
   rowsPerWorker: a.rowsPerWorker.map((n, i) => n - b.rowsPerWorker[i]),
 });
 
@@ -73,10 +82,16 @@ async function measure(engine: Engine, prompt: number[], decode: number): Promis
 
 export async function benchWorkers(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
-    args, strict: true, options: {
-      model: { type: 'string' }, dtype: { type: 'string', default: 'f32' }, workers: { type: 'string', default: '2' },
-      'prompt-tokens': { type: 'string', default: '64' }, 'decode-tokens': { type: 'string', default: '16' },
-      runs: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench-results/workers.json' },
+    args,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      dtype: { type: 'string', default: 'f32' },
+      workers: { type: 'string', default: '2' },
+      'prompt-tokens': { type: 'string', default: '64' },
+      'decode-tokens': { type: 'string', default: '16' },
+      runs: { type: 'string', default: '3' },
+      out: { type: 'string', default: 'bench-results/workers.json' },
     },
   });
   const N = intArg(v.workers, 'workers');
@@ -98,7 +113,7 @@ export async function benchWorkers(args: string[]): Promise<void> {
     const engine = await loadEngine(v.model, v.dtype, options(c.experts, perExpert));
     try {
       const prompt = Array.from({ length: P }, (_, i) => (i * 7919 + 13) % c.vocab);
-      await measure(engine, prompt.slice(0, 8), 2);  // warm-up: pipelines and plans
+      await measure(engine, prompt.slice(0, 8), 2); // warm-up: pipelines and plans
       const results: { prefill: Phase; decode: Phase }[] = [];
       for (let r = 0; r < runs; r++) results.push(await measure(engine, prompt, D));
       const pick = (key: 'prefill' | 'decode') => {
@@ -107,8 +122,11 @@ export async function benchWorkers(args: string[]): Promise<void> {
       };
       const row: WorkersBenchRow = { config: name, workers: engine.experts?.placement.kinds ?? [], prefill: pick('prefill'), decode: pick('decode') };
       rows.push(row);
-      const split = (p: Phase) => (p.expertMs === undefined ? '' :
-        ` [per step: readback ${p.readbackMs!.toFixed(1)} ms, host ${p.hostMs!.toFixed(1)}, experts ${p.expertMs.toFixed(1)}, transfer ${p.transferMs!.toFixed(1)} ms]`);
+      const split = (p: Phase) => (p.expertMs === undefined ?
+        '' :
+        ` [per step: readback ${p.readbackMs!.toFixed(1)} ms, host ${p.hostMs!.toFixed(1)}, experts ${p.expertMs.toFixed(1)}, transfer ${
+          p.transferMs!.toFixed(1)
+        } ms]`);
       console.log(`${name.padEnd(44)} prefill ${row.prefill.tokensPerSecond.toFixed(1).padStart(7)} tok/s${split(row.prefill)}`);
       console.log(`${''.padEnd(44)} decode  ${row.decode.tokensPerSecond.toFixed(1).padStart(7)} tok/s${split(row.decode)}`);
     } finally {
@@ -116,6 +134,7 @@ export async function benchWorkers(args: string[]): Promise<void> {
     }
   }
   mkdirSync(dirname(v.out!), { recursive: true });
-  writeFileSync(v.out!, JSON.stringify({ date: new Date().toISOString(), model: v.model ?? 'bundled', dtype: v.dtype, promptTokens: P, decodeTokens: D, runs, rows }, null, 2));
+  writeFileSync(v.out!,
+    JSON.stringify({ date: new Date().toISOString(), model: v.model ?? 'bundled', dtype: v.dtype, promptTokens: P, decodeTokens: D, runs, rows }, null, 2));
   console.log(`wrote ${v.out}`);
 }

@@ -32,9 +32,11 @@ export async function deviceFrom(gpu: GPU | undefined, options: DeviceOptions, h
   const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error(`${NO_ADAPTER}. ${hint}`);
   const requiredLimits: Record<string, number> = {};
-  if (options.limits !== 'default') for (const key in adapter.limits) {
-    const v = adapter.limits[key as keyof GPUSupportedLimits];
-    if (typeof v === 'number') requiredLimits[key] = v;
+  if (options.limits !== 'default') {
+    for (const key in adapter.limits) {
+      const v = adapter.limits[key as keyof GPUSupportedLimits];
+      if (typeof v === 'number') requiredLimits[key] = v;
+    }
   }
   const requiredFeatures: GPUFeatureName[] = [];
   if ((options.f16 ?? true) && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');

@@ -9,11 +9,11 @@ export function f32ToF16Bits(v: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);  // inf, NaN
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf, NaN
   const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;  // overflow → inf
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → inf
   if (e <= 0) {
-    if (e < -10) return sign;  // underflow → ±0
+    if (e < -10) return sign; // underflow → ±0
     const m = mant | 0x800000;
     const shift = 14 - e;
     const half = 1 << (shift - 1);
@@ -24,7 +24,7 @@ export function f32ToF16Bits(v: number): number {
   }
   let r = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++;  // may carry into the exponent: still right
+  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++; // may carry into the exponent: still right
   return sign | r;
 }
 

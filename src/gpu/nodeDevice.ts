@@ -18,7 +18,6 @@ async function dawn(): Promise<GPU> {
 /** A Dawn device with the adapter's maximal limits (and shader-f16 when offered). */
 export async function createNodeDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
   gpu ??= dawn();
-  return deviceFrom(await gpu, options,
-    'Dawn needs a Vulkan driver; on Debian bookworm install Mesa lavapipe from bookworm-backports: ' +
+  return deviceFrom(await gpu, options, 'Dawn needs a Vulkan driver; on Debian bookworm install Mesa lavapipe from bookworm-backports: ' +
     'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (see .ci/install-system).');
 }

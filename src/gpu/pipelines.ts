@@ -4,7 +4,7 @@ const cache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 export function computePipeline(device: GPUDevice, key: string, code: () => string, constants: Record<string, number>): GPUComputePipeline {
   let byKey = cache.get(device);
-  if (!byKey) cache.set(device, (byKey = new Map()));
+  if (!byKey) cache.set(device, byKey = new Map());
   let pipeline = byKey.get(key);
   if (!pipeline) {
     const module = device.createShaderModule({ label: key, code: code() });

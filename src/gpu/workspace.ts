@@ -27,7 +27,7 @@ export class Workspace {
   scratch(key: string, bytes: number): GPUBuffer {
     const k = `${key} ${bytes}`;
     let b = this.scratches.get(k);
-    if (!b) this.scratches.set(k, (b = this.buffer(bytes, key)));
+    if (!b) this.scratches.set(k, b = this.buffer(bytes, key));
     return b;
   }
 

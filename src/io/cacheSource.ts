@@ -75,4 +75,3 @@ export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): M
     },
   };
 }
-

@@ -83,7 +83,12 @@ export async function openCheckpoint(source: ModelSource, signal?: AbortSignal):
   return { source, config, files, tensors, bytes };
 }
 
-export interface LoadProgress { loadedBytes: number; totalBytes: number; tensor: string; file: string }
+export interface LoadProgress {
+  loadedBytes: number;
+  totalBytes: number;
+  tensor: string;
+  file: string;
+}
 
 /** Whole rows of a tensor as the file stores them: its dtype and little-endian bytes. */
 export interface RawRows {
@@ -131,7 +136,7 @@ async function deliver(t: TensorInfo, pull: Pull, sink: RowSink, pieceBytes: num
   for (let done = 0; done < total;) {
     const n = Math.min(pieceLen, total - done);
     let bytes = await pull.take(n);
-    if (bytes.length < n) {  // the piece spans stream chunks: gathered into a buffer of its own, which the sink may keep
+    if (bytes.length < n) { // the piece spans stream chunks: gathered into a buffer of its own, which the sink may keep
       const gather = new Uint8Array(n);
       gather.set(bytes);
       for (let got = bytes.length; got < n;) {
@@ -200,11 +205,11 @@ export async function readRows(ckpt: Checkpoint, name: string, firstRow: number,
     throw new SafetensorsError(t.file, `rows ${firstRow}…${firstRow + rows - 1} are outside its ${total} rows`, name);
   }
   let files = opened.get(ckpt);
-  if (!files) opened.set(ckpt, (files = new Map()));
+  if (!files) opened.set(ckpt, files = new Map());
   let open = files.get(t.file);
-  if (!open) files.set(t.file, (open = ckpt.source.open(t.file, signal)));
+  if (!open) files.set(t.file, open = ckpt.source.open(t.file, signal));
   const f = await open.catch((e: unknown) => {
-    files.delete(t.file);  // a failed open (an abort, say) is tried again by the next read
+    files.delete(t.file); // a failed open (an abort, say) is tried again by the next read
     throw e;
   });
   if (!f) throw new SafetensorsError(pathOf(ckpt.source, t.file), 'no longer exists');

@@ -39,13 +39,13 @@ async function* pieces(body: ReadableStream<Uint8Array>, signal?: AbortSignal): 
       yield value;
     }
   } finally {
-    reader.cancel().catch(() => {});  // an aborted or failed stream rejects its cancel: nothing to do
+    reader.cancel().catch(() => {}); // an aborted or failed stream rejects its cancel: nothing to do
   }
 }
 
 /** Keeps bytes [skip, skip + length) of a stream and stops reading after them. */
 async function* keepRange(src: AsyncIterable<Uint8Array>, skip: number, length: number, what: string): AsyncGenerator<Uint8Array> {
-  let at = 0;  // bytes of src seen
+  let at = 0; // bytes of src seen
   const end = skip + length;
   for await (const piece of src) {
     const from = Math.max(skip - at, 0);

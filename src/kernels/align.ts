@@ -26,7 +26,9 @@ export type AlignBuffers = Parameters<typeof ALIGN.launch>[1]['buffers'];
 
 export function alignKernel(ws: Workspace, b: AlignBuffers, slots: number, experts: number, rows: BlockRows): Dispatch {
   return ALIGN.launch(ws, {
-    uniforms: { slots, experts, maxBlocks: maxBlocks(slots, experts, rows) }, buffers: b, grid: [1],
+    uniforms: { slots, experts, maxBlocks: maxBlocks(slots, experts, rows) },
+    buffers: b,
+    grid: [1],
     overrides: { BM: rows, E_MAX: experts },
   });
 }

@@ -23,7 +23,14 @@ export const ATTENTION_PREP = defineKernel('attention prep', {
   files: ['attention_prep'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', eps: 'f32' },
   bindings: {
-    pos0: 'uniform', qkv: 'read', bias: 'read', norms: 'read', rope: 'read', q: 'read_write', kCache: 'read_write', vCache: 'read_write',
+    pos0: 'uniform',
+    qkv: 'read',
+    bias: 'read',
+    norms: 'read',
+    rope: 'read',
+    q: 'read_write',
+    kCache: 'read_write',
+    vCache: 'read_write',
   },
   overrides: ['NORM'],
 });
@@ -38,7 +45,8 @@ const dims = (d: AttentionDims) => ({ Hq: d.heads, Hkv: d.kvHeads, D: d.headDim,
 
 /** qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache at positions pos0 + t (pos0: a u32 uniform). */
 export function attentionPrepKernel(
-  ws: Workspace, d: AttentionDims & { norm: QKNorm; eps: number },
+  ws: Workspace,
+  d: AttentionDims & { norm: QKNorm; eps: number },
   b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; q: GPUBuffer; cache: KVCache },
   tokens: number,
 ): Dispatch {
@@ -52,8 +60,10 @@ export function attentionPrepKernel(
 
 /** out [T, Hq·D] = causal softmax(scale · q kᵀ) v over cache positions 0 … pos0 + t. */
 export function attentionKernel(
-  ws: Workspace, d: AttentionDims & { scale: number },
-  b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; out: GPUBuffer }, tokens: number,
+  ws: Workspace,
+  d: AttentionDims & { scale: number },
+  b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; out: GPUBuffer },
+  tokens: number,
 ): Dispatch {
   return ATTENTION.launch(ws, {
     uniforms: { ...dims(d), scale: d.scale },

@@ -12,7 +12,11 @@ export const COMBINE = defineKernel('combine', {
 
 /** y [T,H] = Σ_j ys [T·k, H] (+ shared [T,H]). */
 export function combineKernel(
-  ws: Workspace, b: { ys: GPUBuffer; shared?: GPUBuffer; y: GPUBuffer }, tokens: number, hidden: number, topK: number,
+  ws: Workspace,
+  b: { ys: GPUBuffer; shared?: GPUBuffer; y: GPUBuffer },
+  tokens: number,
+  hidden: number,
+  topK: number,
 ): Dispatch {
   return COMBINE.launch(ws, {
     uniforms: { hidden, topK },

@@ -12,10 +12,12 @@ export const EMBED = defineKernel('embed', {
 
 /** x [T,H] = table[ids] · scale; `table` is a one-expert matrix [V, H], one dispatch per binding. */
 export function embedKernel(ws: Workspace, table: ExpertMatrix, b: { ids: GPUBuffer; x: GPUBuffer }, tokens: number, scale: number): Dispatch[] {
-  return table.chunks.map((c) => EMBED.launch(ws, {
-    uniforms: { n0: c.n0, n1: c.n1, K: table.inner, scale },
-    buffers: { ids: b.ids, w: c.buffer, x: b.x },
-    grid: [Math.ceil(table.inner / 64), tokens],
-    preludes: FORMATS[table.dtype].prelude,
-  }));
+  return table.chunks.map((c) =>
+    EMBED.launch(ws, {
+      uniforms: { n0: c.n0, n1: c.n1, K: table.inner, scale },
+      buffers: { ids: b.ids, w: c.buffer, x: b.x },
+      grid: [Math.ceil(table.inner / 64), tokens],
+      preludes: FORMATS[table.dtype].prelude,
+    })
+  );
 }

@@ -33,39 +33,57 @@ export const GEMV = defineKernel('moe_gemv', {
 });
 
 export interface ExpertMatmulBuffers {
-  a: GPUBuffer;       // GEMM 1: x [T,K]; GEMM 2: h [rows,K]
-  slotOf: GPUBuffer;  // [E] u32: the matrix slot of each expert, NONE where the matrix does not hold it
-  routeW: GPUBuffer;  // [T·k] routing weights (GEMM 2's epilogue)
-  out: GPUBuffer;     // GEMM 1: h [rows, N]; GEMM 2: ys [T·k, N]
+  a: GPUBuffer; // GEMM 1: x [T,K]; GEMM 2: h [rows,K]
+  slotOf: GPUBuffer; // [E] u32: the matrix slot of each expert, NONE where the matrix does not hold it
+  routeW: GPUBuffer; // [T·k] routing weights (GEMM 2's epilogue)
+  out: GPUBuffer; // GEMM 1: h [rows, N]; GEMM 2: ys [T·k, N]
 }
 
 /** Grouped GEMM over expert-sorted rows in blocks of `rows`: one dispatch per weight binding (chunk). */
 export function groupedGemm(
-  ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
-  topK: number, blocks: number, rows: BlockRows, t: GemmTiles = gemmTiles(ws.device, m, rows),
+  ws: Workspace,
+  m: ExpertMatrix,
+  b: ExpertMatmulBuffers & { sorted: GPUBuffer; blockExpert: GPUBuffer },
+  topK: number,
+  blocks: number,
+  rows: BlockRows,
+  t: GemmTiles = gemmTiles(ws.device, m, rows),
 ): Dispatch[] {
-  const preludes = [...matrixPreludes(m), t.f16 ? 'half_f16' : 'half_f32', ...(t.shuffle ? ['place_subgroup', 'inputs_subgroup'] : ['place_local', 'inputs_shared'])];
+  const preludes = [...matrixPreludes(m), t.f16 ? 'half_f16' : 'half_f32',
+    ...(t.shuffle ? ['place_subgroup', 'inputs_subgroup'] : ['place_local', 'inputs_shared'])];
   const overrides = { GATED: gated(m), BM: rows, BK: t.bk, ...(t.shuffle ? { AW: gemmShuffleWidth(ws.device, rows, t) } : {}) };
-  const columns = 1024 / rows;  // moe_gemm.wgsl BN
-  return m.chunks.map((c) => GEMM.launch(ws, {
-    uniforms: params(m, c, topK), preludes, overrides,
-    buffers: { a: b.a, w: c.buffer, slotOf: b.slotOf, sorted: b.sorted, blockExpert: b.blockExpert, routeW: b.routeW, out: b.out },
-    grid: [Math.ceil((c.n1 - c.n0) / columns), blocks],
-  }));
+  const columns = 1024 / rows; // moe_gemm.wgsl BN
+  return m.chunks.map((c) =>
+    GEMM.launch(ws, {
+      uniforms: params(m, c, topK),
+      preludes,
+      overrides,
+      buffers: { a: b.a, w: c.buffer, slotOf: b.slotOf, sorted: b.sorted, blockExpert: b.blockExpert, routeW: b.routeW, out: b.out },
+      grid: [Math.ceil((c.n1 - c.n0) / columns), blocks],
+    })
+  );
 }
 
 /** Indexed GEMV for few tokens: reads each slot's expert from `ids` on the GPU. */
 export function indexedGemv(
-  ws: Workspace, m: ExpertMatrix, b: ExpertMatmulBuffers & { ids: GPUBuffer }, topK: number, slots: number,
+  ws: Workspace,
+  m: ExpertMatrix,
+  b: ExpertMatmulBuffers & { ids: GPUBuffer },
+  topK: number,
+  slots: number,
   t: GemvTiles = gemvTiles(ws.device, m),
 ): Dispatch[] {
   const preludes = [...matrixPreludes(m), ...(t.shuffle ? ['place_subgroup', 'lanes_subgroup'] : ['place_local', 'lanes_shared'])];
   const overrides = { GATED: gated(m), LANES: t.lanes, ROWS: t.rows };
-  return m.chunks.map((c) => GEMV.launch(ws, {
-    uniforms: params(m, c, topK), preludes, overrides,
-    buffers: { a: b.a, w: c.buffer, slotOf: b.slotOf, ids: b.ids, routeW: b.routeW, out: b.out },
-    grid: [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
-  }));
+  return m.chunks.map((c) =>
+    GEMV.launch(ws, {
+      uniforms: params(m, c, topK),
+      preludes,
+      overrides,
+      buffers: { a: b.a, w: c.buffer, slotOf: b.slotOf, ids: b.ids, routeW: b.routeW, out: b.out },
+      grid: [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
+    })
+  );
 }
 
 /** The matrix's weight format, and the gated epilogue (read only by a gate/up matrix: any for the others). */

@@ -23,11 +23,25 @@ export interface RouterDims extends Routing {
 export const ROUTER = defineKernel('router', {
   files: ['router'],
   uniforms: {
-    tokens: 'u32', hidden: 'u32', experts: 'u32', topK: 'u32', scoring: 'u32', normTopK: 'u32', nGroup: 'u32', topkGroup: 'u32',
+    tokens: 'u32',
+    hidden: 'u32',
+    experts: 'u32',
+    topK: 'u32',
+    scoring: 'u32',
+    normTopK: 'u32',
+    nGroup: 'u32',
+    topkGroup: 'u32',
     routedScaling: 'f32',
   },
   bindings: {
-    x: 'read', wr: 'read', bias: 'read', selBias: 'read', mask: 'read', ids: 'read_write', weights: 'read_write', counts: 'read_write',
+    x: 'read',
+    wr: 'read',
+    bias: 'read',
+    selBias: 'read',
+    mask: 'read',
+    ids: 'read_write',
+    weights: 'read_write',
+    counts: 'read_write',
   },
   overrides: ['E_MAX'],
 });
@@ -36,6 +50,9 @@ export type RouterBuffers = Parameters<typeof ROUTER.launch>[1]['buffers'];
 
 export function routerKernel(ws: Workspace, b: RouterBuffers, d: RouterDims): Dispatch {
   return ROUTER.launch(ws, {
-    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0 }, buffers: b, grid: [d.tokens], overrides: { E_MAX: d.experts },
+    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0 },
+    buffers: b,
+    grid: [d.tokens],
+    overrides: { E_MAX: d.experts },
   });
 }

@@ -19,7 +19,9 @@ export function storedTile(key: string): string | undefined {
 export async function storeTile(key: string, value: string): Promise<void> {
   const local = localStorageOrNone();
   if (local) {
-    try { local.setItem(key, value); } catch { /* quota: keep the choice for this session only */ }
+    try {
+      local.setItem(key, value);
+    } catch { /* quota: keep the choice for this session only */ }
     return;
   }
   fromDb?.set(key, value);
@@ -33,7 +35,8 @@ export function loadStoredTiles(): Promise<void> {
     const map = new Map<string, string>();
     try {
       const [keys, values] = await Promise.all([
-        withStore('readonly', (s) => s.getAllKeys()), withStore('readonly', (s) => s.getAll()),
+        withStore('readonly', (s) => s.getAllKeys()),
+        withStore('readonly', (s) => s.getAll()),
       ]);
       keys.forEach((k, i) => map.set(String(k), String(values[i])));
     } catch { /* unreadable: start empty */ }
@@ -48,7 +51,7 @@ function localStorageOrNone(): Storage | undefined {
   try {
     return (globalThis as { localStorage?: Storage }).localStorage;
   } catch {
-    return undefined;  // access denied (opaque origins)
+    return undefined; // access denied (opaque origins)
   }
 }
 
@@ -61,8 +64,14 @@ function withStore<T>(mode: IDBTransactionMode, request: (s: IDBObjectStore) => 
     open.onsuccess = () => {
       const db = open.result;
       const r = request(db.transaction(STORE, mode).objectStore(STORE));
-      r.onsuccess = () => { db.close(); resolve(r.result); };
-      r.onerror = () => { db.close(); reject(r.error); };
+      r.onsuccess = () => {
+        db.close();
+        resolve(r.result);
+      };
+      r.onerror = () => {
+        db.close();
+        reject(r.error);
+      };
     };
   });
 }

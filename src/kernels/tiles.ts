@@ -15,14 +15,22 @@ import { storedTile, storeTile } from './tileStore.js';
  * moe_gemv.wgsl: LANES threads along K per column, ROWS columns per thread (64 threads); `shuffle`
  * sums the lanes by subgroup shuffles (lanes_subgroup.wgsl) instead of workgroup memory.
  */
-export interface GemvTiles { lanes: number; rows: number; shuffle: boolean }
+export interface GemvTiles {
+  lanes: number;
+  rows: number;
+  shuffle: boolean;
+}
 
 /**
  * moe_gemm.wgsl: BK inputs per tile; `f16` tiles and products (half_f16.wgsl) instead of f32;
  * `shuffle` passes the A inputs round by subgroup shuffles (inputs_subgroup.wgsl) instead of a
  * workgroup tile.
  */
-export interface GemmTiles { bk: number; f16: boolean; shuffle: boolean }
+export interface GemmTiles {
+  bk: number;
+  f16: boolean;
+  shuffle: boolean;
+}
 
 type Matrix = Pick<ExpertMatrix, 'dtype' | 'parts' | 'outputs' | 'inner'>;
 
@@ -36,20 +44,19 @@ export function gemvCandidates(device: GPUDevice): GemvTiles[] {
 }
 
 /** The device's smallest subgroup, 0 where it has no subgroups for kernels to use. */
-const subgroupMin = (device: GPUDevice): number =>
-  device.features.has('subgroups') ? device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+const subgroupMin = (device: GPUDevice): number => device.features.has('subgroups') ? device.adapterInfo?.subgroupMinSize ?? 0 : 0;
 
 /**
  * The GEMM candidates on `device` for tiles of `rows` rows of `dtype` weights; the first is the
  * default. f16 tiles only on a device created with `f16Math`, for weights stored at f16 or below.
  */
 export function gemmCandidates(device: GPUDevice, rows: BlockRows, dtype: WeightDType): GemmTiles[] {
-  const first = { bk: Math.min(16, rows), f16: false, shuffle: false };  // B tiles ≤ 8 KiB: within WebGPU's default 16 KiB
+  const first = { bk: Math.min(16, rows), f16: false, shuffle: false }; // B tiles ≤ 8 KiB: within WebGPU's default 16 KiB
   // The default depth and deeper, each in every element and way of sharing A the device has: few
   // candidates (at most 12), as each costs a pipeline compile in the trial.
   const depths = [first.bk, 2 * first.bk, 4 * first.bk];
   const f16s = allowsF16Math(device) && FORMATS[dtype].narrow ? [false, true] : [false];
-  const shuffles = subgroupMin(device) >= 4 ? [false, true] : [false];  // a run of AW ≥ 4 in a subgroup
+  const shuffles = subgroupMin(device) >= 4 ? [false, true] : [false]; // a run of AW ≥ 4 in a subgroup
   const all = f16s.flatMap((f16) => shuffles.flatMap((shuffle) => depths.map((bk) => ({ bk, f16, shuffle }))));
   return all.filter((t) => gemmBytes(rows, t) <= device.limits.maxComputeWorkgroupStorageSize);
 }
@@ -58,12 +65,10 @@ export function gemmCandidates(device: GPUDevice, rows: BlockRows, dtype: Weight
  * inputs_subgroup.wgsl AW: inputs a chunk, one a thread of an aligned run that must lie in one
  * subgroup and in one row group (TX = 256/rows threads), and divide the tile depth.
  */
-export const gemmShuffleWidth = (device: GPUDevice, rows: BlockRows, t: GemmTiles): number =>
-  Math.min(subgroupMin(device), 256 / rows, t.bk);
+export const gemmShuffleWidth = (device: GPUDevice, rows: BlockRows, t: GemmTiles): number => Math.min(subgroupMin(device), 256 / rows, t.bk);
 
 /** Workgroup memory of moe_gemm.wgsl: A (unless shuffled) and two B tiles, BK deep, and a row index per tile row. */
-const gemmBytes = (rows: number, t: GemmTiles): number =>
-  t.bk * ((t.shuffle ? 0 : rows) + 2 * (1024 / rows)) * (t.f16 ? 2 : 4) + 4 * rows + 8;
+const gemmBytes = (rows: number, t: GemmTiles): number => t.bk * ((t.shuffle ? 0 : rows) + 2 * (1024 / rows)) * (t.f16 ? 2 : 4) + 4 * rows + 8;
 
 /** Output columns one workgroup of moe_gemv.wgsl computes. */
 export const gemvColumns = (t: GemvTiles): number => (64 / t.lanes) * t.rows;
@@ -92,7 +97,7 @@ const chosen = new WeakMap<GPUDevice, Map<string, string>>();
 export function chosenTiles<T>(device: GPUDevice, key: string, candidates: readonly T[]): T | undefined {
   const byKey = choices(device);
   let name = byKey.get(key);
-  if (name === undefined) {  // read localStorage once per key, not on every kernel launch
+  if (name === undefined) { // read localStorage once per key, not on every kernel launch
     name = storedTile(storageKey(device, key)) ?? '';
     byKey.set(key, name);
   }
@@ -112,7 +117,7 @@ export function tileChoices(device: GPUDevice): Record<string, unknown> {
 
 function choices(device: GPUDevice): Map<string, string> {
   let byKey = chosen.get(device);
-  if (!byKey) chosen.set(device, (byKey = new Map()));
+  if (!byKey) chosen.set(device, byKey = new Map());
   return byKey;
 }
 

@@ -49,12 +49,24 @@ const where = (family: string) => `config.json (${family})`;
 
 /** The config.json keys a field comes from, for messages. */
 const KEYS: Partial<Record<keyof ModelConfig, string>> = {
-  vocab: 'vocab_size', hidden: 'hidden_size', layers: 'num_hidden_layers', heads: 'num_attention_heads',
-  kvHeads: 'num_key_value_heads', headDim: 'head_dim', maxPositions: 'max_position_embeddings',
-  experts: 'num_experts / num_local_experts', topK: 'num_experts_per_tok', moeIntermediate: 'moe_intermediate_size / intermediate_size',
-  sharedIntermediate: 'shared_expert_intermediate_size', denseIntermediate: 'intermediate_size', rmsEps: 'rms_norm_eps',
-  ropeTheta: 'rope_theta', embeddingScale: 'embedding_multiplier', attentionScale: 'attention_multiplier',
-  residualScale: 'residual_multiplier', logitsScale: '1 / logits_scaling',
+  vocab: 'vocab_size',
+  hidden: 'hidden_size',
+  layers: 'num_hidden_layers',
+  heads: 'num_attention_heads',
+  kvHeads: 'num_key_value_heads',
+  headDim: 'head_dim',
+  maxPositions: 'max_position_embeddings',
+  experts: 'num_experts / num_local_experts',
+  topK: 'num_experts_per_tok',
+  moeIntermediate: 'moe_intermediate_size / intermediate_size',
+  sharedIntermediate: 'shared_expert_intermediate_size',
+  denseIntermediate: 'intermediate_size',
+  rmsEps: 'rms_norm_eps',
+  ropeTheta: 'rope_theta',
+  embeddingScale: 'embedding_multiplier',
+  attentionScale: 'attention_multiplier',
+  residualScale: 'residual_multiplier',
+  logitsScale: '1 / logits_scaling',
 };
 
 function fail(c: ModelConfig, field: keyof ModelConfig, expected: string): never {
@@ -79,7 +91,7 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   int(c, 'heads', 1);
   int(c, 'kvHeads', 1, c.heads);
   if (c.heads % c.kvHeads) fail(c, 'kvHeads', `a divisor of num_attention_heads ${c.heads}`);
-  int(c, 'headDim', 2, 256);  // attention.wgsl holds a head in workgroup memory
+  int(c, 'headDim', 2, 256); // attention.wgsl holds a head in workgroup memory
   if (c.headDim % 2) fail(c, 'headDim', 'even (rotary embeddings rotate pairs)');
   int(c, 'maxPositions', 1);
   int(c, 'experts', 1, MAX_EXPERTS);
@@ -93,8 +105,12 @@ export function validateConfig(c: ModelConfig): ModelConfig {
 
 /** The routed experts' block of every MoE layer (all of one shape). */
 export const moeConfigOf = (c: ModelConfig): MoEConfig => ({
-  hidden: c.hidden, numExperts: c.experts, intermediate: c.moeIntermediate, topK: c.topK,
-  normTopK: c.normTopK, topkBeforeSoftmax: c.topkBeforeSoftmax,
+  hidden: c.hidden,
+  numExperts: c.experts,
+  intermediate: c.moeIntermediate,
+  topK: c.topK,
+  normTopK: c.normTopK,
+  topkBeforeSoftmax: c.topkBeforeSoftmax,
 });
 
 /** The layers whose MLP is a MoE block. */

@@ -70,12 +70,19 @@ export class Decoder {
       for (const c of attention.cache) {
         const bytes = c.bytesPerPosition * contextLength;
         if (bytes > limit) {
-          throw new DecoderInputError(`webmoe: a layer's KV cache for ${contextLength} positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`);
+          throw new DecoderInputError(
+            `webmoe: a layer's KV cache for ${contextLength} positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`,
+          );
         }
       }
     }
-    this.caches = w.layers.map(({ attention }, l) => Object.fromEntries(attention.cache.map((c) => [c.name,
-      device.createBuffer({ label: `layer ${l} ${c.name} cache`, size: c.bytesPerPosition * contextLength, usage: GPUBufferUsage.STORAGE })])));
+    this.caches = w.layers.map(({ attention }, l) =>
+      Object.fromEntries(
+        attention.cache.map((
+          c,
+        ) => [c.name, device.createBuffer({ label: `layer ${l} ${c.name} cache`, size: c.bytesPerPosition * contextLength, usage: GPUBufferUsage.STORAGE })]),
+      )
+    );
     this.pos0 = device.createBuffer({ label: 'pos0', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
 

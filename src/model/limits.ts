@@ -9,6 +9,8 @@ export class DecoderInputError extends Error {
 export function checkActivation(device: GPUDevice, bytes: number, tokens: number): void {
   const limit = storageBindingLimit(device);
   if (bytes > limit) {
-    throw new DecoderInputError(`webmoe: ${tokens} tokens need a ${bytes}-byte activation buffer, over the storage binding limit ${limit}: run fewer tokens per call`);
+    throw new DecoderInputError(
+      `webmoe: ${tokens} tokens need a ${bytes}-byte activation buffer, over the storage binding limit ${limit}: run fewer tokens per call`,
+    );
   }
 }

@@ -118,7 +118,11 @@ function declare(family: Family, c: ModelConfig, ctx: (layer: number) => LoadCon
 }
 
 export async function loadDecoder(
-  device: GPUDevice, ckpt: Checkpoint, family: Family, c: ModelConfig, o: DecoderLoadOptions = {},
+  device: GPUDevice,
+  ckpt: Checkpoint,
+  family: Family,
+  c: ModelConfig,
+  o: DecoderLoadOptions = {},
 ): Promise<Decoder> {
   const dtype = o.dtype ?? 'f32';
   const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
@@ -133,7 +137,7 @@ export async function loadDecoder(
   // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it; the
   // GEMM's trial per storage takes K from its first MLP matrix (the bulk of prefill), else the first.
   const trials = new Map<string, [ExpertMatrix, number]>();
-  const gemmTrials = new Map<WeightDType, number>();  // storage → K
+  const gemmTrials = new Map<WeightDType, number>(); // storage → K
   const matrix = (shape: ExpertShape, label: string, role: 'mlp' | 'other') => {
     const m = createExpertMatrix(device, shape, role === 'mlp' || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
@@ -143,13 +147,18 @@ export async function loadDecoder(
   };
   const shared = new Map<string, GPUBuffer>();
   const ctx = (layer: number): LoadContext => ({
-    device, layer, label: layer < 0 ? 'model' : `layer ${layer}`, contextLength, matrix, own,
+    device,
+    layer,
+    label: layer < 0 ? 'model' : `layer ${layer}`,
+    contextLength,
+    matrix,
+    own,
     rows: (name, shape, m, firstRow) => wants.rows(device, name, shape, m, firstRow),
     sink: (name, shape, sink, format) => wants.add(name, shape, sink, format),
     host: (name, shape, out, at) => wants.host(name, shape, out, at),
     shared: (key, make) => {
       let b = shared.get(key);
-      if (!b) shared.set(key, (b = own(make())));
+      if (!b) shared.set(key, b = own(make()));
       return b;
     },
     external: o.experts,
@@ -196,9 +205,16 @@ export function checkpointTensors(family: Family, c: ModelConfig): { name: strin
   const out: { name: string; shape: number[] }[] = [];
   const add = (name: string, shape: number[]) => void out.push({ name, shape });
   const ctx = (layer: number): LoadContext => ({
-    device: undefined as unknown as GPUDevice, layer, label: '', contextLength: 1,
+    device: undefined as unknown as GPUDevice,
+    layer,
+    label: '',
+    contextLength: 1,
     matrix: (shape) => ({ ...shape, dtype: 'f32', chunks: [] }),
-    rows: add, sink: add, host: add, own: (x) => x, shared: () => undefined as unknown as GPUBuffer,
+    rows: add,
+    sink: add,
+    host: add,
+    own: (x) => x,
+    shared: () => undefined as unknown as GPUBuffer,
   });
   declare(family, c, ctx);
   return out;

@@ -11,7 +11,14 @@ import type { ExpertBackend } from './backend.js';
 import { FusedExperts } from './fused.js';
 import { type RoutedSlots, Router, type RouterWeights } from './router.js';
 import {
-  MAX_TOKENS, type MoEConfig, MoEInputError, type MoEWeights, resolveRouting, type SharedExpertWeights, validateLayer, validateMask,
+  MAX_TOKENS,
+  type MoEConfig,
+  MoEInputError,
+  type MoEWeights,
+  resolveRouting,
+  type SharedExpertWeights,
+  validateLayer,
+  validateMask,
   validateRouter,
 } from './spec.js';
 import type { TileTrial } from './tune.js';
@@ -37,7 +44,7 @@ const bufferIds = new WeakMap<GPUBuffer, number>();
 let nextBufferId = 0;
 const bufferId = (b: GPUBuffer): number => {
   let id = bufferIds.get(b);
-  if (id === undefined) bufferIds.set(b, (id = nextBufferId++));
+  if (id === undefined) bufferIds.set(b, id = nextBufferId++);
   return id;
 };
 
@@ -69,13 +76,19 @@ export class MoELayer {
 
   /** A block whose routed experts run on `experts` (the expert-parallel scheduler's, say); the router and shared expert are uploaded here. */
   static withExperts(
-    device: GPUDevice, config: MoEConfig, weights: Omit<MoEWeights, 'gateUp' | 'down'>, experts: ExpertBackend, options: MoELayerOptions = {},
+    device: GPUDevice,
+    config: MoEConfig,
+    weights: Omit<MoEWeights, 'gateUp' | 'down'>,
+    experts: ExpertBackend,
+    options: MoELayerOptions = {},
   ): MoELayer {
     validateRouter(config, weights);
     return MoELayer.assemble(device, config, weights, experts, options);
   }
 
-  private static assemble(device: GPUDevice, c: MoEConfig, w: RouterWeights & Pick<MoEWeights, 'shared' | 'expertMask'>, experts: ExpertBackend, o: MoELayerOptions): MoELayer {
+  private static assemble(device: GPUDevice, c: MoEConfig, w: RouterWeights & Pick<MoEWeights, 'shared' | 'expertMask'>, experts: ExpertBackend,
+    o: MoELayerOptions): MoELayer
+  {
     const label = o.label ?? 'moe';
     const router = new Router(device, resolveRouting(c), c.hidden, { ...w, mask: w.expertMask }, label);
     const shared = w.shared && sharedExpert(device, c, w.shared, `${label} shared`, { decodeMaxTokens: o.decodeMaxTokens });

@@ -55,7 +55,11 @@ export function slotShape(tokens: number, topK: number, experts: number, o: Path
 
 /** Slots routed on the GPU (the router's ids, weights and per-expert counts), sorted there for the GEMM. */
 export function routedSlots(
-  ws: Workspace, r: { ids: GPUBuffer; weights: GPUBuffer; counts: GPUBuffer }, tokens: number, topK: number, experts: number,
+  ws: Workspace,
+  r: { ids: GPUBuffer; weights: GPUBuffer; counts: GPUBuffer },
+  tokens: number,
+  topK: number,
+  experts: number,
   o: PathOptions = {},
 ): Slots {
   const { gemv, rows, blocks } = slotShape(tokens, topK, experts, o);
@@ -92,8 +96,10 @@ export function fixedSlots(ws: Workspace, ids: Uint32Array, weights: Float32Arra
   return {
     ...base,
     gemm: {
-      rows, blocks: blockExpert.length,
-      sorted: ws.upload(Uint32Array.from(sorted), 'sorted slots'), blockExpert: ws.upload(Uint32Array.from(blockExpert), 'block experts'),
+      rows,
+      blocks: blockExpert.length,
+      sorted: ws.upload(Uint32Array.from(sorted), 'sorted slots'),
+      blockExpert: ws.upload(Uint32Array.from(blockExpert), 'block experts'),
     },
   };
 }
@@ -106,7 +112,13 @@ export const hRows = (s: Slots): number => (s.gemm ? s.gemm.blocks * s.gemm.rows
  * x [T, K] (a gate/up matrix: each slot reads its token's row) or h [hRows, K]; `out` is h or ys [T·k, N].
  */
 export function expertMatmul(
-  ws: Workspace, m: ExpertMatrix, slotOf: GPUBuffer, s: Slots, a: GPUBuffer, out: GPUBuffer, tiles?: GemvTiles | GemmTiles,
+  ws: Workspace,
+  m: ExpertMatrix,
+  slotOf: GPUBuffer,
+  s: Slots,
+  a: GPUBuffer,
+  out: GPUBuffer,
+  tiles?: GemvTiles | GemmTiles,
 ): Dispatch[] {
   const io = { a, slotOf, routeW: s.weights, out };
   return s.gemm

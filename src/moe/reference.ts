@@ -37,7 +37,7 @@ export function referenceQuantize(w: HostWeights, inner: number, dtype: QuantDTy
       const scale = f16BitsToF32(f32ToF16Bits(max / qmax));
       for (let i = g; i < end; i++) {
         const q = Math.min(qmax, Math.max(-qmax, Math.round(at(w, i) / scale)));
-        out[i] = scale > 0 && Number.isFinite(scale) ? q * scale + 0 : 0;  // + 0: a stored q of 0 is +0
+        out[i] = scale > 0 && Number.isFinite(scale) ? q * scale + 0 : 0; // + 0: a stored q of 0 is +0
       }
     }
   }
@@ -85,8 +85,8 @@ export function referenceRoute(s: MoESpec, taken?: ArrayLike<number>): Reference
     let chosen = ranked(sel, candidates).slice(0, k);
     if (taken) {
       const gpu = Array.from({ length: k }, (_, j) => taken[t * k + j]);
-      const ok = new Set(gpu).size === k && gpu.every((e, j) =>
-        candidates.includes(e) && Math.abs(sel[e] - sel[chosen[j]]) <= 1e-5 * Math.max(1, Math.abs(sel[chosen[j]])));
+      const ok = new Set(gpu).size === k &&
+        gpu.every((e, j) => candidates.includes(e) && Math.abs(sel[e] - sel[chosen[j]]) <= 1e-5 * Math.max(1, Math.abs(sel[chosen[j]])));
       if (ok) chosen = gpu;
       else rejected.push(`token ${t}: got [${gpu}], expected [${chosen}]`);
     }
@@ -171,7 +171,11 @@ export function referenceMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<
  * GPU's routing: the relative error, Infinity where the routing differs beyond rounding ties.
  */
 export function checkTokens(
-  block: MoEConfig & MoEWeights<HostWeights>, x: Float32Array, tokens: number, y: Float32Array, ids: Uint32Array,
+  block: MoEConfig & MoEWeights<HostWeights>,
+  x: Float32Array,
+  tokens: number,
+  y: Float32Array,
+  ids: Uint32Array,
 ): { error: number; rejected: string[] } {
   const { hidden: H, topK: k } = block;
   const ref = referenceMoE({ ...block, tokens, x: x.subarray(0, tokens * H) }, ids.subarray(0, tokens * k));

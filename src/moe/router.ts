@@ -51,7 +51,14 @@ export class Router {
     const weights = ws.buffer(tokens * k * 4, 'weights');
     const counts = ws.buffer(E * 4, 'counts');
     const route = routerKernel(ws, {
-      x, wr: this.weights, bias: this.bias, selBias: this.selBias, mask: this.mask, ids, weights, counts,
+      x,
+      wr: this.weights,
+      bias: this.bias,
+      selBias: this.selBias,
+      mask: this.mask,
+      ids,
+      weights,
+      counts,
     }, { ...this.routing, tokens, hidden: this.hidden });
     return { ids, weights, counts, route };
   }

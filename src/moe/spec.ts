@@ -142,7 +142,9 @@ export function validateRouter(c: MoEConfig, w: Omit<MoEWeights, 'gateUp' | 'dow
     fail(`scoring must be 'softmax' or 'sigmoid', got ${String(c.scoring)}`);
   }
   if (c.scoring === 'sigmoid' && c.topkBeforeSoftmax) fail(`topkBeforeSoftmax needs scoring 'softmax'`);
-  if (c.dtype !== undefined && !WEIGHT_DTYPES.includes(c.dtype)) fail(`dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(c.dtype)}`);
+  if (c.dtype !== undefined && !WEIGHT_DTYPES.includes(c.dtype)) {
+    fail(`dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(c.dtype)}`);
+  }
   if (c.routedScaling !== undefined && !Number.isFinite(c.routedScaling)) fail(`routedScaling must be finite, got ${c.routedScaling}`);
   const r = resolveRouting(c);
   positiveInt('nGroup', r.nGroup, E);

@@ -9,7 +9,11 @@ import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, g
 import type { WeightDType } from '../weights/format.js';
 import { expertMatmul, fixedSlots, type Slots } from './matmul.js';
 
-export interface TileTrial { key: string; tiles: GemvTiles | GemmTiles; ms: number }
+export interface TileTrial {
+  key: string;
+  tiles: GemvTiles | GemmTiles;
+  ms: number;
+}
 
 /**
  * Times every GEMV candidate on `m` for a decode step of `slots` slots (one per expert, as `topK`
@@ -34,7 +38,7 @@ export async function tuneGemm(device: GPUDevice, dtype: WeightDType, inner: num
   try {
     for (const rows of [8, 16, 32] as const) {
       trials.push(...await trial(device, gemmKey(m, rows), gemmCandidates(device, rows, dtype), runs, (ws) => {
-        const slots = shape.experts * rows;  // one slot a row (topK 1), one block of rows an expert
+        const slots = shape.experts * rows; // one slot a row (topK 1), one block of rows an expert
         const ids = Uint32Array.from({ length: slots }, (_, s) => Math.floor(s / rows));
         return run(ws, m, fixedSlots(ws, ids, new Float32Array(slots).fill(1), slots, 1, { gemv: false, rows }));
       }));
@@ -63,7 +67,11 @@ export const tileTrials = (device: GPUDevice): TileTrial[] => timedOn.get(device
 const COMPILE_BUDGET_MS = 1000;
 
 async function trial<T extends GemvTiles | GemmTiles>(
-  device: GPUDevice, key: string, candidates: T[], runs: number, setup: (ws: Workspace) => (tiles: T) => Dispatch[],
+  device: GPUDevice,
+  key: string,
+  candidates: T[],
+  runs: number,
+  setup: (ws: Workspace) => (tiles: T) => Dispatch[],
 ): Promise<TileTrial[]> {
   // Nothing to choose (one candidate: the default the kernels use), or chosen before.
   await loadStoredTiles();
@@ -72,11 +80,12 @@ async function trial<T extends GemvTiles | GemmTiles>(
   const trials: TileTrial[] = [];
   try {
     const build = setup(ws);
-    const time = (dispatches: Dispatch[], reps: number, n: number) => medianMs(device, (enc) => {
-      const pass = enc.beginComputePass({ label: 'tile trial' });
-      for (let r = 0; r < reps; r++) for (const d of dispatches) d(pass);
-      pass.end();
-    }, n);
+    const time = (dispatches: Dispatch[], reps: number, n: number) =>
+      medianMs(device, (enc) => {
+        const pass = enc.beginComputePass({ label: 'tile trial' });
+        for (let r = 0; r < reps; r++) for (const d of dispatches) d(pass);
+        pass.end();
+      }, n);
     const t0 = performance.now();
     const once = await time(build(candidates[0]), 1, 1);
     // What a candidate costs besides its runs: its pipeline's compile (and the warm-up's overhead).

@@ -21,7 +21,10 @@ export const nodeSpawner: Spawner = (script, url) => {
   const { died, fail } = deathWatch();
   w.on('error', (e) => fail(e));
   w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
-  return { endpoint: nodeEndpoint(w), died, terminate: () => { fail(new Error('terminated')); void w.terminate(); } };
+  return { endpoint: nodeEndpoint(w), died, terminate: () => {
+    fail(new Error('terminated'));
+    void w.terminate();
+  } };
 };
 
 setSpawner(nodeSpawner);

@@ -42,7 +42,10 @@ const browserSpawner: Spawner = (script, url) => {
 export function adoptWorker(w: Worker): WorkerHandle {
   const { died, fail } = deathWatch();
   w.addEventListener('error', (e) => fail(new Error(e.message || 'the worker script failed to load')));
-  return { endpoint: w, died, terminate: () => { fail(new Error('terminated')); w.terminate(); } };
+  return { endpoint: w, died, terminate: () => {
+    fail(new Error('terminated'));
+    w.terminate();
+  } };
 }
 
 let spawner: Spawner = browserSpawner;

@@ -76,7 +76,11 @@ export function planChunks(s: ExpertShape, dtype: WeightDType, limitBytes: numbe
 
 /** Uploads a stacked host matrix, converted to `dtype`, into as many bindings as the device needs. */
 export function uploadExpertMatrix(
-  device: GPUDevice, data: HostWeights, shape: ExpertShape, dtype: WeightDType, label: string,
+  device: GPUDevice,
+  data: HostWeights,
+  shape: ExpertShape,
+  dtype: WeightDType,
+  label: string,
 ): ExpertMatrix {
   const { experts, parts, outputs, inner } = shape;
   const format = FORMATS[dtype];

@@ -77,8 +77,11 @@ describe('Engine', () => {
     expect(first.layers.map((l) => l.layer)).toEqual([0, 1]);
     for (const l of first.layers) {
       expect(l.ids.length).toBe(3);
-      l.ids.forEach((ids) => { expect(ids.length).toBe(2); expect(new Set(ids).size).toBe(2); });
-      l.weights.forEach((w) => expect(w[0] + w[1]).toBeCloseTo(1, 5));  // Mixtral renormalises
+      l.ids.forEach((ids) => {
+        expect(ids.length).toBe(2);
+        expect(new Set(ids).size).toBe(2);
+      });
+      l.weights.forEach((w) => expect(w[0] + w[1]).toBeCloseTo(1, 5)); // Mixtral renormalises
     }
     const stats = chunks[chunks.length - 1].stats!;
     const steps = chunks.filter((c) => c.routing).length;

@@ -14,7 +14,7 @@ describe('findStop', () => {
 
   it('finds a stop string that spans two deltas once the text is accumulated', () => {
     let text = '';
-    const at = ['The answer<|im', '_end|> trailing'].map((delta) => findStop((text += delta), ['<|im_end|>']));
+    const at = ['The answer<|im', '_end|> trailing'].map((delta) => findStop(text += delta, ['<|im_end|>']));
     expect(at).toEqual([-1, 10]);
   });
 });
@@ -26,7 +26,10 @@ describe('StreamedText', () => {
   it('holds back the last len − 1 characters of the longest stop string, and ends with the rest', () => {
     const text = new StreamedText(pieces(['Hello', ' <', 'b>', ' world']), ['<|x|>']);
     expect([0, 1, 2, 3].map((t) => text.push(t))).toEqual([
-      { text: 'H', stopped: false }, { text: 'el', stopped: false }, { text: 'lo', stopped: false }, { text: ' <b> w', stopped: false },
+      { text: 'H', stopped: false },
+      { text: 'el', stopped: false },
+      { text: 'lo', stopped: false },
+      { text: ' <b> w', stopped: false },
     ]);
     expect(text.end()).toBe('orld');
   });

@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { benchRatios, type BenchRecord, peerRatios } from '../../src/bench/cases.js';
 import {
-  gemmRowsError, loadPeers, moePeerRatios, PEER_FILES, type PeerModule, type PeerOp, PEERS_INSTALL, runPeerGemms, runPeerMoE,
+  gemmRowsError,
+  loadPeers,
+  moePeerRatios,
+  PEER_FILES,
+  type PeerModule,
+  type PeerOp,
+  PEERS_INSTALL,
+  runPeerGemms,
+  runPeerMoE,
 } from '../../src/bench/peers.js';
 
 const rec = (name: string, shape: string, ms: number): BenchRecord => ({ name, shape, ms, gflops: 1, gbps: 1, error: 0 });
@@ -11,8 +19,11 @@ const rec = (name: string, shape: string, ms: number): BenchRecord => ({ name, s
 describe('bench peers', () => {
   it('gives webmoe time / best peer time per shape where peers ran', () => {
     const records = [
-      rec('gemm', '256x256x256', 20), rec('gemm', '64x512x256', 10), rec('gemv', '1x512x2048', 2),
-      rec('peer:tfjs-webgpu gemm', '256x256x256', 40), rec('peer:ort-webgpu gemm', '256x256x256', 10),
+      rec('gemm', '256x256x256', 20),
+      rec('gemm', '64x512x256', 10),
+      rec('gemv', '1x512x2048', 2),
+      rec('peer:tfjs-webgpu gemm', '256x256x256', 40),
+      rec('peer:ort-webgpu gemm', '256x256x256', 10),
       rec('peer:tfjs-webgpu gemm', '1x512x2048', 8),
     ];
     expect(peerRatios(records)).toEqual({
@@ -50,8 +61,11 @@ describe('bench peers: the MoE block (QMoE)', () => {
     const s1 = 'T=1 H=512 I=192 E=32 k=4';
     const s64 = 'T=64 H=512 I=192 E=32 k=4';
     const records = [
-      rec('moe', s1, 2), rec('moe', s64, 8), rec('moe-dense', s1, 20),
-      rec('peer:ort-webgpu qmoe', s1, 4), rec('peer:ort-node-cpu qmoe', s1, 1),
+      rec('moe', s1, 2),
+      rec('moe', s64, 8),
+      rec('moe-dense', s1, 20),
+      rec('peer:ort-webgpu qmoe', s1, 4),
+      rec('peer:ort-node-cpu qmoe', s1, 1),
       rec('peer:ort-webgpu gemm', '256x256x256', 10),
     ];
     expect(moePeerRatios(records)).toEqual({
@@ -67,7 +81,12 @@ describe('bench peers: the MoE block (QMoE)', () => {
   it('runs only the peers that offer an op, and none when none offers QMoE', async () => {
     const opened: string[] = [];
     const peer = (name: string, ops?: PeerOp[]): PeerModule => ({
-      name, ops, open: async () => { opened.push(name); return { close() {} }; },
+      name,
+      ops,
+      open: async () => {
+        opened.push(name);
+        return { close() {} };
+      },
     });
     const device = {} as GPUDevice;
     expect(await runPeerMoE(device, [peer('a'), peer('b', ['gemm'])], { quick: true })).toEqual([]);

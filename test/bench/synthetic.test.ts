@@ -31,9 +31,24 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     const ckpt = await openCheckpoint(full);
     const { config: c } = readConfig(ckpt.config);
     expect(c).toMatchObject({
-      family: 'granitemoe', vocab: 49155, hidden: 1024, layers: 24, heads: 16, kvHeads: 8, headDim: 64, experts: 32, topK: 8,
-      moeIntermediate: 512, tieEmbeddings: true, embeddingScale: 12, attentionScale: 0.015625, residualScale: 0.22,
-      logitsScale: 1 / 6, ropeTheta: 1500000, rmsEps: 1e-6, eosTokenIds: [],
+      family: 'granitemoe',
+      vocab: 49155,
+      hidden: 1024,
+      layers: 24,
+      heads: 16,
+      kvHeads: 8,
+      headDim: 64,
+      experts: 32,
+      topK: 8,
+      moeIntermediate: 512,
+      tieEmbeddings: true,
+      embeddingScale: 12,
+      attentionScale: 0.015625,
+      residualScale: 0.22,
+      logitsScale: 1 / 6,
+      ropeTheta: 1500000,
+      rmsEps: 1e-6,
+      eosTokenIds: [],
     });
     expect(ckpt.tensors.size).toBe(2 + 24 * 9);
     expect(ckpt.tensors.get('model.layers.23.block_sparse_moe.input_linear.weight')).toMatchObject({ dtype: 'BF16', shape: [32, 1024, 1024] });
@@ -48,7 +63,7 @@ describe('synthetic granite-3.1-1b-a400m', () => {
   });
 
   it('makes the same bytes for a seed, whatever the ranges read', async () => {
-    const [a, b] = [1001, 70001];  // odd offsets: ranges that split a BF16 element
+    const [a, b] = [1001, 70001]; // odd offsets: ranges that split a BF16 element
     const whole = await bytesOf(7, GATE_UP, a, b);
     expect(await bytesOf(7, GATE_UP, a, b, [1, 4097, 30000])).toEqual(whole);
     expect(await bytesOf(8, GATE_UP, a, b)).not.toEqual(whole);
@@ -63,8 +78,15 @@ describe('synthetic granite-3.1-1b-a400m', () => {
 
   it('counts the weight bytes a decode token reads', () => {
     const { config: c } = readConfig({
-      ...GRANITE_3_1_1B_A400M, hidden_size: 64, intermediate_size: 32, num_local_experts: 4, num_experts_per_tok: 2,
-      num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 100,
+      ...GRANITE_3_1_1B_A400M,
+      hidden_size: 64,
+      intermediate_size: 32,
+      num_local_experts: 4,
+      num_experts_per_tok: 2,
+      num_hidden_layers: 3,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 100,
     });
     // per layer: qkv (4+2+2)·16 = 128 rows × 64, o 64 rows × 64, norms 2·64 f32, router 4·64 f32,
     // 2 experts × (gate/up 2·32 rows × 64 + down 64 rows × 32); then final norm 64 f32, lm_head 100 rows + 1 embedding row × 64
@@ -88,7 +110,8 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     it('loads a 2-layer model as q4, generates with finite logits and is benchmarked against the floor', async () => {
       let config: ModelConfig | undefined;
       const r = await benchModel(async () => {
-        const engine = await Engine.load(device, syntheticGraniteSource({ scale: { layers: 2, vocab: 4096, experts: 16 } }), { dtype: 'q4', contextLength: 64 });
+        const engine = await Engine.load(device, syntheticGraniteSource({ scale: { layers: 2, vocab: 4096, experts: 16 } }), { dtype: 'q4',
+          contextLength: 64 });
         expect(engine.model).toBe('synthetic granite-3.1-1b-a400m (2 layers, vocab 4096, 16 experts)');
         const logits = await engine.logits([1, 500, 4095]);
         for (const row of logits) {
@@ -99,7 +122,8 @@ describe('synthetic granite-3.1-1b-a400m', () => {
         config = engine.config;
         return engine;
       }, { dtype: 'q4', promptTokens: 8, maxTokens: 4, bandwidthBytesPerSecond: 1e9 });
-      expect(r).toMatchObject({ model: 'synthetic granite-3.1-1b-a400m (2 layers, vocab 4096, 16 experts)', promptTokens: 8, generatedTokens: 4, activeBytesPerToken: activeBytesPerToken(config!, 'q4') });
+      expect(r).toMatchObject({ model: 'synthetic granite-3.1-1b-a400m (2 layers, vocab 4096, 16 experts)', promptTokens: 8, generatedTokens: 4,
+        activeBytesPerToken: activeBytesPerToken(config!, 'q4') });
       expect(r.loadSeconds).toBeGreaterThan(0);
       expect(r.floorTokensPerSecond).toBeCloseTo(1e9 / r.activeBytesPerToken, 6);
       expect(r.decodeOverFloor).toBeCloseTo(r.decodeTokensPerSecond / r.floorTokensPerSecond!, 9);

@@ -12,9 +12,16 @@ import { buildWorkers } from '../helpers/workers.js';
 async function capture(run: () => Promise<void>): Promise<{ out: string; err: string }> {
   let out = '';
   let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out += String(s); return true; });
-  vi.spyOn(console, 'log').mockImplementation((...a) => { out += `${a.join(' ')}\n`; });
-  vi.spyOn(console, 'error').mockImplementation((...a) => { err += `${a.join(' ')}\n`; });
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  vi.spyOn(console, 'log').mockImplementation((...a) => {
+    out += `${a.join(' ')}\n`;
+  });
+  vi.spyOn(console, 'error').mockImplementation((...a) => {
+    err += `${a.join(' ')}\n`;
+  });
   await run();
   vi.restoreAllMocks();
   return { out, err };
@@ -32,13 +39,15 @@ describe('webmoe CLI', () => {
   });
 
   it('generate streams text, then the stats', async () => {
-    const { out, err } = await capture(() => generate(['--model', modelDir('mixtral'), '--prompt', 'Hello', '--max-tokens', '4', '--seed', '1', '--temperature', '0.8']));
+    const { out, err } = await capture(() =>
+      generate(['--model', modelDir('mixtral'), '--prompt', 'Hello', '--max-tokens', '4', '--seed', '1', '--temperature', '0.8'])
+    );
     expect(out.length).toBeGreaterThan(0);
     expect(err).toMatch(/\d+ prompt tokens, 4 generated \(length\); prefill [\d.]+ tok\/s, decode [\d.]+ tok\/s, time to first token \d+ ms/);
   });
 
   it('logits --workers 2 and generate --workers 1 --gpu-expert-budget MB give the single-device results', async () => {
-    await buildWorkers();  // the shard worker script, from source (see test/workers/build.ts)
+    await buildWorkers(); // the shard worker script, from source (see test/workers/build.ts)
     const g = golden('mixtral');
     const { out } = await capture(() => logits(['--model', modelDir('mixtral'), '--tokens', g.tokens.join(','), '--workers', '2']));
     const rows = (JSON.parse(out) as { logits: number[][] }).logits;

@@ -23,8 +23,8 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
   });
 }
 
@@ -32,7 +32,9 @@ export async function launchChromium(): Promise<Browser> {
 export async function openPage(path = 'test/e2e/page.html'): Promise<BrowserPage> {
   needChromium();
   const server: ViteDevServer = await createServer({
-    configFile: false, logLevel: 'error', server: { host: '127.0.0.1', port: 0, hmr: false },
+    configFile: false,
+    logLevel: 'error',
+    server: { host: '127.0.0.1', port: 0, hmr: false },
   });
   await server.listen();
   const address = server.httpServer!.address();

@@ -65,7 +65,9 @@ async function setSetting(page: Page, label: string, value: string): Promise<voi
 
 describe('chat page', () => {
   let page: Page;
-  beforeAll(async () => { page = await open('index.html', COUNT_DEVICES); }, 60_000);
+  beforeAll(async () => {
+    page = await open('index.html', COUNT_DEVICES);
+  }, 60_000);
 
   it('loads the bundled model and streams a reply into the log', async () => {
     await waitForStatus(page, /^Ready/, 300_000);
@@ -114,7 +116,9 @@ describe('chat page', () => {
 
   it('a reload reads the weights from the Cache API, not the network', async () => {
     const fetched: string[] = [];
-    page.on('request', (r) => { if (r.url().includes('/models/')) fetched.push(r.url()); });
+    page.on('request', (r) => {
+      if (r.url().includes('/models/')) fetched.push(r.url());
+    });
     await page.reload();
     await waitForStatus(page, /^Ready/, 300_000);
     expect(fetched.filter((u) => u.endsWith('model.safetensors'))).toEqual([]);
@@ -137,7 +141,7 @@ describe('chat page errors', () => {
   const openWith = (script: string) => open('index.html', script);
 
   it('without WebGPU: says so in an alert', async () => {
-    const page = await openWith("Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined })");
+    const page = await openWith('Object.defineProperty(Navigator.prototype, \'gpu\', { get: () => undefined })');
     await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
     expect(await page.textContent('#status')).toMatch(/^Could not load the model: This browser has no WebGPU/);
     expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
@@ -145,9 +149,11 @@ describe('chat page errors', () => {
   }, 120_000);
 
   it('a model bigger than the device: says it does not fit', async () => {
-    const page = await openWith("Object.defineProperty(Navigator.prototype, 'deviceMemory', { get: () => 1 / 64 })");
+    const page = await openWith('Object.defineProperty(Navigator.prototype, \'deviceMemory\', { get: () => 1 / 64 })');
     await page.waitForSelector('#status[role="alert"]', { timeout: 120_000 });
-    expect(await page.textContent('#status')).toMatch(/The model does not fit: it needs about \d+ MB of GPU memory with f16 weights, more than the 0.015625 GiB/);
+    expect(await page.textContent('#status')).toMatch(
+      /The model does not fit: it needs about \d+ MB of GPU memory with f16 weights, more than the 0.015625 GiB/,
+    );
     await page.close();
   }, 180_000);
 });
@@ -167,7 +173,7 @@ describe('benchmark page', () => {
     const report = JSON.parse((await page.textContent('#json'))!);
     expect(Object.keys(report)).toEqual(['adapter', 'date', 'dtype', 'quick', 'records', 'ratios', 'model', 'environment']);
     expect(report.quick).toBe(true);
-    expect(Object.keys(report.environment.tiles.chosen)).toContainEqual(expect.stringMatching(/^gemv /));  // the trial's choices
+    expect(Object.keys(report.environment.tiles.chosen)).toContainEqual(expect.stringMatching(/^gemv /)); // the trial's choices
     expect(report.records).toHaveLength(8);
     expect(Object.keys(report.records[0])).toEqual(['name', 'shape', 'ms', 'gflops', 'gbps', 'error']);
     expect(report.model.decodeTokensPerSecond).toBeGreaterThan(0);
@@ -183,14 +189,27 @@ describe('benchmark page', () => {
     await waitForStatus(page, /software adapter/, 60_000);
     const rec = (name: string, shape: string, ms: number) => ({ name, shape, ms, gflops: 1, gbps: 1, error: 1e-7 });
     const records = [
-      rec('copy', '64 MiB', 10), rec('gemm', '1024x1024x1024', 8), rec('moe', 'T=1 H=2048 I=768 E=32 k=4', 2),
-      rec('peer:ort-webgpu gemm', '1024x1024x1024', 4), rec('peer:ort-webgpu qmoe', 'T=1 H=2048 I=768 E=32 k=4', 20),
+      rec('copy', '64 MiB', 10),
+      rec('gemm', '1024x1024x1024', 8),
+      rec('moe', 'T=1 H=2048 I=768 E=32 k=4', 2),
+      rec('peer:ort-webgpu gemm', '1024x1024x1024', 4),
+      rec('peer:ort-webgpu qmoe', 'T=1 H=2048 I=768 E=32 k=4', 20),
     ];
     const model = {
-      model: 'synthetic granite-3.1-1b-a400m', dtype: 'q4', promptTokens: 16, generatedTokens: 8, prefillTokensPerSecond: 3,
-      decodeTokensPerSecond: 2, timeToFirstTokenMs: 900, loadSeconds: 36.5, activeBytesPerToken: 424.9e6, floorTokensPerSecond: 4, decodeOverFloor: 0.5,
+      model: 'synthetic granite-3.1-1b-a400m',
+      dtype: 'q4',
+      promptTokens: 16,
+      generatedTokens: 8,
+      prefillTokensPerSecond: 3,
+      decodeTokensPerSecond: 2,
+      timeToFirstTokenMs: 900,
+      loadSeconds: 36.5,
+      activeBytesPerToken: 424.9e6,
+      floorTokensPerSecond: 4,
+      decodeOverFloor: 0.5,
     };
-    const report = { adapter: 'a GPU', date: '2026-11-23T00:00:00Z', dtype: 'q4', quick: false, records, ratios: benchRatios(records as BenchRecord[]), synthetic: model };
+    const report = { adapter: 'a GPU', date: '2026-11-23T00:00:00Z', dtype: 'q4', quick: false, records, ratios: benchRatios(records as BenchRecord[]),
+      synthetic: model };
     await page.setInputFiles('#report-file', { name: 'full.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
     await waitForStatus(page, /^Showing full\.json: a GPU/, 10_000);
     const cases = await page.getByRole('table', { name: 'Benchmark results' }).locator('tbody tr td:first-child').allTextContents();

@@ -17,7 +17,10 @@ export async function serveDemo(): Promise<DemoServer> {
   const outDir = mkdtempSync(join(tmpdir(), 'webmoe-demo-'));
   await build({ configFile: DEMO_CONFIG, logLevel: 'error', build: { outDir, emptyOutDir: true } });
   const server = await preview({
-    configFile: DEMO_CONFIG, logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+    configFile: DEMO_CONFIG,
+    logLevel: 'error',
+    build: { outDir },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
   });
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('vite preview server has no port');

@@ -9,7 +9,7 @@ import { golden, modelDir } from '../helpers/models.js';
 import { type BrowserPage, openPage } from './browser.js';
 import type { runSharded } from './experts.js';
 
-const EXPERT_BYTES = 3 * 64 * 16 * 4;  // mixtral fixture: H 64, I 16, f32
+const EXPERT_BYTES = 3 * 64 * 16 * 4; // mixtral fixture: H 64, I 16, f32
 
 let browser: BrowserPage;
 const workerUrls: string[] = [];
@@ -17,7 +17,9 @@ beforeAll(async () => {
   browser = await openPage('test/e2e/experts.html');
   browser.page.on('worker', (w) => workerUrls.push(w.url()));
 }, 60_000);
-afterAll(async () => { await browser?.close(); });
+afterAll(async () => {
+  await browser?.close();
+});
 
 describe('expert-parallel scheduler in Chromium', () => {
   it('2 GPU shard workers, and half the experts on a CPU worker: the fused and golden logits', async () => {

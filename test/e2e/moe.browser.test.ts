@@ -12,7 +12,6 @@ import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { testDevice } from '../helpers/gpu.js';
 import { golden, modelDir } from '../helpers/models.js';
 
-
 /** Typed arrays do not cross page.evaluate: send them as tagged plain arrays. */
 function toPlain(s: MoESpec): Plain {
   const out: Plain = {};
@@ -26,8 +25,12 @@ function toPlain(s: MoESpec): Plain {
 }
 
 let browser: BrowserPage;
-beforeAll(async () => { browser = await openPage(); }, 60_000);
-afterAll(async () => { await browser?.close(); });
+beforeAll(async () => {
+  browser = await openPage();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
 
 async function runInBrowser(specs: MoESpec[], bindingLimit?: number): Promise<Awaited<ReturnType<typeof runSpecs>>> {
   await browser.page.waitForFunction(() => 'runSpecs' in globalThis);
@@ -90,8 +93,8 @@ describe('tile choices in Chromium', () => {
     await browser.page.waitForFunction(() => 'tileTrials' in globalThis);
     const got = await browser.page.evaluate(() => (globalThis as unknown as { tileTrials: typeof tileTrials }).tileTrials());
     for (const [first, second] of [got.page, got.worker]) {
-      expect(first.timed).toBeGreaterThan(0);  // every candidate, or the default alone where compiles are slow
-      expect(second).toEqual({ timed: 0, chosen: first.chosen });  // read back: no trial
+      expect(first.timed).toBeGreaterThan(0); // every candidate, or the default alone where compiles are slow
+      expect(second).toEqual({ timed: 0, chosen: first.chosen }); // read back: no trial
     }
   });
 });

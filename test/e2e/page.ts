@@ -30,7 +30,9 @@ export async function runSpecs(specs: Plain[], bindingLimit?: number) {
 export async function runModel(url: string, tokens: number[]) {
   const device = await createDevice();
   let progress = 0;
-  const engine = await loadModel(url, { device, onProgress: (p) => { progress = p.loadedBytes / p.totalBytes; } });
+  const engine = await loadModel(url, { device, onProgress: (p) => {
+    progress = p.loadedBytes / p.totalBytes;
+  } });
   const logits = (await engine.logits(tokens)).map((r) => Array.from(r));
   const reply = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5, temperature: 0 });
   engine.dispose();
@@ -40,12 +42,19 @@ export async function runModel(url: string, tokens: number[]) {
 
 /** tileTrial() twice in the page, then twice in fresh workers, one after the other. */
 export async function tileTrials() {
-  const inWorker = () => new Promise<Awaited<ReturnType<typeof tileTrial>>>((resolve, reject) => {
-    const w = new Worker(new URL('./tilesWorker.ts', import.meta.url), { type: 'module' });
-    w.onmessage = (e) => { w.terminate(); resolve(e.data); };
-    w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
-    w.postMessage(null);
-  });
+  const inWorker = () =>
+    new Promise<Awaited<ReturnType<typeof tileTrial>>>((resolve, reject) => {
+      const w = new Worker(new URL('./tilesWorker.ts', import.meta.url), { type: 'module' });
+      w.onmessage = (e) => {
+        w.terminate();
+        resolve(e.data);
+      };
+      w.onerror = (e) => {
+        w.terminate();
+        reject(new Error(e.message));
+      };
+      w.postMessage(null);
+    });
   return { page: [await tileTrial(), await tileTrial()], worker: [await inWorker(), await inWorker()] };
 }
 

@@ -5,11 +5,19 @@ import { Rng } from '../ref/rng.js';
 describe('f16 conversion', () => {
   it('exact values, limits, rounding to nearest even', () => {
     const cases: [number, number][] = [
-      [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [70000, 0x7c00], [-Infinity, 0xfc00],
-      [2 ** -24, 0x0001], [2 ** -14, 0x0400], [2 ** -26, 0x0000], [-0, 0x8000],
-      [1 + 2 ** -11, 0x3c00],              // halfway, even stays
-      [1 + 3 * 2 ** -11, 0x3c02],          // halfway, odd rounds up
-      [65520, 0x7c00],                     // rounds up into infinity
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.5, 0x3800],
+      [65504, 0x7bff],
+      [70000, 0x7c00],
+      [-Infinity, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -14, 0x0400],
+      [2 ** -26, 0x0000],
+      [-0, 0x8000],
+      [1 + 2 ** -11, 0x3c00], // halfway, even stays
+      [1 + 3 * 2 ** -11, 0x3c02], // halfway, odd rounds up
+      [65520, 0x7c00], // rounds up into infinity
     ];
     for (const [v, bits] of cases) expect(f32ToF16Bits(v), String(v)).toBe(bits);
     expect(Number.isNaN(f16BitsToF32(f32ToF16Bits(NaN)))).toBe(true);

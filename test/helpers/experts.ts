@@ -13,7 +13,14 @@ import { Rng } from '../ref/rng.js';
 import { isQuant, type WeightDType } from '../../src/weights/format.js';
 
 export interface Case {
-  T: number; E: number; k: number; H: number; I: number; dtype: WeightDType; rows: BlockRows; ids: Uint32Array;
+  T: number;
+  E: number;
+  k: number;
+  H: number;
+  I: number;
+  dtype: WeightDType;
+  rows: BlockRows;
+  ids: Uint32Array;
   /** The experts the matrices hold, in slot order (the slot table maps the rest to NONE). Default: all, in order. */
   held?: number[];
 }
@@ -42,7 +49,8 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
 
   const ws = new Workspace(dev);
   const held = c.held ?? [...Array(E).keys()];
-  const gateUp: ExpertMatrix = uploadExpertMatrix(dev, gather(gateUpHost, held, 2 * I * H), { experts: held.length, parts: 2, outputs: I, inner: H }, dtype, 'gateUp');
+  const gateUp: ExpertMatrix = uploadExpertMatrix(dev, gather(gateUpHost, held, 2 * I * H), { experts: held.length, parts: 2, outputs: I, inner: H }, dtype,
+    'gateUp');
   const down: ExpertMatrix = uploadExpertMatrix(dev, gather(downHost, held, H * I), { experts: held.length, parts: 1, outputs: H, inner: I }, dtype, 'down');
   const slotOf = ws.upload(Uint32Array.from({ length: E }, (_, e) => (held.includes(e) ? held.indexOf(e) : 0xffffffff)), 'slot table');
   const blocks = maxBlocks(slots, E, rows);
@@ -51,8 +59,10 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   const ys = poisoned(dev, slots * H * 4, 'ys');
   const sorted = ws.buffer(blocks * rows * 4, 'sorted');
   const io = { a: ws.upload(x, 'x'), slotOf, routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
-  await runKernels(dev, () => gemv
-      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles), ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles)]
+  await runKernels(dev, () =>
+    gemv
+      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles),
+        ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles)]
       : [
         alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E, rows),
         ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows, tiles as GemmTiles),

@@ -12,7 +12,9 @@ export async function collect(it: AsyncIterable<GenerationChunk>) {
  * Starts a generation with an abort signal and aborts it with `reason` once `n` chunks are in; the
  * chunks seen go into `seen`. Resolves or rejects as the stream ends.
  */
-export async function abortAfter(n: number, start: (signal: AbortSignal) => AsyncIterable<GenerationChunk>, reason: Error, seen: GenerationChunk[]): Promise<void> {
+export async function abortAfter(n: number, start: (signal: AbortSignal) => AsyncIterable<GenerationChunk>, reason: Error,
+  seen: GenerationChunk[]): Promise<void>
+{
   const controller = new AbortController();
   for await (const c of start(controller.signal)) {
     seen.push(c);

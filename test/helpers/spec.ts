@@ -10,7 +10,11 @@ export function randomSpec(rng: Rng, over: Partial<MoESpec> = {}): MoESpec {
   const topK = over.topK ?? Math.min(numExperts, rng.pick([1, 2, 4, 8, numExperts]));
   const E = numExperts;
   return {
-    tokens, numExperts, hidden, intermediate, topK,
+    tokens,
+    numExperts,
+    hidden,
+    intermediate,
+    topK,
     x: rng.array(tokens * hidden),
     router: rng.array(E * hidden, 1 / Math.sqrt(hidden)),
     gateUp: rng.array(E * 2 * intermediate * hidden, 1 / Math.sqrt(hidden)),
@@ -22,16 +26,24 @@ export function randomSpec(rng: Rng, over: Partial<MoESpec> = {}): MoESpec {
 /** One of the routing variants of real checkpoints, drawn at random. */
 export function randomRouting(rng: Rng, E: number): Partial<MoESpec> {
   switch (rng.int(0, 3)) {
-    case 0: return { normTopK: true };                                  // Mixtral, Qwen3-MoE
-    case 1: return { normTopK: false };                                 // OLMoE, Qwen2-MoE
-    case 2: return { topkBeforeSoftmax: true, routerBias: rng.array(E) }; // GraniteMoE, gpt-oss
-    default: {                                                          // DeepSeek-V3
+    case 0:
+      return { normTopK: true }; // Mixtral, Qwen3-MoE
+    case 1:
+      return { normTopK: false }; // OLMoE, Qwen2-MoE
+    case 2:
+      return { topkBeforeSoftmax: true, routerBias: rng.array(E) }; // GraniteMoE, gpt-oss
+    default: { // DeepSeek-V3
       const nGroup = E % 4 === 0 ? 4 : 1;
       const topkGroup = nGroup > 1 ? 3 : 1;
       const choosable = (E / nGroup) * topkGroup;
       return {
-        scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup, topkGroup,
-        topK: Math.min(choosable, rng.pick([1, 2, 4, 8, choosable])), selectionBias: rng.array(E, 0.2),
+        scoring: 'sigmoid',
+        normTopK: true,
+        routedScaling: 2.5,
+        nGroup,
+        topkGroup,
+        topK: Math.min(choosable, rng.pick([1, 2, 4, 8, choosable])),
+        selectionBias: rng.array(E, 0.2),
       };
     }
   }

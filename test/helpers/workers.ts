@@ -24,8 +24,13 @@ export function buildWorkers(): Promise<string> {
       logLevel: 'error',
       publicDir: false,
       build: {
-        target: 'es2022', outDir, emptyOutDir: false, minify: false, sourcemap: false,
-        lib: { entry: { 'engine-worker-node': 'src/api/worker/engineWorker.node.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts' }, formats: ['es'] },
+        target: 'es2022',
+        outDir,
+        emptyOutDir: false,
+        minify: false,
+        sourcemap: false,
+        lib: { entry: { 'engine-worker-node': 'src/api/worker/engineWorker.node.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts' },
+          formats: ['es'] },
         rolldownOptions: { external: ['webgpu', /^node:/] },
       },
     });

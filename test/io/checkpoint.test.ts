@@ -27,7 +27,7 @@ function tensors(rng: Rng, specs: Record<string, [FloatDType, number[]]>) {
 /** Streams the named tensors and returns them whole, with each one's piece sizes (in values). */
 async function load(source: ModelSource, names: string[], options: { pieceBytes?: number; onProgress?: (p: LoadProgress) => void } = {}) {
   const ckpt = await openCheckpoint(source);
-  (source as Partial<MemSource>).reads?.splice(0);  // count only the tensor reads, not the headers'
+  (source as Partial<MemSource>).reads?.splice(0); // count only the tensor reads, not the headers'
   const got = new Map(names.map((n) => [n, collector(ckpt.tensors.get(n)!.shape)]));
   await streamTensors(ckpt, new Map([...got].map(([n, c]) => [n, c.sink])), options);
   return { ckpt, got };
@@ -42,16 +42,16 @@ async function fails(p: Promise<unknown>): Promise<SafetensorsError> {
 describe('streamTensors', () => {
   it('decodes F32, F16 and BF16 exactly, in pieces of whole rows, skipping unwanted tensors', async () => {
     const { enc, values } = tensors(new Rng(3), {
-      a: ['F32', [3, 5]],          // 20-byte rows: one row per 12-byte piece
+      a: ['F32', [3, 5]], // 20-byte rows: one row per 12-byte piece
       skip1: ['F32', [9]],
-      b: ['F16', [2, 4, 3]],       // 6-byte rows: two rows per piece
-      c: ['BF16', [7]],            // one 14-byte row
-      d: ['BF16', []],             // a scalar
+      b: ['F16', [2, 4, 3]], // 6-byte rows: two rows per piece
+      c: ['BF16', [7]], // one 14-byte row
+      d: ['BF16', []], // a scalar
       skip2: ['F16', [5]],
     });
     const source = memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) }, 7);
     const progress: LoadProgress[] = [];
-    const names = ['d', 'b', 'a', 'c'];  // not in offset order
+    const names = ['d', 'b', 'a', 'c']; // not in offset order
     const { ckpt, got } = await load(source, names, { pieceBytes: 12, onProgress: (p) => progress.push(p) });
     for (const n of names) expect(got.get(n)!.out, n).toEqual(values[n]);
     expect(got.get('a')!.pieces).toEqual([5, 5, 5]);
@@ -94,8 +94,10 @@ describe('streamTensors', () => {
     const s1 = tensors(rng, { 'layers.0.w': ['F16', [4, 3]], 'layers.0.b': ['F32', [3]] });
     const s2 = tensors(rng, { 'layers.1.w': ['BF16', [2, 8]], 'layers.1.b': ['F32', [8]] });
     const index = { metadata: { total_size: 0 }, weight_map: {
-      'layers.0.w': 'model-00001-of-00002.safetensors', 'layers.0.b': 'model-00001-of-00002.safetensors',
-      'layers.1.w': 'model-00002-of-00002.safetensors', 'layers.1.b': 'model-00002-of-00002.safetensors',
+      'layers.0.w': 'model-00001-of-00002.safetensors',
+      'layers.0.b': 'model-00001-of-00002.safetensors',
+      'layers.1.w': 'model-00002-of-00002.safetensors',
+      'layers.1.b': 'model-00002-of-00002.safetensors',
     } };
     const source = memSource({
       'config.json': config,
@@ -118,7 +120,7 @@ describe('streamTensors', () => {
     const ckpt = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': f }));
     const sink: RowSink = () => {};
     expect((await fails(streamTensors(ckpt, new Map([['w', sink], ['nope', sink]])))).message)
-      .toBe("mem:/model: tensor 'nope': not in the checkpoint");
+      .toBe('mem:/model: tensor \'nope\': not in the checkpoint');
 
     const header = JSON.stringify({ i: { dtype: 'I32', shape: [2], data_offsets: [0, 8] } });
     const bytes = new Uint8Array(8 + header.length + 8);
@@ -129,8 +131,8 @@ describe('streamTensors', () => {
     const got: RawRows[] = [];
     await streamTensors(ints, new Map([['i', (_: number, rows: RawRows) => void got.push(rows)]]));
     expect(got.map((r) => [r.dtype, [...new Int32Array(Uint8Array.from(r.bytes).buffer)]])).toEqual([['I32', [1, -2]]]);
-    expect(() => decodeToF32(got[0].bytes, 'I32', "model.safetensors: tensor 'i'"))
-      .toThrow("model.safetensors: tensor 'i': dtype I32 cannot be read (supported: F32, F16, BF16)");
+    expect(() => decodeToF32(got[0].bytes, 'I32', 'model.safetensors: tensor \'i\''))
+      .toThrow('model.safetensors: tensor \'i\': dtype I32 cannot be read (supported: F32, F16, BF16)');
   });
 
   it('abort between pieces rejects and closes the stream; so does a failing sink', async () => {
@@ -141,14 +143,19 @@ describe('streamTensors', () => {
     const controller = new AbortController();
     let pieces = 0;
     const run = streamTensors(ckpt, new Map([['w', () => {}]]), {
-      signal: controller.signal, pieceBytes: 16,
-      onProgress: () => { if (++pieces === 3) controller.abort(new Error('stop')); },
+      signal: controller.signal,
+      pieceBytes: 16,
+      onProgress: () => {
+        if (++pieces === 3) controller.abort(new Error('stop'));
+      },
     });
     await expect(run).rejects.toThrow('stop');
     expect(pieces).toBe(3);
     expect(source.reads[0].closed).toBe(true);
 
-    const failing = streamTensors(ckpt, new Map([['w', async () => { throw new Error('sink broke'); }]]));
+    const failing = streamTensors(ckpt, new Map([['w', async () => {
+      throw new Error('sink broke');
+    }]]));
     await expect(failing).rejects.toThrow('sink broke');
     expect(source.reads[1].closed).toBe(true);
   });
@@ -183,9 +190,9 @@ describe('readRows', () => {
   it('rows outside the tensor and a name not in the checkpoint are named errors', async () => {
     const { enc } = tensors(new Rng(10), { w: ['F32', [3, 4]] });
     const ckpt = await openCheckpoint(memSource({ 'config.json': config, 'model.safetensors': encodeSafetensors(enc) }));
-    expect((await fails(readRows(ckpt, 'w', 2, 2))).message).toBe("model.safetensors: tensor 'w': rows 2…3 are outside its 3 rows");
+    expect((await fails(readRows(ckpt, 'w', 2, 2))).message).toBe('model.safetensors: tensor \'w\': rows 2…3 are outside its 3 rows');
     expect((await fails(readRows(ckpt, 'w', -1, 1))).message).toMatch(/rows -1…-1 are outside its 3 rows/);
-    expect((await fails(readRows(ckpt, 'v', 0, 1))).message).toBe("mem:/model: tensor 'v': not in the checkpoint");
+    expect((await fails(readRows(ckpt, 'v', 0, 1))).message).toBe('mem:/model: tensor \'v\': not in the checkpoint');
   });
 });
 
@@ -213,10 +220,10 @@ describe('openCheckpoint errors', () => {
 
     const err = await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', c: 's1' }), s1: shard });
     expect(err).toMatchObject({ file: 's1', tensor: 'c' });
-    expect(err.message).toBe("s1: tensor 'c': named by model.safetensors.index.json but not in this shard");
+    expect(err.message).toBe('s1: tensor \'c\': named by model.safetensors.index.json but not in this shard');
 
     expect((await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', b: 's2' }), s1: shard, s2: shard })).message)
-      .toBe("mem:/model: tensor 'a': in two shards: s1 and s2");
+      .toBe('mem:/model: tensor \'a\': in two shards: s1 and s2');
     expect((await open({ 'config.json': config, 'model.safetensors.index.json': '{"weight_map": [1]}' })).message)
       .toBe('mem:/model/model.safetensors.index.json: weight_map must map tensor names to file names');
   });
@@ -247,11 +254,10 @@ describe('nodeDirSource', () => {
     const f = await nodeFile(join(dir, 'model.safetensors'));
     expect(f.size).toBe(bytes.length);
     expect([...(await readSafetensorsHeader('m', f)).tensors.keys()]).toEqual(['w', 'v']);
-
   });
 
   it('abort between pieces of a file', async () => {
-    writeFileSync(join(dir, 'big.bin'), new Uint8Array(9 * 1024 * 1024 + 5));  // two 8 MiB pieces
+    writeFileSync(join(dir, 'big.bin'), new Uint8Array(9 * 1024 * 1024 + 5)); // two 8 MiB pieces
     const f = (await nodeDirSource(dir).open('big.bin'))!;
     const controller = new AbortController();
     const got: number[] = [];

@@ -92,7 +92,7 @@ describe('safetensors header', () => {
     for (const [header, message] of cases) {
       const err = await headerError(craft(header, 8));
       expect(err.tensor).toBe('w');
-      expect(err.message).toContain("tensor 'w': ");
+      expect(err.message).toContain('tensor \'w\': ');
       expect(err.message).toMatch(message);
     }
     expect((await headerError(craft({ __metadata__: { a: 1 } }))).message).toContain('__metadata__ must map strings to strings');
@@ -100,12 +100,12 @@ describe('safetensors header', () => {
 
   it('unknown dtype', async () => {
     const err = await headerError(craft({ w: { dtype: 'F7', shape: [2], data_offsets: [0, 2] } }, 2));
-    expect(err.message).toBe("bad.safetensors: tensor 'w': unknown dtype F7");
+    expect(err.message).toBe('bad.safetensors: tensor \'w\': unknown dtype F7');
   });
 
   it('byte size mismatch gives both sizes', async () => {
     const err = await headerError(craft({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, 24));
-    expect(err.message).toBe("bad.safetensors: tensor 'w': F32 [2, 3] needs 24 bytes, data_offsets [0, 20] hold 20");
+    expect(err.message).toBe('bad.safetensors: tensor \'w\': F32 [2, 3] needs 24 bytes, data_offsets [0, 20] hold 20');
   });
 
   it('data beyond the end of the file', async () => {
@@ -125,7 +125,7 @@ describe('safetensors header', () => {
 
   it('encode checks data sizes', () => {
     expect(() => encodeSafetensors({ w: { dtype: 'F16', shape: [3], data: new Uint8Array(4) } }))
-      .toThrow("tensor 'w' F16 [3] needs 6 bytes, got 4");
+      .toThrow('tensor \'w\' F16 [3] needs 6 bytes, got 4');
   });
 });
 
@@ -152,8 +152,8 @@ describe('decodeToF32', () => {
   });
 
   it('other dtypes and partial elements are errors naming the place', () => {
-    expect(() => decodeToF32(new Uint8Array(8), 'I32', "f: tensor 'w'"))
-      .toThrow("f: tensor 'w': dtype I32 cannot be read (supported: F32, F16, BF16)");
+    expect(() => decodeToF32(new Uint8Array(8), 'I32', 'f: tensor \'w\''))
+      .toThrow('f: tensor \'w\': dtype I32 cannot be read (supported: F32, F16, BF16)');
     expect(() => decodeToF32(new Uint8Array(6), 'F32', 'w')).toThrow('w: 6 bytes is not a whole number of F32 elements');
   });
 });

@@ -42,12 +42,14 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   let at = 0;
   const write = () => {
     while (at < body.length) {
-      const piece = body.subarray(at, (at += 1 << 16));
+      const piece = body.subarray(at, at += 1 << 16);
       if (!res.write(piece)) return void res.once('drain', write);
     }
     res.end();
   };
-  res.on('close', () => { at = body.length; });
+  res.on('close', () => {
+    at = body.length;
+  });
   write();
 }
 
@@ -117,8 +119,12 @@ describe('urlSource', () => {
     const fake: typeof fetch = async (_input, init) => {
       if (init?.method === 'HEAD') return new Response(null, { headers: { 'Content-Length': String(big.length) } });
       return new Response(new ReadableStream<Uint8Array>({
-        pull(c) { c.enqueue(big.slice(pulled, (pulled += 1000))); },
-        cancel() { cancelled = true; },
+        pull(c) {
+          c.enqueue(big.slice(pulled, pulled += 1000));
+        },
+        cancel() {
+          cancelled = true;
+        },
       }, { highWaterMark: 0 }), { status: 200 });
     };
     const f = (await urlSource('http://example.test/m', { fetch: fake }).open('big.bin'))!;

@@ -6,7 +6,9 @@ import { refAlign } from '../ref/align.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
-beforeAll(async () => { device = await testDevice(); });
+beforeAll(async () => {
+  device = await testDevice();
+});
 afterAll(() => device?.destroy());
 
 async function expectAligned(ids: Uint32Array, experts: number, rows: BlockRows = 32) {

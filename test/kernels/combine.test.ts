@@ -6,7 +6,9 @@ import { relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
-beforeAll(async () => { device = await testDevice(); });
+beforeAll(async () => {
+  device = await testDevice();
+});
 afterAll(() => device?.destroy());
 
 describe('combine kernel', () => {

@@ -5,12 +5,15 @@ import { testDevice } from '../helpers/gpu.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
-let tiny: GPUDevice;  // storage bindings capped at 8 KiB: every weight splits into many chunks
+let tiny: GPUDevice; // storage bindings capped at 8 KiB: every weight splits into many chunks
 beforeAll(async () => {
   device = await testDevice();
   tiny = await testDevice({ maxStorageBufferBindingSize: 8192 });
 });
-afterAll(() => { device?.destroy(); tiny?.destroy(); });
+afterAll(() => {
+  device?.destroy();
+  tiny?.destroy();
+});
 
 describe('expert GEMMs and GEMVs vs float64 reference', () => {
   for (const gemv of [false, true]) {
@@ -79,8 +82,8 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       }
       for (const dtype of ['q8', 'q4'] as const) {
         for (const c of [
-          randomCase(rng, { T: 1, E: 8, k: 8, H: 40, I: 33, dtype }),  // one token, k = E
-          randomCase(rng, { T: 7, E: 32, k: 1, H: 64, I: 17, dtype, ids: new Uint32Array(7).fill(3) }),  // 31 experts with no rows
+          randomCase(rng, { T: 1, E: 8, k: 8, H: 40, I: 33, dtype }), // one token, k = E
+          randomCase(rng, { T: 7, E: 32, k: 1, H: 64, I: 17, dtype, ids: new Uint32Array(7).fill(3) }), // 31 experts with no rows
         ]) {
           const err = await run(device, c, gemv, 40);
           expect(err.h).toBeLessThanOrEqual(1e-5);

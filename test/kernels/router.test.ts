@@ -10,7 +10,9 @@ import { referenceRoute } from '../../src/moe/reference.js';
 type RouteCase = Omit<MoESpec, 'gateUp' | 'down' | 'intermediate'>;
 
 let device: GPUDevice;
-beforeAll(async () => { device = await testDevice(); });
+beforeAll(async () => {
+  device = await testDevice();
+});
 afterAll(() => device?.destroy());
 
 async function gpuRoute(s: RouteCase) {
@@ -23,10 +25,14 @@ async function gpuRoute(s: RouteCase) {
   const counts = ws.upload(new Uint32Array(E), 'counts');
   const mask = Uint32Array.from({ length: E }, (_, e) => (s.expertMask ? (s.expertMask[e] ? 1 : 0) : 1));
   await runKernels(device, () => [routerKernel(ws, {
-      x: ws.upload(s.x, 'x'), wr: ws.upload(s.router, 'wr'),
-      bias: ws.upload(s.routerBias ?? new Float32Array(E), 'bias'),
-      selBias: ws.upload(s.selectionBias ?? new Float32Array(E), 'selBias'),
-      mask: uploadBuffer(device, mask, 'mask'), ids, weights, counts,
+    x: ws.upload(s.x, 'x'),
+    wr: ws.upload(s.router, 'wr'),
+    bias: ws.upload(s.routerBias ?? new Float32Array(E), 'bias'),
+    selBias: ws.upload(s.selectionBias ?? new Float32Array(E), 'selBias'),
+    mask: uploadBuffer(device, mask, 'mask'),
+    ids,
+    weights,
+    counts,
   }, { ...resolveRouting({ ...s, intermediate: 1 }), tokens: T, hidden: s.hidden })]);
   const out = {
     ids: await readU32(device, ids, T * k),
@@ -53,8 +59,12 @@ function randomCase(rng: Rng, over: Partial<RouteCase> = {}): RouteCase {
   const hidden = over.hidden ?? rng.int(3, 70);
   const topK = over.topK ?? Math.min(numExperts, rng.pick([1, 2, 4, 8, numExperts]));
   return {
-    tokens, numExperts, hidden, topK,
-    x: rng.array(tokens * hidden), router: rng.array(numExperts * hidden, 1 / Math.sqrt(hidden)),
+    tokens,
+    numExperts,
+    hidden,
+    topK,
+    x: rng.array(tokens * hidden),
+    router: rng.array(numExperts * hidden, 1 / Math.sqrt(hidden)),
     ...over,
   };
 }
@@ -80,7 +90,12 @@ describe('router kernel vs float64 reference', () => {
     for (const [E, nGroup, topkGroup, k] of [[64, 8, 4, 8], [32, 4, 2, 4], [8, 2, 1, 2], [16, 4, 4, 16], [4, 1, 1, 3]]) {
       const c = randomCase(rng, { numExperts: E, topK: k });
       await expectRouting({
-        ...c, scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup, topkGroup,
+        ...c,
+        scoring: 'sigmoid',
+        normTopK: true,
+        routedScaling: 2.5,
+        nGroup,
+        topkGroup,
         selectionBias: rng.array(E, 0.3),
       });
     }

@@ -10,24 +10,28 @@ import { testDevice } from '../helpers/gpu.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
-let usual: GPUDevice;  // created without f16Math
-let plain: GPUDevice;  // neither subgroups nor f16
+let usual: GPUDevice; // created without f16Math
+let plain: GPUDevice; // neither subgroups nor f16
 beforeAll(async () => {
-  device = await testDevice({ f16Math: true });  // every candidate, f16 tiles included
+  device = await testDevice({ f16Math: true }); // every candidate, f16 tiles included
   usual = await testDevice();
   plain = await testDevice({ subgroups: false, f16: false });
 });
-afterAll(() => { device?.destroy(); usual?.destroy(); plain?.destroy(); });
+afterAll(() => {
+  device?.destroy();
+  usual?.destroy();
+  plain?.destroy();
+});
 
 describe('tile candidates and the per-device trial', () => {
   it('the device offers subgroup and f16 candidates (lavapipe has both)', () => {
     expect(gemvCandidates(device).some((t) => t.shuffle)).toBe(device.features.has('subgroups'));
     expect(gemmCandidates(device, 8, 'q4').some((t) => t.shuffle)).toBe(device.features.has('subgroups'));
-    expect(gemvCandidates(plain).some((t) => t.shuffle)).toBe(false);  // created with subgroups: false
+    expect(gemvCandidates(plain).some((t) => t.shuffle)).toBe(false); // created with subgroups: false
     expect(gemmCandidates(plain, 8, 'q4').some((t) => t.shuffle)).toBe(false);
     expect(gemmCandidates(device, 8, 'q4').some((t) => t.f16)).toBe(device.features.has('shader-f16'));
-    expect(gemmCandidates(device, 8, 'f32').some((t) => t.f16)).toBe(false);  // f32 weights keep f32 arithmetic
-    expect(gemmCandidates(usual, 8, 'q4').some((t) => t.f16)).toBe(false);  // not asked for with f16Math
+    expect(gemmCandidates(device, 8, 'f32').some((t) => t.f16)).toBe(false); // f32 weights keep f32 arithmetic
+    expect(gemmCandidates(usual, 8, 'q4').some((t) => t.f16)).toBe(false); // not asked for with f16Math
   });
 
   it('indexed GEMV: every tile candidate of the per-device trial, on every storage', async () => {
@@ -67,14 +71,14 @@ describe('tile candidates and the per-device trial', () => {
     const dev = await testDevice();
     const m = uploadExpertMatrix(dev, new Rng(29).array(4 * 2 * 24 * 40), { experts: 4, parts: 2, outputs: 24, inner: 40 }, 'q4', 'm');
     const gemv = gemvCandidates(dev);
-    expect(gemvTiles(dev, m)).toEqual(gemv[0]);  // untuned: the default
+    expect(gemvTiles(dev, m)).toEqual(gemv[0]); // untuned: the default
     const trials = await tuneGemv(dev, m, 2, 1);
     expect(trials.map((t) => t.tiles)).toEqual(gemv);
     expect(trials.every((t) => t.key === gemvKey(m) && t.ms > 0)).toBe(true);
     const best = trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles;
     expect(gemvTiles(dev, m)).toEqual(best);
-    expect(await tuneGemv(dev, m, 2, 1)).toEqual([]);  // remembered
-    expect(gemvTiles(device, m)).toEqual(gemvCandidates(device)[0]);  // per device
+    expect(await tuneGemv(dev, m, 2, 1)).toEqual([]); // remembered
+    expect(gemvTiles(device, m)).toEqual(gemvCandidates(device)[0]); // per device
 
     const gemm = await tuneGemm(dev, m.dtype, m.inner, 1);
     for (const rows of [8, 16, 32] as const) {
@@ -86,7 +90,8 @@ describe('tile candidates and the per-device trial', () => {
     // What a benchmark report records: every timing and every choice, by key.
     expect(tileTrials(dev)).toEqual([...trials, ...gemm]);
     expect(tileChoices(dev)).toEqual(Object.fromEntries([
-      [gemvKey(m), best], ...([8, 16, 32] as const).map((rows) => [gemmKey(m, rows), gemmTiles(dev, m, rows)]),
+      [gemvKey(m), best],
+      ...([8, 16, 32] as const).map((rows) => [gemmKey(m, rows), gemmTiles(dev, m, rows)]),
     ]));
     dev.destroy();
   });

@@ -26,7 +26,9 @@ const fixture = JSON.parse(readFileSync('test/fixtures/austen_greedy.json', 'utf
 
 describe('the bundled model', () => {
   let device: GPUDevice;
-  beforeAll(async () => { device = await testDevice(); });
+  beforeAll(async () => {
+    device = await testDevice();
+  });
   afterAll(() => device.destroy());
 
   it.each(['f32', 'f16'] as const)('greedy output equals PyTorch (%s)', async (dtype) => {
@@ -48,7 +50,10 @@ describe('the bundled model', () => {
 
   it('is the CLI default: generate with no --model continues the prompt greedily', async () => {
     let out = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out += String(s); return true; });
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+      out += String(s);
+      return true;
+    });
     vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       await generate(['--prompt', fixture.prompt, '--max-tokens', '8']);
@@ -63,7 +68,9 @@ describe('the bundled model', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'webmoe-')), 'passage.txt');
     writeFileSync(file, fixture.passage);
     let out = '';
-    vi.spyOn(console, 'log').mockImplementation((...a) => { out += a.join(' '); });
+    vi.spyOn(console, 'log').mockImplementation((...a) => {
+      out += a.join(' ');
+    });
     try {
       await perplexity(['--text', file, '--window', String(fixture.passage_window)]);
     } finally {

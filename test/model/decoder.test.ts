@@ -14,7 +14,9 @@ function positionErrors(flat: Float32Array, expected: number[][]): number[] {
 
 describe('decoder forward vs float64 reference', () => {
   let device: GPUDevice;
-  beforeAll(async () => { device = await testDevice(); });
+  beforeAll(async () => {
+    device = await testDevice();
+  });
   afterAll(() => device.destroy());
 
   for (const name of [...FAMILY_MODELS, ...DTYPE_MODELS]) {
@@ -57,7 +59,7 @@ describe('decoder forward vs float64 reference', () => {
 describe('decoder on a device with tiny storage bindings', () => {
   it('splits embedding, lm_head and expert matrices and still matches', async () => {
     const device = await testDevice();
-    capStorageBinding(device, 16384);  // the [320, 64] embedding and lm_head: 5 bindings each
+    capStorageBinding(device, 16384); // the [320, 64] embedding and lm_head: 5 bindings each
     for (const name of ['mixtral', 'granitemoe']) {
       const g = golden(name);
       const decoder = await fixtureDecoder(device, name, { contextLength: 16 });

@@ -61,7 +61,9 @@ describe('model loading', () => {
 
   it('names config fields out of range or missing', async () => {
     await expect(load(device, { ...config, num_experts_per_tok: 9 }, tensors)).rejects.toThrow(/num_experts_per_tok must be an integer in 1…8, got 9/);
-    await expect(load(device, { ...config, num_key_value_heads: 3 }, tensors)).rejects.toThrow(/num_key_value_heads must be a divisor of num_attention_heads 4, got 3/);
+    await expect(load(device, { ...config, num_key_value_heads: 3 }, tensors)).rejects.toThrow(
+      /num_key_value_heads must be a divisor of num_attention_heads 4, got 3/,
+    );
     await expect(load(device, { ...config, hidden_size: 0 }, tensors)).rejects.toThrow(/hidden_size must be an integer in 1…/);
     const { vocab_size: _, ...noVocab } = config;
     await expect(load(device, noVocab, tensors)).rejects.toThrow(/config.json has no vocab_size/);
@@ -70,23 +72,34 @@ describe('model loading', () => {
 
   it('names a tensor the config needs that is missing, and a tensor of the wrong shape', async () => {
     const { 'model.layers.1.block_sparse_moe.experts.2.w3.weight': _, ...missing } = tensors;
-    await expect(load(device, config, missing)).rejects.toThrow(/lacks tensors the mixtral config needs: model\.layers\.1\.block_sparse_moe\.experts\.2\.w3\.weight/);
+    await expect(load(device, config, missing)).rejects.toThrow(
+      /lacks tensors the mixtral config needs: model\.layers\.1\.block_sparse_moe\.experts\.2\.w3\.weight/,
+    );
     const router = tensors['model.layers.0.block_sparse_moe.gate.weight'];
     const bad = { ...tensors, 'model.layers.0.block_sparse_moe.gate.weight': { ...router, shape: [...router.shape].reverse() } };
-    await expect(load(device, config, bad)).rejects.toThrow(/tensor model\.layers\.0\.block_sparse_moe\.gate\.weight in model\.safetensors has shape \[64,8\], mixtral config expects \[8,64\]/);
+    await expect(load(device, config, bad)).rejects.toThrow(
+      /tensor model\.layers\.0\.block_sparse_moe\.gate\.weight in model\.safetensors has shape \[64,8\], mixtral config expects \[8,64\]/,
+    );
   });
 
   it('names a tensor of a dtype it cannot read (a norm, an expert matrix) before reading any weight', async () => {
     const norm = tensors['model.norm.weight'];
     const ints = { ...tensors, 'model.norm.weight': { ...norm, dtype: 'I32' as 'F32' } };
-    await expect(load(device, config, ints)).rejects.toThrow("model.safetensors: tensor 'model.norm.weight': dtype I32 cannot be read (supported: F32, F16, BF16)");
+    await expect(load(device, config, ints)).rejects.toThrow(
+      'model.safetensors: tensor \'model.norm.weight\': dtype I32 cannot be read (supported: F32, F16, BF16)',
+    );
     const experts = tensors['model.layers.0.block_sparse_moe.experts.3.w1.weight'];
-    const u8 = { ...tensors, 'model.layers.0.block_sparse_moe.experts.3.w1.weight': { ...experts, dtype: 'U8' as 'F32', data: experts.data.subarray(0, experts.data.length / 4) } };
-    await expect(load(device, config, u8)).rejects.toThrow("model.safetensors: tensor 'model.layers.0.block_sparse_moe.experts.3.w1.weight': dtype U8 cannot be read (supported: F32, F16, BF16)");
+    const u8 = { ...tensors,
+      'model.layers.0.block_sparse_moe.experts.3.w1.weight': { ...experts, dtype: 'U8' as 'F32', data: experts.data.subarray(0, experts.data.length / 4) } };
+    await expect(load(device, config, u8)).rejects.toThrow(
+      'model.safetensors: tensor \'model.layers.0.block_sparse_moe.experts.3.w1.weight\': dtype U8 cannot be read (supported: F32, F16, BF16)',
+    );
   });
 
   it('names a KV cache over the binding limit, after freeing the weights it had loaded', async () => {
-    await expect(load(device, config, tensors, { contextLength: 1 << 26 })).rejects.toThrow(/KV cache for 67108864 positions needs 8589934592 bytes per binding, over the storage binding limit \d+: use a shorter contextLength/);
+    await expect(load(device, config, tensors, { contextLength: 1 << 26 })).rejects.toThrow(
+      /KV cache for 67108864 positions needs 8589934592 bytes per binding, over the storage binding limit \d+: use a shorter contextLength/,
+    );
     const decoder = await load(device, config, tensors, { contextLength: 32 });
     decoder.destroy();
   });
@@ -94,14 +107,19 @@ describe('model loading', () => {
   it('reports progress up to the total and stops on abort; the device loads again afterwards', async () => {
     const seen: number[] = [];
     let total = 0;
-    const decoder = await load(device, config, tensors, { onProgress: (p: { loadedBytes: number; totalBytes: number }) => { seen.push(p.loadedBytes); total = p.totalBytes; } });
+    const decoder = await load(device, config, tensors, { onProgress: (p: { loadedBytes: number; totalBytes: number }) => {
+      seen.push(p.loadedBytes);
+      total = p.totalBytes;
+    } });
     decoder.destroy();
     expect(seen.length).toBeGreaterThan(10);
     expect(seen.every((b, i) => i === 0 || b >= seen[i - 1])).toBe(true);
     expect(seen[seen.length - 1]).toBe(total);
 
     const controller = new AbortController();
-    const aborted = load(device, config, tensors, { signal: controller.signal, onProgress: (p: { loadedBytes: number }) => { if (p.loadedBytes > 1000) controller.abort(new Error('user stop')); } });
+    const aborted = load(device, config, tensors, { signal: controller.signal, onProgress: (p: { loadedBytes: number }) => {
+      if (p.loadedBytes > 1000) controller.abort(new Error('user stop'));
+    } });
     await expect(aborted).rejects.toThrow(/user stop/);
     const again = await load(device, config, tensors);
     again.destroy();

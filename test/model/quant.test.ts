@@ -15,7 +15,9 @@ const BOUND = { f32: 1e-4, q8: 0.05, q4: 1 };
 
 describe('quantized experts in the fixture models', () => {
   let device: GPUDevice;
-  beforeAll(async () => { device = await testDevice(); });
+  beforeAll(async () => {
+    device = await testDevice();
+  });
   afterAll(() => device.destroy());
 
   it('logits relative error vs the float64 reference, f32 / q8 / q4', async () => {

@@ -17,7 +17,7 @@ const EOS = 1;
 const TEXTS = [
   'The experts and the router.',
   'Héllo wörld, café — 中文 😀👍🏽!',
-  "it's   the end\n\nok  ",
+  'it\'s   the end\n\nok  ',
   'Hello , world . Don \'t', // unchanged: no clean-up of tokenization spaces
 ];
 const CHAT: ChatMessage[] = [
@@ -74,7 +74,7 @@ describe('TextTokenizer', () => {
   });
 
   it('adds no special token the template does not write (as transformers)', () => {
-    const t = TextTokenizer.fromJSON(tokenizerJson, config, "{% for m in messages %}{{ m['content'] }}{% endfor %}");
+    const t = TextTokenizer.fromJSON(tokenizerJson, config, '{% for m in messages %}{{ m[\'content\'] }}{% endfor %}');
     const { text, ids } = t.applyChatTemplate(CHAT);
     expect(text).toBe('Be brief.Hi there!');
     expect(ids).toEqual(t.encode(text, { addSpecialTokens: false }));
@@ -103,7 +103,7 @@ describe('TextTokenizer', () => {
     expect(() => unnamed.applyChatTemplate(CHAT)).toThrow(/has no chat template/);
     const bad = TextTokenizer.fromJSON(tokenizerJson, config, '{% for m in messages %}');
     expect(() => bad.applyChatTemplate(CHAT)).toThrow(/chat template does not parse/);
-    const raising = TextTokenizer.fromJSON(tokenizerJson, config, "{{ raise_exception('roles must alternate') }}");
+    const raising = TextTokenizer.fromJSON(tokenizerJson, config, '{{ raise_exception(\'roles must alternate\') }}');
     expect(() => raising.applyChatTemplate(CHAT)).toThrow(/chat template failed to render: .*roles must alternate/);
   });
 

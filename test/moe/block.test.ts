@@ -7,7 +7,9 @@ import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
-beforeAll(async () => { device = await testDevice(); });
+beforeAll(async () => {
+  device = await testDevice();
+});
 afterAll(() => device?.destroy());
 
 /** The block through MoELayer into a poisoned output buffer. */
@@ -25,8 +27,10 @@ async function gpuMoE(s: MoESpec, options: MoELayerOptions = {}) {
     y.destroy();
     const n = s.tokens * s.topK;
     return {
-      y: new Float32Array(yb, 0, s.tokens * s.hidden), expertIds: new Uint32Array(ib, 0, n),
-      weights: new Float32Array(wb, 0, n), expertCounts: new Uint32Array(cb, 0, s.numExperts),
+      y: new Float32Array(yb, 0, s.tokens * s.hidden),
+      expertIds: new Uint32Array(ib, 0, n),
+      weights: new Float32Array(wb, 0, n),
+      expertCounts: new Uint32Array(cb, 0, s.numExperts),
     };
   });
 }
@@ -87,7 +91,7 @@ describe('MoE block vs float64 reference', () => {
   it('all tokens on one expert, and experts that get no token', async () => {
     const rng = new Rng(45);
     const routerBias = new Float32Array(8);
-    routerBias[5] = 100;  // every token picks expert 5 first
+    routerBias[5] = 100; // every token picks expert 5 first
     const s = randomSpec(rng, { numExperts: 8, topK: 1, tokens: 300, routerBias });
     const got = await gpuMoE(s);
     expect(got.expertCounts[5]).toBe(300);
@@ -164,8 +168,10 @@ describe('MoE block on a device with only WebGPU default limits', () => {
     const rng = new Rng(49);
     // Tile heights 8, 16 and 32 (rows per expert ≤ 8, ≤ 16, more), the decode path, E = 512.
     for (const over of [
-      { tokens: 64, numExperts: 64, topK: 8 }, { tokens: 64, numExperts: 32, topK: 8 },
-      { tokens: 300, numExperts: 8, topK: 2 }, { tokens: 2, numExperts: 512, topK: 16, hidden: 12, intermediate: 8 },
+      { tokens: 64, numExperts: 64, topK: 8 },
+      { tokens: 64, numExperts: 32, topK: 8 },
+      { tokens: 300, numExperts: 8, topK: 2 },
+      { tokens: 2, numExperts: 512, topK: 16, hidden: 12, intermediate: 8 },
       { tokens: 7, numExperts: 512, topK: 4, hidden: 12, intermediate: 8, scoring: 'sigmoid' as const, nGroup: 8, topkGroup: 4 },
     ]) {
       const s = randomSpec(rng, over);

@@ -11,12 +11,15 @@ import { Rng } from '../ref/rng.js';
 const MiB = 1 << 20;
 const DTYPES = ['q8', 'q4'] as const;
 let device: GPUDevice;
-let small: GPUDevice;  // 256 KiB storage bindings
+let small: GPUDevice; // 256 KiB storage bindings
 beforeAll(async () => {
   device = await testDevice();
   small = await testDevice({ maxStorageBufferBindingSize: 256 * 1024 });
 });
-afterAll(() => { device?.destroy(); small?.destroy(); });
+afterAll(() => {
+  device?.destroy();
+  small?.destroy();
+});
 
 /** The spec with its expert weights replaced by their quantized → dequantized values (float64 definition). */
 function dequantized(s: MoESpec, dtype: 'q8' | 'q4'): MoESpec {

@@ -9,12 +9,15 @@ import { Rng } from '../ref/rng.js';
 
 const MiB = 1 << 20;
 let device: GPUDevice;
-let whole: GPUDevice;  // the adapter's own limit: every weight in one binding
+let whole: GPUDevice; // the adapter's own limit: every weight in one binding
 beforeAll(async () => {
   device = await testDevice({ maxStorageBufferBindingSize: MiB });
   whole = await testDevice();
 });
-afterAll(() => { device?.destroy(); whole?.destroy(); });
+afterAll(() => {
+  device?.destroy();
+  whole?.destroy();
+});
 
 describe('weights split across storage bindings', () => {
   it('plans whole experts per binding while one fits, else column ranges of one expert', () => {
@@ -49,5 +52,4 @@ describe('weights split across storage bindings', () => {
     await expect(runMoE(device, s)).rejects.toThrow(MoEInputError);
     await expect(runMoE(device, s)).rejects.toThrow(/300 tokens need a \d+-byte activation buffer, over the storage binding limit of 1048576/);
   });
-
 });

@@ -6,7 +6,9 @@ import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
-beforeAll(async () => { device = await testDevice(); });
+beforeAll(async () => {
+  device = await testDevice();
+});
 afterAll(() => device?.destroy());
 
 const base = () => randomSpec(new Rng(51), { tokens: 3, numExperts: 4, topK: 2, hidden: 8, intermediate: 6 });
@@ -25,7 +27,8 @@ describe('bad input gets an error naming the field, expected and given', () => {
     await rejects({ x: new Float32Array(23) }, /x has 23 elements, expected tokens·hidden = 3·8 = 24/);
     await rejects({ routerBias: new Float32Array(5) }, /routerBias has 5 elements, expected numExperts = 4/);
     await rejects({ gateUp: [1, 2] as unknown as Float32Array }, /gateUp must be a Float32Array/);
-    await rejects({ shared: { intermediate: 3, gateUp: new Float32Array(48), down: new Float32Array(23) } }, /shared.down has 23 elements, expected hidden·shared.intermediate = 8·3 = 24/);
+    await rejects({ shared: { intermediate: 3, gateUp: new Float32Array(48), down: new Float32Array(23) } },
+      /shared.down has 23 elements, expected hidden·shared.intermediate = 8·3 = 24/);
   });
 
   it('k > E, E = 0, bad routing settings', async () => {
@@ -46,7 +49,9 @@ describe('bad input gets an error naming the field, expected and given', () => {
   it('a call too large for one dispatch grid is refused before any work', async () => {
     // 65535 tokens × k 64 = 4 194 240 rows: 131 134 blocks of 32, over maxComputeWorkgroupsPerDimension.
     const s = randomSpec(new Rng(53), { tokens: 65535, numExperts: 64, topK: 64, hidden: 1, intermediate: 1 });
-    await expect(runMoE(device, s)).rejects.toThrow(/65535 tokens need 131134 workgroups in one grid dimension, over the device's 65535: run fewer tokens per call/);
+    await expect(runMoE(device, s)).rejects.toThrow(
+      /65535 tokens need 131134 workgroups in one grid dimension, over the device's 65535: run fewer tokens per call/,
+    );
   });
 
   it('T = 0 returns empty results without a dispatch', async () => {

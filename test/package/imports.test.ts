@@ -43,7 +43,8 @@ function layerOf(file: string): string {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? sourceFiles(join(dir, d.name)) : d.name.endsWith('.ts') ? [resolve(dir, d.name)] : []);
+    d.isDirectory() ? sourceFiles(join(dir, d.name)) : d.name.endsWith('.ts') ? [resolve(dir, d.name)] : []
+  );
 }
 
 describe('package entry points', () => {

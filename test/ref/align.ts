@@ -7,7 +7,9 @@ export function refAlign(ids: ArrayLike<number>, experts: number, rows: number, 
   let row = 0;
   for (let e = 0; e < experts; e++) {
     const slots = [...Array(ids.length).keys()].filter((s) => ids[s] === e);
-    slots.forEach((s, i) => { sorted[row + i] = s; });
+    slots.forEach((s, i) => {
+      sorted[row + i] = s;
+    });
     const blocks = Math.ceil(slots.length / rows);
     for (let b = 0; b < blocks; b++) blockExpert[row / rows + b] = e;
     row += blocks * rows;

@@ -18,8 +18,10 @@ function definition(dtype: WeightDType, w: Float32Array, inner: number): Float32
   return referenceQuantize(w, inner, dtype);
 }
 
-let small: GPUDevice;  // 256 KiB storage bindings
-beforeAll(async () => { small = await testDevice({ maxStorageBufferBindingSize: 256 * 1024 }); });
+let small: GPUDevice; // 256 KiB storage bindings
+beforeAll(async () => {
+  small = await testDevice({ maxStorageBufferBindingSize: 256 * 1024 });
+});
 afterAll(() => small?.destroy());
 
 describe('weight formats', () => {
@@ -29,7 +31,7 @@ describe('weight formats', () => {
     for (const inner of [1, 5, 31, 32, 33, 64, 95, 97, 300]) {
       const rows = rng.int(1, 4);
       const w = rng.array(rows * inner, rng.pick([1e-3, 1, 30]));
-      w.fill(0, 0, Math.min(inner, 32));  // an all-zero group
+      w.fill(0, 0, Math.min(inner, 32)); // an all-zero group
       const packed = format.pack(w, inner);
       expect(packed.length).toBe(rows * format.rowBytes(inner));
       expect(Array.from(format.unpack(packed, inner))).toEqual(Array.from(definition(dtype, w, inner)));

@@ -57,7 +57,9 @@ export function engineApi(open: (model: ModelSpec) => { source: ModelSource; dev
       loading = new AbortController();
       try {
         engine = await Engine.load(await device(), source, {
-          ...options, signal: loading.signal, onProgress: onProgress && ((p) => void onProgress(p)),
+          ...options,
+          signal: loading.signal,
+          onProgress: onProgress && ((p) => void onProgress(p)),
         });
       } finally {
         loading = undefined;

@@ -6,7 +6,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { createNodeDevice } from '../../gpu/nodeDevice.js';
 import { nodeModelSource } from '../../io/nodeSource.js';
 import { fileListSource } from '../../io/source.js';
-import '../../platform/nodeWorkers.js';  // shard workers it starts are worker_threads too
+import '../../platform/nodeWorkers.js'; // shard workers it starts are worker_threads too
 import { engineApi } from './engineHost.js';
 
 expose(engineApi((model) => ({

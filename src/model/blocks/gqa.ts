@@ -31,7 +31,7 @@ export const gqa = (s: GqaSpec): BlockLoader<AttentionBlock> => (ctx) => {
   const qkv = ctx.matrix({ experts: 1, parts: 1, outputs: qkvRows, inner: H }, `${ctx.label} qkv`, 'other');
   const parts: [string, number, number][] = [[names.q, 0, heads * D], [names.k, heads * D, kvHeads * D], [names.v, (heads + kvHeads) * D, kvHeads * D]];
   for (const [name, at, rows] of parts) ctx.rows(name, [rows, H], qkv, at);
-  const bias = new Float32Array(qkvRows);  // zeros without q/k/v bias
+  const bias = new Float32Array(qkvRows); // zeros without q/k/v bias
   names.bias?.forEach((name, i) => ctx.host(name, [parts[i][2]], bias, parts[i][1]));
   // q then k norm weights (a placeholder without q/k norm)
   const norms = new Float32Array(s.qkNorm === 'head' ? 2 * D : s.qkNorm === 'full' ? qkvRows - kvHeads * D : 1);
@@ -42,8 +42,10 @@ export const gqa = (s: GqaSpec): BlockLoader<AttentionBlock> => (ctx) => {
   }
   const o = ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${ctx.label} o`, 'other');
   ctx.rows(names.o, [H, heads * D], o, 0);
-  const rope = ctx.shared(`rope ${ctx.contextLength} ${D} ${s.ropeTheta}`, () => uploadBuffer(ctx.device, ropeTable(ctx.contextLength, D, s.ropeTheta), 'rope table'));
-  return () => new Gqa(ctx.device, s, qkv, o, uploadBuffer(ctx.device, bias, `${ctx.label} qkv bias`), uploadBuffer(ctx.device, norms, `${ctx.label} q/k norm`), rope);
+  const rope = ctx.shared(`rope ${ctx.contextLength} ${D} ${s.ropeTheta}`,
+    () => uploadBuffer(ctx.device, ropeTable(ctx.contextLength, D, s.ropeTheta), 'rope table'));
+  return () =>
+    new Gqa(ctx.device, s, qkv, o, uploadBuffer(ctx.device, bias, `${ctx.label} qkv bias`), uploadBuffer(ctx.device, norms, `${ctx.label} q/k norm`), rope);
 };
 
 class Gqa implements AttentionBlock {
@@ -76,7 +78,8 @@ class Gqa implements AttentionBlock {
     const cache = { k: io.cache.k, v: io.cache.v };
     return [
       ...linear(ws, this.qkv, io.x, qkv, T),
-      attentionPrepKernel(ws, { ...dims, norm: this.s.qkNorm, eps: this.s.eps }, { pos0: io.pos0, qkv, bias: this.bias, norms: this.norms, rope: this.rope, q, cache }, T),
+      attentionPrepKernel(ws, { ...dims, norm: this.s.qkNorm, eps: this.s.eps }, { pos0: io.pos0, qkv, bias: this.bias, norms: this.norms, rope: this.rope, q,
+        cache }, T),
       attentionKernel(ws, { ...dims, scale: this.s.scale }, { pos0: io.pos0, q, cache, out: att }, T),
       ...linear(ws, this.o, att, io.out, T),
     ];

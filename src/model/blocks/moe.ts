@@ -57,7 +57,9 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
 };
 
 /** The shared expert's matrices and gate, declared on the context. */
-function sharedFFN(ctx: LoadContext, n: NonNullable<MoeSpec['names']['shared']>, H: number): { intermediate: number; gateUp: ExpertMatrix; down: ExpertMatrix; gate: Float32Array } {
+function sharedFFN(ctx: LoadContext, n: NonNullable<MoeSpec['names']['shared']>,
+  H: number): { intermediate: number; gateUp: ExpertMatrix; down: ExpertMatrix; gate: Float32Array }
+{
   const S = n.intermediate;
   const f = {
     intermediate: S,
@@ -80,5 +82,6 @@ export const dense = (s: { hidden: number; intermediate: number; names: FFNNames
   ctx.rows(names.gate, [I, H], gateUp, 0);
   ctx.rows(names.up, [I, H], gateUp, I);
   ctx.rows(names.down, [H, I], down, 0);
-  return () => MoELayer.create(ctx.device, { hidden: H, numExperts: 1, intermediate: I, topK: 1 }, { router: new Float32Array(H), gateUp, down }, { label: ctx.label });
+  return () =>
+    MoELayer.create(ctx.device, { hidden: H, numExperts: 1, intermediate: I, topK: 1 }, { router: new Float32Array(H), gateUp, down }, { label: ctx.label });
 };

@@ -25,7 +25,10 @@ export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate:
   return {
     family: String(raw.model_type),
     vocab: field(raw, 'vocab_size', 'number'),
-    hidden, layers, heads, headDim,
+    hidden,
+    layers,
+    heads,
+    headDim,
     kvHeads: field(raw, 'num_key_value_heads', 'number', heads),
     rmsEps: field(raw, 'rms_norm_eps', 'number', 1e-6),
     ropeTheta: field(raw, 'rope_theta', 'number', 10000),
@@ -76,10 +79,19 @@ export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): La
     inputNorm: `${layerPrefix(l)}input_layernorm.weight`,
     postNorm: `${layerPrefix(l)}post_attention_layernorm.weight`,
     attention: gqa({
-      hidden: c.hidden, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, ropeTheta: c.ropeTheta, scale: c.attentionScale,
-      eps: c.rmsEps, qkNorm: c.qkNorm,
+      hidden: c.hidden,
+      heads: c.heads,
+      kvHeads: c.kvHeads,
+      headDim: c.headDim,
+      ropeTheta: c.ropeTheta,
+      scale: c.attentionScale,
+      eps: c.rmsEps,
+      qkNorm: c.qkNorm,
       names: {
-        q: `${p}q_proj.weight`, k: `${p}k_proj.weight`, v: `${p}v_proj.weight`, o: `${p}o_proj.weight`,
+        q: `${p}q_proj.weight`,
+        k: `${p}k_proj.weight`,
+        v: `${p}v_proj.weight`,
+        o: `${p}o_proj.weight`,
         ...(c.qkvBias && { bias: [`${p}q_proj.bias`, `${p}k_proj.bias`, `${p}v_proj.bias`] as [string, string, string] }),
         ...(c.qkNorm !== 'none' && { qkNorm: [`${p}q_norm.weight`, `${p}k_norm.weight`] as [string, string] }),
       },
@@ -92,4 +104,5 @@ export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): La
 export const moeMlp = (c: ModelConfig, names: MoeSpec['names']) => moe({ config: moeConfigOf(c), names });
 
 /** A dense layer's MLP (intermediate_size), named `mlp.{gate,up,down}_proj`. */
-export const denseMlp = (c: ModelConfig, l: number) => dense({ hidden: c.hidden, intermediate: c.denseIntermediate!, names: projections(`${layerPrefix(l)}mlp.`) });
+export const denseMlp = (c: ModelConfig, l: number) =>
+  dense({ hidden: c.hidden, intermediate: c.denseIntermediate!, names: projections(`${layerPrefix(l)}mlp.`) });

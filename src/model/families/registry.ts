@@ -16,7 +16,7 @@ export function readConfig(raw: Raw): { family: Family; config: ModelConfig } {
     const archs = Array.isArray(raw.architectures) ? ` (${raw.architectures.join(', ')})` : '';
     throw new ModelConfigError(
       `webmoe: unsupported architecture: model_type ${JSON.stringify(raw.model_type)}${archs}; supported: ` +
-      FAMILIES.map((f) => `${f.modelType} (${f.architecture})`).join(', '),
+        FAMILIES.map((f) => `${f.modelType} (${f.architecture})`).join(', '),
     );
   }
   return { family, config: validateConfig(family.config(raw)) };

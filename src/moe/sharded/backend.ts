@@ -28,7 +28,8 @@ export class ShardedExperts implements ExpertBackend {
         const t0 = performance.now();
         const [xb, ids, weights] = await readBuffers(this.device, [x, routed.ids, routed.weights], encoder);
         this.onReadback(performance.now() - t0);
-        const out = await this.run(this.layer, new Float32Array(xb, 0, tokens * this.hidden), new Uint32Array(ids, 0, slots), new Float32Array(weights, 0, slots));
+        const out = await this.run(this.layer, new Float32Array(xb, 0, tokens * this.hidden), new Uint32Array(ids, 0, slots),
+          new Float32Array(weights, 0, slots));
         this.device.queue.writeBuffer(ys, 0, out);
         return this.device.createCommandEncoder({ label: 'decoder forward' });
       },

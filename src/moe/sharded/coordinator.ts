@@ -72,7 +72,12 @@ export class ExpertCoordinator implements ExternalExperts {
     for (const [l, lists] of placement.layers) {
       const owner = new Int32Array(config.numExperts);
       const local = new Int32Array(config.numExperts);
-      lists.forEach((list, w) => list.forEach((e, i) => { owner[e] = w; local[e] = i; }));
+      lists.forEach((list, w) =>
+        list.forEach((e, i) => {
+          owner[e] = w;
+          local[e] = i;
+        })
+      );
       this.maps.set(l, { owner, local, lists });
     }
     this.stats_ = this.emptyStats();
@@ -80,7 +85,9 @@ export class ExpertCoordinator implements ExternalExperts {
 
   /** Places the experts (a bad placement throws PlacementError before any worker starts), starts the workers. */
   /** `config`: the routed experts of every MoE layer (`layers`), all of one shape. */
-  static async start(device: GPUDevice, config: Readonly<MoEConfig>, layers: number[], dtype: WeightDType, o: ExpertParallelOptions): Promise<ExpertCoordinator> {
+  static async start(device: GPUDevice, config: Readonly<MoEConfig>, layers: number[], dtype: WeightDType,
+    o: ExpertParallelOptions): Promise<ExpertCoordinator>
+  {
     const { hidden: H, intermediate: I, numExperts: E } = config;
     const sparse = layers;
     const placement = planPlacement(o, E, sparse, swigluExpertBytes(H, I, dtype));
@@ -92,10 +99,16 @@ export class ExpertCoordinator implements ExternalExperts {
         shards.push({ index, kind, handle, api: wrap<ShardApi>(handle.endpoint) });
       }
       const coordinator = new ExpertCoordinator(device, config, dtype, placement, shards);
-      await Promise.all(shards.map((s) => coordinator.call(s, 'while starting', (api) => api.init({
-        kind: s.kind, hidden: H, intermediate: I, dtype,
-        layers: [...placement.layers].map(([l, lists]) => [l, lists[s.index].length]),
-      }))));
+      await Promise.all(shards.map((s) =>
+        coordinator.call(s, 'while starting', (api) =>
+          api.init({
+            kind: s.kind,
+            hidden: H,
+            intermediate: I,
+            dtype,
+            layers: [...placement.layers].map(([l, lists]) => [l, lists[s.index].length]),
+          }))
+      ));
       return coordinator;
     } catch (e) {
       for (const s of shards) s.handle.terminate();
@@ -116,8 +129,10 @@ export class ExpertCoordinator implements ExternalExperts {
       const count = Math.min(n - r, (e + 1) * perExpert - row);
       const piece = rows.bytes.slice(r * rowBytes, (r + count) * rowBytes);
       const at = local[e] * perExpert + (row - e * perExpert);
-      sends.push(this.call(this.shards[owner[e]], `while loading layer ${layer}`,
-        (api) => api.rows(layer, matrix, at, transfer({ dtype: rows.dtype, bytes: piece }, [piece.buffer]))));
+      sends.push(
+        this.call(this.shards[owner[e]], `while loading layer ${layer}`, (api) =>
+          api.rows(layer, matrix, at, transfer({ dtype: rows.dtype, bytes: piece }, [piece.buffer]))),
+      );
       r += count;
     }
     return Promise.all(sends).then(() => {});
@@ -125,8 +140,8 @@ export class ExpertCoordinator implements ExternalExperts {
 
   backend(layer: number): ExpertBackend {
     const c = this.config;
-    return new ShardedExperts(this.device, layer, c.hidden, c.topK,
-      (l, x, ids, weights) => this.runLayer(l, x, ids, weights), (ms) => (this.stats_.readbackMs += ms));
+    return new ShardedExperts(this.device, layer, c.hidden, c.topK, (l, x, ids, weights) => this.runLayer(l, x, ids, weights),
+      (ms) => (this.stats_.readbackMs += ms));
   }
 
   stats(): ExpertParallelStats {
@@ -167,11 +182,14 @@ export class ExpertCoordinator implements ExternalExperts {
     const start = new Uint32Array(E);
     const rowsOf = lists.map((list) => {
       let n = 0;
-      for (const e of list) { start[e] = n; n += count[e]; }
+      for (const e of list) {
+        start[e] = n;
+        n += count[e];
+      }
       return n;
     });
     const batches = rowsOf.map((R) => ({ x: new Float32Array(R * H), ids: new Uint32Array(R), weights: new Float32Array(R) }));
-    const where = new Uint32Array(S);  // row of each slot in its worker's batch
+    const where = new Uint32Array(S); // row of each slot in its worker's batch
     for (let s = 0; s < S; s++) {
       const e = ids[s];
       const b = batches[owner[e]];
@@ -225,7 +243,14 @@ export class ExpertCoordinator implements ExternalExperts {
 
   private emptyStats(): ExpertParallelStats {
     return {
-      layerCalls: 0, readbackMs: 0, hostMs: 0, roundTripMs: 0, expertMs: 0, transferMs: 0, bytesToWorkers: 0, bytesFromWorkers: 0,
+      layerCalls: 0,
+      readbackMs: 0,
+      hostMs: 0,
+      roundTripMs: 0,
+      expertMs: 0,
+      transferMs: 0,
+      bytesToWorkers: 0,
+      bytesFromWorkers: 0,
       rowsPerWorker: new Array<number>(this.shards.length).fill(0),
     };
   }

@@ -6,7 +6,13 @@
  * routing weight; gateUp [experts, 2I, H] (gate rows, then up rows); down [experts, H, I] → y [R, H].
  */
 export function cpuExpertRows(
-  x: Float32Array, ids: Uint32Array, weights: Float32Array, gateUp: Float32Array, down: Float32Array, H: number, I: number,
+  x: Float32Array,
+  ids: Uint32Array,
+  weights: Float32Array,
+  gateUp: Float32Array,
+  down: Float32Array,
+  H: number,
+  I: number,
 ): Float32Array<ArrayBuffer> {
   const R = ids.length;
   const y = new Float32Array(R * H);

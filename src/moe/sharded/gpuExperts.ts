@@ -25,7 +25,9 @@ export class GpuExperts {
   }
 
   /** y [R, H] = weights · expert(x) of each row; ids are local expert indices, grouped ascending. */
-  async run(layer: number, x: Float32Array<ArrayBuffer>, ids: Uint32Array<ArrayBuffer>, weights: Float32Array<ArrayBuffer>): Promise<Float32Array<ArrayBuffer>> {
+  async run(layer: number, x: Float32Array<ArrayBuffer>, ids: Uint32Array<ArrayBuffer>,
+    weights: Float32Array<ArrayBuffer>): Promise<Float32Array<ArrayBuffer>>
+  {
     const R = ids.length;
     if (R === 0) return new Float32Array(0);
     const experts = this.layers.get(layer)!;
@@ -51,7 +53,8 @@ export class GpuExperts {
 
   private build(experts: FusedExperts, R: number): Plan {
     const ws = new Workspace(this.device);
-    const routed = { ids: ws.buffer(R * 4, 'shard ids'), weights: ws.buffer(R * 4, 'shard weights'), counts: ws.buffer(experts.shape.experts * 4, 'shard counts') };
+    const routed = { ids: ws.buffer(R * 4, 'shard ids'), weights: ws.buffer(R * 4, 'shard weights'),
+      counts: ws.buffer(experts.shape.experts * 4, 'shard counts') };
     const x = ws.buffer(R * this.hidden * 4, 'shard x');
     const ys = ws.buffer(R * this.hidden * 4, 'shard ys');
     return { ws, x, ...routed, ys, steps: experts.plan(ws, x, routed, R, ys) };

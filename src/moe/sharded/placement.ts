@@ -74,8 +74,11 @@ export function planPlacement(o: PlacementOptions, E: number, sparse: number[], 
     const kinds: WorkerKind[] = Array.isArray(given) ? [...given] : new Array<WorkerKind>(gpus).fill('gpu');
     if (!kinds.length) fail('workers must name at least one worker');
     for (const l of sparse) {
-      const map = o.placement === undefined ? shards([...Array(E).keys()], kinds.length)
-        : Array.isArray(o.placement) ? o.placement : o.placement[l];
+      const map = o.placement === undefined ?
+        shards([...Array(E).keys()], kinds.length)
+        : Array.isArray(o.placement)
+        ? o.placement
+        : o.placement[l];
       if (map === undefined) fail(`the placement has no map for layer ${l}`);
       layers.set(l, checkMap(map, E, kinds.length, l));
     }

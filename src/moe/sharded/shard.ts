@@ -65,8 +65,11 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
           down: createExpertMatrix(d, { experts: n, parts: 1, outputs: H, inner: I }, dtype, `layer ${l} shard down`),
         }]));
         // Each layer's local experts as a fused backend with k = 1 (it owns the matrices from here on).
-        const fused = new Map([...layers].map(([l, m]) => [l,
-          new FusedExperts(d, { experts: m.gateUp.experts, topK: 1, hidden: H, intermediate: I }, dtype, m, `layer ${l} shard`)]));
+        const fused = new Map(
+          [...layers].map((
+            [l, m],
+          ) => [l, new FusedExperts(d, { experts: m.gateUp.experts, topK: 1, hidden: H, intermediate: I }, dtype, m, `layer ${l} shard`)]),
+        );
         gpu = { device: d, layers, experts: new GpuExperts(d, fused, H) };
       } else {
         for (const [l, n] of init.layers) host.set(l, { gateUp: new Float32Array(n * 2 * I * H), down: new Float32Array(n * H * I) });

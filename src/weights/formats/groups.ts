@@ -66,14 +66,14 @@ export class IntGroups implements WeightFormat {
     const groups = Math.ceil(inner / GROUP);
     const words = this.rowWords(inner);
     const rows = values.length / inner;
-    const pad = new Float32Array(GROUP);  // a short last group, zero-padded: every group is then 32 values
+    const pad = new Float32Array(GROUP); // a short last group, zero-padded: every group is then 32 values
     // max|w| compared as integers: |f32| bits order as their values, and a NaN's above +Infinity's.
     const valueBits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     const padBits = new Uint32Array(pad.buffer);
     for (let r = 0; r < rows; r++) {
       const row = r * inner;
       const dst = r * words;
-      let pair = 0;  // the scale word being filled
+      let pair = 0; // the scale word being filled
       for (let g = 0; g < groups; g++) {
         const k0 = g * GROUP;
         const k1 = Math.min(inner, k0 + GROUP);
@@ -96,14 +96,16 @@ export class IntGroups implements WeightFormat {
         const scaleBits = f32ToF16Bits(max / qmax);
         const scale = f16BitsToF32(scaleBits);
         if (!Number.isFinite(scale)) {
-          throw new RangeError(`webmoe: ${this.name} cannot hold a weight of magnitude ${max} (row ${r}, inputs ${k0}…${k1 - 1}): its f16 group scales reach ${65504 * qmax}`);
+          throw new RangeError(
+            `webmoe: ${this.name} cannot hold a weight of magnitude ${max} (row ${r}, inputs ${k0}…${k1 - 1}): its f16 group scales reach ${65504 * qmax}`,
+          );
         }
         pair |= scaleBits << ((g & 1) * 16);
         if (g & 1 || g === groups - 1) {
           out[dst + groups * bits + (g >> 1)] = pair;
           pair = 0;
         }
-        if (scale === 0) out.fill(0, dst + g * bits, dst + g * bits + bits);  // an all-zero (or sub-f16) group
+        if (scale === 0) out.fill(0, dst + g * bits, dst + g * bits + bits); // an all-zero (or sub-f16) group
         else this.packGroup(src, at, scale, out, dst + g * bits);
       }
     }

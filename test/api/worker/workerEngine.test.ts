@@ -27,7 +27,8 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     device = await testDevice();
     local = await Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64 });
     remote = await createWorkerEngine(modelDir('mixtral'), {
-      contextLength: 64, onProgress: (p) => progress.push(p.loadedBytes / p.totalBytes),
+      contextLength: 64,
+      onProgress: (p) => progress.push(p.loadedBytes / p.totalBytes),
     });
   });
   afterAll(() => {
@@ -77,7 +78,7 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
 
   it('a worker script that throws rejects with a WorkerError, no hang', async () => {
     const file = join(dir, 'throws.mjs');
-    writeFileSync(file, "throw new Error('boom at start');\n");
+    writeFileSync(file, 'throw new Error(\'boom at start\');\n');
     await expect(createWorkerEngine(modelDir('mixtral'), { workerUrl: pathToFileURL(file) }))
       .rejects.toThrow('webmoe: the engine worker died: boom at start');
   });
@@ -92,7 +93,7 @@ parentPort.addEventListener('message', (event) => {
 });
 `);
     const file = join(dir, 'engine-dies.mjs');
-    writeFileSync(file, "import './engine-exit.mjs';\nimport './engine-worker-node.js';\n");
+    writeFileSync(file, 'import \'./engine-exit.mjs\';\nimport \'./engine-worker-node.js\';\n');
     const dying = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64, workerUrl: pathToFileURL(file) });
     const seen: GenerationChunk[] = [];
     const run = async () => {

@@ -17,7 +17,7 @@ import { Rng } from '../../ref/rng.js';
 import { golden, modelDir } from '../../helpers/models.js';
 import { buildWorkers } from '../../helpers/workers.js';
 
-const EXPERT_BYTES = 3 * 64 * 16 * 4;  // mixtral fixture: H 64, I 16, f32
+const EXPERT_BYTES = 3 * 64 * 16 * 4; // mixtral fixture: H 64, I 16, f32
 
 describe('expert-parallel scheduler', () => {
   let device: GPUDevice;
@@ -76,8 +76,14 @@ describe('expert-parallel scheduler', () => {
   // gets: the sharded backend routes through the layer's router, so --workers routes as the fused path.
   it('a block with router bias, selection bias, grouped sigmoid routing and an expert mask: the sharded backend gives the fused output', async () => {
     const rng = new Rng(61);
-    for (const [routing, tokens] of [[{ topkBeforeSoftmax: true, routerBias: rng.array(8) }, 1], [{ topkBeforeSoftmax: true, routerBias: rng.array(8) }, 9],
-      [{ scoring: 'sigmoid', normTopK: true, routedScaling: 2.5, nGroup: 4, topkGroup: 3, selectionBias: rng.array(8, 0.2) }, 7]] as const) {
+    for (const [routing, tokens] of [[{ topkBeforeSoftmax: true, routerBias: rng.array(8) }, 1], [{ topkBeforeSoftmax: true, routerBias: rng.array(8) }, 9], [{
+      scoring: 'sigmoid',
+      normTopK: true,
+      routedScaling: 2.5,
+      nGroup: 4,
+      topkGroup: 3,
+      selectionBias: rng.array(8, 0.2),
+    }, 7]] as const) {
       const s = randomSpec(rng, { tokens, numExperts: 8, topK: 2, hidden: 40, intermediate: 24, ...routing, expertMask: [1, 1, 0, 1, 1, 1, 0, 1] });
       const fusedOut = await runMoE(device, s);
       const coordinator = await ExpertCoordinator.start(device, s, [0], 'f32', { workers: ['gpu', 'cpu'] });

@@ -26,7 +26,7 @@ parentPort.addEventListener('message', (event) => {
   const m = event.data;
   if (m && m.type === 'APPLY' && m.path && m.path[0] === 'run' && ++runs === 2) {
     event.stopImmediatePropagation();
-    ${fault === 'throw' ? "throw new Error('injected fault');" : 'process.exit(9);'}
+    ${fault === 'throw' ? 'throw new Error(\'injected fault\');' : 'process.exit(9);'}
   }
 });
 `);
@@ -71,7 +71,9 @@ describe('expert-parallel faults', () => {
   it.each(['throw', 'exit'] as const)('a shard worker that %ss mid-request fails it with its name and experts; dispose and reload work', async (fault) => {
     const faulty = faultyShard(dir, fault);
     const engine = await load({
-      workers: ['gpu', 'cpu'], placement: [[0, 1, 2, 3], [4, 5, 6, 7]], shardWorkerUrl: (w) => (w === 1 ? faulty : undefined),
+      workers: ['gpu', 'cpu'],
+      placement: [[0, 1, 2, 3], [4, 5, 6, 7]],
+      shardWorkerUrl: (w) => (w === 1 ? faulty : undefined),
     });
     const g = golden('mixtral');
     const why = fault === 'throw' ? 'injected fault' : 'exited with code 9';
