@@ -4,6 +4,7 @@ import { Workspace, uploadBuffer } from '../../src/gpu/workspace.js';
 import type { MoESpec } from '../../src/index.js';
 import { resolveRouting } from '../../src/moe/spec.js';
 import { poisoned, runKernels, readU32, readF32, testDevice } from '../helpers/gpu.js';
+import { randomSpec } from '../helpers/spec.js';
 import { Rng } from '../ref/rng.js';
 import { referenceRoute } from '../../src/moe/reference.js';
 
@@ -53,20 +54,10 @@ async function expectRouting(s: RouteCase) {
   expect(Array.from(got.counts)).toEqual(ref.counts);
 }
 
+/** A random block's routing part (its experts' weights are not needed here). */
 function randomCase(rng: Rng, over: Partial<RouteCase> = {}): RouteCase {
-  const tokens = over.tokens ?? rng.pick([1, 2, 7, 64, 300]);
-  const numExperts = over.numExperts ?? rng.pick([1, 4, 8, 32, 64]);
-  const hidden = over.hidden ?? rng.int(3, 70);
-  const topK = over.topK ?? Math.min(numExperts, rng.pick([1, 2, 4, 8, numExperts]));
-  return {
-    tokens,
-    numExperts,
-    hidden,
-    topK,
-    x: rng.array(tokens * hidden),
-    router: rng.array(numExperts * hidden, 1 / Math.sqrt(hidden)),
-    ...over,
-  };
+  const { gateUp: _g, down: _d, intermediate: _i, ...c } = randomSpec(rng, { hidden: over.hidden ?? rng.int(3, 70), intermediate: 1, ...over });
+  return c;
 }
 
 describe('router kernel vs float64 reference', () => {
