@@ -19,6 +19,7 @@ export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';
 export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress } from './io/cacheSource.js';
 export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
+export { decodeToF32 } from './io/dtype.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
 export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
 export { type ModelConfig, ModelConfigError } from './model/config.js';

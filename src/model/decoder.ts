@@ -9,7 +9,7 @@ import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { recordSteps, type Step } from '../gpu/steps.js';
 import { readBuffers, Workspace } from '../gpu/workspace.js';
-import type { RoutedSlots } from '../moe/router.js';
+import type { RoutingBuffers } from '../moe/router.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 import type { AttentionBlock, MLPBlock } from './blocks/block.js';
 import type { ModelConfig } from './config.js';
@@ -46,7 +46,7 @@ interface Plan {
   logits: GPUBuffer;
   steps: Step[];
   /** per layer, the routing its MLP block writes (none for a dense MLP) */
-  routing: (RoutedSlots | undefined)[];
+  routing: (RoutingBuffers | undefined)[];
 }
 
 /** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
@@ -111,7 +111,7 @@ export class Decoder {
   }
 
   /** The routing buffers layer `l`'s MLP wrote in the last forward (none for a dense layer). */
-  routing(l: number): RoutedSlots | undefined {
+  routing(l: number): RoutingBuffers | undefined {
     return this.last?.routing[l];
   }
 

@@ -8,11 +8,11 @@ import type { WeightDType } from '../weights/format.js';
 import type { TileTrial } from './tune.js';
 import type { Step } from '../gpu/steps.js';
 import type { Workspace } from '../gpu/workspace.js';
-import type { RoutedSlots } from './router.js';
+import type { RoutingBuffers } from './router.js';
 
 export interface ExpertBackend {
   /** Steps that write ys [T·k, H]: each routing slot's expert output times its weight. */
-  plan(ws: Workspace, x: GPUBuffer, routed: RoutedSlots, tokens: number, ys: GPUBuffer): Step[];
+  plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[];
   /** The largest activation buffer (bytes) and grid dimension (workgroups) a call on `tokens` needs on this device. */
   needs(tokens: number): { bytes: number; grid: number };
   /** Picks the kernels' tiles for this backend's matrices on this device. */

@@ -6,7 +6,7 @@ import type { WeightDType } from '../weights/format.js';
 import { destroyExpertMatrix, type ExpertWeights, toExpertMatrix } from '../weights/matrix.js';
 import type { ExpertBackend } from './backend.js';
 import { type ExpertPair, expertFFN, type PathOptions, routedSlots, slotShape } from './matmul.js';
-import type { RoutedSlots } from './router.js';
+import type { RoutingBuffers } from './router.js';
 import { type TileTrial, tuneGemm, tuneGemv } from './tune.js';
 
 export interface FusedShape {
@@ -35,7 +35,7 @@ export class FusedExperts implements ExpertBackend {
     };
   }
 
-  plan(ws: Workspace, x: GPUBuffer, routed: RoutedSlots, tokens: number, ys: GPUBuffer): Step[] {
+  plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
     const { experts, topK } = this.shape;
     return expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, topK, experts, this.path), x, ys);
   }

@@ -9,7 +9,7 @@ import { clearStep, recordSteps, type Step } from '../gpu/steps.js';
 import { Workspace } from '../gpu/workspace.js';
 import type { ExpertBackend } from './backend.js';
 import { FusedExperts } from './fused.js';
-import { type RoutedSlots, Router, type RouterWeights } from './router.js';
+import { type RoutingBuffers, Router, type RouterWeights } from './router.js';
 import {
   MAX_TOKENS,
   type MoEConfig,
@@ -23,15 +23,14 @@ import {
 } from './spec.js';
 import type { TileTrial } from './tune.js';
 
+export type { RoutingBuffers };
+
 export interface MoELayerOptions {
   /** Calls on at most this many tokens take the indexed-GEMV decode path. Default 4. */
   decodeMaxTokens?: number;
   /** Label prefix of the GPU objects (shows in WebGPU errors). */
   label?: string;
 }
-
-/** GPU buffers of the routing decisions of the last call on a given token count. */
-export type RoutingBuffers = RoutedSlots;
 
 /**
  * Plans (buffers + bind groups) kept by encode(), per (token count, x, y): decode reuses one, prefill
@@ -54,8 +53,8 @@ interface SharedExpert {
 }
 
 export class MoELayer {
-  private readonly plans = new PlanCache<{ ws: Workspace; steps: Step[]; routing: RoutedSlots }>(PLANS_KEPT);
-  private last?: RoutedSlots;
+  private readonly plans = new PlanCache<{ ws: Workspace; steps: Step[]; routing: RoutingBuffers }>(PLANS_KEPT);
+  private last?: RoutingBuffers;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -99,7 +98,7 @@ export class MoELayer {
    * Steps recording y [T,H] = MoE(x [T,H]) into buffers of `ws`, and the routing buffers they write.
    * Throws MoEInputError when the call does not fit the device.
    */
-  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutedSlots } {
+  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutingBuffers } {
     this.checkFits(tokens);
     const { hidden: H, topK: k } = this.config;
     const routed = this.router.plan(ws, x, tokens);

@@ -16,7 +16,7 @@ export interface RouterWeights {
 }
 
 /** One call's routing: each token's k experts (best first) and weights, and tokens per expert. */
-export interface RoutedSlots {
+export interface RoutingBuffers {
   /** [T,k] u32 */
   ids: GPUBuffer;
   /** [T,k] f32 */
@@ -45,7 +45,7 @@ export class Router {
   }
 
   /** The routing of `tokens` rows of x: its buffers, and the launch that writes them (clear `counts` first). */
-  plan(ws: Workspace, x: GPUBuffer, tokens: number): RoutedSlots & { route: Dispatch } {
+  plan(ws: Workspace, x: GPUBuffer, tokens: number): RoutingBuffers & { route: Dispatch } {
     const { experts: E, topK: k } = this.routing;
     const ids = ws.buffer(tokens * k * 4, 'ids');
     const weights = ws.buffer(tokens * k * 4, 'weights');

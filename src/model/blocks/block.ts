@@ -5,7 +5,7 @@ import type { RowSink } from '../../io/checkpoint.js';
 import type { Step } from '../../gpu/steps.js';
 import type { Dispatch, Workspace } from '../../gpu/workspace.js';
 import type { ExternalExperts } from '../../moe/backend.js';
-import type { RoutedSlots } from '../../moe/router.js';
+import type { RoutingBuffers } from '../../moe/router.js';
 import type { WeightFormat } from '../../weights/format.js';
 import type { ExpertMatrix, ExpertShape } from '../../weights/matrix.js';
 
@@ -28,7 +28,7 @@ export interface AttentionBlock {
 
 export interface MLPBlock {
   /** Steps of y [T, H] = MLP(x [T, H]) into buffers of `ws`; a MoE block also gives its routing buffers. */
-  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing?: RoutedSlots };
+  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing?: RoutingBuffers };
   destroy(): void;
 }
 

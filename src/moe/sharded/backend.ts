@@ -5,7 +5,7 @@
 import type { Step } from '../../gpu/steps.js';
 import { readBuffers, type Workspace } from '../../gpu/workspace.js';
 import type { ExpertBackend } from '../backend.js';
-import type { RoutedSlots } from '../router.js';
+import type { RoutingBuffers } from '../router.js';
 
 /** Runs one layer's routed experts on the workers: ys [T·k, H], each slot's expert output × its weight. */
 export type RunExperts = (layer: number, x: Float32Array, ids: Uint32Array, weights: Float32Array) => Promise<Float32Array<ArrayBuffer>>;
@@ -21,7 +21,7 @@ export class ShardedExperts implements ExpertBackend {
     private readonly onReadback: (ms: number) => void,
   ) {}
 
-  plan(_ws: Workspace, x: GPUBuffer, routed: RoutedSlots, tokens: number, ys: GPUBuffer): Step[] {
+  plan(_ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
     const slots = tokens * this.topK;
     return [{
       outside: async (encoder) => {
