@@ -127,10 +127,15 @@ export async function loadDecoder(
   const dtype = o.dtype ?? 'f32';
   const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
   const wants = new Wants(ckpt, c.family);
-  // Everything made on the GPU, freed with the model, or if the load fails or is aborted.
+  // Everything made on the GPU but the blocks, freed with the model, or if the load fails or is aborted.
   const made: { destroy(): void }[] = [];
   const own = <T extends { destroy(): void }>(x: T): T => {
     made.push(x);
+    return x;
+  };
+  const blocks: { destroy(): void }[] = [];
+  const block = <T extends { destroy(): void }>(x: T): T => {
+    blocks.push(x);
     return x;
   };
   // q8/q4 quantize the MLP weights only; the other matrices keep f16.
@@ -156,7 +161,7 @@ export async function loadDecoder(
     rows: (name, shape, m, firstRow) => wants.rows(device, name, shape, m, firstRow),
     sink: (name, shape, sink, format) => wants.add(name, shape, sink, format),
     host: (name, shape, out, at) => wants.host(name, shape, out, at),
-    shared: (key, make) => {
+    shared: (key, make) => () => {
       let b = shared.get(key);
       if (!b) shared.set(key, b = own(make()));
       return b;
@@ -184,15 +189,14 @@ export async function loadDecoder(
     const layers = model.layers.map((l, i) => ({
       inputNorm: upload(l.inputNorm, `layer ${i} input norm`),
       postNorm: upload(l.postNorm, `layer ${i} post-attention norm`),
-      attention: own(l.attention()),
-      mlp: own(l.mlp()),
+      attention: block(l.attention()),
+      mlp: block(l.mlp()),
     }));
     const weights = { embed: model.embed, lmHead: model.lmHead, finalNorm: upload(model.finalNorm, 'final norm'), layers };
-    // The blocks are the decoder's to free; everything else the load made is freed with it.
-    const blocks = new Set<unknown>(layers.flatMap((l) => [l.attention, l.mlp]));
-    return new Decoder(device, c, { ...weights, owned: made.filter((x) => !blocks.has(x)) }, contextLength);
+    // The decoder frees its blocks and what the load made, shared buffers made later included (the same list).
+    return new Decoder(device, c, { ...weights, owned: made }, contextLength);
   } catch (e) {
-    for (const m of made) m.destroy();
+    for (const m of [...blocks, ...made]) m.destroy();
     throw e;
   }
 }
@@ -214,7 +218,7 @@ export function checkpointTensors(family: Family, c: ModelConfig): { name: strin
     sink: add,
     host: add,
     own: (x) => x,
-    shared: () => undefined as unknown as GPUBuffer,
+    shared: () => () => undefined as unknown as GPUBuffer,
   });
   declare(family, c, ctx);
   return out;

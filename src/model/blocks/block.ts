@@ -53,8 +53,11 @@ export interface LoadContext {
   host(name: string, shape: number[], out: Float32Array, at?: number): void;
   /** A GPU object freed with the model, or when the load fails. */
   own<T extends { destroy(): void }>(x: T): T;
-  /** A GPU buffer shared by the blocks of the model (a rotary table), made once per key. */
-  shared(key: string, make: () => GPUBuffer): GPUBuffer;
+  /**
+   * A GPU buffer shared by the blocks of the model (a rotary table), made once per key on first use:
+   * at the first forward, after the decoder has checked what the context length needs.
+   */
+  shared(key: string, make: () => GPUBuffer): () => GPUBuffer;
   /** Where the routed experts of MoE layers go when they are not loaded onto this device. */
   external?: ExternalExperts;
 }

@@ -58,7 +58,7 @@ class Gqa implements AttentionBlock {
     private readonly o: ExpertMatrix,
     private readonly bias: GPUBuffer,
     private readonly norms: GPUBuffer,
-    private readonly rope: GPUBuffer,
+    private readonly rope: () => GPUBuffer,
   ) {
     // [Hkv, positions, D] each
     const bytesPerPosition = s.kvHeads * s.headDim * 4;
@@ -78,7 +78,7 @@ class Gqa implements AttentionBlock {
     const cache = { k: io.cache.k, v: io.cache.v };
     return [
       ...linear(ws, this.qkv, io.x, qkv, T),
-      attentionPrepKernel(ws, { ...dims, norm: this.s.qkNorm, eps: this.s.eps }, { pos0: io.pos0, qkv, bias: this.bias, norms: this.norms, rope: this.rope, q,
+      attentionPrepKernel(ws, { ...dims, norm: this.s.qkNorm, eps: this.s.eps }, { pos0: io.pos0, qkv, bias: this.bias, norms: this.norms, rope: this.rope(), q,
         cache }, T),
       attentionKernel(ws, { ...dims, scale: this.s.scale }, { pos0: io.pos0, q, cache, out: att }, T),
       ...linear(ws, this.o, att, io.out, T),
