@@ -10,7 +10,7 @@ import type { Dispatch, Workspace } from '../gpu/workspace.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 
 /** Calls on at most this many tokens take the GEMV (decode) path, unless told otherwise. */
-export const GEMV_MAX_TOKENS = 4;
+const GEMV_MAX_TOKENS = 4;
 
 const NONE = 0xffffffff;
 
