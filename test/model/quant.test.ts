@@ -10,7 +10,7 @@ import { relativeError } from '../../src/moe/reference.js';
 import { testDevice } from '../helpers/gpu.js';
 import { DTYPE_MODELS, FAMILY_MODELS, fixtureDecoder, golden, modelDir } from '../helpers/models.js';
 
-/** Loose sanity bounds on the worst position's relative L2 logits error (measured in the README). */
+/** Loose sanity bounds on the worst position's relative L2 logits error (measured in docs/quantization.md). */
 const BOUND = { f32: 1e-4, q8: 0.05, q4: 1 };
 
 describe('quantized experts in the fixture models', () => {

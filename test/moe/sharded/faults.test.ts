@@ -15,7 +15,7 @@ import { buildWorkers } from '../../helpers/workers.js';
 
 /**
  * A shard worker that runs the real one, and fails on its second batch of rows (its listener runs
- * before Comlink's and stops the message, so the batch never starts: see the README on Dawn and
+ * before Comlink's and stops the message, so the batch never starts: see docs/workers.md on Dawn and
  * workers ended during a readback).
  */
 function faultyShard(dir: string, fault: 'throw' | 'exit'): URL {
@@ -66,7 +66,7 @@ describe('expert-parallel faults', () => {
   });
 
   // The faulty worker is a CPU shard: a worker thread that dies while it holds a Dawn device can
-  // take the whole Node process down with it (Dawn's Node binding; README, Workers), which would
+  // take the whole Node process down with it (Dawn's Node binding; docs/workers.md, Faults), which would
   // crash the test runner, not fail the request. Death detection and naming do not depend on the kind.
   it.each(['throw', 'exit'] as const)('a shard worker that %ss mid-request fails it with its name and experts; dispose and reload work', async (fault) => {
     const faulty = faultyShard(dir, fault);
