@@ -157,7 +157,6 @@ export async function loadDecoder(
     label: layer < 0 ? 'model' : `layer ${layer}`,
     contextLength,
     matrix,
-    own,
     rows: (name, shape, m, firstRow) => wants.rows(device, name, shape, m, firstRow),
     sink: (name, shape, sink, format) => wants.add(name, shape, sink, format),
     host: (name, shape, out, at) => wants.host(name, shape, out, at),
@@ -217,7 +216,6 @@ export function checkpointTensors(family: Family, c: ModelConfig): { name: strin
     rows: add,
     sink: add,
     host: add,
-    own: (x) => x,
     shared: () => () => undefined as unknown as GPUBuffer,
   });
   declare(family, c, ctx);

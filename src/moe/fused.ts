@@ -5,7 +5,7 @@ import { uploadBuffer, type Workspace } from '../gpu/workspace.js';
 import type { WeightDType } from '../weights/format.js';
 import { destroyExpertMatrix, type ExpertWeights, toExpertMatrix } from '../weights/matrix.js';
 import type { ExpertBackend } from './backend.js';
-import { type ExpertPair, expertFFN, type PathOptions, routedSlots, slotShape } from './matmul.js';
+import { type ExpertPair, expertFFN, identitySlots, type PathOptions, routedSlots, slotShape } from './matmul.js';
 import type { RoutingBuffers } from './router.js';
 import { type TileTrial, tuneGemm, tuneGemv } from './tune.js';
 
@@ -31,7 +31,7 @@ export class FusedExperts implements ExpertBackend {
     this.pair = {
       gateUp: toExpertMatrix(device, w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, dtype, `${label} gate/up`),
       down: toExpertMatrix(device, w.down, { experts: E, parts: 1, outputs: H, inner: I }, dtype, `${label} down`),
-      slotOf: uploadBuffer(device, Uint32Array.from({ length: E }, (_, e) => e), `${label} slot table`),
+      slotOf: uploadBuffer(device, identitySlots(E), `${label} slot table`),
     };
   }
 

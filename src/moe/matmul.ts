@@ -28,6 +28,9 @@ export interface Slots {
   dispatches: Dispatch[];
 }
 
+/** The slot table of a matrix that holds experts 0 … n−1 in order. */
+export const identitySlots = (n: number): Uint32Array<ArrayBuffer> => Uint32Array.from({ length: n }, (_, e) => e);
+
 /** A layer's experts on the GPU: gate/up [slots, 2I, H] and down [slots, H, I] behind one slot table. */
 export interface ExpertPair {
   gateUp: ExpertMatrix;

@@ -7,7 +7,7 @@ import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix } from '../w
 import { loadStoredTiles } from '../kernels/tileStore.js';
 import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from '../kernels/tiles.js';
 import type { WeightDType } from '../weights/format.js';
-import { expertMatmul, fixedSlots, type Slots } from './matmul.js';
+import { expertMatmul, fixedSlots, identitySlots, type Slots } from './matmul.js';
 
 export interface TileTrial {
   key: string;
@@ -53,7 +53,7 @@ export async function tuneGemm(device: GPUDevice, dtype: WeightDType, inner: num
 function run(ws: Workspace, m: ExpertMatrix, s: Slots): (tiles: GemvTiles | GemmTiles) => Dispatch[] {
   const rows = s.tokens * s.topK;
   const a = ws.upload(Float32Array.from({ length: rows * m.inner }, (_, i) => Math.sin(i)), 'trial a');
-  const slotOf = ws.upload(Uint32Array.from({ length: m.experts }, (_, e) => e), 'trial slot table');
+  const slotOf = ws.upload(identitySlots(m.experts), 'trial slot table');
   const out = ws.buffer(rows * m.outputs * 4, 'trial out');
   return (tiles) => expertMatmul(ws, m, slotOf, s, a, out, tiles);
 }

@@ -51,8 +51,6 @@ export interface LoadContext {
   sink(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void;
   /** A small tensor kept on the host as f32, at `out[at…]`. */
   host(name: string, shape: number[], out: Float32Array, at?: number): void;
-  /** A GPU object freed with the model, or when the load fails. */
-  own<T extends { destroy(): void }>(x: T): T;
   /**
    * A GPU buffer shared by the blocks of the model (a rotary table), made once per key on first use:
    * at the first forward, after the decoder has checked what the context length needs.
