@@ -71,17 +71,3 @@ export function attentionKernel(
     grid: [d.heads, tokens],
   });
 }
-
-/** (cos, sin) of position · θ^(−2i/D) for i < D/2, in float64 then rounded: [maxSeq, D/2, 2]. */
-export function ropeTable(maxSeq: number, headDim: number, theta: number): Float32Array<ArrayBuffer> {
-  const half = headDim / 2;
-  const table = new Float32Array(maxSeq * headDim);
-  for (let pos = 0; pos < maxSeq; pos++) {
-    for (let i = 0; i < half; i++) {
-      const angle = pos * theta ** (-(2 * i) / headDim);
-      table[(pos * half + i) * 2] = Math.cos(angle);
-      table[(pos * half + i) * 2 + 1] = Math.sin(angle);
-    }
-  }
-  return table;
-}

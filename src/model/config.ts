@@ -1,6 +1,7 @@
 // The decoder's configuration, the same for every family: a family adapter (families.ts) reads a
 // Hub config.json into it, and validateConfig turns bad values into errors naming the field.
 import type { QKNorm } from '../kernels/attention.js';
+import type { Rope } from './rope.js';
 import { MAX_EXPERTS, type MoEConfig } from '../moe/spec.js';
 
 export class ModelConfigError extends Error {
@@ -17,7 +18,8 @@ export interface ModelConfig {
   kvHeads: number;
   headDim: number;
   rmsEps: number;
-  ropeTheta: number;
+  /** rotary embedding: frequencies and scale (rope.ts) */
+  rope: Rope;
   maxPositions: number;
   tieEmbeddings: boolean;
   qkvBias: boolean;
@@ -62,7 +64,6 @@ const KEYS: Partial<Record<keyof ModelConfig, string>> = {
   sharedIntermediate: 'shared_expert_intermediate_size',
   denseIntermediate: 'intermediate_size',
   rmsEps: 'rms_norm_eps',
-  ropeTheta: 'rope_theta',
   embeddingScale: 'embedding_multiplier',
   attentionScale: 'attention_multiplier',
   residualScale: 'residual_multiplier',
@@ -99,7 +100,7 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   int(c, 'moeIntermediate', 1);
   if (c.sharedIntermediate !== undefined) int(c, 'sharedIntermediate', 1);
   if (c.sparse.some((s) => !s)) int(c, 'denseIntermediate', 1);
-  for (const f of ['rmsEps', 'ropeTheta', 'embeddingScale', 'attentionScale', 'residualScale', 'logitsScale'] as const) positive(c, f);
+  for (const f of ['rmsEps', 'embeddingScale', 'attentionScale', 'residualScale', 'logitsScale'] as const) positive(c, f);
   return c;
 }
 

@@ -46,7 +46,7 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       attentionScale: 0.015625,
       residualScale: 0.22,
       logitsScale: 1 / 6,
-      ropeTheta: 1500000,
+      rope: { invFreq: Array.from({ length: 32 }, (_, i) => 1500000 ** (-i / 32)), attentionFactor: 1 },
       rmsEps: 1e-6,
       eosTokenIds: [],
     });

@@ -67,7 +67,12 @@ describe('model loading', () => {
     await expect(load(device, { ...config, hidden_size: 0 }, tensors)).rejects.toThrow(/hidden_size must be an integer in 1…/);
     const { vocab_size: _, ...noVocab } = config;
     await expect(load(device, noVocab, tensors)).rejects.toThrow(/config.json has no vocab_size/);
-    await expect(load(device, { ...config, rope_scaling: { type: 'yarn' } }, tensors)).rejects.toThrow(/rope_scaling .*yarn.* is not supported/);
+    await expect(load(device, { ...config, rope_scaling: { type: 'longrope' } }, tensors)).rejects.toThrow(
+      /rope_scaling: rope type "longrope" is not supported/,
+    );
+    await expect(load(device, { ...config, rope_scaling: { type: 'yarn', factor: 4, alpha: 2 } }, tensors)).rejects.toThrow(
+      /rope_scaling.alpha is not supported for rope type yarn/,
+    );
   });
 
   it('names a tensor the config needs that is missing, and a tensor of the wrong shape', async () => {

@@ -1,11 +1,12 @@
 // Grouped-query attention with rotary embeddings (rotate-half), as Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE
 // and GraniteMoE have it: q, k and v projected by one fused matrix, then bias, q/k RMSNorm (per head or
 // over the whole projection) and rotation, the KV cache, causal softmax over it, and the o projection.
-import { attentionKernel, attentionPrepKernel, type QKNorm, ropeTable } from '../../kernels/attention.js';
+import { attentionKernel, attentionPrepKernel, type QKNorm } from '../../kernels/attention.js';
 import { uploadBuffer, type Workspace } from '../../gpu/workspace.js';
 import type { ExpertMatrix } from '../../weights/matrix.js';
 import { linear } from '../linear.js';
 import { checkActivation } from '../limits.js';
+import { type Rope, ropeKey, ropeTable } from '../rope.js';
 import type { AttentionBlock, BlockLoader } from './block.js';
 
 export interface GqaSpec {
@@ -13,7 +14,7 @@ export interface GqaSpec {
   heads: number;
   kvHeads: number;
   headDim: number;
-  ropeTheta: number;
+  rope: Rope;
   /** the softmax scale: 1/√headDim, or GraniteMoE's attention_multiplier */
   scale: number;
   /** the q/k norms' epsilon */
@@ -42,8 +43,8 @@ export const gqa = (s: GqaSpec): BlockLoader<AttentionBlock> => (ctx) => {
   }
   const o = ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${ctx.label} o`, 'other');
   ctx.rows(names.o, [H, heads * D], o, 0);
-  const rope = ctx.shared(`rope ${ctx.contextLength} ${D} ${s.ropeTheta}`,
-    () => uploadBuffer(ctx.device, ropeTable(ctx.contextLength, D, s.ropeTheta), 'rope table'));
+  if (s.rope.invFreq.length * 2 !== D) throw new RangeError(`${ctx.label}: the rotary embedding turns ${s.rope.invFreq.length} pairs, the heads have ${D / 2}`);
+  const rope = ctx.shared(ropeKey(s.rope, ctx.contextLength), () => uploadBuffer(ctx.device, ropeTable(ctx.contextLength, s.rope), 'rope table'));
   return () =>
     new Gqa(ctx.device, s, qkv, o, uploadBuffer(ctx.device, bias, `${ctx.label} qkv bias`), uploadBuffer(ctx.device, norms, `${ctx.label} q/k norm`), rope);
 };

@@ -3,6 +3,7 @@
 import { gqa } from '../blocks/gqa.js';
 import { dense, type FFNNames, moe, type MoeSpec } from '../blocks/moe.js';
 import { type ModelConfig, ModelConfigError, moeConfigOf } from '../config.js';
+import { ropeOf } from '../rope.js';
 import type { LayerSpec, Raw } from './family.js';
 
 export function field<T>(raw: Raw, key: string, type: 'number' | 'boolean' | 'object', fallback?: T): T {
@@ -14,9 +15,6 @@ export function field<T>(raw: Raw, key: string, type: 'number' | 'boolean' | 'ob
 
 /** What every family reads the same way; `moe` names its expert count and expert intermediate size keys. */
 export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate: string }): ModelConfig {
-  if (raw.rope_scaling != null) {
-    throw new ModelConfigError(`webmoe: config.json: rope_scaling ${JSON.stringify(raw.rope_scaling)} is not supported (plain rotary embeddings only)`);
-  }
   const hidden = field<number>(raw, 'hidden_size', 'number');
   const heads = field<number>(raw, 'num_attention_heads', 'number');
   const layers = field<number>(raw, 'num_hidden_layers', 'number');
@@ -31,7 +29,7 @@ export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate:
     headDim,
     kvHeads: field(raw, 'num_key_value_heads', 'number', heads),
     rmsEps: field(raw, 'rms_norm_eps', 'number', 1e-6),
-    ropeTheta: field(raw, 'rope_theta', 'number', 10000),
+    rope: ropeOf(raw, headDim),
     maxPositions: field(raw, 'max_position_embeddings', 'number', 4096),
     tieEmbeddings: field(raw, 'tie_word_embeddings', 'boolean', false),
     qkvBias: false,
@@ -83,7 +81,7 @@ export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): La
       heads: c.heads,
       kvHeads: c.kvHeads,
       headDim: c.headDim,
-      ropeTheta: c.ropeTheta,
+      rope: c.rope,
       scale: c.attentionScale,
       eps: c.rmsEps,
       qkNorm: c.qkNorm,
