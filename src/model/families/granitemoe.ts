@@ -1,7 +1,7 @@
 // GraniteMoE (GraniteMoeForCausalLM): top-k on the router logits, then softmax over the k; experts
 // stacked as input_linear [E, 2I, H] (first half → SiLU) and output_linear [E, H, I]; the
-// embedding, attention, residual and logits multipliers.
-import { commonConfig, field, HF_TENSORS, layerPrefix, llamaLayer, moeMlp } from './common.js';
+// embedding, attention, residual and logits multipliers; attention_bias: q, k, v and o biases.
+import { attentionBias, commonConfig, field, HF_TENSORS, layerPrefix, llamaLayer, moeMlp } from './common.js';
 import type { Family } from './family.js';
 
 export const granitemoe: Family = {
@@ -10,6 +10,7 @@ export const granitemoe: Family = {
   tensors: HF_TENSORS,
   config: (raw) => ({
     ...commonConfig(raw, { experts: 'num_local_experts', intermediate: 'intermediate_size' }),
+    ...attentionBias(raw),
     topkBeforeSoftmax: true,
     embeddingScale: field<number>(raw, 'embedding_multiplier', 'number', 1),
     attentionScale: field<number>(raw, 'attention_multiplier', 'number', 1),
