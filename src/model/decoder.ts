@@ -59,6 +59,10 @@ const PLANS_KEPT = 4;
  */
 export const ringPositions = (window: number, contextLength: number): number => Math.min(contextLength, 2 * window);
 
+/** The most tokens one piece of a forward may run over a layer's cache of `positions`. */
+const pieceTokens = (window: number | undefined, positions: number, contextLength: number): number =>
+  window === undefined || positions === contextLength ? contextLength : positions - window + 1;
+
 export class Decoder {
   private readonly caches: Record<string, GPUBuffer>[];
   /** per layer, the positions its cache holds: the context, or a sliding window's ring */
@@ -78,30 +82,23 @@ export class Decoder {
   ) {
     const limit = storageBindingLimit(device);
     this.positions = w.layers.map(({ attention: { window } }) => (window === undefined ? contextLength : ringPositions(window, contextLength)));
-    this.maxTokens = Math.min(contextLength,
-      ...w.layers.map(({ attention: { window } },
-        l) => (window === undefined || this.positions[l] === contextLength ? contextLength : this.positions[l] - window + 1)
-      ));
-    w.layers.forEach(({ attention }, l) => {
-      for (const c of attention.cache) {
-        const bytes = c.bytesPerPosition * this.positions[l];
+    this.maxTokens = Math.min(...w.layers.map(({ attention: { window } }, l) => pieceTokens(window, this.positions[l], contextLength)));
+    // every layer checked before any buffer is made, so that a refusal leaves nothing behind
+    this.positions.forEach((positions, l) => {
+      for (const c of w.layers[l].attention.cache) {
+        const bytes = c.bytesPerPosition * positions;
         if (bytes > limit) {
           throw new DecoderInputError(
-            `webmoe: a layer's KV cache for ${
-              this.positions[l]
-            } positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`,
+            `webmoe: a layer's KV cache for ${positions} positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`,
           );
         }
       }
     });
     this.caches = w.layers.map(({ attention }, l) =>
-      Object.fromEntries(
-        attention.cache.map((
-          c,
-        ) => [c.name,
-          device.createBuffer({ label: `layer ${l} ${c.name} cache`, size: c.bytesPerPosition * this.positions[l], usage: GPUBufferUsage.STORAGE })]
-        ),
-      )
+      Object.fromEntries(attention.cache.map((c) => {
+        const size = c.bytesPerPosition * this.positions[l];
+        return [c.name, device.createBuffer({ label: `layer ${l} ${c.name} cache`, size, usage: GPUBufferUsage.STORAGE })];
+      }))
     );
     this.pos0 = device.createBuffer({ label: 'pos0', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
