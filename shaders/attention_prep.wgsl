@@ -1,9 +1,11 @@
 // From the fused projection qkv [T, (Hq + 2·Hkv)·D] to attention inputs: + bias, q/k RMSNorm,
 // rotary embedding (rotate-half), then q → q [T, Hq, D] and k, v → the KV cache [Hkv, maxSeq, D]
-// at positions pos0 + t.
+// at positions pos0 + t, in slot (pos0 + t) mod maxSeq (a sliding window's ring; the identity otherwise).
 // NORM: 0 none; 1 per head over D (Qwen3-MoE); 2 over the whole q or k projection before the head
 //       split (OLMoE). norms = [q weights, then k weights] (D each for 1, Hq·D then Hkv·D for 2).
-// rope: [maxSeq, D/2] of (cos, sin), computed on the CPU in float64.
+// CLIP > 0: q, k and v clamped to ±CLIP after the projection and the norm, before the rotation
+//       (OLMoE's clip_qkv).
+// rope: [positions, D/2] of (cos, sin), computed on the CPU in float64.
 // Dispatch: (Hq + 2·Hkv, T, 1): one workgroup per (head, token). Bounds: D even.
 
 struct Params {
@@ -15,6 +17,7 @@ struct Params {
 }
 
 override NORM: u32 = 0u;
+override CLIP: f32 = 0.0;
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,6 +34,11 @@ var<workgroup> partial: array<f32, WG>;
 
 fn input(row: u32, i: u32) -> f32 { return qkv[row + i] + bias[i]; }
 
+fn clip(x: f32) -> f32 {
+  if (CLIP > 0.0) { return clamp(x, -CLIP, CLIP); }
+  return x;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
   let head = wg.x;
@@ -38,12 +46,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   let D = p.D;
   let row = t * (p.Hq + 2u * p.Hkv) * D;
   let pos = pos0 + t;
+  let slot = pos % p.maxSeq;
   let isQ = head < p.Hq;
   let isV = head >= p.Hq + p.Hkv;
   let kvHead = select(head - p.Hq, head - p.Hq - p.Hkv, isV);
 
   if (isV) {
-    for (var i = tid; i < D; i += WG) { vCache[(kvHead * p.maxSeq + pos) * D + i] = input(row, head * D + i); }
+    for (var i = tid; i < D; i += WG) { vCache[(kvHead * p.maxSeq + slot) * D + i] = clip(input(row, head * D + i)); }
     return;
   }
 
@@ -75,6 +84,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
       a *= norms[wBase + i];
       b *= norms[wBase + i + half];
     }
+    a = clip(a);
+    b = clip(b);
     let cs = rope[pos * half + i];
     let ra = a * cs.x - b * cs.y;
     let rb = b * cs.x + a * cs.y;
@@ -83,7 +94,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
       q[o] = ra;
       q[o + half] = rb;
     } else {
-      let o = (kvHead * p.maxSeq + pos) * D + i;
+      let o = (kvHead * p.maxSeq + slot) * D + i;
       kCache[o] = ra;
       kCache[o + half] = rb;
     }

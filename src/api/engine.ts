@@ -139,9 +139,11 @@ export class Engine {
     const seq = this.sequence;
     seq.truncate(0); // each call starts a fresh sequence
 
-    let logits = await seq.append(ids, 'last', o.signal);
+    // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
+    const prefill: RoutingStep[] = [];
+    let logits = await seq.append(ids, 'last', o.signal, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
     clock.prefilled();
-    let routing = trace && [await trace.step(0, ids.length)];
+    let routing = trace && prefill;
     let generated = 0;
     let finishReason: FinishReason = 'length';
     while (generated < budget) {

@@ -6,7 +6,7 @@ export interface AttentionDims {
   heads: number;
   kvHeads: number;
   headDim: number;
-  /** positions the KV cache holds */
+  /** positions the KV cache holds: the context, or a sliding window's ring */
   maxSeq: number;
 }
 
@@ -14,7 +14,7 @@ export interface AttentionDims {
 export type QKNorm = 'none' | 'head' | 'full';
 
 export interface KVCache {
-  /** [Hkv, maxSeq, D] each */
+  /** [Hkv, maxSeq, D] each; position j in slot j mod maxSeq */
   k: GPUBuffer;
   v: GPUBuffer;
 }
@@ -32,21 +32,25 @@ export const ATTENTION_PREP = defineKernel('attention prep', {
     kCache: 'read_write',
     vCache: 'read_write',
   },
-  overrides: ['NORM'],
+  overrides: ['NORM', 'CLIP'],
 });
 
 export const ATTENTION = defineKernel('attention', {
   files: ['attention'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', scale: 'f32' },
-  bindings: { pos0: 'uniform', q: 'read', kCache: 'read', vCache: 'read', out: 'read_write' },
+  bindings: { pos0: 'uniform', q: 'read', kCache: 'read', vCache: 'read', sinks: 'read', out: 'read_write' },
+  overrides: ['WINDOW', 'SINKS'],
 });
 
 const dims = (d: AttentionDims) => ({ Hq: d.heads, Hkv: d.kvHeads, D: d.headDim, maxSeq: d.maxSeq });
 
-/** qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache at positions pos0 + t (pos0: a u32 uniform). */
+/**
+ * qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache at positions pos0 + t (pos0: a u32 uniform); `clip`
+ * clamps q, k and v to ±clip after the projection and norm (absent: no clamp).
+ */
 export function attentionPrepKernel(
   ws: Workspace,
-  d: AttentionDims & { norm: QKNorm; eps: number },
+  d: AttentionDims & { norm: QKNorm; eps: number; clip?: number },
   b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; q: GPUBuffer; cache: KVCache },
   tokens: number,
 ): Dispatch {
@@ -54,20 +58,25 @@ export function attentionPrepKernel(
     uniforms: { ...dims(d), eps: d.eps },
     buffers: { pos0: b.pos0, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, q: b.q, kCache: b.cache.k, vCache: b.cache.v },
     grid: [d.heads + 2 * d.kvHeads, tokens],
-    overrides: { NORM: ['none', 'head', 'full'].indexOf(d.norm) },
+    overrides: { NORM: ['none', 'head', 'full'].indexOf(d.norm), CLIP: d.clip },
   });
 }
 
-/** out [T, Hq·D] = causal softmax(scale · q kᵀ) v over cache positions 0 … pos0 + t. */
+/**
+ * out [T, Hq·D] = causal softmax(scale · q kᵀ) v over cache positions 0 … pos0 + t, or with `window` W
+ * over pos0 + t − W < j ≤ pos0 + t (the cache then a ring of maxSeq ≥ W positions). `sinks` [Hq]: a
+ * logit per query head in the softmax denominator (absent: none; any buffer fills the binding).
+ */
 export function attentionKernel(
   ws: Workspace,
-  d: AttentionDims & { scale: number },
-  b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; out: GPUBuffer },
+  d: AttentionDims & { scale: number; window?: number; sinks?: boolean },
+  b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
   tokens: number,
 ): Dispatch {
   return ATTENTION.launch(ws, {
     uniforms: { ...dims(d), scale: d.scale },
-    buffers: { pos0: b.pos0, q: b.q, kCache: b.cache.k, vCache: b.cache.v, out: b.out },
+    buffers: { pos0: b.pos0, q: b.q, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
     grid: [d.heads, tokens],
+    overrides: { WINDOW: d.window, SINKS: d.sinks ? 1 : undefined },
   });
 }

@@ -23,7 +23,13 @@ export interface ModelConfig {
   maxPositions: number;
   tieEmbeddings: boolean;
   qkvBias: boolean;
+  /** o_proj bias (attention_bias of OLMoE, Qwen3-MoE, GraniteMoE) */
+  oBias?: boolean;
   qkNorm: QKNorm;
+  /** q, k and v clamped to ±clipQkv after the projections and q/k norms (OLMoE's clip_qkv) */
+  clipQkv?: number;
+  /** per layer, the sliding window W of its attention (keys p − W < j ≤ p), undefined for full attention; absent: none slides */
+  windows?: (number | undefined)[];
   /** x = embedding · embeddingScale (GraniteMoE's embedding_multiplier) */
   embeddingScale: number;
   /** softmax scale of attention: 1/√headDim, or GraniteMoE's attention_multiplier */
@@ -68,6 +74,8 @@ const KEYS: Partial<Record<keyof ModelConfig, string>> = {
   attentionScale: 'attention_multiplier',
   residualScale: 'residual_multiplier',
   logitsScale: '1 / logits_scaling',
+  clipQkv: 'clip_qkv',
+  windows: 'sliding_window',
 };
 
 /** The config.json key (or keys, across families) a field comes from. */
@@ -104,6 +112,10 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   if (c.sharedIntermediate !== undefined) int(c, 'sharedIntermediate', 1);
   if (c.sparse.some((s) => !s)) int(c, 'denseIntermediate', 1);
   for (const f of ['rmsEps', 'embeddingScale', 'attentionScale', 'residualScale', 'logitsScale'] as const) positive(c, f);
+  if (c.clipQkv !== undefined) positive(c, 'clipQkv');
+  if (c.windows && (c.windows.length !== c.layers || c.windows.some((w) => w !== undefined && !(Number.isInteger(w) && w >= 1)))) {
+    fail(c, 'windows', `a positive integer for each of the ${c.layers} layers that slide`);
+  }
   return c;
 }
 

@@ -52,8 +52,23 @@ interface Plan {
 /** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
 const PLANS_KEPT = 4;
 
+/**
+ * Positions the cache of a sliding window W holds: a ring of 2W (the whole context if that is shorter).
+ * A forward writes every key of its tokens before any query reads, so a ring of R keeps what T tokens
+ * read while T ≤ R − W + 1: longer forwards run in pieces of W + 1 tokens.
+ */
+export const ringPositions = (window: number, contextLength: number): number => Math.min(contextLength, 2 * window);
+
+/** The most tokens one piece of a forward may run over a layer's cache of `positions`. */
+const pieceTokens = (window: number | undefined, positions: number, contextLength: number): number =>
+  window === undefined || positions === contextLength ? contextLength : positions - window + 1;
+
 export class Decoder {
   private readonly caches: Record<string, GPUBuffer>[];
+  /** per layer, the positions its cache holds: the context, or a sliding window's ring */
+  private readonly positions: number[];
+  /** The most tokens one piece of a forward runs, so that every ring keeps the keys its queries read. */
+  readonly maxTokens: number;
   private readonly pos0: GPUBuffer;
   private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
   private last?: Plan;
@@ -66,31 +81,39 @@ export class Decoder {
     readonly contextLength: number,
   ) {
     const limit = storageBindingLimit(device);
-    for (const { attention } of w.layers) {
-      for (const c of attention.cache) {
-        const bytes = c.bytesPerPosition * contextLength;
+    this.positions = w.layers.map(({ attention: { window } }) => (window === undefined ? contextLength : ringPositions(window, contextLength)));
+    this.maxTokens = Math.min(...w.layers.map(({ attention: { window } }, l) => pieceTokens(window, this.positions[l], contextLength)));
+    // every layer checked before any buffer is made, so that a refusal leaves nothing behind
+    this.positions.forEach((positions, l) => {
+      for (const c of w.layers[l].attention.cache) {
+        const bytes = c.bytesPerPosition * positions;
         if (bytes > limit) {
           throw new DecoderInputError(
-            `webmoe: a layer's KV cache for ${contextLength} positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`,
+            `webmoe: a layer's KV cache for ${positions} positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`,
           );
         }
       }
-    }
+    });
     this.caches = w.layers.map(({ attention }, l) =>
-      Object.fromEntries(
-        attention.cache.map((
-          c,
-        ) => [c.name, device.createBuffer({ label: `layer ${l} ${c.name} cache`, size: c.bytesPerPosition * contextLength, usage: GPUBufferUsage.STORAGE })]),
-      )
+      Object.fromEntries(attention.cache.map((c) => {
+        const size = c.bytesPerPosition * this.positions[l];
+        return [c.name, device.createBuffer({ label: `layer ${l} ${c.name} cache`, size, usage: GPUBufferUsage.STORAGE })];
+      }))
     );
     this.pos0 = device.createBuffer({ label: 'pos0', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
 
   /**
    * Runs `tokens` at positions pos0, pos0 + 1, … (the cache must hold positions before pos0) and
-   * returns their logits, [rows, vocab] row-major.
+   * returns their logits, [rows, vocab] row-major. More than `maxTokens` tokens run in pieces, each
+   * followed by `onPiece` (its routing is then readable).
    */
-  async forward(tokens: ArrayLike<number>, pos0: number, rows: LogitRows): Promise<Float32Array> {
+  async forward(
+    tokens: ArrayLike<number>,
+    pos0: number,
+    rows: LogitRows,
+    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+  ): Promise<Float32Array> {
     const T = tokens.length;
     const { vocab } = this.config;
     if (T === 0) throw new DecoderInputError('webmoe: forward() needs at least one token');
@@ -101,8 +124,32 @@ export class Decoder {
       const id = tokens[i];
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new DecoderInputError(`webmoe: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
     }
-    const plan = this.plans.get(`${T} ${rows}`, () => this.build(T, rows));
-    this.device.queue.writeBuffer(plan.ids, 0, Uint32Array.from(tokens));
+    const ids = Uint32Array.from(tokens);
+    const pieces: Float32Array[] = [];
+    for (let at = 0; at < T; at += this.maxTokens) {
+      const piece = ids.subarray(at, at + this.maxTokens);
+      pieces.push(await this.run(piece, pos0 + at, rows));
+      await onPiece?.(pos0 + at, piece.length);
+    }
+    if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
+    const all = new Float32Array(T * vocab);
+    pieces.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    return all;
+  }
+
+  /**
+   * Whether a forward at position `length` finds every key it reads in the cache once positions up to
+   * `written − 1` have been written (a sliding window's ring has overwritten the older ones).
+   */
+  resumes(length: number, written: number): boolean {
+    return this.w.layers.every(({ attention: { window } }, l) =>
+      window === undefined || length === 0 || Math.max(0, length - window + 1) >= written - this.positions[l]
+    );
+  }
+
+  private async run(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows): Promise<Float32Array> {
+    const plan = this.plans.get(`${ids.length} ${rows}`, () => this.build(ids.length, rows));
+    this.device.queue.writeBuffer(plan.ids, 0, ids);
     this.device.queue.writeBuffer(this.pos0, 0, new Uint32Array([pos0]));
     const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
     this.last = plan;
@@ -144,7 +191,7 @@ export class Decoder {
       const routing = this.w.layers.map((layer, l) => {
         // The previous layer's MLP output (in y) joins the residual as this layer's norm runs.
         steps.push(norm(layer.inputNorm, l ? y : undefined));
-        steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, pos0: this.pos0, cache: this.caches[l], positions: this.contextLength }));
+        steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, pos0: this.pos0, cache: this.caches[l], positions: this.positions[l] }));
         steps.push(norm(layer.postNorm, y));
         const mlp = layer.mlp.plan(ws, n, y, T);
         steps.push(...mlp.steps);

@@ -1,11 +1,15 @@
 // One sequence in a decoder's KV cache: the tokens whose keys and values the cache holds, position by
 // position. A forward appends after them; only a forward that completes makes its positions valid, so
 // a failed or aborted call leaves the sequence holding what is valid (the cache's later positions are
-// overwritten by the next append).
+// overwritten by the next append). A sliding window's ring keeps only its last positions: what a
+// forward wrote since (even one that failed) may have overwritten keys an earlier position needs, and
+// the sequence then drops back to what the cache can still continue (decoder.resumes), at worst nothing.
 import type { Decoder, LogitRows } from './decoder.js';
 
 export class Sequence {
   private readonly valid: number[] = [];
+  /** One past the last position a forward may have written since the sequence was last empty. */
+  private written = 0;
 
   constructor(private readonly decoder: Decoder) {}
 
@@ -23,18 +27,34 @@ export class Sequence {
     return this.decoder.contextLength - this.valid.length;
   }
 
-  /** Runs `tokens` at the positions after the valid ones and returns their logits ([rows, vocab]). */
-  async append(tokens: readonly number[], rows: LogitRows, signal?: AbortSignal): Promise<Float32Array> {
+  /**
+   * Runs `tokens` at the positions after the valid ones and returns their logits ([rows, vocab]);
+   * `onPiece` follows each piece a long call runs in (Decoder.forward).
+   */
+  async append(
+    tokens: readonly number[],
+    rows: LogitRows,
+    signal?: AbortSignal,
+    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+  ): Promise<Float32Array> {
     signal?.throwIfAborted();
-    const logits = await this.decoder.forward(tokens, this.valid.length, rows);
+    this.written = Math.max(this.written, this.valid.length + tokens.length);
+    let logits: Float32Array;
+    try {
+      logits = await this.decoder.forward(tokens, this.valid.length, rows, onPiece);
+    } catch (e) {
+      this.keepResumable();
+      throw e;
+    }
     this.valid.push(...tokens);
     signal?.throwIfAborted();
     return logits;
   }
 
-  /** Keeps positions 0 … length − 1 only. */
+  /** Keeps positions 0 … length − 1 only (fewer where a sliding window's ring has lost keys they need). */
   truncate(length: number): void {
     this.valid.length = Math.min(length, this.valid.length);
+    this.keepResumable();
   }
 
   /** How many leading tokens of `tokens` the cache holds already (what a next call need not prefill). */
@@ -42,5 +62,10 @@ export class Sequence {
     let n = 0;
     while (n < tokens.length && n < this.valid.length && tokens[n] === this.valid[n]) n++;
     return n;
+  }
+
+  private keepResumable(): void {
+    if (!this.decoder.resumes(this.valid.length, this.written)) this.valid.length = 0;
+    if (!this.valid.length) this.written = 0;
   }
 }

@@ -109,3 +109,26 @@ describe('Engine', () => {
     await expect(collect(engine.generate('x', { maxTokens: 0 }))).rejects.toThrow(/maxTokens must be a positive integer/);
   });
 });
+
+describe('Engine on a sliding-window model', () => {
+  it('generates past its ring as full recomputes do, and traces a long prompt run in pieces', async () => {
+    const device = await testDevice();
+    const engine = await Engine.load(device, nodeDirSource(modelDir('mixtral_sliding')), { contextLength: 64 }); // window 4: a ring of 8
+    const prompt = [0, 17, 42, 99, 5, 8, 13, 21, 34, 55, 89, 144];
+    const { tokens, chunks } = await collect(engine.generate({ tokens: prompt }, { maxTokens: 6, trace: true }));
+    const seq = [...prompt];
+    for (const token of tokens) {
+      const rows = await engine.logits(seq);
+      expect(token).toBe(argmax(rows[rows.length - 1]));
+      seq.push(token);
+    }
+    // the prompt ran in pieces of 5: one routing step each, covering every position once
+    const steps = chunks[0].routing!;
+    expect(steps.map((s) => s.positions)).toEqual([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]);
+    for (const s of steps) for (const l of s.layers) expect(l.ids.length).toBe(s.positions.length);
+    const routed = chunks.filter((c) => c.routing).length - 1 + prompt.length;
+    for (const { counts } of chunks[chunks.length - 1].stats!.expertLoad!) expect(counts.reduce((a, b) => a + b, 0)).toBe(routed * 2);
+    engine.dispose();
+    device.destroy();
+  });
+});

@@ -9,7 +9,10 @@ import { readConfig } from '../../src/model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../../src/model/load.js';
 
 export const MODELS_DIR = 'test/fixtures/models';
-export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe'];
+export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe', 'mixtral_sliding', 'qwen2_moe_sliding', 'qwen3_moe_yarn',
+  'olmoe_clip'];
+/** Models whose attention slides: their long.json holds a prompt well past the windows' rings. */
+export const SLIDING_MODELS = ['mixtral_sliding', 'qwen2_moe_sliding'];
 export const DTYPE_MODELS = ['qwen3_moe_f16', 'olmoe_bf16'];
 
 export interface Golden {
@@ -19,8 +22,9 @@ export interface Golden {
 
 export const modelDir = (name: string): string => join(MODELS_DIR, name);
 
-export function golden(name: string): Golden {
-  return JSON.parse(readFileSync(join(modelDir(name), 'golden.json'), 'utf8')) as Golden;
+/** The 7-token golden, or `long` (SLIDING_MODELS): a longer prompt. */
+export function golden(name: string, which: 'golden' | 'long' = 'golden'): Golden {
+  return JSON.parse(readFileSync(join(modelDir(name), `${which}.json`), 'utf8')) as Golden;
 }
 
 export async function fixtureDecoder(device: GPUDevice, name: string, options?: DecoderLoadOptions): Promise<Decoder> {

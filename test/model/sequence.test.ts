@@ -1,6 +1,6 @@
 // A sequence in the KV cache: appends run after the valid tokens, a failed call leaves the valid ones
 // as they were, truncation lets a later append overwrite positions, and the common prefix of a prompt
-// is what a later call need not prefill.
+// is what a later call need not prefill; with a sliding window, only what its ring still holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decoder } from '../../src/model/decoder.js';
 import { Sequence } from '../../src/model/sequence.js';
@@ -41,6 +41,28 @@ describe('Sequence', () => {
     const again = await seq.append(g.tokens.slice(2, 5), 'all');
     expect(seq.tokens).toEqual(g.tokens.slice(0, 5));
     for (let t = 0; t < 3; t++) expect(relativeError(again.subarray(t * V, (t + 1) * V), g.logits[2 + t])).toBeLessThan(1e-4);
+  });
+
+  it('with a sliding window: truncation keeps what the ring still holds, else nothing', async () => {
+    const sliding = await fixtureDecoder(device, 'mixtral_sliding'); // window 4, a ring of 8
+    const g = golden('mixtral_sliding', 'long');
+    const V = g.logits[0].length;
+    const seq = new Sequence(sliding);
+    await seq.append(g.tokens.slice(0, 20), 'last');
+    // position 18 reads keys 15…17; positions up to 19 written: the ring of 8 still holds 12…19
+    seq.truncate(18);
+    expect(seq.length).toBe(18);
+    const again = await seq.append(g.tokens.slice(18, 22), 'all');
+    for (let t = 0; t < 4; t++) expect(relativeError(again.subarray(t * V, (t + 1) * V), g.logits[18 + t])).toBeLessThan(1e-4);
+    // position 10 would read 7…9, long overwritten
+    seq.truncate(10);
+    expect(seq.length).toBe(0);
+    const fresh = await seq.append(g.tokens.slice(0, 11), 'all');
+    expect(relativeError(fresh.subarray(10 * V), g.logits[10])).toBeLessThan(1e-4);
+    // a failed call of many pieces may have overwritten what the valid tokens need: the sequence drops them
+    await expect(seq.append([...g.tokens.slice(11, 20), 400], 'last')).rejects.toThrow(/outside the vocabulary/);
+    expect(seq.length).toBe(0);
+    sliding.destroy();
   });
 
   it('the common prefix of the valid tokens and a prompt', async () => {

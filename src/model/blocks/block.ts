@@ -16,11 +16,18 @@ export interface CacheBuffer {
 }
 
 export interface AttentionBlock {
-  /** The KV cache the decoder allocates for the block: its buffers, each for every position. */
+  /** The KV cache the decoder allocates for the block: its buffers, each for every position it holds. */
   readonly cache: readonly CacheBuffer[];
   /**
+   * A sliding window W: queries read only the last W positions, so the cache holds a ring of fewer
+   * positions than the context (position j in slot j mod positions), which the decoder sizes
+   * (decoder.ts). Absent: every position.
+   */
+  readonly window?: number;
+  /**
    * Launches of out [T, H] = attention(x [T, H]) for tokens at positions pos0, pos0 + 1, … (`pos0`: a
-   * u32 uniform), writing their keys and values into the cache (buffers by name, `positions` long).
+   * u32 uniform), writing their keys and values into the cache (buffers by name, `positions` long: the
+   * context, or the ring of a sliding window).
    */
   plan(ws: Workspace, io: { x: GPUBuffer; out: GPUBuffer; tokens: number; pos0: GPUBuffer; cache: Record<string, GPUBuffer>; positions: number }): Dispatch[];
   destroy(): void;

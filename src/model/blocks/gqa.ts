@@ -1,7 +1,9 @@
-// Grouped-query attention with rotary embeddings (rotate-half), as Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE
-// and GraniteMoE have it: q, k and v projected by one fused matrix, then bias, q/k RMSNorm (per head or
-// over the whole projection) and rotation, the KV cache, causal softmax over it, and the o projection.
+// Grouped-query attention with rotary embeddings (rotate-half), as Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE,
+// GraniteMoE and gpt-oss have it: q, k and v projected by one fused matrix, then bias, q/k RMSNorm (per
+// head or over the whole projection), clip and rotation, the KV cache, causal softmax over it (all of it,
+// or a sliding window; with attention sinks where the checkpoint has them), and the o projection (+ bias).
 import { attentionKernel, attentionPrepKernel, type QKNorm } from '../../kernels/attention.js';
+import { biasKernel } from '../../kernels/bias.js';
 import { uploadBuffer, type Workspace } from '../../gpu/workspace.js';
 import type { ExpertMatrix } from '../../weights/matrix.js';
 import { linear } from '../linear.js';
@@ -20,8 +22,17 @@ export interface GqaSpec {
   /** the q/k norms' epsilon */
   eps: number;
   qkNorm: QKNorm;
-  /** tensor names: projections [rows, H] (o: [H, heads·D]), biases [rows], q/k norm weights */
-  names: { q: string; k: string; v: string; o: string; bias?: [string, string, string]; qkNorm?: [string, string] };
+  /** Sliding window W: a query at position p sees keys p − W < j ≤ p, and the cache keeps a ring. Absent: all j ≤ p. */
+  window?: number;
+  /** q, k and v clamped to ±clip after the projections and q/k norms (OLMoE's clip_qkv). */
+  clip?: number;
+  /** Tensor [heads] of attention sinks: a logit per query head in the softmax denominator (gpt-oss). */
+  sinks?: string;
+  /**
+   * tensor names: projections [rows, H] (o: [H, heads·D]), q/k/v biases [rows], o bias [H], q/k norm
+   * weights
+   */
+  names: { q: string; k: string; v: string; o: string; bias?: [string, string, string]; oBias?: string; qkNorm?: [string, string] };
 }
 
 /** The block of `s`: its tensors are declared on the load context, the block made once they are in. */
@@ -43,27 +54,49 @@ export const gqa = (s: GqaSpec): BlockLoader<AttentionBlock> => (ctx) => {
   }
   const o = ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: heads * D }, `${ctx.label} o`, 'other');
   ctx.rows(names.o, [H, heads * D], o, 0);
+  const oBias = names.oBias === undefined ? undefined : new Float32Array(H);
+  if (oBias) ctx.host(names.oBias!, [H], oBias);
+  const sinks = new Float32Array(s.sinks === undefined ? 1 : heads); // a placeholder without sinks
+  if (s.sinks !== undefined) ctx.host(s.sinks, [heads], sinks);
+  if (s.window !== undefined && !(Number.isInteger(s.window) && s.window >= 1)) {
+    throw new RangeError(`${ctx.label}: a sliding window must be a positive integer, got ${s.window}`);
+  }
   if (s.rope.invFreq.length * 2 !== D) throw new RangeError(`${ctx.label}: the rotary embedding turns ${s.rope.invFreq.length} pairs, the heads have ${D / 2}`);
   const rope = ctx.shared(ropeKey(s.rope, ctx.contextLength), () => uploadBuffer(ctx.device, ropeTable(ctx.contextLength, s.rope), 'rope table'));
+  const upload = (data: Float32Array<ArrayBuffer>, what: string) => uploadBuffer(ctx.device, data, `${ctx.label} ${what}`);
   return () =>
-    new Gqa(ctx.device, s, qkv, o, uploadBuffer(ctx.device, bias, `${ctx.label} qkv bias`), uploadBuffer(ctx.device, norms, `${ctx.label} q/k norm`), rope);
+    new Gqa(ctx.device, s, qkv, o, {
+      bias: upload(bias, 'qkv bias'),
+      norms: upload(norms, 'q/k norm'),
+      sinks: upload(sinks, 'sinks'),
+      oBias: oBias && upload(oBias, 'o bias'),
+    }, rope);
 };
+
+/** The small f32 tensors of a block on the GPU (sinks: a placeholder when there are none). */
+interface GqaTensors {
+  bias: GPUBuffer;
+  norms: GPUBuffer;
+  sinks: GPUBuffer;
+  oBias?: GPUBuffer;
+}
 
 class Gqa implements AttentionBlock {
   readonly cache;
+  readonly window;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly s: GqaSpec,
     private readonly qkv: ExpertMatrix,
     private readonly o: ExpertMatrix,
-    private readonly bias: GPUBuffer,
-    private readonly norms: GPUBuffer,
+    private readonly t: GqaTensors,
     private readonly rope: () => GPUBuffer,
   ) {
     // [Hkv, positions, D] each
     const bytesPerPosition = s.kvHeads * s.headDim * 4;
     this.cache = [{ name: 'k', bytesPerPosition }, { name: 'v', bytesPerPosition }];
+    this.window = s.window;
   }
 
   plan(ws: Workspace, io: { x: GPUBuffer; out: GPUBuffer; tokens: number; pos0: GPUBuffer; cache: Record<string, GPUBuffer>; positions: number }) {
@@ -77,17 +110,18 @@ class Gqa implements AttentionBlock {
     const att = ws.scratch('attention', T * heads * D * 4);
     const dims = { heads, kvHeads, headDim: D, maxSeq: io.positions };
     const cache = { k: io.cache.k, v: io.cache.v };
+    const { bias, norms, sinks, oBias } = this.t;
+    const { qkNorm: norm, eps, clip, scale, window } = this.s;
     return [
       ...linear(ws, this.qkv, io.x, qkv, T),
-      attentionPrepKernel(ws, { ...dims, norm: this.s.qkNorm, eps: this.s.eps }, { pos0: io.pos0, qkv, bias: this.bias, norms: this.norms, rope: this.rope(), q,
-        cache }, T),
-      attentionKernel(ws, { ...dims, scale: this.s.scale }, { pos0: io.pos0, q, cache, out: att }, T),
+      attentionPrepKernel(ws, { ...dims, norm, eps, clip }, { pos0: io.pos0, qkv, bias, norms, rope: this.rope(), q, cache }, T),
+      attentionKernel(ws, { ...dims, scale, window, sinks: this.s.sinks !== undefined }, { pos0: io.pos0, q, cache, sinks, out: att }, T),
       ...linear(ws, this.o, att, io.out, T),
+      ...(oBias ? [biasKernel(ws, { bias: oBias, y: io.out }, T, this.s.hidden)] : []),
     ];
   }
 
   destroy(): void {
-    this.bias.destroy();
-    this.norms.destroy();
+    for (const b of Object.values(this.t)) b?.destroy();
   }
 }

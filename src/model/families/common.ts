@@ -39,9 +39,6 @@ export function checkQuantization(raw: Raw, accepted: readonly string[] = []): v
   );
 }
 
-/** Attention with biases on q, k, v and o (OLMoE, Qwen3-MoE, GraniteMoE's attention_bias): no o_proj bias yet. */
-export const refuseAttentionBias = (raw: Raw) => refuseUnless(raw, 'attention_bias', 'false', (v) => v === false);
-
 /** What every family reads the same way; `moe` names its expert count and expert intermediate size keys. */
 export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate: string }): ModelConfig {
   // The MLPs compute SiLU (transformers' ACT2FN: "swish" is the same function).
@@ -79,6 +76,41 @@ export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate:
   };
 }
 
+/** attention_bias: biases on q, k, v and o_proj (OLMoE, Qwen3-MoE and GraniteMoE's modeling code). */
+export function attentionBias(raw: Raw): Pick<ModelConfig, 'qkvBias' | 'oBias'> {
+  const bias = field<boolean>(raw, 'attention_bias', 'boolean', false);
+  return { qkvBias: bias, oBias: bias };
+}
+
+/**
+ * config.json's layer_types, as newer configs (gpt-oss, Qwen2-MoE) list them: per layer, whether its
+ * attention slides ('sliding_attention') or sees every position ('full_attention'); undefined without
+ * the key. Other types are refused by name.
+ */
+export function layerTypes(raw: Raw, layers: number): boolean[] | undefined {
+  const types = raw.layer_types;
+  if (types == null) return undefined;
+  if (!Array.isArray(types) || types.length !== layers) {
+    throw new ModelConfigError(`webmoe: config.json: layer_types must list the ${layers} layers' attention, got ${JSON.stringify(types)}`);
+  }
+  return types.map((t, l) => {
+    if (t !== 'sliding_attention' && t !== 'full_attention') {
+      throw new ModelConfigError(`webmoe: config.json: layer_types[${l}] ${JSON.stringify(t)} is not supported (sliding_attention, full_attention)`);
+    }
+    return t === 'sliding_attention';
+  });
+}
+
+/** Per layer the window of its attention: sliding_window where `slides` (undefined: full); undefined if none slides. */
+export function slidingWindows(raw: Raw, slides: boolean[]): ModelConfig['windows'] {
+  if (!slides.some(Boolean)) return undefined;
+  const w = raw.sliding_window;
+  if (typeof w !== 'number' || !Number.isInteger(w) || w < 1) {
+    throw new ModelConfigError(`webmoe: config.json: sliding_window must be a positive integer where layers slide, got ${JSON.stringify(w)}`);
+  }
+  return slides.map((s) => (s ? w : undefined));
+}
+
 /** Qwen2-MoE / Qwen3-MoE: which layers are sparse (decoder_sparse_step, mlp_only_layers). */
 export function sparseLayersOf(raw: Raw, c: ModelConfig): boolean[] {
   const step = field<number>(raw, 'decoder_sparse_step', 'number', 1);
@@ -99,8 +131,8 @@ export const projectionExperts = (p: string) => ({
 });
 
 /**
- * A layer of grouped-query attention (q/k/v biases and q/k norms where the config has them) and the
- * MLP `mlp`, named `model.layers.N.input_layernorm`, `self_attn.{q,k,v,o}_proj` and so on.
+ * A layer of grouped-query attention (q/k/v and o biases, q/k norms, clip_qkv and a sliding window where
+ * the config has them) and the MLP `mlp`, named `model.layers.N.input_layernorm`, `self_attn.{q,k,v,o}_proj` and so on.
  */
 export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): LayerSpec {
   const p = `${layerPrefix(l)}self_attn.`;
@@ -116,11 +148,14 @@ export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): La
       scale: c.attentionScale,
       eps: c.rmsEps,
       qkNorm: c.qkNorm,
+      window: c.windows?.[l],
+      clip: c.clipQkv,
       names: {
         q: `${p}q_proj.weight`,
         k: `${p}k_proj.weight`,
         v: `${p}v_proj.weight`,
         o: `${p}o_proj.weight`,
+        ...(c.oBias && { oBias: `${p}o_proj.bias` }),
         ...(c.qkvBias && { bias: [`${p}q_proj.bias`, `${p}k_proj.bias`, `${p}v_proj.bias`] as [string, string, string] }),
         ...(c.qkNorm !== 'none' && { qkNorm: [`${p}q_norm.weight`, `${p}k_norm.weight`] as [string, string] }),
       },

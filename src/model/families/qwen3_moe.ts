@@ -1,7 +1,20 @@
 // Qwen3-MoE (Qwen3MoeForCausalLM): per-head q_norm / k_norm [head_dim] before the rotation; softmax →
-// top-k, renormalised iff norm_topk_prob; dense layers where decoder_sparse_step / mlp_only_layers say.
-import { commonConfig, denseMlp, field, HF_TENSORS, layerPrefix, llamaLayer, moeMlp, projectionExperts, refuseAttentionBias,
-  sparseLayersOf } from './common.js';
+// top-k, renormalised iff norm_topk_prob; dense layers where decoder_sparse_step / mlp_only_layers say;
+// attention_bias: q, k, v and o biases; with use_sliding_window every layer slides over sliding_window
+// (as the newest transformers has it: max_window_layers is not read; docs/models.md).
+import {
+  attentionBias,
+  commonConfig,
+  denseMlp,
+  field,
+  HF_TENSORS,
+  layerPrefix,
+  llamaLayer,
+  moeMlp,
+  projectionExperts,
+  slidingWindows,
+  sparseLayersOf,
+} from './common.js';
 import type { Family } from './family.js';
 import type { ModelConfig } from '../config.js';
 
@@ -10,10 +23,15 @@ export const qwen3Moe: Family = {
   architecture: 'Qwen3MoeForCausalLM',
   tensors: HF_TENSORS,
   config: (raw) => {
-    refuseAttentionBias(raw);
-    const c: ModelConfig = { ...commonConfig(raw, { experts: 'num_experts', intermediate: 'moe_intermediate_size' }), qkNorm: 'head' };
+    const c: ModelConfig = { ...commonConfig(raw, { experts: 'num_experts', intermediate: 'moe_intermediate_size' }), ...attentionBias(raw), qkNorm: 'head' };
     const sparse = sparseLayersOf(raw, c);
-    return { ...c, sparse, denseIntermediate: sparse.every(Boolean) ? undefined : field<number>(raw, 'intermediate_size', 'number') };
+    const slides = new Array<boolean>(c.layers).fill(field(raw, 'use_sliding_window', 'boolean', false));
+    return {
+      ...c,
+      sparse,
+      denseIntermediate: sparse.every(Boolean) ? undefined : field<number>(raw, 'intermediate_size', 'number'),
+      windows: slidingWindows(raw, slides),
+    };
   },
   layer: (c, l) => {
     const p = `${layerPrefix(l)}mlp.`;
