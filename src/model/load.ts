@@ -9,7 +9,7 @@ import { gemvKey } from '../kernels/tiles.js';
 import type { ExternalExperts } from '../moe/backend.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { canStore, storedRows } from '../weights/convert.js';
-import { FORMATS, isQuant, type WeightDType, type WeightFormat } from '../weights/format.js';
+import { isQuant, STORAGES, type WeightDType, type WeightFormat, type WeightStorage } from '../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
 import type { AttentionBlock, LoadContext, MLPBlock } from './blocks/block.js';
 import type { ModelConfig } from './config.js';
@@ -64,7 +64,7 @@ class Wants {
 
   /** Rows into a stacked matrix, starting at its row `firstRow` (over [experts][parts][outputs]). */
   rows(device: GPUDevice, name: string, shape: number[], m: ExpertMatrix, firstRow: number): void {
-    const format = FORMATS[m.dtype];
+    const format = STORAGES[m.dtype];
     this.add(name, shape, (r, rows) => writeExpertRows(device, m, firstRow + r, storedRows(format, rows, m.inner, name)), format);
   }
 
@@ -142,7 +142,7 @@ export async function loadDecoder(
   // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it; the
   // GEMM's trial per storage takes K from its first MLP matrix (the bulk of prefill), else the first.
   const trials = new Map<string, [ExpertMatrix, number]>();
-  const gemmTrials = new Map<WeightDType, number>(); // storage → K
+  const gemmTrials = new Map<WeightStorage, number>(); // storage → K
   const matrix = (shape: ExpertShape, label: string, role: 'mlp' | 'other') => {
     const m = createExpertMatrix(device, shape, role === 'mlp' || !isQuant(dtype) ? dtype : 'f16', label);
     own({ destroy: () => destroyExpertMatrix(m) });
