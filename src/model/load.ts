@@ -10,7 +10,7 @@ import { gemvKey } from '../kernels/tiles.js';
 import type { ExternalExperts } from '../moe/backend.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { canStore, storedRows } from '../weights/convert.js';
-import { type CheckpointStorage, isQuant, STORAGES, type WeightDType, type WeightFormat, type WeightStorage } from '../weights/format.js';
+import { type CheckpointStorage, isQuant, STORAGES, WEIGHT_DTYPES, type WeightDType, type WeightFormat, type WeightStorage } from '../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
 import { type Mxfp4Shape, mxfp4Sinks, mxfp4TensorShapes } from '../weights/mxfp4Rows.js';
 import type { AttentionBlock, LoadContext, MatrixRole, MLPBlock } from './blocks/block.js';
@@ -148,6 +148,9 @@ export async function loadDecoder(
   o: DecoderLoadOptions = {},
 ): Promise<Decoder> {
   const dtype = o.dtype ?? 'f32';
+  if (!WEIGHT_DTYPES.includes(dtype)) { // 'mxfp4' too: a checkpoint's own storage, not a choice
+    throw new ModelLoadError(`webmoe: dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(dtype)}`);
+  }
   const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
   const wants = new Wants(ckpt, c.family);
   // Everything made on the GPU but the blocks, freed with the model, or if the load fails or is aborted.

@@ -59,7 +59,8 @@ describe('tile candidates and the per-device trial', () => {
       for (const dtype of STORAGES) {
         for (const tiles of gemmCandidates(device, rows, dtype)) {
           // K past several tiles and not a multiple of any, with one expert taking most rows.
-          const c = randomCase(rng, { T: rng.pick([9, 40]), E: 4, k: 2, H: blocks(dtype, rng.pick([70, 150])), I: blocks(dtype, rng.pick([45, 100])), dtype, rows });
+          const c = randomCase(rng, { T: rng.pick([9, 40]), E: 4, k: 2, H: blocks(dtype, rng.pick([70, 150])), I: blocks(dtype, rng.pick([45, 100])), dtype,
+            rows });
           const err = await run(device, c, false, 51, tiles);
           const what = JSON.stringify({ tiles, ...c, ids: undefined });
           // f16 tiles round each input and each product to f16 (relative 2^-11); the sums stay f32.

@@ -24,8 +24,8 @@ const gateUpRow = (r: number) => (r % 2) * I + (r >> 1);
 
 /** One layer whose MLP block declares gate/up and down as MXFP4, and a plain 'mlp' matrix beside them. */
 function family(made: Record<string, ExpertMatrix>): Family {
-  const attention = (): (() => AttentionBlock) => () => ({ cache: [], plan: () => [], destroy: () => {} });
-  const mlp = (ctx: LoadContext): (() => MLPBlock) => {
+  const attention = (): () => AttentionBlock => () => ({ cache: [], plan: () => [], destroy: () => {} });
+  const mlp = (ctx: LoadContext): () => MLPBlock => {
     made.gateUp = ctx.matrix({ experts: E, parts: 2, outputs: I, inner: H }, 'gate/up', 'mlp', 'mxfp4');
     made.down = ctx.matrix({ experts: E, parts: 1, outputs: H, inner: I }, 'down', 'mlp', 'mxfp4');
     made.plain = ctx.matrix({ experts: 1, parts: 1, outputs: 2, inner: H }, 'plain', 'mlp');
@@ -100,7 +100,7 @@ describe('MXFP4 experts through the load context', () => {
     ]);
   });
 
-  it('names a blocks or scales tensor of the wrong shape or of a dtype other than U8, and a NaN scale', async () => {
+  it('names a blocks or scales tensor of the wrong shape or of a dtype other than U8, a NaN scale, and the dtype mxfp4 (no choice)', async () => {
     const blocks = tensors['experts.down_proj_blocks'];
     await expect(load({ ...tensors, 'experts.down_proj_blocks': { ...blocks, shape: [E, H, 2, 8] } })).rejects.toThrow(
       'webmoe: tensor experts.down_proj_blocks in model.safetensors has shape [3,128,2,8], mxfp4 test config expects [3,128,1,16]',
@@ -112,8 +112,9 @@ describe('MXFP4 experts through the load context', () => {
     const nan = Uint8Array.from(scales.data);
     nan[(2 * 2 * I + 7) * (H / 32)] = 255;
     await expect(load({ ...tensors, 'experts.gate_up_proj_scales': { ...scales, data: nan } })).rejects.toThrow(
-      "model.safetensors: tensor 'experts.gate_up_proj_scales': scale byte 255 (NaN in E8M0) at expert 2, row 7, block 0",
+      'model.safetensors: tensor \'experts.gate_up_proj_scales\': scale byte 255 (NaN in E8M0) at expert 2, row 7, block 0',
     );
+    await expect(load(tensors, { dtype: 'mxfp4' as 'f32' })).rejects.toThrow('webmoe: dtype must be one of \'f32\', \'f16\', \'q8\', \'q4\', got mxfp4');
     const { 'experts.down_proj_scales': _, ...missing } = tensors;
     await expect(load(missing)).rejects.toThrow(/lacks tensors the mxfp4 test config needs: experts\.down_proj_scales/);
   });

@@ -117,7 +117,7 @@ describe('mxfp4 weights', () => {
     expect(STORAGES.mxfp4).toBe(MXFP4);
     const c = { hidden: 32, numExperts: 2, intermediate: 32, topK: 1, dtype: 'mxfp4' as 'f32' };
     const w = { router: new Float32Array(64), gateUp: new Float32Array(4096), down: new Float32Array(2048) };
-    expect(() => validateLayer(c, w)).toThrow("dtype must be one of 'f32', 'f16', 'q8', 'q4', got mxfp4");
+    expect(() => validateLayer(c, w)).toThrow('dtype must be one of \'f32\', \'f16\', \'q8\', \'q4\', got mxfp4');
   });
 });
 

@@ -42,7 +42,9 @@ describe('Hub MXFP4 tensors into a matrix', () => {
     const device = await testDevice();
     const [E, I, K] = [4, 64, 64];
     const t = hubMxfp4(new Rng(96), E, 2 * I, K);
-    const ckpt = await openCheckpoint(memSource({ 'config.json': '{}', 'model.safetensors': encodeSafetensors({ 'w.blocks': t.blocks, 'w.scales': t.scales }) }, 4096));
+    const ckpt = await openCheckpoint(
+      memSource({ 'config.json': '{}', 'model.safetensors': encodeSafetensors({ 'w.blocks': t.blocks, 'w.scales': t.scales }) }, 4096),
+    );
     const m = createExpertMatrix(device, { experts: E, parts: 2, outputs: I, inner: K }, 'mxfp4', 'm');
     const rowOf = (r: number) => (r % 2) * I + (r >> 1);
     const sinks = mxfp4Sinks(device, m, [E, 2 * I, K], { name: 'w.scales', file: 'model.safetensors' }, rowOf);
@@ -60,11 +62,15 @@ describe('Hub MXFP4 tensors into a matrix', () => {
     const { scales } = mxfp4Sinks(tiny, m, [2, 8, 64], where);
     const bytes = new Uint8Array(2 * 8 * 2).fill(127);
     bytes[2 * 8 + 5 * 2 + 1] = 255;
-    expect(() => scales(0, { dtype: 'U8', bytes })).toThrow("model.safetensors: tensor 'w.scales': scale byte 255 (NaN in E8M0) at expert 1, row 5, block 1");
-    expect(() => mxfp4Sinks(tiny, m, [2, 8, 96], where)).toThrow('webmoe: MXFP4 weights [2,8,96] go into an mxfp4 matrix of 2 experts × 8 rows × 96 inputs, got mxfp4 2 × 8 × 64');
+    expect(() => scales(0, { dtype: 'U8', bytes })).toThrow('model.safetensors: tensor \'w.scales\': scale byte 255 (NaN in E8M0) at expert 1, row 5, block 1');
+    expect(() => mxfp4Sinks(tiny, m, [2, 8, 96], where)).toThrow(
+      'webmoe: MXFP4 weights [2,8,96] go into an mxfp4 matrix of 2 experts × 8 rows × 96 inputs, got mxfp4 2 × 8 × 64',
+    );
     const f32 = createExpertMatrix(tiny, { experts: 2, parts: 2, outputs: 4, inner: 64 }, 'f32', 'f32');
     expect(() => mxfp4Sinks(tiny, f32, [2, 8, 64], where)).toThrow(/got f32 2 × 8 × 64/);
-    expect(() => mxfp4Sinks(tiny, m, [2, 8, 64], where, (r) => r >> 1)).toThrow('webmoe: MXFP4 rowOf must map the 8 rows of an expert onto themselves, one to one');
+    expect(() => mxfp4Sinks(tiny, m, [2, 8, 64], where, (r) => r >> 1)).toThrow(
+      'webmoe: MXFP4 rowOf must map the 8 rows of an expert onto themselves, one to one',
+    );
     destroyExpertMatrix(m);
     destroyExpertMatrix(f32);
   });

@@ -34,8 +34,7 @@ const u32 = new Uint32Array(f32.buffer);
  * The code of q = w / scale, rounded to nearest with ties away from zero, as the reference quantizer
  * (triton_kernels' downcast_to_mxfp) rounds: the thresholds are the midpoints of the E2M1 grid.
  */
-const magnitudeCode = (q: number): number =>
-  q < 1.25 ? (q < 0.25 ? 0 : q < 0.75 ? 1 : 2) : q < 2.5 ? (q < 1.75 ? 3 : 4) : q < 3.5 ? 5 : q < 5 ? 6 : 7;
+const magnitudeCode = (q: number): number => q < 1.25 ? (q < 0.25 ? 0 : q < 0.75 ? 1 : 2) : q < 2.5 ? (q < 1.75 ? 3 : 4) : q < 3.5 ? 5 : q < 5 ? 6 : 7;
 
 export const MXFP4: WeightFormat = {
   name: 'mxfp4',
@@ -69,7 +68,7 @@ export const MXFP4: WeightFormat = {
         }
         u32[0] = maxBits;
         f32[0] = f32[0] / 6;
-        const scale = (((u32[0] + 0x7fffff) & 0x7f800000) >>> 23); // round up to a power of two: the biased exponent
+        const scale = ((u32[0] + 0x7fffff) & 0x7f800000) >>> 23; // round up to a power of two: the biased exponent
         const inverse = scale ? 2 ** (127 - scale) : 0;
         const row = r * rowBytes;
         out[row + codeBytes + b] = scale;
