@@ -45,5 +45,5 @@ export {
 } from './moe/spec.js';
 export { WorkerError } from './platform/workers.js';
 export type { HostWeights } from './weights/convert.js';
-export { FORMATS, type WeightDType, type WeightFormat } from './weights/format.js';
+export { type CheckpointStorage, FORMATS, STORAGES, type WeightDType, type WeightFormat, type WeightStorage } from './weights/format.js';
 export { planChunks, type ExpertMatrix } from './weights/matrix.js';

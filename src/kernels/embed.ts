@@ -1,5 +1,5 @@
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
-import { FORMAT_PRELUDES, FORMATS } from '../weights/format.js';
+import { FORMAT_PRELUDES, STORAGES } from '../weights/format.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 import { defineKernel } from './kernel.js';
 
@@ -17,7 +17,7 @@ export function embedKernel(ws: Workspace, table: ExpertMatrix, b: { ids: GPUBuf
       uniforms: { n0: c.n0, n1: c.n1, K: table.inner, scale },
       buffers: { ids: b.ids, w: c.buffer, x: b.x },
       grid: [Math.ceil(table.inner / 64), tokens],
-      preludes: FORMATS[table.dtype].prelude,
+      preludes: STORAGES[table.dtype].prelude,
     })
   );
 }

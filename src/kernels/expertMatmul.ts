@@ -1,7 +1,7 @@
 // The expert kernels: a grouped GEMM over expert-sorted rows (prefill) and an indexed GEMV that reads
 // each slot's expert on the GPU (decode). One launch per weight binding (chunk) of the matrix.
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
-import { FORMAT_PRELUDES, FORMATS } from '../weights/format.js';
+import { FORMAT_PRELUDES, STORAGES } from '../weights/format.js';
 import type { ExpertChunk, ExpertMatrix } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
 import { defineKernel } from './kernel.js';
@@ -87,7 +87,7 @@ export function indexedGemv(
 }
 
 /** The matrix's weight format, and the gated epilogue (read only by a gate/up matrix: any for the others). */
-const matrixPreludes = (m: ExpertMatrix, act: Activation = 'swiglu') => [...FORMATS[m.dtype].prelude, ACTIVATIONS[act]];
+const matrixPreludes = (m: ExpertMatrix, act: Activation = 'swiglu') => [...STORAGES[m.dtype].prelude, ACTIVATIONS[act]];
 
 const gated = (m: ExpertMatrix) => (m.parts === 2 ? 1 : 0);
 

@@ -6,7 +6,7 @@
 // has shader-f16 and was created with `f16Math` (for weights stored at f16 or below), tile depths
 // that fit its workgroup memory.
 import { allowsF16Math } from '../gpu/device.js';
-import { FORMATS, type WeightDType } from '../weights/format.js';
+import { STORAGES, type WeightStorage } from '../weights/format.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
 import { storedTile, storeTile } from './tileStore.js';
@@ -50,12 +50,12 @@ const subgroupMin = (device: GPUDevice): number => device.features.has('subgroup
  * The GEMM candidates on `device` for tiles of `rows` rows of `dtype` weights; the first is the
  * default. f16 tiles only on a device created with `f16Math`, for weights stored at f16 or below.
  */
-export function gemmCandidates(device: GPUDevice, rows: BlockRows, dtype: WeightDType): GemmTiles[] {
+export function gemmCandidates(device: GPUDevice, rows: BlockRows, dtype: WeightStorage): GemmTiles[] {
   const first = { bk: Math.min(16, rows), f16: false, shuffle: false }; // B tiles ≤ 8 KiB: within WebGPU's default 16 KiB
   // The default depth and deeper, each in every element and way of sharing A the device has: few
   // candidates (at most 12), as each costs a pipeline compile in the trial.
   const depths = [first.bk, 2 * first.bk, 4 * first.bk];
-  const f16s = allowsF16Math(device) && FORMATS[dtype].narrow ? [false, true] : [false];
+  const f16s = allowsF16Math(device) && STORAGES[dtype].narrow ? [false, true] : [false];
   const shuffles = subgroupMin(device) >= 4 ? [false, true] : [false]; // a run of AW ≥ 4 in a subgroup
   const all = f16s.flatMap((f16) => shuffles.flatMap((shuffle) => depths.map((bk) => ({ bk, f16, shuffle }))));
   return all.filter((t) => gemmBytes(rows, t) <= device.limits.maxComputeWorkgroupStorageSize);

@@ -3,15 +3,17 @@
 // checkpoint must be one of them. Then the shards are streamed once, piece by piece, straight into
 // GPU buffers (per-expert Hub tensors land in their slot of the stacked expert matrices on the way).
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
+import type { TensorInfo } from '../io/safetensors.js';
 import { checkDecodable, decodeToF32 } from '../io/dtype.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { gemvKey } from '../kernels/tiles.js';
 import type { ExternalExperts } from '../moe/backend.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { canStore, storedRows } from '../weights/convert.js';
-import { FORMATS, isQuant, type WeightDType, type WeightFormat } from '../weights/format.js';
+import { type CheckpointStorage, isQuant, STORAGES, WEIGHT_DTYPES, type WeightDType, type WeightFormat, type WeightStorage } from '../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
-import type { AttentionBlock, LoadContext, MLPBlock } from './blocks/block.js';
+import { type Mxfp4Shape, mxfp4Sinks, mxfp4TensorShapes } from '../weights/mxfp4Rows.js';
+import type { AttentionBlock, LoadContext, MatrixRole, MLPBlock } from './blocks/block.js';
 import { configKey, type ModelConfig } from './config.js';
 import { Decoder } from './decoder.js';
 import type { Family } from './families/family.js';
@@ -50,21 +52,42 @@ class Wants {
 
   /** `format`: the rows are stored in it (its own dtype passes through); none: they are decoded to f32. */
   add(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void {
-    const t = this.ckpt.tensors.get(name);
-    if (!t) {
-      this.missing.push(name);
-      return;
-    }
-    if (t.shape.join() !== shape.join()) {
-      throw new ModelLoadError(`webmoe: tensor ${name} in ${t.file} has shape [${t.shape}], ${this.family} config expects [${shape}]`);
-    }
+    const t = this.tensor(name, shape);
+    if (!t) return;
     if (!format || !canStore(format, t.dtype)) checkDecodable(t.dtype, `${t.file}: tensor '${name}'`);
     this.sinks.set(name, sink);
   }
 
+  /** The tensor, its shape checked; none (noted missing) where the checkpoint lacks it. */
+  private tensor(name: string, shape: number[]): TensorInfo | undefined {
+    const t = this.ckpt.tensors.get(name);
+    if (!t) {
+      this.missing.push(name);
+      return undefined;
+    }
+    if (t.shape.join() !== shape.join()) {
+      throw new ModelLoadError(`webmoe: tensor ${name} in ${t.file} has shape [${t.shape}], ${this.family} config expects [${shape}]`);
+    }
+    return t;
+  }
+
+  /** A Hub MXFP4 pair (U8 blocks and scales) of an [E, R, K] weight into `m`, file row r at rowOf(r). */
+  mxfp4(device: GPUDevice, blocks: string, scales: string, shape: Mxfp4Shape, m: ExpertMatrix, rowOf?: (r: number) => number): void {
+    const want = mxfp4TensorShapes(shape);
+    const b = this.tensor(blocks, want.blocks);
+    const s = this.tensor(scales, want.scales);
+    for (const t of [b, s]) {
+      if (t && t.dtype !== 'U8') throw new ModelLoadError(`webmoe: tensor ${t.name} in ${t.file} has dtype ${t.dtype}, MXFP4 blocks and scales are U8`);
+    }
+    if (!b || !s) return; // noted missing: the load stops before it streams
+    const sinks = mxfp4Sinks(device, m, shape, s, rowOf);
+    this.sinks.set(blocks, sinks.blocks);
+    this.sinks.set(scales, sinks.scales);
+  }
+
   /** Rows into a stacked matrix, starting at its row `firstRow` (over [experts][parts][outputs]). */
   rows(device: GPUDevice, name: string, shape: number[], m: ExpertMatrix, firstRow: number): void {
-    const format = FORMATS[m.dtype];
+    const format = STORAGES[m.dtype];
     this.add(name, shape, (r, rows) => writeExpertRows(device, m, firstRow + r, storedRows(format, rows, m.inner, name)), format);
   }
 
@@ -150,6 +173,9 @@ export async function loadDecoder(
   o: DecoderLoadOptions = {},
 ): Promise<Decoder> {
   const dtype = o.dtype ?? 'f32';
+  if (!WEIGHT_DTYPES.includes(dtype)) { // 'mxfp4' too: a checkpoint's own storage, not a choice
+    throw new ModelLoadError(`webmoe: dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(dtype)}`);
+  }
   const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
   const wants = new Wants(ckpt, c.family);
   // Everything made on the GPU but the blocks, freed with the model, or if the load fails or is aborted.
@@ -167,9 +193,9 @@ export async function loadDecoder(
   // One matrix of each shape the decode GEMV runs on, with the slots a decode step gives it; the
   // GEMM's trial per storage takes K from its first MLP matrix (the bulk of prefill), else the first.
   const trials = new Map<string, [ExpertMatrix, number]>();
-  const gemmTrials = new Map<WeightDType, number>(); // storage → K
-  const matrix = (shape: ExpertShape, label: string, role: 'mlp' | 'other') => {
-    const m = createExpertMatrix(device, shape, role === 'mlp' || !isQuant(dtype) ? dtype : 'f16', label);
+  const gemmTrials = new Map<WeightStorage, number>(); // storage → K
+  const matrix = (shape: ExpertShape, label: string, role: MatrixRole, storage?: CheckpointStorage) => {
+    const m = createExpertMatrix(device, shape, storage ?? (role === 'mlp' || !isQuant(dtype) ? dtype : 'f16'), label);
     own({ destroy: () => destroyExpertMatrix(m) });
     if (!trials.has(gemvKey(m))) trials.set(gemvKey(m), [m, shape.experts > 1 ? c.topK : 1]);
     if (role === 'mlp' && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m.inner);
@@ -183,6 +209,7 @@ export async function loadDecoder(
     contextLength,
     matrix,
     rows: (name, shape, m, firstRow) => wants.rows(device, name, shape, m, firstRow),
+    mxfp4Rows: (blocks, scales, shape, m, rowOf) => wants.mxfp4(device, blocks, scales, shape, m, rowOf),
     sink: (name, shape, sink, format) => wants.add(name, shape, sink, format),
     host: (name, shape, out, at) => wants.host(name, shape, out, at),
     shared: (key, make) => () => {
@@ -238,8 +265,13 @@ export function checkpointTensors(family: Family, c: ModelConfig): { name: strin
     layer,
     label: '',
     contextLength: 1,
-    matrix: (shape) => ({ ...shape, dtype: 'f32', chunks: [] }),
+    matrix: (shape, _label, _role, storage) => ({ ...shape, dtype: storage ?? 'f32', chunks: [] }),
     rows: add,
+    mxfp4Rows: (blocks, scales, shape) => {
+      const want = mxfp4TensorShapes(shape);
+      add(blocks, want.blocks);
+      add(scales, want.scales);
+    },
     sink: add,
     host: add,
     shared: () => () => undefined as unknown as GPUBuffer,

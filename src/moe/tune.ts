@@ -6,7 +6,7 @@ import { Workspace } from '../gpu/workspace.js';
 import { destroyExpertMatrix, type ExpertMatrix, uploadExpertMatrix } from '../weights/matrix.js';
 import { loadStoredTiles } from '../kernels/tileStore.js';
 import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, gemvKey, type GemvTiles, setTiles } from '../kernels/tiles.js';
-import type { WeightDType } from '../weights/format.js';
+import type { WeightStorage } from '../weights/format.js';
 import { expertMatmul, fixedSlots, identitySlots, type Slots } from './matmul.js';
 
 export interface TileTrial {
@@ -31,7 +31,7 @@ export function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs
  * the fastest per height. The ranking follows the device and the storage, so a small matrix of
  * random weights (2 experts × 128 gated columns, K ≤ 256, one block of rows each) keeps it short.
  */
-export async function tuneGemm(device: GPUDevice, dtype: WeightDType, inner: number, runs = 3): Promise<TileTrial[]> {
+export async function tuneGemm(device: GPUDevice, dtype: WeightStorage, inner: number, runs = 3): Promise<TileTrial[]> {
   const shape = { experts: 2, parts: 2 as const, outputs: 128, inner: Math.min(inner, 256) };
   const m = uploadExpertMatrix(device, randomArray(shape.experts * shape.parts * shape.outputs * shape.inner, 1, 0.05), shape, dtype, 'trial weights');
   const trials: TileTrial[] = [];

@@ -3,9 +3,12 @@
 import { storageBindingLimit } from '../gpu/limits.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { type HostWeights, rawOf, storedRows } from './convert.js';
-import { FORMATS, type WeightDType } from './format.js';
+import { STORAGES, type WeightStorage } from './format.js';
 
-/** One binding: slots [e0,e1) × output columns [n0,n1), laid out [e1-e0][parts][n1-n0][inner]. */
+/**
+ * One binding: slots [e0,e1) × output columns [n0,n1), rows laid out [e1-e0][parts][n1-n0], each a
+ * stored row of `inner` values (a format that splits rows in planes holds each plane of them in turn).
+ */
 export interface ExpertChunk {
   e0: number;
   e1: number;
@@ -26,7 +29,7 @@ export interface ExpertMatrix {
   parts: 1 | 2;
   outputs: number;
   inner: number;
-  dtype: WeightDType;
+  dtype: WeightStorage;
   chunks: ExpertChunk[];
 }
 
@@ -38,20 +41,20 @@ export const isExpertMatrix = (w: unknown): w is ExpertMatrix => typeof w === 'o
 export type ExpertShape = Pick<ExpertMatrix, 'experts' | 'parts' | 'outputs' | 'inner'>;
 
 /** Bytes of one stored row of `inner` values (a quantized row carries its scales). */
-export const rowBytes = (inner: number, dtype: WeightDType): number => FORMATS[dtype].rowBytes(inner);
+export const rowBytes = (inner: number, dtype: WeightStorage): number => STORAGES[dtype].rowBytes(inner);
 
 /** Bytes of one expert of a stacked matrix (placement budgets). */
-export const expertBytes = (s: Omit<ExpertShape, 'experts'>, dtype: WeightDType): number => s.parts * s.outputs * rowBytes(s.inner, dtype);
+export const expertBytes = (s: Omit<ExpertShape, 'experts'>, dtype: WeightStorage): number => s.parts * s.outputs * rowBytes(s.inner, dtype);
 
 /** Bytes of one SwiGLU expert: its gate/up rows [2I, H] and down rows [H, I]. */
-export const swigluExpertBytes = (H: number, I: number, dtype: WeightDType): number =>
+export const swigluExpertBytes = (H: number, I: number, dtype: WeightStorage): number =>
   expertBytes({ parts: 2, outputs: I, inner: H }, dtype) + expertBytes({ parts: 1, outputs: H, inner: I }, dtype);
 
 /**
  * Splits a stacked matrix into bindings of at most `limitBytes`: whole experts while one fits,
  * otherwise ranges of output columns of one expert (a column keeps its gate and up rows together).
  */
-export function planChunks(s: ExpertShape, dtype: WeightDType, limitBytes: number): Omit<ExpertChunk, 'buffer'>[] {
+export function planChunks(s: ExpertShape, dtype: WeightStorage, limitBytes: number): Omit<ExpertChunk, 'buffer'>[] {
   const columnBytes = s.parts * rowBytes(s.inner, dtype);
   const oneExpert = columnBytes * s.outputs;
   const chunks: Omit<ExpertChunk, 'buffer'>[] = [];
@@ -79,11 +82,11 @@ export function uploadExpertMatrix(
   device: GPUDevice,
   data: HostWeights,
   shape: ExpertShape,
-  dtype: WeightDType,
+  dtype: WeightStorage,
   label: string,
 ): ExpertMatrix {
   const { experts, parts, outputs, inner } = shape;
-  const format = FORMATS[dtype];
+  const format = STORAGES[dtype];
   const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => {
     const span = (c.n1 - c.n0) * inner;
     const out = new Uint8Array((c.e1 - c.e0) * parts * (c.n1 - c.n0) * format.rowBytes(inner));
@@ -96,13 +99,13 @@ export function uploadExpertMatrix(
         o += stored.length;
       }
     }
-    return { ...c, buffer: uploadBuffer(device, out, `${label} ${chunkName(c)}`) };
+    return { ...c, buffer: uploadBuffer(device, inPlanes(out, planesOf(inner, dtype)), `${label} ${chunkName(c)}`) };
   });
   return { experts, parts, outputs, inner, dtype, chunks };
 }
 
 /** An unfilled matrix, for weights streamed in with writeExpertRows (never whole in host memory). */
-export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype: WeightDType, label: string): ExpertMatrix {
+export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype: WeightStorage, label: string): ExpertMatrix {
   const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => ({
     ...c,
     buffer: device.createBuffer({
@@ -114,14 +117,54 @@ export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype:
   return { ...shape, dtype, chunks };
 }
 
+/** The bytes each plane of a stored row takes (one plane, the row, unless the format splits rows). */
+const planesOf = (inner: number, dtype: WeightStorage): readonly number[] => STORAGES[dtype].planes?.(inner) ?? [rowBytes(inner, dtype)];
+
+/** Plane `p` of whole stored rows: each row's bytes of that plane, back to back. */
+function planeOf(stored: Uint8Array, planes: readonly number[], p: number): Uint8Array {
+  if (planes.length === 1) return stored;
+  const width = planes[p];
+  const skip = planes.slice(0, p).reduce((a, b) => a + b, 0);
+  const row = planes.reduce((a, b) => a + b, 0);
+  const rows = stored.length / row;
+  const out = new Uint8Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(stored.subarray(r * row + skip, r * row + skip + width), r * width);
+  return out;
+}
+
+/** Whole stored rows as a binding holds them: each plane of all of them in turn. */
+function inPlanes(stored: Uint8Array, planes: readonly number[]): Uint8Array {
+  if (planes.length === 1) return stored;
+  const out = new Uint8Array(stored.length);
+  let o = 0;
+  for (let p = 0; p < planes.length; p++) {
+    const bytes = planeOf(stored, planes, p);
+    out.set(bytes, o);
+    o += bytes.length;
+  }
+  return out;
+}
+
 /**
  * Writes whole stored rows (storedRows, convert.ts) of the stacked matrix, counted over its
  * [experts][parts][outputs] rows (the row order of a Hub tensor [E, 2I, H], or of one expert's [I, H]
  * at row (e·parts + part)·I).
  */
 export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: number, stored: Uint8Array): void {
-  const bytes = rowBytes(m.inner, m.dtype);
-  const rows = stored.length / bytes;
+  const planes = planesOf(m.inner, m.dtype);
+  for (let p = 0; p < planes.length; p++) writeExpertPlane(device, m, p, firstRow, planeOf(stored, planes, p));
+}
+
+/**
+ * Writes plane `plane` of whole stored rows (that plane's bytes of each row, back to back), counted
+ * as writeExpertRows counts them: a format that splits rows takes each plane as it comes
+ * (weights/mxfp4Rows.ts).
+ */
+export function writeExpertPlane(device: GPUDevice, m: ExpertMatrix, plane: number, firstRow: number, bytes: Uint8Array): void {
+  const planes = planesOf(m.inner, m.dtype);
+  const width = planes[plane];
+  const before = planes.slice(0, plane).reduce((a, b) => a + b, 0); // bytes of the earlier planes a row
+  const rows = bytes.length / width;
   for (let r = 0; r < rows;) {
     const row = firstRow + r;
     const e = Math.floor(row / (m.parts * m.outputs));
@@ -129,11 +172,12 @@ export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: nu
     const n = row % m.outputs;
     const c = m.chunks.find((k) => e >= k.e0 && e < k.e1 && n >= k.n0 && n < k.n1)!;
     const count = Math.min(rows - r, c.n1 - n);
-    const at = (((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0) * bytes;
-    if (at % 4 || (count * bytes) % 4) {
+    const chunkRows = (c.e1 - c.e0) * m.parts * (c.n1 - c.n0);
+    const at = chunkRows * before + (((e - c.e0) * m.parts + part) * (c.n1 - c.n0) + n - c.n0) * width;
+    if (at % 4 || (count * width) % 4) {
       throw new RangeError(`${m.dtype} rows of ${m.inner} values cannot be written at a 4-byte boundary: use dtype 'f32'`);
     }
-    device.queue.writeBuffer(c.buffer, at, stored as Uint8Array<ArrayBuffer>, r * bytes, count * bytes);
+    device.queue.writeBuffer(c.buffer, at, bytes as Uint8Array<ArrayBuffer>, r * width, count * width);
     r += count;
   }
 }
@@ -141,7 +185,7 @@ export function writeExpertRows(device: GPUDevice, m: ExpertMatrix, firstRow: nu
 const chunkName = (c: Omit<ExpertChunk, 'buffer'>): string => `experts ${c.e0}-${c.e1 - 1} cols ${c.n0}-${c.n1 - 1}`;
 
 /** The matrix of `w` on the GPU: uploaded from host arrays, or `w` itself. */
-export function toExpertMatrix(device: GPUDevice, w: ExpertWeights, shape: ExpertShape, dtype: WeightDType, label: string): ExpertMatrix {
+export function toExpertMatrix(device: GPUDevice, w: ExpertWeights, shape: ExpertShape, dtype: WeightStorage, label: string): ExpertMatrix {
   return isExpertMatrix(w) ? w : uploadExpertMatrix(device, w, shape, dtype, label);
 }
 

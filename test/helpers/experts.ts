@@ -10,7 +10,8 @@ import { type ExpertMatrix, uploadExpertMatrix } from '../../src/weights/matrix.
 import { referenceDown, referenceGateUp, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 import { poisoned, readF32, runKernels } from './gpu.js';
 import { Rng } from '../ref/rng.js';
-import { isQuant, type WeightDType } from '../../src/weights/format.js';
+import { isQuant, type WeightStorage } from '../../src/weights/format.js';
+import { MXFP4 } from '../../src/weights/formats/mxfp4.js';
 
 export interface Case {
   T: number;
@@ -18,7 +19,7 @@ export interface Case {
   k: number;
   H: number;
   I: number;
-  dtype: WeightDType;
+  dtype: WeightStorage;
   rows: BlockRows;
   ids: Uint32Array;
   /** The experts the matrices hold, in slot order (the slot table maps the rest to NONE). Default: all, in order. */
@@ -72,7 +73,8 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   const ysGot = await readF32(dev, ys, slots * H);
   const sortedGot = gemv ? Uint32Array.from({ length: slots }, (_, s) => s) : new Uint32Array((await readBuffers(dev, [sorted]))[0]);
   // Reference with the stored (f16-rounded, or quantized → dequantized) weights, to check the kernel's arithmetic.
-  const stored = (w: Float32Array, inner: number) => (dtype === 'f16' ? toF16(w) : isQuant(dtype) ? referenceQuantize(w, inner, dtype) : w);
+  const stored = (w: Float32Array, inner: number) =>
+    dtype === 'f16' ? toF16(w) : isQuant(dtype) ? referenceQuantize(w, inner, dtype) : dtype === 'mxfp4' ? MXFP4.unpack(MXFP4.pack(w, inner), inner) : w;
   const gu = stored(gateUpHost, H);
   const dn = stored(downHost, I);
   const hRef: number[] = [];
@@ -100,6 +102,6 @@ export function randomCase(rng: Rng, over: Partial<Case> = {}): Case {
   const T = over.T ?? rng.pick([1, 2, 7, 64]);
   const E = over.E ?? rng.pick([1, 4, 8, 32]);
   const k = over.k ?? Math.min(E, rng.pick([1, 2, 4, 8]));
-  const c = { T, E, k, H: rng.int(5, 70), I: rng.int(5, 70), dtype: 'f32' as WeightDType, rows: rng.pick([8, 16, 32] as const), ...over };
+  const c = { T, E, k, H: rng.int(5, 70), I: rng.int(5, 70), dtype: 'f32' as WeightStorage, rows: rng.pick([8, 16, 32] as const), ...over };
   return { ...c, ids: over.ids ?? Uint32Array.from({ length: T * k }, () => rng.int(0, E - 1)) };
 }

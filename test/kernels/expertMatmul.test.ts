@@ -92,6 +92,41 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       }
     });
 
+    it(`${path}: mxfp4 weights (gpt-oss's Hub experts) match the float64 reference on their exact values`, async () => {
+      const rng = new Rng(gemv ? 61 : 62);
+      const dim = () => 32 * rng.int(1, 5); // whole blocks of 32
+      for (let i = 0; i < 6; i++) {
+        const c = randomCase(rng, { dtype: 'mxfp4', H: dim(), I: dim() });
+        const err = await run(device, c, gemv, 60 + i);
+        expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+        expect(err.ys, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+      }
+      for (
+        const c of [
+          randomCase(rng, { T: 1, E: 8, k: 8, H: 64, I: 96, dtype: 'mxfp4' }), // one token, k = E
+          randomCase(rng, { T: 1, E: 4, k: 1, H: 160, I: 32, dtype: 'mxfp4' }), // one token, one expert
+          randomCase(rng, { T: 40, E: 8, k: 2, H: 32, I: 64, dtype: 'mxfp4', ids: new Uint32Array(80).fill(5) }), // all rows on one expert, 7 with none
+        ]
+      ) {
+        const err = await run(device, c, gemv, 66);
+        expect(err.h).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
+    it(`${path}: mxfp4 weights split over small bindings, by whole experts and by column ranges`, async () => {
+      const rng = new Rng(63);
+      // 8 KiB bindings. H 256, I 96: gate/up rows 136 B (30 columns a binding, 4 an expert), down rows
+      // 52 B (157 columns, 2 an expert). H 64, I 32: 3 experts of gate/up a binding, all 4 of down in one.
+      for (const [H, I, chunks] of [[256, 96, [16, 8]], [64, 32, [2, 1]]] as const) {
+        const c = randomCase(rng, { T: 7, E: 4, k: 2, H, I, dtype: 'mxfp4' });
+        const err = await run(tiny, c, gemv, 8);
+        expect(err.chunks).toEqual(chunks);
+        expect(err.h).toBeLessThanOrEqual(1e-5);
+        expect(err.ys).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
     it(`${path}: q8 and q4 weights split by column ranges over small bindings`, async () => {
       const rng = new Rng(27);
       // 8 KiB bindings, H 300 (10 groups), I 200 (7 groups). q8 rows: gate/up 340 B, down 240 B →

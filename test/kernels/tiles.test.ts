@@ -9,6 +9,10 @@ import { randomCase, runExperts as run } from '../helpers/experts.js';
 import { testDevice } from '../helpers/gpu.js';
 import { Rng } from '../ref/rng.js';
 
+/** Every storage; mxfp4 (the Hub's gpt-oss experts) only in whole blocks of 32 inputs. */
+const STORAGES = ['f32', 'f16', 'q8', 'q4', 'mxfp4'] as const;
+const blocks = (dtype: string, K: number) => (dtype === 'mxfp4' ? 32 * Math.ceil(K / 32) : K);
+
 let device: GPUDevice;
 let usual: GPUDevice; // created without f16Math
 let plain: GPUDevice; // neither subgroups nor f16
@@ -37,9 +41,9 @@ describe('tile candidates and the per-device trial', () => {
   it('indexed GEMV: every tile candidate of the per-device trial, on every storage', async () => {
     const rng = new Rng(28);
     for (const tiles of gemvCandidates(device)) {
-      for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {
+      for (const dtype of STORAGES) {
         // Columns not a multiple of any tile's, K not a multiple of 8 (f32/f16) or of a group (q8/q4).
-        const c = randomCase(rng, { T: 2, E: 8, k: 3, H: rng.pick([37, 70, 97]), I: rng.pick([13, 45, 66]), dtype });
+        const c = randomCase(rng, { T: 2, E: 8, k: 3, H: blocks(dtype, rng.pick([37, 70, 97])), I: blocks(dtype, rng.pick([13, 45, 66])), dtype });
         const err = await run(device, c, true, 50, tiles);
         const what = JSON.stringify({ tiles, ...c, ids: undefined });
         expect(err.h, what).toBeLessThanOrEqual(1e-5);
@@ -52,10 +56,11 @@ describe('tile candidates and the per-device trial', () => {
   for (const rows of [8, 16, 32] as const) {
     it(`grouped GEMM: every tile candidate of the per-device trial, on every storage, ${rows}-row tiles`, async () => {
       const rng = new Rng(30 + rows);
-      for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {
+      for (const dtype of STORAGES) {
         for (const tiles of gemmCandidates(device, rows, dtype)) {
           // K past several tiles and not a multiple of any, with one expert taking most rows.
-          const c = randomCase(rng, { T: rng.pick([9, 40]), E: 4, k: 2, H: rng.pick([70, 150]), I: rng.pick([45, 100]), dtype, rows });
+          const c = randomCase(rng, { T: rng.pick([9, 40]), E: 4, k: 2, H: blocks(dtype, rng.pick([70, 150])), I: blocks(dtype, rng.pick([45, 100])), dtype,
+            rows });
           const err = await run(device, c, false, 51, tiles);
           const what = JSON.stringify({ tiles, ...c, ids: undefined });
           // f16 tiles round each input and each product to f16 (relative 2^-11); the sums stay f32.

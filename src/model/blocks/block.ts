@@ -6,8 +6,9 @@ import type { Step } from '../../gpu/steps.js';
 import type { Dispatch, Workspace } from '../../gpu/workspace.js';
 import type { ExternalExperts } from '../../moe/backend.js';
 import type { RoutingBuffers } from '../../moe/router.js';
-import type { WeightFormat } from '../../weights/format.js';
+import type { CheckpointStorage, WeightFormat } from '../../weights/format.js';
 import type { ExpertMatrix, ExpertShape } from '../../weights/matrix.js';
+import type { Mxfp4Shape } from '../../weights/mxfp4Rows.js';
 
 /** One buffer of an attention block's KV cache, by the bytes one position takes in it. */
 export interface CacheBuffer {
@@ -50,10 +51,21 @@ export interface LoadContext {
   layer: number;
   /** Positions the KV caches hold. */
   contextLength: number;
-  /** An empty matrix on the GPU, in the storage the load gives its role. */
-  matrix(shape: ExpertShape, label: string, role: MatrixRole): ExpertMatrix;
+  /**
+   * An empty matrix on the GPU, in the storage the load gives its role, or in `storage`, the
+   * checkpoint's own (MXFP4 experts: 'mxfp4'), whatever the `dtype`.
+   */
+  matrix(shape: ExpertShape, label: string, role: MatrixRole, storage?: CheckpointStorage): ExpertMatrix;
   /** Rows of tensor `name` (of `shape`) into `m`, from its row `firstRow` (over [experts][parts][outputs]). */
   rows(name: string, shape: number[], m: ExpertMatrix, firstRow: number): void;
+  /**
+   * An [E, R, K] weight as the Hub stores it in MXFP4 (gpt-oss): tensors `blocks` [E, R, K/32, 16]
+   * and `scales` [E, R, K/32], both U8, into `m`, a matrix made with storage 'mxfp4' of E slots × R
+   * rows (parts · outputs) × K inputs. The bytes go to the GPU as the file has them; row r of an
+   * expert in the file lands at its matrix row rowOf(r), a permutation (default: the same row). For
+   * gpt-oss's gate_up_proj (row 2i gate i, 2i + 1 up i): rowOf = (r) => (r % 2) * I + (r >> 1).
+   */
+  mxfp4Rows(blocks: string, scales: string, shape: Mxfp4Shape, m: ExpertMatrix, rowOf?: (r: number) => number): void;
   /** Rows of tensor `name` to `sink`, as stored; a dtype `format` cannot take (and no decoder reads) is refused first. */
   sink(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void;
   /** A small tensor kept on the host as f32, at `out[at…]`. */
