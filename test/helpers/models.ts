@@ -9,7 +9,7 @@ import { readConfig } from '../../src/model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../../src/model/load.js';
 
 export const MODELS_DIR = 'test/fixtures/models';
-export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe'];
+export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe', 'deepseek_v2_lite', 'deepseek_v2', 'deepseek_v3'];
 export const DTYPE_MODELS = ['qwen3_moe_f16', 'olmoe_bf16'];
 
 export interface Golden {

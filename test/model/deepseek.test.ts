@@ -1,0 +1,107 @@
+// The DeepSeek-V2/V3 families' reading of config.json (MLA sizes, the softmax scale with YaRN's mscale,
+// dense and MoE layers, the routing each topk_method means) and the keys they refuse by name; their
+// tensors against the fixture checkpoints; the latent KV cache's size. Logits: test/model/decoder.test.ts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { capStorageBinding } from '../../src/gpu/limits.js';
+import { openCheckpoint } from '../../src/io/checkpoint.js';
+import { nodeDirSource } from '../../src/io/nodeSource.js';
+import { readConfig } from '../../src/model/families/registry.js';
+import { checkpointTensors } from '../../src/model/load.js';
+import { relativeError } from '../../src/moe/reference.js';
+import { testDevice } from '../helpers/gpu.js';
+import { fixtureDecoder, golden, modelDir } from '../helpers/models.js';
+
+const raw = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(modelDir(name), 'config.json'), 'utf8'));
+const mscale = (factor: number, m: number) => 0.1 * m * Math.log(factor) + 1;
+
+describe('DeepSeek configs', () => {
+  it('V2-Lite: q_proj, greedy routing, a dense first layer, ungated shared experts, YaRN in the softmax scale', () => {
+    const { family, config: c } = readConfig(raw('deepseek_v2_lite'));
+    expect(family.architecture).toBe('DeepseekV2ForCausalLM');
+    expect(c.mla).toEqual({ qLoraRank: undefined, kvLoraRank: 32, qkNopeHeadDim: 16, qkRopeHeadDim: 8, vHeadDim: 16, interleave: true });
+    expect(c.sparse).toEqual([false, true]);
+    expect(c.routing).toEqual({ routedScaling: 1 });
+    expect(c.normTopK).toBe(false);
+    expect(c.sharedIntermediate).toBe(2 * 16);
+    expect(c.denseIntermediate).toBe(48);
+    // 1/√(nope + rope) × mscale(factor, mscale_all_dim)²; cos and sin × mscale(mscale) / mscale(mscale_all_dim)
+    expect(c.attentionScale).toBeCloseTo(mscale(4, 0.707) ** 2 / Math.sqrt(24), 14);
+    expect(c.rope.attentionFactor).toBeCloseTo(mscale(4, 0.9) / mscale(4, 0.707), 14);
+    expect(c.rope.invFreq.length).toBe(4);
+  });
+
+  it('V2: q_lora_rank, group_limited_greedy ranks groups by their best expert; V3: noaux_tc', () => {
+    const v2 = readConfig(raw('deepseek_v2')).config;
+    expect(v2.mla!.qLoraRank).toBe(24);
+    expect(v2.routing).toEqual({ routedScaling: 3, nGroup: 4, topkGroup: 2, groupScore: 'max' });
+    expect(v2.attentionScale).toBeCloseTo(1 / Math.sqrt(24), 14);
+    const v3 = readConfig(raw('deepseek_v3')).config;
+    expect(v3.routing).toEqual({ scoring: 'sigmoid', routedScaling: 2.5, nGroup: 4, topkGroup: 2, groupScore: 'top2Sum' });
+    expect(v3.normTopK).toBe(true);
+    expect(v3.sparse).toEqual([false, true, true]);
+    expect(v3.mla!.interleave).toBe(true);
+    expect(readConfig({ ...raw('deepseek_v3'), rope_interleave: false }).config.mla!.interleave).toBe(false);
+  });
+
+  it('moe_layer_freq: MoE layers from first_k_dense_replace on, every freq-th (the original modeling code)', () => {
+    const c = readConfig({ ...raw('deepseek_v3'), num_hidden_layers: 6, moe_layer_freq: 2 }).config;
+    expect(c.sparse).toEqual([false, false, true, false, true, false]);
+  });
+
+  it('refuses by name what would change the arithmetic', () => {
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['deepseek_v2', { attention_bias: true }, /attention_bias true is not supported/],
+      ['deepseek_v2', { mlp_bias: true }, /mlp_bias true is not supported/],
+      ['deepseek_v2', { scoring_func: 'sigmoid' }, /scoring_func "sigmoid" is not supported/],
+      ['deepseek_v2', { norm_topk_prob: true }, /norm_topk_prob true is not supported/],
+      ['deepseek_v2', { topk_method: 'noaux_tc' }, /topk_method "noaux_tc" is not supported \(greedy, group_limited_greedy\)/],
+      ['deepseek_v2', { n_group: 3 }, /n_group must be a divisor of the 8 experts, got 3/],
+      ['deepseek_v2', { topk_group: 5 }, /topk_group must be an integer in 1…4, got 5/],
+      ['deepseek_v2', { topk_group: 1 }, /topk_group must be at least 2 groups to hold num_experts_per_tok 3, got 1/],
+      ['deepseek_v2', { routed_scaling_factor: 0 }, /routed_scaling_factor must be a positive number, got 0/],
+      ['deepseek_v2', { num_key_value_heads: 2 }, /num_key_value_heads 2 must equal num_attention_heads 4/],
+      ['deepseek_v2', { ep_size: 2 }, /ep_size 2 is not supported/],
+      ['deepseek_v3', { topk_method: 'greedy' }, /topk_method "greedy" is not supported/],
+      ['deepseek_v3', { scoring_func: 'softmax' }, /scoring_func "softmax" is not supported/],
+      ['deepseek_v3', { n_group: 8 }, /n_group 8 makes groups of fewer than 2 of the 8 experts/],
+      ['deepseek_v3', { rope_scaling: { type: 'yarn', mscale_all_dim: 1 } }, /needs rope_scaling.factor/],
+    ];
+    for (const [name, change, message] of cases) expect(() => readConfig({ ...raw(name), ...change }), JSON.stringify(change)).toThrow(message);
+  });
+});
+
+describe('DeepSeek checkpoints', () => {
+  it.each(['deepseek_v2_lite', 'deepseek_v2', 'deepseek_v3'])('%s: the family reads exactly the Hub tensors, with their shapes', async (name) => {
+    const ckpt = await openCheckpoint(nodeDirSource(modelDir(name)));
+    const { family, config } = readConfig(ckpt.config);
+    const want = checkpointTensors(family, config).map((t) => `${t.name} [${t.shape}]`).sort();
+    expect(want).toEqual([...ckpt.tensors.values()].map((t) => `${t.name} [${t.shape}]`).sort());
+  });
+
+  it('the KV cache holds the latent: (kv_lora_rank + qk_rope_head_dim) · 4 bytes a position and layer', async () => {
+    const device = await testDevice();
+    capStorageBinding(device, 16384);
+    // 160 bytes a position (full K/V would take heads · (nope + rope + v) · 4 = 640): 102 positions fit 16 KiB, 200 do not.
+    const ok = await fixtureDecoder(device, 'deepseek_v2_lite', { contextLength: 102, tune: false });
+    ok.destroy();
+    await expect(fixtureDecoder(device, 'deepseek_v2_lite', { contextLength: 200, tune: false })).rejects.toThrow(
+      /KV cache for 200 positions needs 32000 bytes per binding, over the storage binding limit 16384/,
+    );
+    device.destroy();
+  });
+
+  it('kv_b_proj split over bindings by heads (8 KiB bindings: 2 heads each) still gives the golden logits', async () => {
+    const device = await testDevice();
+    capStorageBinding(device, 8192);
+    const g = golden('deepseek_v3');
+    const decoder = await fixtureDecoder(device, 'deepseek_v3', { contextLength: 16, tune: false });
+    // Two calls: 7 rows of logits would not fit one 8 KiB binding.
+    const logits = new Float32Array([...await decoder.forward(g.tokens.slice(0, 4), 0, 'all'), ...await decoder.forward(g.tokens.slice(4), 4, 'all')]);
+    const V = g.logits[0].length;
+    g.logits.forEach((row, t) => expect(relativeError(logits.subarray(t * V, (t + 1) * V), row)).toBeLessThan(1e-4));
+    decoder.destroy();
+    device.destroy();
+  });
+});
