@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { activeBytesPerToken } from '../../src/bench/model.js';
 import { capStorageBinding } from '../../src/gpu/limits.js';
 import { openCheckpoint } from '../../src/io/checkpoint.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
@@ -43,6 +44,17 @@ describe('DeepSeek configs', () => {
     expect(v3.sparse).toEqual([false, true, true]);
     expect(v3.mla!.interleave).toBe(true);
     expect(readConfig({ ...raw('deepseek_v3'), rope_interleave: false }).config.mla!.interleave).toBe(false);
+  });
+
+  it('weight bytes a decode token reads, by hand (the benchmark floor)', () => {
+    const c = readConfig(raw('deepseek_v3')).config;
+    // MLA a layer: q_a/kv_a (32 + 32 + 8) rows × 64, q_b 4·24 rows × 32, kv_b 4·32 rows × 32, o 64 rows × 4·16,
+    // kv_a_layernorm 32 + q_a_layernorm 32 f32; + 2 norms of 64
+    const attention = (72 * 64 + 96 * 32 + 128 * 32 + 64 * 64 + 64 + 2 * 64) * 4;
+    // dense layer 0: router of one expert 64 + the MLP (I 48); MoE layers: router 8 × 64, 2 routed + 1 shared (I 16), no gate
+    const expert = (I: number) => 3 * 64 * I * 4;
+    const layers = 3 * attention + (64 * 4 + expert(48)) + 2 * (8 * 64 * 4 + 3 * expert(16));
+    expect(activeBytesPerToken(c, 'f32')).toBe(layers + 64 * 4 + 321 * 64 * 4);
   });
 
   it('moe_layer_freq: MoE layers from first_k_dense_replace on, every freq-th (the original modeling code)', () => {
