@@ -119,8 +119,12 @@ function validateRouting(c: ModelConfig, r: NonNullable<ModelConfig['routing']>)
   const topkGroup = r.topkGroup ?? nGroup;
   if (!Number.isInteger(nGroup) || nGroup < 1 || c.experts % nGroup) bad('n_group', `a divisor of the ${c.experts} experts`, nGroup);
   if (!Number.isInteger(topkGroup) || topkGroup < 1 || topkGroup > nGroup) bad('topk_group', `an integer in 1…${nGroup}`, topkGroup);
-  if ((topkGroup * c.experts) / nGroup < c.topK) bad('topk_group', `at least ${Math.ceil(c.topK / (c.experts / nGroup))} groups to hold num_experts_per_tok ${c.topK}`, topkGroup);
-  if (r.routedScaling !== undefined && !(r.routedScaling > 0 && Number.isFinite(r.routedScaling))) bad('routed_scaling_factor', 'a positive number', r.routedScaling);
+  if ((topkGroup * c.experts) / nGroup < c.topK) {
+    bad('topk_group', `at least ${Math.ceil(c.topK / (c.experts / nGroup))} groups to hold num_experts_per_tok ${c.topK}`, topkGroup);
+  }
+  if (r.routedScaling !== undefined && !(r.routedScaling > 0 && Number.isFinite(r.routedScaling))) {
+    bad('routed_scaling_factor', 'a positive number', r.routedScaling);
+  }
 }
 
 /** The routed experts' block of every MoE layer (all of one shape). */

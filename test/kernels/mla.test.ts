@@ -54,7 +54,8 @@ async function run(s: Shape, c: MlaCase & { kvBMatrix: ReturnType<typeof toExper
   // Without q_lora_rank the query is read out of a itself (its first heads·(nope + R) of each row).
   const [qBuf, qStride] = s.Q ? [ws.upload(q, 'q'), heads * (nope + R)] : [aBuf, A];
   await runKernels(device, () => [
-    mlaPrepKernel(ws, { ...d, Q: s.Q ?? heads * (nope + R), eps: c.eps }, { pos0: pos, a: aBuf, norms: bufs.norms, rope: bufs.rope, latent: bufs.latent, qa }, T),
+    mlaPrepKernel(ws, { ...d, Q: s.Q ?? heads * (nope + R), eps: c.eps }, { pos0: pos, a: aBuf, norms: bufs.norms, rope: bufs.rope, latent: bufs.latent, qa },
+      T),
     ...mlaQueryKernel(ws, { ...d, qStride }, { pos0: pos, q: qBuf, kvB: c.kvBMatrix, rope: bufs.rope, qc }, T),
     mlaAttentionKernel(ws, { ...d, scale: c.scale }, { pos0: pos, qc, latent: bufs.latent, lat }, T),
     ...mlaValueKernel(ws, d, { lat, kvB: c.kvBMatrix, out }, T),
@@ -75,7 +76,8 @@ async function check(rng: Rng, s: Shape): Promise<void> {
     const maxSeq = s.first + s.then;
     const Qa = s.Q ?? heads * (nope + R);
     const A = Qa + C + R;
-    const rope = ropeOf({ rope_theta: 500, rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 16, mscale: 0.9, mscale_all_dim: 0.6 } }, R);
+    const rope = ropeOf({ rope_theta: 500, rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 16, mscale: 0.9, mscale_all_dim: 0.6 } },
+      R);
     const table = ropeTable(maxSeq, rope);
     const kvBHost = rng.array(heads * (nope + V) * C, 1 / Math.sqrt(C));
     const stored = FORMATS[s.dtype].unpack(FORMATS[s.dtype].pack(kvBHost, C), C); // what the kernels read

@@ -41,7 +41,9 @@ export const mla = (s: MlaSpec): BlockLoader<AttentionBlock> => (ctx) => {
       `${ctx.label}: MLA needs qk_nope_head_dim ≤ ${MLA_LIMITS.nope} and kv_lora_rank + qk_rope_head_dim ≤ ${MLA_LIMITS.latent}, got ${nope} and ${C + R}`,
     );
   }
-  if (s.rope.invFreq.length * 2 !== R) throw new RangeError(`${ctx.label}: the rotary embedding turns ${s.rope.invFreq.length} pairs, the rope part has ${R / 2}`);
+  if (s.rope.invFreq.length * 2 !== R) {
+    throw new RangeError(`${ctx.label}: the rotary embedding turns ${s.rope.invFreq.length} pairs, the rope part has ${R / 2}`);
+  }
   const qRows = heads * (nope + R);
   const Q = qLoraRank ?? qRows;
   // q (or its latent) and kv_a's rows in one matrix, so one GEMM projects both.

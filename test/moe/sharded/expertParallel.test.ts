@@ -40,8 +40,8 @@ describe('expert-parallel scheduler', () => {
     ['mixtral', 'a placement map (GPU + CPU)', { workers: ['gpu', 'cpu'], placement: [[7, 0, 2], [1, 3, 4, 5, 6]] }],
     ['qwen2_moe', '2 GPU workers (shared expert, dense layers)', { workers: 2 }],
     ['qwen2_moe', 'all experts on the CPU', { workers: 0, gpuExpertBudgetBytes: 0, cpuWorkers: 2 }],
-    ['deepseek_v3', 'half the experts on a CPU worker (MLA, selection bias, ungated shared experts)',
-      { workers: 1, gpuExpertBudgetBytes: 4 * 2 * EXPERT_BYTES }],
+    ['deepseek_v3', 'half the experts on a CPU worker (MLA, selection bias, ungated shared experts)', { workers: 1,
+      gpuExpertBudgetBytes: 4 * 2 * EXPERT_BYTES }],
   ];
   it.each(configs)('%s, %s: logits of every position as the fused path', async (name, _, o) => {
     const g = golden(name);
