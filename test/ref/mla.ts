@@ -2,14 +2,9 @@
 // it, in the straightforward (not weight-absorbed) form: every position's keys and values made whole
 // from its compressed kv, so a check against it also checks the absorption the kernels do.
 
-export interface MlaCase {
-  heads: number;
-  /** kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim, v_head_dim */
-  C: number;
-  R: number;
-  nope: number;
-  V: number;
-  interleave: boolean;
+import type { MlaDims } from '../../src/kernels/mla.js';
+
+export interface MlaCase extends MlaDims {
   scale: number;
   eps: number;
   /** [heads · (nope + V), C]: per head its key rows, then its value rows */
