@@ -17,7 +17,67 @@ import { fixtureDecoder, golden, modelDir } from '../helpers/models.js';
 const raw = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(modelDir(name), 'config.json'), 'utf8'));
 const mscale = (factor: number, m: number) => 0.1 * m * Math.log(factor) + 1;
 
+/** DeepSeek-V2-Lite's config.json as its Hub repo has it. */
+const V2_LITE = {
+  architectures: ['DeepseekV2ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  auto_map: { AutoConfig: 'configuration_deepseek.DeepseekV2Config', AutoModelForCausalLM: 'modeling_deepseek.DeepseekV2ForCausalLM' },
+  aux_loss_alpha: 0.001,
+  bos_token_id: 100000,
+  eos_token_id: 100001,
+  first_k_dense_replace: 1,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  initializer_range: 0.02,
+  intermediate_size: 10944,
+  kv_lora_rank: 512,
+  max_position_embeddings: 163840,
+  model_type: 'deepseek_v2',
+  moe_intermediate_size: 1408,
+  moe_layer_freq: 1,
+  n_group: 1,
+  n_routed_experts: 64,
+  n_shared_experts: 2,
+  norm_topk_prob: false,
+  num_attention_heads: 16,
+  num_experts_per_tok: 6,
+  num_hidden_layers: 27,
+  num_key_value_heads: 16,
+  pretraining_tp: 1,
+  q_lora_rank: null,
+  qk_nope_head_dim: 128,
+  qk_rope_head_dim: 64,
+  rms_norm_eps: 1e-6,
+  rope_scaling: { beta_fast: 32, beta_slow: 1, factor: 40, mscale: 0.707, mscale_all_dim: 0.707, original_max_position_embeddings: 4096, type: 'yarn' },
+  rope_theta: 10000,
+  routed_scaling_factor: 1.0,
+  scoring_func: 'softmax',
+  seq_aux: true,
+  tie_word_embeddings: false,
+  topk_group: 1,
+  topk_method: 'greedy',
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.33.1',
+  use_cache: true,
+  v_head_dim: 128,
+  vocab_size: 102400,
+};
+
 describe('DeepSeek configs', () => {
+  it('the Hub\'s DeepSeek-V2-Lite config, and as newer transformers write it back (rope_parameters, head_dim)', () => {
+    const c = readConfig(V2_LITE).config;
+    expect(c.mla).toEqual({ qLoraRank: undefined, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128, interleave: true });
+    expect(c.sparse.filter(Boolean).length).toBe(26);
+    expect(c.sharedIntermediate).toBe(2816);
+    expect(c.attentionScale).toBeCloseTo(mscale(40, 0.707) ** 2 / Math.sqrt(192), 14);
+    expect(c.rope.attentionFactor).toBe(1);
+    const { rope_scaling, ...rest } = V2_LITE;
+    const rewritten = { ...rest, head_dim: 64, mlp_bias: false, rope_parameters: { ...rope_scaling, rope_type: 'yarn', rope_theta: 10000 } };
+    const c5 = readConfig(rewritten).config;
+    expect([c5.attentionScale, c5.rope]).toEqual([c.attentionScale, c.rope]);
+  });
+
   it('V2-Lite: q_proj, greedy routing, a dense first layer, ungated shared experts, YaRN in the softmax scale', () => {
     const { family, config: c } = readConfig(raw('deepseek_v2_lite'));
     expect(family.architecture).toBe('DeepseekV2ForCausalLM');
