@@ -27,7 +27,7 @@ export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
 export { ModelLoadError } from './model/load.js';
 export { Sampler, type SamplingOptions } from './model/sampling.js';
-export { type ChatMessage, TextTokenizer } from './model/tokenizer.js';
+export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer } from './model/tokenizer.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';
 export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { runMoE, type MoEResult } from './moe/run.js';

@@ -75,8 +75,11 @@ const KEYS: Partial<Record<keyof ModelConfig, string>> = {
   logitsScale: '1 / logits_scaling',
 };
 
+/** The config.json key (or keys, across families) a field comes from. */
+export const configKey = (field: keyof ModelConfig): string => KEYS[field] ?? field;
+
 function fail(c: ModelConfig, field: keyof ModelConfig, expected: string): never {
-  throw new ModelConfigError(`webmoe: ${where(c.family)}: ${KEYS[field] ?? field} must be ${expected}, got ${String(c[field])}`);
+  throw new ModelConfigError(`webmoe: ${where(c.family)}: ${configKey(field)} must be ${expected}, got ${String(c[field])}`);
 }
 
 function int(c: ModelConfig, field: keyof ModelConfig, min: number, max = Number.MAX_SAFE_INTEGER): void {

@@ -1,7 +1,7 @@
 // Loads a checkpoint's weights into a Decoder: the family names each layer's blocks, which declare
-// their tensors; every name and shape is checked before anything is uploaded, then the shards are
-// streamed once, piece by piece, straight into GPU buffers (per-expert Hub tensors land in their slot
-// of the stacked expert matrices on the way).
+// their tensors; every name and shape is checked before anything is uploaded, and every tensor of the
+// checkpoint must be one of them. Then the shards are streamed once, piece by piece, straight into
+// GPU buffers (per-expert Hub tensors land in their slot of the stacked expert matrices on the way).
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
 import { checkDecodable, decodeToF32 } from '../io/dtype.js';
 import { uploadBuffer } from '../gpu/workspace.js';
@@ -12,7 +12,7 @@ import { canStore, storedRows } from '../weights/convert.js';
 import { FORMATS, isQuant, type WeightDType, type WeightFormat } from '../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
 import type { AttentionBlock, LoadContext, MLPBlock } from './blocks/block.js';
-import type { ModelConfig } from './config.js';
+import { configKey, type ModelConfig } from './config.js';
 import { Decoder } from './decoder.js';
 import type { Family } from './families/family.js';
 
@@ -72,6 +72,31 @@ class Wants {
   host(name: string, shape: number[], out: Float32Array, at = 0): void {
     const width = shape[shape.length - 1];
     this.add(name, shape, (r, rows) => out.set(decodeToF32(rows.bytes, rows.dtype, name), at + r * width));
+  }
+
+  /**
+   * Every tensor of the checkpoint is read: one no block declared would be silently dropped from the
+   * arithmetic (a layer or expert beyond the config's count, lm_head beside tied embeddings, a bias
+   * the config turns off).
+   */
+  checkAllRead(c: ModelConfig, lmHead: string): void {
+    const unread = [...this.ckpt.tensors.values()].filter((t) => !this.sinks.has(t.name));
+    if (!unread.length) return;
+    const config = `config.json (${this.family})`;
+    for (const { name, file } of unread) {
+      const tensor = `the checkpoint has ${name} (${file})`;
+      if (name === lmHead && c.tieEmbeddings) {
+        throw new ModelLoadError(`webmoe: ${tensor}, but ${config} has tie_word_embeddings true: expected no ${lmHead}, or tie_word_embeddings false`);
+      }
+      const layer = Number(/(?:^|\.)layers\.(\d+)\./.exec(name)?.[1] ?? -1);
+      if (layer >= c.layers) throw new ModelLoadError(`webmoe: ${tensor} of layer ${layer}, but ${config} has ${configKey('layers')} ${c.layers}`);
+      const expert = Number(/\.experts\.(\d+)\./.exec(name)?.[1] ?? -1);
+      if (expert >= c.experts) throw new ModelLoadError(`webmoe: ${tensor} of expert ${expert}, but ${config} has ${configKey('experts')} ${c.experts}`);
+    }
+    const more = unread.length > 5 ? ` and ${unread.length - 5} more` : '';
+    throw new ModelLoadError(
+      `webmoe: the checkpoint has tensors the ${this.family} config does not read: ${unread.slice(0, 5).map((t) => `${t.name} (${t.file})`).join(', ')}${more}`,
+    );
   }
 
   checkComplete(): void {
@@ -170,6 +195,7 @@ export async function loadDecoder(
   try {
     const model = declare(family, c, ctx);
     wants.checkComplete();
+    wants.checkAllRead(c, family.tensors.lmHead);
 
     await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
     if (o.tune ?? true) {

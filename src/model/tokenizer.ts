@@ -4,8 +4,29 @@ import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | string;
-  content: string;
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
+  /** null in an assistant message that only calls tools (DeepSeek-V3's template tests `content is none`) */
+  content: string | null;
+  /** An assistant's calls, in the OpenAI/transformers shape; arguments as the template expects them. */
+  tool_calls?: { type?: 'function'; id?: string; function: { name: string; arguments: string | Record<string, unknown> } }[];
+  /** A tool message's call id and tool name, for templates that print them. */
+  tool_call_id?: string;
+  name?: string;
+}
+
+/** A tool the model may call, as transformers passes `tools` to a chat template (a JSON schema). */
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+export interface ChatTemplateOptions {
+  /** End with the assistant turn's header (default true). */
+  addGenerationPrompt?: boolean;
+  /** The tools, given to the template as `tools` where it supports them. */
+  tools?: ChatTool[];
+  /** More template variables, as apply_chat_template's keyword arguments (enable_thinking, reasoning_effort, …). */
+  variables?: Record<string, unknown>;
 }
 
 /** Incremental detokenizer: push(id) returns the text that token completes, flush() the rest. */
@@ -31,6 +52,16 @@ function tokenText(value: unknown): string | undefined {
   return typeof content === 'string' ? content : undefined;
 }
 
+/**
+ * Whether encode() adds BOS / EOS when tokenizer_config's class is Llama's: transformers'
+ * LlamaTokenizerFast replaces tokenizer.json's post-processor by add_bos_token (default true) and
+ * add_eos_token (default false). DeepSeek-V2/V3's tokenizer.json adds nothing; their config adds BOS.
+ */
+function llamaSpecials(config: Record<string, unknown>): { bos: boolean; eos: boolean } | undefined {
+  if (config.tokenizer_class !== 'LlamaTokenizer' && config.tokenizer_class !== 'LlamaTokenizerFast') return undefined;
+  return { bos: config.add_bos_token !== false, eos: config.add_eos_token === true };
+}
+
 /** chat_template.jinja when the repo has one, else tokenizer_config's template (or its 'default' one of a list). */
 function templateSource(config: Record<string, unknown>, chatTemplate?: string): string | undefined {
   if (chatTemplate !== undefined) return chatTemplate;
@@ -49,6 +80,7 @@ export class TextTokenizer {
   readonly bosId?: number;
   readonly hasChatTemplate: boolean;
   private readonly eosId?: number;
+  private readonly llamaSpecials?: { bos: boolean; eos: boolean };
   private readonly templateTokens: Record<string, string> = {};
   private readonly source?: string;
   private template?: Template;
@@ -68,6 +100,10 @@ export class TextTokenizer {
     // Off unless asked for, as in transformers ≥ 4.45; the library's default (on) turns " ." into "."
     // and breaks both round trips and streaming.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
+    this.llamaSpecials = llamaSpecials(config);
+    for (const [add, id, key] of [[this.llamaSpecials?.bos, this.bosId, 'bos'], [this.llamaSpecials?.eos, this.eosId, 'eos']] as const) {
+      if (add && id === undefined) throw new Error(`webmoe: tokenizer_config.json has add_${key}_token but no ${key}_token in the vocabulary`);
+    }
   }
 
   /**
@@ -93,7 +129,12 @@ export class TextTokenizer {
 
   /** Ids of a plain prompt, with the special tokens (BOS) the post-processor adds, as HF `tokenizer(text)`. */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+    const add = options.addSpecialTokens ?? true;
+    const llama = this.llamaSpecials;
+    if (!llama) return this.tokenizer.encode(text, { add_special_tokens: add }).ids;
+    const ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    if (!add) return ids;
+    return [...(llama.bos ? [this.bosId!] : []), ...ids, ...(llama.eos ? [this.eosId!] : [])];
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
@@ -109,11 +150,18 @@ export class TextTokenizer {
    * Renders the chat template (with the generation prompt unless `addGenerationPrompt` is false)
    * and encodes it without the post-processor's special tokens, as transformers' apply_chat_template.
    */
-  applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): { text: string; ids: number[] } {
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): { text: string; ids: number[] } {
     const template = this.compiled();
     let text: string;
     try {
-      text = template.render({ ...this.templateTokens, messages, add_generation_prompt: options.addGenerationPrompt ?? true });
+      text = template.render({
+        ...this.templateTokens,
+        ...options.variables,
+        messages,
+        // Absent, not empty, without tools: templates test `if tools`, and some `tools is not none`.
+        ...(options.tools && { tools: options.tools }),
+        add_generation_prompt: options.addGenerationPrompt ?? true,
+      });
     } catch (e) {
       throw new ChatTemplateError(`webmoe: the chat template failed to render: ${reason(e)}`, { cause: e });
     }

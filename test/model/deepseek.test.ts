@@ -124,19 +124,19 @@ describe('DeepSeek configs', () => {
 
   it('refuses by name what would change the arithmetic', () => {
     const cases: [string, Record<string, unknown>, RegExp][] = [
-      ['deepseek_v2', { attention_bias: true }, /attention_bias true is not supported/],
-      ['deepseek_v2', { mlp_bias: true }, /mlp_bias true is not supported/],
-      ['deepseek_v2', { scoring_func: 'sigmoid' }, /scoring_func "sigmoid" is not supported/],
-      ['deepseek_v2', { norm_topk_prob: true }, /norm_topk_prob true is not supported/],
-      ['deepseek_v2', { topk_method: 'noaux_tc' }, /topk_method "noaux_tc" is not supported \(greedy, group_limited_greedy\)/],
+      ['deepseek_v2', { attention_bias: true }, /attention_bias true is not supported \(expected false\)/],
+      ['deepseek_v2', { mlp_bias: true }, /mlp_bias true is not supported \(expected false\)/],
+      ['deepseek_v2', { scoring_func: 'sigmoid' }, /scoring_func "sigmoid" is not supported \(expected "softmax"\)/],
+      ['deepseek_v2', { norm_topk_prob: true }, /norm_topk_prob true is not supported \(expected false\)/],
+      ['deepseek_v2', { topk_method: 'noaux_tc' }, /topk_method "noaux_tc" is not supported \(expected "greedy" or "group_limited_greedy"\)/],
       ['deepseek_v2', { n_group: 3 }, /n_group must be a divisor of the 8 experts, got 3/],
       ['deepseek_v2', { topk_group: 5 }, /topk_group must be an integer in 1…4, got 5/],
       ['deepseek_v2', { topk_group: 1 }, /topk_group must be at least 2 groups to hold num_experts_per_tok 3, got 1/],
       ['deepseek_v2', { routed_scaling_factor: 0 }, /routed_scaling_factor must be a positive number, got 0/],
       ['deepseek_v2', { num_key_value_heads: 2 }, /num_key_value_heads 2 must equal num_attention_heads 4/],
-      ['deepseek_v2', { ep_size: 2 }, /ep_size 2 is not supported/],
-      ['deepseek_v3', { topk_method: 'greedy' }, /topk_method "greedy" is not supported/],
-      ['deepseek_v3', { scoring_func: 'softmax' }, /scoring_func "softmax" is not supported/],
+      ['deepseek_v2', { ep_size: 2 }, /ep_size 2 is not supported \(expected 1\)/],
+      ['deepseek_v3', { topk_method: 'greedy' }, /topk_method "greedy" is not supported \(expected "noaux_tc"\)/],
+      ['deepseek_v3', { scoring_func: 'softmax' }, /scoring_func "softmax" is not supported \(expected "sigmoid"\)/],
       ['deepseek_v3', { n_group: 8 }, /n_group 8 makes groups of fewer than 2 of the 8 experts/],
       ['deepseek_v3', { rope_scaling: { type: 'yarn', mscale_all_dim: 1 } }, /needs rope_scaling.factor/],
     ];

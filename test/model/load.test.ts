@@ -130,3 +130,75 @@ describe('model loading', () => {
     again.destroy();
   });
 });
+
+describe('every checkpoint tensor is read, or the load is refused by name', () => {
+  let device: GPUDevice;
+  beforeAll(async () => {
+    device = await testDevice();
+  });
+  afterAll(() => device.destroy());
+
+  it('names tie_word_embeddings against a checkpoint with lm_head.weight, and a missing lm_head when not tied', async () => {
+    await expect(load(device, { ...fixtureConfig('mixtral'), tie_word_embeddings: true }, await fixtureTensors('mixtral'))).rejects.toThrow(
+      'webmoe: the checkpoint has lm_head.weight (model.safetensors), but config.json (mixtral) has tie_word_embeddings true: expected no lm_head.weight, or tie_word_embeddings false',
+    );
+    await expect(load(device, { ...fixtureConfig('granitemoe'), tie_word_embeddings: false }, await fixtureTensors('granitemoe'))).rejects.toThrow(
+      /lacks tensors the granitemoe config needs: lm_head\.weight$/,
+    );
+  });
+
+  it('names a layer or an expert beyond the config\'s counts', async () => {
+    const config = fixtureConfig('mixtral');
+    const tensors = await fixtureTensors('mixtral');
+    await expect(load(device, { ...config, num_hidden_layers: 1 }, tensors)).rejects.toThrow(
+      /^webmoe: the checkpoint has model\.layers\.1\.\S+ \(model\.safetensors\) of layer 1, but config\.json \(mixtral\) has num_hidden_layers 1$/,
+    );
+    const norm = tensors['model.layers.1.input_layernorm.weight'];
+    await expect(load(device, config, { ...tensors, 'model.layers.2.input_layernorm.weight': norm })).rejects.toThrow(
+      'webmoe: the checkpoint has model.layers.2.input_layernorm.weight (model.safetensors) of layer 2, but config.json (mixtral) has num_hidden_layers 2',
+    );
+    const w1 = tensors['model.layers.1.block_sparse_moe.experts.7.w1.weight'];
+    await expect(load(device, config, { ...tensors, 'model.layers.1.block_sparse_moe.experts.8.w1.weight': w1 })).rejects.toThrow(
+      'webmoe: the checkpoint has model.layers.1.block_sparse_moe.experts.8.w1.weight (model.safetensors) of expert 8, but config.json (mixtral) has num_experts / num_local_experts 8',
+    );
+    // Fewer experts in the config: the router's rows, or Granite's stacked experts, are the wrong shape.
+    await expect(load(device, { ...config, num_local_experts: 7 }, tensors)).rejects.toThrow(
+      'webmoe: tensor model.layers.0.block_sparse_moe.gate.weight in model.safetensors has shape [8,64], mixtral config expects [7,64]',
+    );
+    await expect(load(device, { ...fixtureConfig('granitemoe'), num_local_experts: 4 }, await fixtureTensors('granitemoe'))).rejects.toThrow(
+      /block_sparse_moe\.router\.layer\.weight in model\.safetensors has shape \[5,64\], granitemoe config expects \[4,64\]/,
+    );
+  });
+
+  it('names tensors no block reads (an expert of a dense layer, a buffer the family does not use)', async () => {
+    const config = fixtureConfig('qwen2_moe');
+    const tensors = await fixtureTensors('qwen2_moe');
+    // qwen2_moe's layer 3 is dense (mlp_only_layers): expert tensors there are not its arithmetic.
+    const expert = tensors['model.layers.1.mlp.experts.0.up_proj.weight'];
+    const inv = { dtype: 'F32' as const, shape: [12], data: new Uint8Array(48).fill(7) };
+    await expect(
+      load(device, config, { ...tensors, 'model.layers.3.mlp.experts.0.up_proj.weight': expert, 'model.layers.0.self_attn.rotary_emb.inv_freq': inv }),
+    )
+      .rejects.toThrow(
+        'webmoe: the checkpoint has tensors the qwen2_moe config does not read: model.layers.3.mlp.experts.0.up_proj.weight (model.safetensors), model.layers.0.self_attn.rotary_emb.inv_freq (model.safetensors)',
+      );
+  });
+
+  it('qwen2_moe: qkv_bias false reads no q/k/v biases, and equals zero biases', async () => {
+    const config = fixtureConfig('qwen2_moe');
+    const tensors = await fixtureTensors('qwen2_moe');
+    await expect(load(device, { ...config, qkv_bias: false }, tensors)).rejects.toThrow(
+      /the checkpoint has tensors the qwen2_moe config does not read: model\.layers\.0\.self_attn\.[qkv]_proj\.bias/,
+    );
+    const isBias = (n: string) => /self_attn\.[qkv]_proj\.bias$/.test(n);
+    const zeroed = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, isBias(n) ? { ...t, data: new Uint8Array(t.data.length) } : t]));
+    const without = Object.fromEntries(Object.entries(tensors).filter(([n]) => !isBias(n)));
+    const { tokens } = golden('qwen2_moe');
+    const zero = await load(device, config, zeroed);
+    const none = await load(device, { ...config, qkv_bias: false }, without);
+    const [a, b] = [await zero.forward(tokens, 0, 'all'), await none.forward(tokens, 0, 'all')];
+    zero.destroy();
+    none.destroy();
+    expect(relativeError(b, a)).toBeLessThan(1e-6);
+  });
+});

@@ -13,8 +13,39 @@ export function field<T>(raw: Raw, key: string, type: 'number' | 'boolean' | 'ob
   return v as T;
 }
 
+/**
+ * A key whose other values change the arithmetic in a way webmoe does not compute: refused by name
+ * unless absent or `ok`, never ignored.
+ */
+export function refuseUnless(raw: Raw, key: string, expected: string, ok: (v: unknown) => boolean): void {
+  const v = raw[key];
+  if (v !== undefined && !ok(v)) {
+    throw new ModelConfigError(`webmoe: config.json (${String(raw.model_type)}): ${key} ${JSON.stringify(v)} is not supported (expected ${expected})`);
+  }
+}
+
+/**
+ * A quantization_config is refused unless the family loads its quant_method (`accepted`): its tensors
+ * are not the plain floats the blocks read. webmoe quantizes F32/F16/BF16 weights itself (dtype q8/q4).
+ */
+export function checkQuantization(raw: Raw, accepted: readonly string[] = []): void {
+  const q = raw.quantization_config;
+  if (q == null) return;
+  const method = (q as { quant_method?: unknown }).quant_method;
+  if (typeof method === 'string' && accepted.includes(method)) return;
+  const supported = accepted.length ? `supported: ${accepted.join(', ')}` : 'expected F32, F16 or BF16 weights; dtype q8/q4 quantizes them while loading';
+  throw new ModelConfigError(
+    `webmoe: config.json (${String(raw.model_type)}): quantization_config ${JSON.stringify(method ?? q)} is not supported (${supported})`,
+  );
+}
+
+/** Attention with biases on q, k, v and o (OLMoE, Qwen3-MoE, GraniteMoE's attention_bias): no o_proj bias yet. */
+export const refuseAttentionBias = (raw: Raw) => refuseUnless(raw, 'attention_bias', 'false', (v) => v === false);
+
 /** What every family reads the same way; `moe` names its expert count and expert intermediate size keys. */
 export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate: string }): ModelConfig {
+  // The MLPs compute SiLU (transformers' ACT2FN: "swish" is the same function).
+  refuseUnless(raw, 'hidden_act', '"silu"', (v) => v === 'silu' || v === 'swish');
   const hidden = field<number>(raw, 'hidden_size', 'number');
   const heads = field<number>(raw, 'num_attention_heads', 'number');
   const layers = field<number>(raw, 'num_hidden_layers', 'number');

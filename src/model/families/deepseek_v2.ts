@@ -7,7 +7,7 @@
 import { mla } from '../blocks/mla.js';
 import { type ModelConfig, ModelConfigError } from '../config.js';
 import { yarnMscale } from '../rope.js';
-import { commonConfig, denseMlp, field, HF_TENSORS, layerPrefix, moeMlp, projectionExperts, projections } from './common.js';
+import { commonConfig, denseMlp, field, HF_TENSORS, layerPrefix, moeMlp, projectionExperts, projections, refuseAttentionBias, refuseUnless } from './common.js';
 import type { Family, LayerSpec, Raw } from './family.js';
 
 /** A ModelConfigError about this config.json. */
@@ -15,16 +15,13 @@ export const refuse = (raw: Raw, what: string): never => {
   throw new ModelConfigError(`webmoe: config.json (${String(raw.model_type)}): ${what}`);
 };
 
-/** A key whose value must be one of `allowed` (or absent): anything else would change the arithmetic. */
-export function only(raw: Raw, key: string, allowed: unknown[], why: string): void {
-  if (raw[key] !== undefined && !allowed.includes(raw[key])) refuse(raw, `${key} ${JSON.stringify(raw[key])} is not supported (${why})`);
-}
-
 /** The sizes, MLA and layer kinds DeepSeek-V2 and V3 read alike, with transformers' defaults. */
 export function deepseekConfig(raw: Raw, defaults: { firstDense: number; shared: number }): ModelConfig {
-  only(raw, 'attention_bias', [false], 'q_a/kv_a/o projection biases are not computed');
-  only(raw, 'ep_size', [1], 'expert parallelism of the original code; webmoe places experts with its workers option');
-  only(raw, 'pretraining_tp', [1], 'transformers ignores it');
+  refuseAttentionBias(raw); // biases on q_a_proj, kv_a_proj_with_mqa and o_proj: not computed
+  // The original code's expert parallelism (webmoe places experts with its workers option), and a
+  // tensor-parallel rank transformers' DeepSeek code never reads: the releases have 1.
+  refuseUnless(raw, 'ep_size', '1', (v) => v === 1);
+  refuseUnless(raw, 'pretraining_tp', '1', (v) => v === 1);
   const qkRope = field<number>(raw, 'qk_rope_head_dim', 'number', 64);
   const qkNope = field<number>(raw, 'qk_nope_head_dim', 'number', 128);
   // head_dim is the rope part's, as transformers sets it: the rotary table is qk_rope_head_dim wide.
@@ -97,15 +94,14 @@ export const deepseekV2: Family = {
   architecture: 'DeepseekV2ForCausalLM',
   tensors: HF_TENSORS,
   config: (raw) => {
-    only(raw, 'mlp_bias', [false], 'MLP biases are not computed');
-    only(raw, 'scoring_func', ['softmax'], 'DeepSeek-V2 routes by softmax');
+    refuseUnless(raw, 'mlp_bias', 'false', (v) => v === false);
+    refuseUnless(raw, 'scoring_func', '"softmax"', (v) => v === 'softmax');
     // transformers' DeepseekV2Moe never renormalises (the original code did, and then skipped the scaling).
-    only(raw, 'norm_topk_prob', [false], 'DeepSeek-V2 weights are not renormalised');
+    refuseUnless(raw, 'norm_topk_prob', 'false', (v) => v === false);
     const c = deepseekConfig(raw, { firstDense: 0, shared: 2 });
     const routedScaling = field<number>(raw, 'routed_scaling_factor', 'number', 1);
-    const method = raw.topk_method ?? 'greedy';
-    if (method === 'greedy') return { ...c, routing: { routedScaling } };
-    if (method !== 'group_limited_greedy') refuse(raw, `topk_method ${JSON.stringify(method)} is not supported (greedy, group_limited_greedy)`);
+    refuseUnless(raw, 'topk_method', '"greedy" or "group_limited_greedy"', (v) => v === 'greedy' || v === 'group_limited_greedy');
+    if (raw.topk_method !== 'group_limited_greedy') return { ...c, routing: { routedScaling } };
     const nGroup = field<number>(raw, 'n_group', 'number');
     return { ...c, routing: { routedScaling, nGroup, topkGroup: field<number>(raw, 'topk_group', 'number'), groupScore: 'max' } };
   },

@@ -3,8 +3,8 @@
 // only, + e_score_correction_bias; n_group groups ranked by the sum of their two best biased scores,
 // topk_group kept; top-k; weights the unbiased scores, renormalised iff norm_topk_prob, ×
 // routed_scaling_factor.
-import { field, HF_TENSORS } from './common.js';
-import { deepseekConfig, deepseekLayer, only, refuse } from './deepseek_v2.js';
+import { field, HF_TENSORS, refuseUnless } from './common.js';
+import { deepseekConfig, deepseekLayer, refuse } from './deepseek_v2.js';
 import type { Family } from './family.js';
 
 export const deepseekV3: Family = {
@@ -12,8 +12,9 @@ export const deepseekV3: Family = {
   architecture: 'DeepseekV3ForCausalLM',
   tensors: HF_TENSORS,
   config: (raw) => {
-    only(raw, 'topk_method', ['noaux_tc'], 'DeepSeek-V3 routes by noaux_tc');
-    only(raw, 'scoring_func', ['sigmoid'], 'DeepSeek-V3 scores by sigmoid');
+    // transformers' DeepseekV3TopkRouter computes noaux_tc whatever they say: anything else is refused.
+    refuseUnless(raw, 'topk_method', '"noaux_tc"', (v) => v === 'noaux_tc');
+    refuseUnless(raw, 'scoring_func', '"sigmoid"', (v) => v === 'sigmoid');
     const c = deepseekConfig(raw, { firstDense: 3, shared: 1 });
     const nGroup = field<number>(raw, 'n_group', 'number', 8);
     if (c.experts < 2 * nGroup) refuse(raw, `n_group ${nGroup} makes groups of fewer than 2 of the ${c.experts} experts: no two best to sum`);

@@ -17,6 +17,11 @@ export interface LayerSpec {
 export interface Family {
   modelType: string;
   architecture: string;
+  /**
+   * The quant_method values of a quantization_config whose tensors the family loads; any other
+   * quantization_config is refused (checkQuantization in common.ts).
+   */
+  quantMethods?: readonly string[];
   /** config.json → the model's settings (readConfig validates them). */
   config(raw: Raw): ModelConfig;
   /** The blocks of layer l, with their tensors' names. */

@@ -1,4 +1,4 @@
-// Qwen2-MoE (Qwen2MoeForCausalLM): q/k/v bias; softmax → top-k, renormalised iff norm_topk_prob; a
+// Qwen2-MoE (Qwen2MoeForCausalLM): q/k/v bias (unless qkv_bias is false); softmax → top-k, renormalised iff norm_topk_prob; a
 // shared expert scaled by sigmoid(shared_expert_gate · x) in every MoE layer; dense layers where
 // decoder_sparse_step / mlp_only_layers say.
 import { commonConfig, denseMlp, field, HF_TENSORS, layerPrefix, llamaLayer, moeMlp, projectionExperts, projections, sparseLayersOf } from './common.js';
@@ -9,7 +9,8 @@ export const qwen2Moe: Family = {
   architecture: 'Qwen2MoeForCausalLM',
   tensors: HF_TENSORS,
   config: (raw) => {
-    const c = { ...commonConfig(raw, { experts: 'num_experts', intermediate: 'moe_intermediate_size' }), qkvBias: true };
+    const c = { ...commonConfig(raw, { experts: 'num_experts', intermediate: 'moe_intermediate_size' }),
+      qkvBias: field<boolean>(raw, 'qkv_bias', 'boolean', true) };
     return {
       ...c,
       sparse: sparseLayersOf(raw, c),

@@ -1,6 +1,7 @@
 // Qwen3-MoE (Qwen3MoeForCausalLM): per-head q_norm / k_norm [head_dim] before the rotation; softmax →
 // top-k, renormalised iff norm_topk_prob; dense layers where decoder_sparse_step / mlp_only_layers say.
-import { commonConfig, denseMlp, field, HF_TENSORS, layerPrefix, llamaLayer, moeMlp, projectionExperts, sparseLayersOf } from './common.js';
+import { commonConfig, denseMlp, field, HF_TENSORS, layerPrefix, llamaLayer, moeMlp, projectionExperts, refuseAttentionBias,
+  sparseLayersOf } from './common.js';
 import type { Family } from './family.js';
 import type { ModelConfig } from '../config.js';
 
@@ -9,6 +10,7 @@ export const qwen3Moe: Family = {
   architecture: 'Qwen3MoeForCausalLM',
   tensors: HF_TENSORS,
   config: (raw) => {
+    refuseAttentionBias(raw);
     const c: ModelConfig = { ...commonConfig(raw, { experts: 'num_experts', intermediate: 'moe_intermediate_size' }), qkNorm: 'head' };
     const sparse = sparseLayersOf(raw, c);
     return { ...c, sparse, denseIntermediate: sparse.every(Boolean) ? undefined : field<number>(raw, 'intermediate_size', 'number') };

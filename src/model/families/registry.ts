@@ -1,5 +1,6 @@
 // The families webmoe loads, and the one that reads a given config.json.
 import { type ModelConfig, ModelConfigError, validateConfig } from '../config.js';
+import { checkQuantization } from './common.js';
 import { deepseekV2 } from './deepseek_v2.js';
 import { deepseekV3 } from './deepseek_v3.js';
 import type { Family, Raw } from './family.js';
@@ -21,5 +22,6 @@ export function readConfig(raw: Raw): { family: Family; config: ModelConfig } {
         FAMILIES.map((f) => `${f.modelType} (${f.architecture})`).join(', '),
     );
   }
+  checkQuantization(raw, family.quantMethods);
   return { family, config: validateConfig(family.config(raw)) };
 }
