@@ -16,7 +16,7 @@ struct Params {
 }
 
 const WG = 64u;
-const C_MAX = 1024u;
+const C_MAX = 768u;  // mla_attention.wgsl's D_MAX
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> lat: array<f32>;

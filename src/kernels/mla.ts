@@ -47,8 +47,11 @@ export const MLA_VALUE = defineKernel('mla value', {
   preludes: FORMAT_PRELUDES,
 });
 
-/** mla_query.wgsl's NOPE_MAX, mla_attention.wgsl's D_MAX (C + R) and mla_value.wgsl's C_MAX. */
-export const MLA_LIMITS = { nope: 512, latent: 1024 } as const;
+/** mla_query.wgsl's NOPE_MAX, mla_attention.wgsl's D_MAX (C + R; mla_value.wgsl's C_MAX is no less). */
+export const MLA_LIMITS = { nope: 512, latent: 768 } as const;
+
+/** mla_attention.wgsl's HG: heads a workgroup. */
+const HEADS_PER_WORKGROUP = 4;
 
 /**
  * a [T, Q + C + R] → the latent cache at positions pos0 + t, and with `qa` (q_lora_rank Q) the
@@ -94,7 +97,8 @@ export function mlaAttentionKernel(
   b: { pos0: GPUBuffer; qc: GPUBuffer; latent: GPUBuffer; lat: GPUBuffer },
   tokens: number,
 ): Dispatch {
-  return MLA_ATTENTION.launch(ws, { uniforms: { heads: d.heads, C: d.C, R: d.R, scale: d.scale }, buffers: b, grid: [d.heads, tokens] });
+  const grid: [number, number] = [Math.ceil(d.heads / HEADS_PER_WORKGROUP), tokens];
+  return MLA_ATTENTION.launch(ws, { uniforms: { heads: d.heads, C: d.C, R: d.R, scale: d.scale }, buffers: b, grid });
 }
 
 /** out [T, heads · V] = each head's W_UV · lat: once per binding of kvB. */
