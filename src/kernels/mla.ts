@@ -56,7 +56,8 @@ const HEADS_PER_WORKGROUP = 4;
 /**
  * a [T, Q + C + R] → the latent cache at positions pos0 + t, and with `qa` (q_lora_rank Q) the
  * normalised query latent qa [T, Q]; norms = kv_a_layernorm [C] then q_a_layernorm [Q]. `qa` absent:
- * a [T, Q] is the query itself, left for mla_query; the kernel still binds a buffer there, unwritten.
+ * the first Q values of each row of a are the query itself, left for mla_query (a 4-byte buffer is
+ * bound as qa, unwritten).
  */
 export function mlaPrepKernel(
   ws: Workspace,
