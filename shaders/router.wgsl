@@ -12,8 +12,9 @@ struct Params {
   topK: u32,
   scoring: u32,    // 0 softmax over all experts, 1 sigmoid, 2 top-k on logits then softmax over the k
   normTopK: u32,   // renormalise the k weights to sum 1 (modes 0 and 1)
-  nGroup: u32,     // > 1: keep only the topkGroup groups with the best sum-of-top-2 scores
+  nGroup: u32,     // > 1: keep only the topkGroup best groups
   topkGroup: u32,
+  groupMax: u32,   // a group's score: 1 its best selection score (DeepSeek-V2), 0 the sum of its two best (V3)
   routedScaling: f32,
 }
 
@@ -69,7 +70,8 @@ fn argmaxAlive(tid: u32) -> u32 {
   return workgroupUniformLoad(&redI[0]);
 }
 
-// Keeps the topkGroup groups whose two best alive selection scores sum highest; the rest die.
+// Keeps the topkGroup groups whose best alive selection score (groupMax) or two best summed rank
+// highest; the rest die.
 fn groupedSelection(tid: u32) {
   let size = p.experts / p.nGroup;
   for (var g = tid; g < p.nGroup; g += WG) {
@@ -82,7 +84,7 @@ fn groupedSelection(tid: u32) {
       if (better(sel[e], e, b1, i1)) { b2 = b1; i2 = i1; b1 = sel[e]; i1 = e; }
       else if (better(sel[e], e, b2, i2)) { b2 = sel[e]; i2 = e; }
     }
-    groupScore[g] = select(select(b1 + b2, b1, i2 == NONE), -3.4e38, i1 == NONE);
+    groupScore[g] = select(select(b1 + b2, b1, i2 == NONE || p.groupMax != 0u), -3.4e38, i1 == NONE);
   }
   workgroupBarrier();
   if (tid == 0u) {

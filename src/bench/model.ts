@@ -44,31 +44,44 @@ export function copyBandwidth(records: BenchRecord[]): number | undefined {
 
 /**
  * Weight bytes one decode token reads at their storage, as the model loader stores them: per layer the
- * fused q/k/v and o projections (f32/f16; f16 under q8/q4), the norms, q/k/v bias and q/k norm
- * (f32), the router (f32) and the topK routed experts (+ the shared expert and its gate, or a dense
- * layer's MLP and its one-expert router) at `dtype`; then the final norm, the whole lm_head [V, H]
- * (the tied embedding when tied: the logits GEMV reads every row) and one embedding row. The KV
- * cache and activations are not counted.
+ * attention's projections (f32/f16; f16 under q8/q4: grouped-query attention's fused q/k/v and o, or
+ * MLA's q/kv_a, q_b, kv_b and o) and its norms, q/k/v bias and q/k norm (f32), the norms, the router
+ * (f32; an [E] selection bias aside) and the topK routed experts (+ the shared expert and its gate,
+ * which DeepSeek's lack, or a dense layer's MLP and its one-expert router) at `dtype`; then the final
+ * norm, the whole lm_head [V, H] (the tied embedding when tied: the logits GEMV reads every row) and
+ * one embedding row. The KV cache and activations are not counted.
  */
 export function activeBytesPerToken(c: Readonly<ModelConfig>, dtype: WeightDType): number {
   const dense: WeightDType = isQuant(dtype) ? 'f16' : dtype;
-  const { hidden: H, heads, kvHeads, headDim: D } = c;
-  const qkvRows = (heads + 2 * kvHeads) * D;
+  const { hidden: H } = c;
   let bytes = 0;
   for (let l = 0; l < c.layers; l++) {
-    bytes += qkvRows * rowBytes(H, dense) + H * rowBytes(heads * D, dense);
-    bytes += 2 * H * 4;
-    if (c.qkvBias) bytes += qkvRows * 4;
-    if (c.qkNorm === 'head') bytes += 2 * D * 4;
-    if (c.qkNorm === 'full') bytes += (heads + kvHeads) * D * 4;
+    bytes += attentionBytes(c, dense) + 2 * H * 4;
     if (c.sparse[l]) {
       bytes += c.experts * H * 4 + c.topK * swigluExpertBytes(H, c.moeIntermediate, dtype);
-      if (c.sharedIntermediate) bytes += H * 4 + swigluExpertBytes(H, c.sharedIntermediate, dtype);
+      if (c.sharedIntermediate) bytes += (c.mla ? 0 : H * 4) + swigluExpertBytes(H, c.sharedIntermediate, dtype);
     } else {
       bytes += H * 4 + swigluExpertBytes(H, c.denseIntermediate!, dtype);
     }
   }
   return bytes + H * 4 + (c.vocab + 1) * rowBytes(H, dense);
+}
+
+/** One layer's attention weights with matrices at `dense`. */
+function attentionBytes(c: Readonly<ModelConfig>, dense: WeightDType): number {
+  const { hidden: H, heads, kvHeads, headDim: D } = c;
+  if (c.mla) {
+    const { qLoraRank: qr, kvLoraRank: C, qkNopeHeadDim: nope, qkRopeHeadDim: R, vHeadDim: V } = c.mla;
+    const qRows = heads * (nope + R);
+    const qB = qr ? qRows * rowBytes(qr, dense) + qr * 4 : 0; // q_b_proj, q_a_layernorm
+    return ((qr ?? qRows) + C + R) * rowBytes(H, dense) + qB + heads * (nope + V) * rowBytes(C, dense) + H * rowBytes(heads * V, dense) + C * 4;
+  }
+  const qkvRows = (heads + 2 * kvHeads) * D;
+  let bytes = qkvRows * rowBytes(H, dense) + H * rowBytes(heads * D, dense);
+  if (c.qkvBias) bytes += qkvRows * 4;
+  if (c.qkNorm === 'head') bytes += 2 * D * 4;
+  if (c.qkNorm === 'full') bytes += (heads + kvHeads) * D * 4;
+  return bytes;
 }
 
 /** The prompt and generation lengths `webmoe bench` and the benchmark page time, quick or full. */

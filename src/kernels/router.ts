@@ -13,6 +13,8 @@ export interface Routing {
   routedScaling: number;
   nGroup: number;
   topkGroup: number;
+  /** a group ranks by its best score (true) or the sum of its two best (false) */
+  groupMax: boolean;
 }
 
 export interface RouterDims extends Routing {
@@ -31,6 +33,7 @@ export const ROUTER = defineKernel('router', {
     normTopK: 'u32',
     nGroup: 'u32',
     topkGroup: 'u32',
+    groupMax: 'u32',
     routedScaling: 'f32',
   },
   bindings: {
@@ -50,7 +53,7 @@ export type RouterBuffers = Parameters<typeof ROUTER.launch>[1]['buffers'];
 
 export function routerKernel(ws: Workspace, b: RouterBuffers, d: RouterDims): Dispatch {
   return ROUTER.launch(ws, {
-    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0 },
+    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0, groupMax: d.groupMax ? 1 : 0 },
     buffers: b,
     grid: [d.tokens],
     overrides: { E_MAX: d.experts },

@@ -1,6 +1,7 @@
 // The decoder's configuration, the same for every family: a family adapter (families.ts) reads a
 // Hub config.json into it, and validateConfig turns bad values into errors naming the field.
 import type { QKNorm } from '../kernels/attention.js';
+import type { MlaSpec } from './blocks/mla.js';
 import type { Rope } from './rope.js';
 import { MAX_EXPERTS, type MoEConfig } from '../moe/spec.js';
 
@@ -44,12 +45,16 @@ export interface ModelConfig {
   moeIntermediate: number;
   normTopK: boolean;
   topkBeforeSoftmax: boolean;
-  /** Qwen2-MoE's shared expert (sigmoid-gated) */
+  /** DeepSeek's routing: sigmoid scores, grouped top-k, routed scaling (moe/spec.ts) */
+  routing?: Pick<MoEConfig, 'scoring' | 'routedScaling' | 'nGroup' | 'topkGroup' | 'groupScore'>;
+  /** the shared expert's intermediate size: Qwen2-MoE's (sigmoid-gated), DeepSeek's (n_shared_experts · moe_intermediate_size, ungated) */
   sharedIntermediate?: number;
   /** dense MLP intermediate size, for layers that are not sparse */
   denseIntermediate?: number;
   /** per layer: a MoE block (true) or a dense MLP (false) */
   sparse: boolean[];
+  /** Multi-head Latent Attention's sizes (DeepSeek-V2/V3), whose rope part is headDim */
+  mla?: Pick<MlaSpec, 'qLoraRank' | 'kvLoraRank' | 'qkNopeHeadDim' | 'qkRopeHeadDim' | 'vHeadDim' | 'interleave'>;
   eosTokenIds: number[];
 }
 
@@ -64,7 +69,7 @@ const KEYS: Partial<Record<keyof ModelConfig, string>> = {
   kvHeads: 'num_key_value_heads',
   headDim: 'head_dim',
   maxPositions: 'max_position_embeddings',
-  experts: 'num_experts / num_local_experts',
+  experts: 'num_experts / num_local_experts / n_routed_experts',
   topK: 'num_experts_per_tok',
   moeIntermediate: 'moe_intermediate_size / intermediate_size',
   sharedIntermediate: 'shared_expert_intermediate_size',
@@ -116,7 +121,25 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   if (c.windows && (c.windows.length !== c.layers || c.windows.some((w) => w !== undefined && !(Number.isInteger(w) && w >= 1)))) {
     fail(c, 'windows', `a positive integer for each of the ${c.layers} layers that slide`);
   }
+  if (c.routing) validateRouting(c, c.routing);
   return c;
+}
+
+/** DeepSeek's grouped top-k and scaling, named by their config.json keys. */
+function validateRouting(c: ModelConfig, r: NonNullable<ModelConfig['routing']>): void {
+  const bad = (key: string, expected: string, got: unknown): never => {
+    throw new ModelConfigError(`webmoe: ${where(c.family)}: ${key} must be ${expected}, got ${String(got)}`);
+  };
+  const nGroup = r.nGroup ?? 1;
+  const topkGroup = r.topkGroup ?? nGroup;
+  if (!Number.isInteger(nGroup) || nGroup < 1 || c.experts % nGroup) bad('n_group', `a divisor of the ${c.experts} experts`, nGroup);
+  if (!Number.isInteger(topkGroup) || topkGroup < 1 || topkGroup > nGroup) bad('topk_group', `an integer in 1…${nGroup}`, topkGroup);
+  if ((topkGroup * c.experts) / nGroup < c.topK) {
+    bad('topk_group', `at least ${Math.ceil(c.topK / (c.experts / nGroup))} groups to hold num_experts_per_tok ${c.topK}`, topkGroup);
+  }
+  if (r.routedScaling !== undefined && !(r.routedScaling > 0 && Number.isFinite(r.routedScaling))) {
+    bad('routed_scaling_factor', 'a positive number', r.routedScaling);
+  }
 }
 
 /** The routed experts' block of every MoE layer (all of one shape). */
@@ -127,6 +150,7 @@ export const moeConfigOf = (c: ModelConfig): MoEConfig => ({
   topK: c.topK,
   normTopK: c.normTopK,
   topkBeforeSoftmax: c.topkBeforeSoftmax,
+  ...c.routing,
 });
 
 /** The layers whose MLP is a MoE block. */

@@ -42,7 +42,7 @@ function num(p: Params, key: string, where: string, fallback?: number): number {
 const defaultFreqs = (theta: number, dim: number): number[] => Array.from({ length: dim / 2 }, (_, i) => theta ** (-(2 * i) / dim));
 
 /** YaRN's magnitude scale for a context stretched `scale` times. */
-const yarnMscale = (scale: number, mscale = 1): number => (scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1);
+export const yarnMscale = (scale: number, mscale = 1): number => (scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1);
 
 /**
  * The rotary embedding of a config whose heads rotate `dim` dimensions: rope_theta (default 10000),

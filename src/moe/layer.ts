@@ -198,7 +198,7 @@ const shapeOf = (c: MoEConfig) => ({ experts: c.numExperts, topK: c.topK, hidden
  * shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
  */
 function sharedExpert(device: GPUDevice, c: MoEConfig, s: SharedExpertWeights, label: string, path: { decodeMaxTokens?: number }): SharedExpert {
-  const routing = { experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1 } as const;
+  const routing = { experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1, groupMax: false } as const;
   return {
     router: new Router(device, routing, c.hidden, { router: s.gate ?? new Float32Array(c.hidden) }, label),
     experts: new FusedExperts(device, { experts: 1, topK: 1, hidden: c.hidden, intermediate: s.intermediate }, c.dtype ?? 'f32', s, label, path),

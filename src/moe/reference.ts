@@ -74,9 +74,11 @@ export function referenceRoute(s: MoESpec, taken?: ArrayLike<number>): Reference
     const sel = score.map((v, e) => v + (s.selectionBias ? s.selectionBias[e] : 0));
     let candidates = [...Array(E).keys()].filter((e) => allowed[e]);
     if (nGroup > 1) {
+      // A group's score: its best selection score ('max', DeepSeek-V2) or its two best summed (V3).
+      // Softmax ranks by logits: the probabilities share one denominator, so they rank alike.
       const size = E / nGroup;
       const groupScores = Array.from({ length: nGroup }, (_, g) => {
-        const top = ranked(sel, candidates.filter((e) => Math.floor(e / size) === g)).slice(0, 2);
+        const top = ranked(sel, candidates.filter((e) => Math.floor(e / size) === g)).slice(0, s.groupScore === 'max' ? 1 : 2);
         return top.length ? top.reduce((a, e) => a + sel[e], 0) : -Infinity;
       });
       const kept = new Set(ranked(groupScores, [...Array(nGroup).keys()]).slice(0, topkGroup));

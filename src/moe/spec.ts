@@ -6,6 +6,7 @@ import { WEIGHT_DTYPES, type WeightDType } from '../weights/format.js';
 import type { HostWeights } from '../weights/convert.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
+export type GroupScore = 'top2Sum' | 'max';
 
 /** Sizes and routing of a MoE block. */
 export interface MoEConfig {
@@ -27,8 +28,13 @@ export interface MoEConfig {
   routedScaling?: number;
   /** Grouped top-k (DeepSeek-V3 n_group): experts split into nGroup equal groups. Default 1. */
   nGroup?: number;
-  /** Groups kept, by the sum of each group's top-2 scores (topk_group). Default nGroup. */
+  /** Groups kept, ranked by `groupScore` (topk_group). Default nGroup. */
   topkGroup?: number;
+  /**
+   * How a group ranks in the grouped top-k: 'top2Sum' (default; DeepSeek-V3's noaux_tc: the sum of
+   * its two best selection scores) or 'max' (DeepSeek-V2's group_limited_greedy: its best score).
+   */
+  groupScore?: GroupScore;
   /**
    * Expert weight storage (routed and shared experts): 'f32' (default), 'f16' (packed, unpacked in
    * the kernels; any device), or 'q8' / 'q4': int8 / int4 with one f16 scale per 32 inputs,
@@ -88,6 +94,7 @@ export function resolveRouting(c: MoEConfig): Routing {
     routedScaling: c.routedScaling ?? 1,
     nGroup: c.nGroup ?? 1,
     topkGroup: c.topkGroup ?? c.nGroup ?? 1,
+    groupMax: c.groupScore === 'max',
   };
 }
 
@@ -142,6 +149,9 @@ export function validateRouter(c: MoEConfig, w: Omit<MoEWeights, 'gateUp' | 'dow
     fail(`scoring must be 'softmax' or 'sigmoid', got ${String(c.scoring)}`);
   }
   if (c.scoring === 'sigmoid' && c.topkBeforeSoftmax) fail(`topkBeforeSoftmax needs scoring 'softmax'`);
+  if (c.groupScore !== undefined && c.groupScore !== 'top2Sum' && c.groupScore !== 'max') {
+    fail(`groupScore must be 'top2Sum' or 'max', got ${String(c.groupScore)}`);
+  }
   if (c.dtype !== undefined && !WEIGHT_DTYPES.includes(c.dtype)) {
     fail(`dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(c.dtype)}`);
   }

@@ -9,8 +9,8 @@ import { readConfig } from '../../src/model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../../src/model/load.js';
 
 export const MODELS_DIR = 'test/fixtures/models';
-export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe', 'mixtral_sliding', 'qwen2_moe_sliding', 'qwen3_moe_yarn',
-  'olmoe_clip'];
+export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe', 'deepseek_v2_lite', 'deepseek_v2', 'deepseek_v3', 'mixtral_sliding',
+  'qwen2_moe_sliding', 'qwen3_moe_yarn', 'olmoe_clip'];
 /** Models whose attention slides: their long.json holds a prompt well past the windows' rings. */
 export const SLIDING_MODELS = ['mixtral_sliding', 'qwen2_moe_sliding'];
 export const DTYPE_MODELS = ['qwen3_moe_f16', 'olmoe_bf16'];

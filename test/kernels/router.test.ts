@@ -92,6 +92,25 @@ describe('router kernel vs float64 reference', () => {
     }
   });
 
+  it('softmax with group-limited greedy (group score = its best) and routed scaling (DeepSeek-V2)', async () => {
+    const rng = new Rng(7);
+    for (const [E, nGroup, topkGroup, k] of [[64, 8, 3, 6], [32, 4, 2, 4], [8, 2, 1, 2], [16, 4, 4, 16], [12, 3, 2, 8], [4, 1, 1, 3]]) {
+      const c = randomCase(rng, { numExperts: E, topK: k });
+      await expectRouting({ ...c, routedScaling: 16, nGroup, topkGroup, groupScore: 'max' });
+    }
+  });
+
+  it('group-limited greedy picks groups by their best expert, not the sum of two', async () => {
+    // Group 0 holds the best single score, group 1 the best pair: 'max' keeps group 0, 'top2Sum' group 1.
+    const H = 4;
+    const x = Float32Array.from([1, 0, 0, 0]);
+    const router = Float32Array.from([3, 0, 0, 0, -3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0].map((v, i) => (i % H === 0 ? v : 0.5)));
+    const c = { tokens: 1, hidden: H, numExperts: 4, topK: 2, x, router, nGroup: 2, topkGroup: 1 };
+    expect(Array.from((await gpuRoute({ ...c, groupScore: 'max' })).ids)).toEqual([0, 1]);
+    expect(Array.from((await gpuRoute({ ...c, groupScore: 'top2Sum' })).ids)).toEqual([2, 3]);
+    await expectRouting({ ...c, groupScore: 'max' });
+  });
+
   it('never chooses a masked expert; softmax runs over the allowed experts', async () => {
     const rng = new Rng(4);
     const c = randomCase(rng, { numExperts: 8, topK: 3, tokens: 64 });
@@ -117,5 +136,24 @@ describe('router kernel vs float64 reference', () => {
     const x = Float32Array.from(row, (v) => v * 10);
     const got = await gpuRoute({ tokens: 1, hidden: H, numExperts: 4, topK: 2, x, router });
     expect(Array.from(got.ids)).toEqual([1, 2]);
+  });
+
+  it('breaks ties between groups toward the lower group, in both group scores', async () => {
+    const rng = new Rng(8);
+    const H = 6;
+    const row = rng.array(H);
+    const low = rng.array(H, 0.01);
+    // Groups of 2: [low, row], [row, low], [low, row]; each group's best (and, with the same low row,
+    // its sum) ties, so group 0 is kept with topkGroup 1 and groups 0, 1 with topkGroup 2.
+    const router = new Float32Array([...low, ...row, ...row, ...low, ...low, ...row]);
+    const x = Float32Array.from(row, (v) => v * 10);
+    for (const groupScore of ['max', 'top2Sum'] as const) {
+      for (const scoring of ['softmax', 'sigmoid'] as const) {
+        const c = { tokens: 1, hidden: H, numExperts: 6, topK: 2, x, router, nGroup: 3, groupScore, scoring };
+        expect(Array.from((await gpuRoute({ ...c, topkGroup: 1 })).ids), `${groupScore} ${scoring}`).toEqual([1, 0]);
+        expect(Array.from((await gpuRoute({ ...c, topkGroup: 2 })).ids), `${groupScore} ${scoring}`).toEqual([1, 2]);
+        await expectRouting({ ...c, topkGroup: 2 });
+      }
+    }
   });
 });

@@ -10,24 +10,27 @@ import { FAMILY_MODELS, modelDir } from '../helpers/models.js';
 const fixtureConfig = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(modelDir(name), 'config.json'), 'utf8'));
 
 describe('config keys webmoe does not compute are refused by name', () => {
+  // A fixture's family is its model_type (deepseek_v2_lite is a deepseek_v2).
   it.each(FAMILY_MODELS)('%s: hidden_act other than silu', (name) => {
     const raw = fixtureConfig(name);
+    const family = String(raw.model_type);
     expect(() => readConfig({ ...raw, hidden_act: 'gelu' })).toThrow(
-      `webmoe: config.json (${String(raw.model_type)}): hidden_act "gelu" is not supported (expected "silu")`,
+      `webmoe: config.json (${family}): hidden_act "gelu" is not supported (expected "silu")`,
     );
     // transformers' ACT2FN maps "swish" to the same SiLU; an absent key is the families' default, silu.
-    expect(readConfig({ ...raw, hidden_act: 'swish' }).config.family).toBe(raw.model_type);
+    expect(readConfig({ ...raw, hidden_act: 'swish' }).config.family).toBe(family);
     const { hidden_act: _, ...noAct } = raw;
-    expect(readConfig(noAct).config.family).toBe(raw.model_type);
+    expect(readConfig(noAct).config.family).toBe(family);
   });
 
   it.each(FAMILY_MODELS)('%s: any quantization_config', (name) => {
     const raw = fixtureConfig(name);
+    const family = String(raw.model_type);
     expect(() => readConfig({ ...raw, quantization_config: { quant_method: 'gptq', bits: 4 } })).toThrow(
-      `webmoe: config.json (${String(raw.model_type)}): quantization_config "gptq" is not supported (expected F32, F16 or BF16 weights`,
+      `webmoe: config.json (${family}): quantization_config "gptq" is not supported (expected F32, F16 or BF16 weights`,
     );
     expect(() => readConfig({ ...raw, quantization_config: { bits: 4 } })).toThrow(/quantization_config \{"bits":4\} is not supported/);
-    expect(readConfig({ ...raw, quantization_config: null }).config.family).toBe(raw.model_type);
+    expect(readConfig({ ...raw, quantization_config: null }).config.family).toBe(family);
   });
 
   it('a family takes the quant_method it loads and refuses the others', () => {

@@ -159,7 +159,7 @@ describe('every checkpoint tensor is read, or the load is refused by name', () =
     );
     const w1 = tensors['model.layers.1.block_sparse_moe.experts.7.w1.weight'];
     await expect(load(device, config, { ...tensors, 'model.layers.1.block_sparse_moe.experts.8.w1.weight': w1 })).rejects.toThrow(
-      'webmoe: the checkpoint has model.layers.1.block_sparse_moe.experts.8.w1.weight (model.safetensors) of expert 8, but config.json (mixtral) has num_experts / num_local_experts 8',
+      'webmoe: the checkpoint has model.layers.1.block_sparse_moe.experts.8.w1.weight (model.safetensors) of expert 8, but config.json (mixtral) has num_experts / num_local_experts / n_routed_experts 8',
     );
     // Fewer experts in the config: the router's rows, or Granite's stacked experts, are the wrong shape.
     await expect(load(device, { ...config, num_local_experts: 7 }, tensors)).rejects.toThrow(

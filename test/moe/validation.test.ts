@@ -39,6 +39,7 @@ describe('bad input gets an error naming the field, expected and given', () => {
     await rejects({ nGroup: 2, topkGroup: 3 }, /topkGroup must be an integer in 1…2, got 3/);
     await rejects({ scoring: 'sigmoid', topkBeforeSoftmax: true }, /topkBeforeSoftmax needs scoring 'softmax'/);
     await rejects({ scoring: 'relu' as 'softmax' }, /scoring must be 'softmax' or 'sigmoid', got relu/);
+    await rejects({ groupScore: 'sum' as 'max' }, /groupScore must be 'top2Sum' or 'max', got sum/);
     await rejects({ dtype: 'bf16' as 'f16' }, /dtype must be one of 'f32', 'f16', 'q8', 'q4', got bf16/);
     await rejects({ expertMask: [1, 0, 0, 0] }, /expertMask leaves 1 experts choosable in the worst case, fewer than topK = 2/);
     await rejects({ nGroup: 4, topkGroup: 1 }, /topkGroup 1 of 4 groups leaves 1 experts choosable in the worst case, fewer than topK = 2/);

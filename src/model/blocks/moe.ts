@@ -1,6 +1,7 @@
-// A MoE MLP: the router [E, H], the routed experts (per-expert Hub tensors stacked into [E, 2I, H] and
-// [E, H, I] as they stream in, or stacked already), an optional shared expert (Qwen2-MoE); its experts
-// on this device (the fused backend) or, with external experts, on workers.
+// A MoE MLP: the router [E, H] (and a selection bias), the routed experts (per-expert Hub tensors stacked
+// into [E, 2I, H] and [E, H, I] as they stream in, or stacked already), an optional shared expert
+// (Qwen2-MoE's gated one, DeepSeek's ungated); its experts on this device (the fused backend) or, with
+// external experts, on workers.
 import { MoELayer } from '../../moe/layer.js';
 import type { MoEConfig } from '../../moe/spec.js';
 import { FORMATS } from '../../weights/format.js';
@@ -20,8 +21,10 @@ export interface MoeSpec {
     router: string;
     /** per-expert [I, H] gate and up, [H, I] down; or stacked [E, 2I, H] (gate rows, then up) and [E, H, I] */
     experts: { gate(e: number): string; up(e: number): string; down(e: number): string } | { gateUp: string; down: string };
-    /** the shared expert's FFN [S, H], [S, H], [H, S] and its gate [1, H] */
-    shared?: FFNNames & { gate: string; sharedGate: string; intermediate: number };
+    /** [E] added to the scores for the choice only (DeepSeek-V3's e_score_correction_bias) */
+    selectionBias?: string;
+    /** the shared expert's FFN [S, H], [S, H], [H, S] and its gate [1, H] (none: always weight 1, as DeepSeek's) */
+    shared?: FFNNames & { sharedGate?: string; intermediate: number };
   };
 }
 
@@ -50,27 +53,29 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
     }
   }
   const shared = s.names.shared && sharedFFN(ctx, s.names.shared, H);
-  const weights = { router, shared };
+  let selectionBias: Float32Array | undefined;
+  if (s.names.selectionBias) ctx.host(s.names.selectionBias, [E], selectionBias = new Float32Array(E));
+  const weights = { router, shared, selectionBias };
   return () => (local
     ? MoELayer.create(ctx.device, s.config, { ...weights, ...local }, { label })
     : MoELayer.withExperts(ctx.device, s.config, weights, external!.backend(ctx.layer), { label }));
 };
 
-/** The shared expert's matrices and gate, declared on the context. */
+/** The shared expert's matrices and gate (where it has one), declared on the context. */
 function sharedFFN(ctx: LoadContext, n: NonNullable<MoeSpec['names']['shared']>,
-  H: number): { intermediate: number; gateUp: ExpertMatrix; down: ExpertMatrix; gate: Float32Array }
+  H: number): { intermediate: number; gateUp: ExpertMatrix; down: ExpertMatrix; gate?: Float32Array }
 {
   const S = n.intermediate;
   const f = {
     intermediate: S,
     gateUp: ctx.matrix({ experts: 1, parts: 2, outputs: S, inner: H }, `${ctx.label} shared gate/up`, 'mlp'),
     down: ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: S }, `${ctx.label} shared down`, 'mlp'),
-    gate: new Float32Array(H),
+    gate: n.sharedGate ? new Float32Array(H) : undefined,
   };
   ctx.rows(n.gate, [S, H], f.gateUp, 0);
   ctx.rows(n.up, [S, H], f.gateUp, S);
   ctx.rows(n.down, [H, S], f.down, 0);
-  ctx.host(n.sharedGate, [1, H], f.gate);
+  if (n.sharedGate) ctx.host(n.sharedGate, [1, H], f.gate!);
   return f;
 }
 

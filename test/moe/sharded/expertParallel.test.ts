@@ -17,7 +17,7 @@ import { Rng } from '../../ref/rng.js';
 import { golden, modelDir } from '../../helpers/models.js';
 import { buildWorkers } from '../../helpers/workers.js';
 
-const EXPERT_BYTES = 3 * 64 * 16 * 4; // mixtral fixture: H 64, I 16, f32
+const EXPERT_BYTES = 3 * 64 * 16 * 4; // mixtral and deepseek_v3 fixtures: H 64, I 16, f32
 
 describe('expert-parallel scheduler', () => {
   let device: GPUDevice;
@@ -27,7 +27,7 @@ describe('expert-parallel scheduler', () => {
   beforeAll(async () => {
     await buildWorkers();
     device = await testDevice();
-    for (const name of ['mixtral', 'qwen2_moe']) fused.set(name, await load(name));
+    for (const name of ['mixtral', 'qwen2_moe', 'deepseek_v3']) fused.set(name, await load(name));
   });
   afterAll(() => {
     for (const e of fused.values()) e.dispose();
@@ -40,6 +40,8 @@ describe('expert-parallel scheduler', () => {
     ['mixtral', 'a placement map (GPU + CPU)', { workers: ['gpu', 'cpu'], placement: [[7, 0, 2], [1, 3, 4, 5, 6]] }],
     ['qwen2_moe', '2 GPU workers (shared expert, dense layers)', { workers: 2 }],
     ['qwen2_moe', 'all experts on the CPU', { workers: 0, gpuExpertBudgetBytes: 0, cpuWorkers: 2 }],
+    ['deepseek_v3', 'half the experts on a CPU worker (MLA, selection bias, ungated shared experts)', { workers: 1,
+      gpuExpertBudgetBytes: 4 * 2 * EXPERT_BYTES }],
   ];
   it.each(configs)('%s, %s: logits of every position as the fused path', async (name, _, o) => {
     const g = golden(name);
