@@ -3,7 +3,8 @@
 //                 out h[sorted row, n] = gated(gate, up): the activation prelude (act_*.wgsl).
 // !GATED (GEMM 2): A row = h[sorted row], B = the expert's down rows,
 //                 out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–3 (p, a, w, slotOf), slotIn() and inputs8(): expert_common.wgsl; weights8():
+// BIASED: the expert's biases join gate, up and acc before the activation or the routing weight.
+// Params, bindings 0–4 (p, a, w, slotOf, bias), slotIn(), inputs8() and biased(): expert_common.wgsl; weights8():
 // the weight format's prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
 // them).
 // Tile: BM rows × BN = 1024/BM columns, 64 threads of 4 × 4 outputs. BM (8, 16 or 32) follows the
@@ -25,10 +26,10 @@ override RUNS = BK / 8u;              // runs of 8 inputs per tile row (weights8
 const TM = 4u;            // each thread computes TM × TN outputs (TN = 4: one vec4)
 const TN = 4u;
 
-@group(0) @binding(4) var<storage, read> sorted: array<u32>;
-@group(0) @binding(5) var<storage, read> blockExpert: array<u32>;
-@group(0) @binding(6) var<storage, read> routeW: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> sorted: array<u32>;
+@group(0) @binding(6) var<storage, read> blockExpert: array<u32>;
+@group(0) @binding(7) var<storage, read> routeW: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
 
 // Stored k-major, so each thread reads its TN columns as one vec4.
 var<workgroup> Bs: array<vec4<half>, 2u * BK * BN / 4u>;  // gate tile, then up tile when GATED
@@ -40,7 +41,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
   let tid = place(index);
   let lid = vec2u(tid % TX, tid / TX);
   let rowBase = wg.y * BM;
-  if (tid == 0u) { held = slotIn(blockExpert[wg.y]); }
+  let expert = blockExpert[wg.y];
+  if (tid == 0u) { held = slotIn(expert); }
   let es = workgroupUniformLoad(&held);  // the expert's slot in this binding
   if (es == NONE) { return; }
   for (var i = tid; i < BM; i += 64u) {
@@ -95,9 +97,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
       if (n >= nc) { continue; }
       let col = p.n0 + n;
       if (GATED) {
-        out[row * p.outStride + col] = gated(acc[i][j], accUp[i][j]);
+        out[row * p.outStride + col] = gated(biased(acc[i][j], expert, 0u, col), biased(accUp[i][j], expert, 1u, col));
       } else {
-        out[slot * p.outStride + col] = acc[i][j] * routeW[slot];
+        out[slot * p.outStride + col] = biased(acc[i][j], expert, 0u, col) * routeW[slot];
       }
     }
   }

@@ -3,7 +3,8 @@
 // GATED (GEMV 1): a = x[token of the slot], out h[slot, n] = gated(gate, up) (the activation prelude,
 //                 act_*.wgsl).
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
-// Params, bindings 0–3 (p, a, w, slotOf), slotIn() and inputs8(): expert_common.wgsl; weights8():
+// BIASED: the expert's biases join gate, up and acc before the activation or the routing weight.
+// Params, bindings 0–4 (p, a, w, slotOf, bias), slotIn(), inputs8() and biased(): expert_common.wgsl; weights8():
 // the weight format's prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
 // them).
 // Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
@@ -20,9 +21,9 @@ override ROWS: u32 = 2u;
 override COLS = WG / LANES * ROWS;  // columns per workgroup
 const ROWS_MAX = 8u;
 
-@group(0) @binding(4) var<storage, read> ids: array<u32>;
-@group(0) @binding(5) var<storage, read> routeW: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> ids: array<u32>;
+@group(0) @binding(6) var<storage, read> routeW: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 var<workgroup> held: u32;  // slotIn() of the slot's expert
 
@@ -61,10 +62,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
 
 // Column n (of this binding) of the slot, from the sums of its gate (or down) and up rows.
 fn emit(slot: u32, n: u32, gs: f32, us: f32) {
-  let o = slot * p.outStride + p.n0 + n;
+  let col = p.n0 + n;
+  let o = slot * p.outStride + col;
+  let e = ids[slot];
   if (GATED) {
-    out[o] = gated(gs, us);
+    out[o] = gated(biased(gs, e, 0u, col), biased(us, e, 1u, col));
   } else {
-    out[o] = gs * routeW[slot];
+    out[o] = biased(gs, e, 0u, col) * routeW[slot];
   }
 }

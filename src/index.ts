@@ -22,6 +22,7 @@ export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readR
 export { decodeToF32 } from './io/dtype.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
 export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
+export type { Activation } from './kernels/expertMatmul.js';
 export { type ModelConfig, ModelConfigError } from './model/config.js';
 export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';

@@ -1,5 +1,6 @@
 // The fused expert backend: every expert of the layer resident on this device, in order (the slot
 // table is the identity), run by the MoE block's kernels in the same pass as the router.
+import type { Activation } from '../kernels/expertMatmul.js';
 import type { Step } from '../gpu/steps.js';
 import { uploadBuffer, type Workspace } from '../gpu/workspace.js';
 import type { WeightDType } from '../weights/format.js';
@@ -14,6 +15,8 @@ export interface FusedShape {
   topK: number;
   hidden: number;
   intermediate: number;
+  /** The gated activation. Default SwiGLU. */
+  activation?: Activation;
 }
 
 export class FusedExperts implements ExpertBackend {
@@ -23,7 +26,7 @@ export class FusedExperts implements ExpertBackend {
     private readonly device: GPUDevice,
     readonly shape: FusedShape,
     dtype: WeightDType,
-    w: { gateUp: ExpertWeights; down: ExpertWeights },
+    w: { gateUp: ExpertWeights; down: ExpertWeights; gateUpBias?: Float32Array; downBias?: Float32Array },
     label: string,
     private readonly path: PathOptions = {},
   ) {
@@ -32,6 +35,9 @@ export class FusedExperts implements ExpertBackend {
       gateUp: toExpertMatrix(device, w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, dtype, `${label} gate/up`),
       down: toExpertMatrix(device, w.down, { experts: E, parts: 1, outputs: H, inner: I }, dtype, `${label} down`),
       slotOf: uploadBuffer(device, identitySlots(E), `${label} slot table`),
+      activation: shape.activation,
+      gateUpBias: w.gateUpBias && uploadBuffer(device, w.gateUpBias, `${label} gate/up bias`),
+      downBias: w.downBias && uploadBuffer(device, w.downBias, `${label} down bias`),
     };
   }
 
@@ -56,6 +62,6 @@ export class FusedExperts implements ExpertBackend {
   destroy(): void {
     destroyExpertMatrix(this.pair.gateUp);
     destroyExpertMatrix(this.pair.down);
-    this.pair.slotOf.destroy();
+    for (const b of [this.pair.slotOf, this.pair.gateUpBias, this.pair.downBias]) b?.destroy();
   }
 }

@@ -77,11 +77,15 @@ export class MoELayer {
   static withExperts(
     device: GPUDevice,
     config: MoEConfig,
-    weights: Omit<MoEWeights, 'gateUp' | 'down'>,
+    weights: Omit<MoEWeights, 'gateUp' | 'down' | 'gateUpBias' | 'downBias'>,
     experts: ExpertBackend,
     options: MoELayerOptions = {},
   ): MoELayer {
     validateRouter(config, weights);
+    const { gateUpBias, downBias } = weights as Partial<MoEWeights>;
+    if (gateUpBias || downBias || (config.activation?.kind ?? 'swiglu') !== 'swiglu') {
+      throw new MoEInputError('webmoe: expert biases and clamped SwiGLU (gpt-oss) run on the fused backend only, not on external experts (workers)');
+    }
     return MoELayer.assemble(device, config, weights, experts, options);
   }
 
@@ -191,7 +195,7 @@ export class MoELayer {
   }
 }
 
-const shapeOf = (c: MoEConfig) => ({ experts: c.numExperts, topK: c.topK, hidden: c.hidden, intermediate: c.intermediate });
+const shapeOf = (c: MoEConfig) => ({ experts: c.numExperts, topK: c.topK, hidden: c.hidden, intermediate: c.intermediate, activation: c.activation });
 
 /**
  * A shared expert (Qwen2-MoE) as a routed set of one expert, k = 1, whose router's single logit is the
@@ -201,6 +205,6 @@ function sharedExpert(device: GPUDevice, c: MoEConfig, s: SharedExpertWeights, l
   const routing = { experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1, groupMax: false } as const;
   return {
     router: new Router(device, routing, c.hidden, { router: s.gate ?? new Float32Array(c.hidden) }, label),
-    experts: new FusedExperts(device, { experts: 1, topK: 1, hidden: c.hidden, intermediate: s.intermediate }, c.dtype ?? 'f32', s, label, path),
+    experts: new FusedExperts(device, { ...shapeOf(c), experts: 1, topK: 1, intermediate: s.intermediate }, c.dtype ?? 'f32', s, label, path),
   };
 }

@@ -4,7 +4,7 @@
 // kernels find an expert's rows through the matrices' slot table. Used by the MoE block's experts,
 // dense projections (one expert every row goes to), the shard workers, the tile trial and the benchmark.
 import { alignKernel, type BlockRows, blockRowsFor, maxBlocks } from '../kernels/align.js';
-import { groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
+import { type Activation, type Epilogue, groupedGemm, indexedGemv } from '../kernels/expertMatmul.js';
 import type { GemmTiles, GemvTiles } from '../kernels/tiles.js';
 import type { Dispatch, Workspace } from '../gpu/workspace.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
@@ -37,6 +37,11 @@ export interface ExpertPair {
   down: ExpertMatrix;
   /** [E] u32: the slot of each expert, NONE where not held */
   slotOf: GPUBuffer;
+  /** The gated activation. Default SwiGLU. */
+  activation?: Activation;
+  /** f32 by expert id (gpt-oss): [E, 2I] (each expert's I gate biases, then I up biases) and [E, H] */
+  gateUpBias?: GPUBuffer;
+  downBias?: GPUBuffer;
 }
 
 export interface PathOptions {
@@ -122,15 +127,25 @@ export function expertMatmul(
   a: GPUBuffer,
   out: GPUBuffer,
   tiles?: GemvTiles | GemmTiles,
+  epilogue?: Epilogue,
 ): Dispatch[] {
   const io = { a, slotOf, routeW: s.weights, out };
   return s.gemm
-    ? groupedGemm(ws, m, { ...io, sorted: s.gemm.sorted, blockExpert: s.gemm.blockExpert }, s.topK, s.gemm.blocks, s.gemm.rows, tiles as GemmTiles | undefined)
-    : indexedGemv(ws, m, { ...io, ids: s.ids }, s.topK, s.tokens * s.topK, tiles as GemvTiles | undefined);
+    ? groupedGemm(ws, m, { ...io, sorted: s.gemm.sorted, blockExpert: s.gemm.blockExpert }, s.topK, s.gemm.blocks, s.gemm.rows, tiles as GemmTiles | undefined,
+      epilogue)
+    : indexedGemv(ws, m, { ...io, ids: s.ids }, s.topK, s.tokens * s.topK, tiles as GemvTiles | undefined, epilogue);
 }
 
-/** ys [T·k, H] = weight · down(gated(gate/up · x)) of each slot: the alignment, then both matrices. */
+/**
+ * ys [T·k, H] = weight · (down(gated(gate/up · x + bias)) + bias) of each slot: the alignment, then
+ * both matrices. The down bias is added in the down matrix's epilogue, where the slot's expert and
+ * weight are at hand, rather than in the combine, which stays a plain sum (and every backend's).
+ */
 export function expertFFN(ws: Workspace, e: ExpertPair, s: Slots, x: GPUBuffer, ys: GPUBuffer): Dispatch[] {
   const h = ws.buffer(hRows(s) * e.gateUp.outputs * 4, 'h');
-  return [...s.dispatches, ...expertMatmul(ws, e.gateUp, e.slotOf, s, x, h), ...expertMatmul(ws, e.down, e.slotOf, s, h, ys)];
+  return [
+    ...s.dispatches,
+    ...expertMatmul(ws, e.gateUp, e.slotOf, s, x, h, undefined, { activation: e.activation, bias: e.gateUpBias }),
+    ...expertMatmul(ws, e.down, e.slotOf, s, h, ys, undefined, { bias: e.downBias }),
+  ];
 }

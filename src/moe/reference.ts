@@ -1,7 +1,9 @@
 // Float64 CPU reference of a MoE block, written from the model families' definitions (not from the
-// kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs, combine. The tests check
+// kernels): scoring, grouped top-k, top-k by sorting, weights, expert FFNs (with gpt-oss's biases and
+// clamped SwiGLU), combine. The tests check
 // every kernel against it; the benchmark and the demo check their outputs with it.
 import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
+import type { Activation } from '../kernels/expertMatmul.js';
 import type { MoEConfig, MoESpec, MoEWeights } from './spec.js';
 import type { HostWeights } from '../weights/convert.js';
 import type { QuantDType } from '../weights/format.js';
@@ -115,36 +117,59 @@ export function referenceRoute(s: MoESpec, taken?: ArrayLike<number>): Reference
   return { ids, weights, counts, rejected };
 }
 
-/** silu(gate)·up of expert e of a stacked gateUp [E,2I,H] on one row x [H] → [I]. */
-export function referenceGateUp(x: ArrayLike<number>, e: number, gateUp: HostWeights, H: number, I: number): Float64Array {
+/**
+ * The gated activation of one (gate, up) pair: silu(gate)·up, or gpt-oss's clamped SwiGLU:
+ * gate' · sigmoid(alpha·gate') · (up' + 1), gate' = min(gate, limit), up' = clamp(up, −limit, limit).
+ */
+export function referenceGated(a: Activation | undefined, g: number, u: number): number {
+  if (a?.kind !== 'swiglu_clamped') return silu(g) * u;
+  const gc = Math.min(g, a.limit);
+  const uc = Math.max(-a.limit, Math.min(a.limit, u));
+  return gc * sigmoid(a.alpha * gc) * (uc + 1);
+}
+
+/**
+ * gated(gate + bias, up + bias) of expert e of a stacked gateUp [E,2I,H] on one row x [H] → [I];
+ * bias [E, 2I] (each expert's gate biases, then its up biases).
+ */
+export function referenceGateUp(x: ArrayLike<number>, e: number, gateUp: HostWeights, H: number, I: number,
+  o: { bias?: Float32Array; activation?: Activation } = {}): Float64Array
+{
   const h = new Float64Array(I);
   for (let i = 0; i < I; i++) {
-    let g = 0;
-    let u = 0;
+    let g = o.bias ? o.bias[e * 2 * I + i] : 0;
+    let u = o.bias ? o.bias[e * 2 * I + I + i] : 0;
     const gRow = (e * 2 * I + i) * H;
     const uRow = (e * 2 * I + I + i) * H;
     for (let j = 0; j < H; j++) {
       g += x[j] * at(gateUp, gRow + j);
       u += x[j] * at(gateUp, uRow + j);
     }
-    h[i] = silu(g) * u;
+    h[i] = referenceGated(o.activation, g, u);
   }
   return h;
 }
 
-/** down [E,H,I] of expert e on one row h [I] → [H]. */
-export function referenceDown(h: ArrayLike<number>, e: number, down: HostWeights, H: number, I: number): Float64Array {
+/** down [E,H,I] of expert e on one row h [I], + bias [E, H] → [H]. */
+export function referenceDown(h: ArrayLike<number>, e: number, down: HostWeights, H: number, I: number, bias?: Float32Array): Float64Array {
   const y = new Float64Array(H);
   for (let o = 0; o < H; o++) {
-    let acc = 0;
+    let acc = bias ? bias[e * H + o] : 0;
     for (let i = 0; i < I; i++) acc += h[i] * at(down, (e * H + o) * I + i);
     y[o] = acc;
   }
   return y;
 }
 
-function referenceExpert(x: ArrayLike<number>, e: number, gateUp: HostWeights, down: HostWeights, H: number, I: number): Float64Array {
-  return referenceDown(referenceGateUp(x, e, gateUp, H, I), e, down, H, I);
+interface ReferenceExperts {
+  gateUp: HostWeights;
+  down: HostWeights;
+  gateUpBias?: Float32Array;
+  downBias?: Float32Array;
+}
+
+function referenceExpert(x: ArrayLike<number>, e: number, w: ReferenceExperts, H: number, I: number, activation?: Activation): Float64Array {
+  return referenceDown(referenceGateUp(x, e, w.gateUp, H, I, { bias: w.gateUpBias, activation }), e, w.down, H, I, w.downBias);
 }
 
 /** The block in float64; with `taken`, on the GPU's routing where referenceRoute accepts it. */
@@ -155,13 +180,13 @@ export function referenceMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<
   for (let t = 0; t < T; t++) {
     const x = s.x.subarray(t * H, (t + 1) * H);
     for (let j = 0; j < k; j++) {
-      const out = referenceExpert(x, r.ids[t][j], s.gateUp, s.down, H, I);
+      const out = referenceExpert(x, r.ids[t][j], s, H, I, s.activation);
       for (let o = 0; o < H; o++) y[t * H + o] += r.weights[t][j] * out[o];
     }
     if (s.shared) {
       let gate = 1;
       if (s.shared.gate) gate = sigmoid(s.shared.gate.reduce((a, g, j) => a + g * x[j], 0));
-      const out = referenceExpert(x, 0, s.shared.gateUp, s.shared.down, H, s.shared.intermediate);
+      const out = referenceExpert(x, 0, s.shared, H, s.shared.intermediate, s.activation);
       for (let o = 0; o < H; o++) y[t * H + o] += gate * out[o];
     }
   }

@@ -1,5 +1,6 @@
 // The public description of a MoE block, its defaults, and the checks that turn bad input into
 // errors naming the field with the expected and the given size.
+import type { Activation } from '../kernels/expertMatmul.js';
 import type { Routing, ScoringMode } from '../kernels/router.js';
 import { type ExpertShape, type ExpertWeights, isExpertMatrix } from '../weights/matrix.js';
 import { WEIGHT_DTYPES, type WeightDType } from '../weights/format.js';
@@ -41,6 +42,11 @@ export interface MoEConfig {
    * quantized on upload and dequantized in the kernels (src/weights/quant.ts). Compute is f32 always.
    */
   dtype?: WeightDType;
+  /**
+   * The experts' gated activation (routed and shared): { kind: 'swiglu' } (default), or gpt-oss's
+   * { kind: 'swiglu_clamped', alpha, limit }.
+   */
+  activation?: Activation;
 }
 
 /** A shared expert (Qwen2-MoE): every token runs it, scaled by sigmoid(gate · x) when gate is given. */
@@ -66,6 +72,10 @@ export interface MoEWeights<W extends ExpertWeights = ExpertWeights> {
   gateUp: W;
   /** [E, H, I] */
   down: W;
+  /** [E, 2I]: per expert, I biases of the gate rows then I of the up rows, added before the activation (gpt-oss) */
+  gateUpBias?: Float32Array;
+  /** [E, H]: added to each expert's output before its routing weight multiplies it (gpt-oss) */
+  downBias?: Float32Array;
   shared?: SharedExpertWeights<W>;
   /** [E]: a false/0 expert is never chosen (and leaves the softmax). Default: all allowed. */
   expertMask?: ArrayLike<boolean | number>;
@@ -136,6 +146,8 @@ export function validateLayer(c: MoEConfig, w: MoEWeights): void {
   const { hidden: H, numExperts: E, intermediate: I } = c;
   expectWeights('gateUp', w.gateUp, { experts: E, parts: 2, outputs: I, inner: H }, `numExperts·2·intermediate·hidden = ${E}·2·${I}·${H}`);
   expectWeights('down', w.down, { experts: E, parts: 1, outputs: H, inner: I }, `numExperts·hidden·intermediate = ${E}·${H}·${I}`);
+  if (w.gateUpBias) expectLength('gateUpBias', w.gateUpBias, E * 2 * I, `numExperts·2·intermediate = ${E}·2·${I}`);
+  if (w.downBias) expectLength('downBias', w.downBias, E * H, `numExperts·hidden = ${E}·${H}`);
 }
 
 /** Checks a block's config, router and shared expert (all but the routed experts, which a backend may hold elsewhere). */
@@ -156,6 +168,7 @@ export function validateRouter(c: MoEConfig, w: Omit<MoEWeights, 'gateUp' | 'dow
     fail(`dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(c.dtype)}`);
   }
   if (c.routedScaling !== undefined && !Number.isFinite(c.routedScaling)) fail(`routedScaling must be finite, got ${c.routedScaling}`);
+  validateActivation(c.activation);
   const r = resolveRouting(c);
   positiveInt('nGroup', r.nGroup, E);
   if (E % r.nGroup) fail(`nGroup ${r.nGroup} must divide numExperts ${E}`);
@@ -173,6 +186,13 @@ export function validateRouter(c: MoEConfig, w: Omit<MoEWeights, 'gateUp' | 'dow
     if (s.gate) expectLength('shared.gate', s.gate, H, 'hidden');
   }
   validateMask(w.expertMask ?? new Array<number>(E).fill(1), r);
+}
+
+function validateActivation(a: Activation | undefined): void {
+  if (a === undefined || a.kind === 'swiglu') return;
+  if (a.kind !== 'swiglu_clamped') fail(`activation.kind must be 'swiglu' or 'swiglu_clamped', got ${String((a as { kind: unknown }).kind)}`);
+  if (!Number.isFinite(a.alpha)) fail(`activation.alpha must be finite, got ${a.alpha}`);
+  if (!(a.limit > 0) || !Number.isFinite(a.limit)) fail(`activation.limit must be a positive finite number, got ${a.limit}`);
 }
 
 /** k experts must stay choosable in every set of groups the grouped top-k may keep, under the mask. */

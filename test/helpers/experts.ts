@@ -2,7 +2,7 @@
 // the kernel tests and the tile-candidate tests.
 import { expect } from 'vitest';
 import { alignKernel, type BlockRows, maxBlocks } from '../../src/kernels/align.js';
-import { groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul.js';
+import { type Activation, type Epilogue, groupedGemm, indexedGemv } from '../../src/kernels/expertMatmul.js';
 import type { GemmTiles, GemvTiles } from '../../src/kernels/tiles.js';
 import { readBuffers, Workspace } from '../../src/gpu/workspace.js';
 import { toF16 } from '../../src/gpu/f16.js';
@@ -24,6 +24,9 @@ export interface Case {
   ids: Uint32Array;
   /** The experts the matrices hold, in slot order (the slot table maps the rest to NONE). Default: all, in order. */
   held?: number[];
+  /** Random gate/up and down biases (by expert id) in the epilogues. */
+  biased?: boolean;
+  activation?: Activation;
 }
 
 /** Rows of experts `held`, in that order, of a stacked host matrix of `per` values an expert. */
@@ -45,6 +48,8 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   const gateUpHost = rng.array(E * 2 * I * H, 1 / Math.sqrt(H));
   const downHost = rng.array(E * H * I, 1 / Math.sqrt(I));
   const routeW = Float32Array.from({ length: slots }, () => 0.1 + rng.next());
+  const gateUpBias = c.biased ? rng.array(E * 2 * I) : undefined;
+  const downBias = c.biased ? rng.array(E * H) : undefined;
   const counts = new Uint32Array(E);
   for (const e of ids) counts[e]++;
 
@@ -60,14 +65,16 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   const ys = poisoned(dev, slots * H * 4, 'ys');
   const sorted = ws.buffer(blocks * rows * 4, 'sorted');
   const io = { a: ws.upload(x, 'x'), slotOf, routeW: ws.upload(routeW, 'w'), ids: ws.upload(ids, 'ids'), sorted, blockExpert: ws.buffer(blocks * 4, 'be') };
+  const first: Epilogue = { activation: c.activation, bias: gateUpBias && ws.upload(gateUpBias, 'gate/up bias') };
+  const second: Epilogue = { bias: downBias && ws.upload(downBias, 'down bias') };
   await runKernels(dev, () =>
     gemv
-      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles),
-        ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles)]
+      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles, first),
+        ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles, second)]
       : [
         alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E, rows),
-        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows, tiles as GemmTiles),
-        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks, rows, tiles as GemmTiles),
+        ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows, tiles as GemmTiles, first),
+        ...groupedGemm(ws, down, { ...io, a: h, out: ys }, k, blocks, rows, tiles as GemmTiles, second),
       ]);
   const hGot = await readF32(dev, h, hRows * I);
   const ysGot = await readF32(dev, ys, slots * H);
@@ -80,17 +87,16 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   const hRef: number[] = [];
   const hOut: number[] = [];
   const yRef: number[] = [];
+  const gateUpRef = (s: number) =>
+    referenceGateUp(x.subarray(Math.floor(s / k) * H, (Math.floor(s / k) + 1) * H), ids[s], gu, H, I, { bias: gateUpBias, activation: c.activation });
   for (let row = 0; row < sortedGot.length; row++) {
     const s = sortedGot[row];
     if (s === 0xffffffff) continue;
-    const t = Math.floor(s / k);
-    const hr = referenceGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I);
-    hRef.push(...hr);
+    hRef.push(...gateUpRef(s));
     hOut.push(...hGot.subarray(row * I, (row + 1) * I));
   }
   for (let s = 0; s < slots; s++) {
-    const t = Math.floor(s / k);
-    const yr = referenceDown(referenceGateUp(x.subarray(t * H, (t + 1) * H), ids[s], gu, H, I), ids[s], dn, H, I);
+    const yr = referenceDown(gateUpRef(s), ids[s], dn, H, I, downBias);
     yRef.push(...yr.map((v) => v * routeW[s]));
   }
   expect(hOut.length).toBe(slots * I);

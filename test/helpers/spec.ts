@@ -48,3 +48,18 @@ export function randomRouting(rng: Rng, E: number): Partial<MoESpec> {
     }
   }
 }
+
+/**
+ * gpt-oss's experts on a drawn block: router bias, top-k on the logits then softmax, gate/up and down
+ * biases, clamped SwiGLU (a limit of 0.7 clamps most gate and up values here, 7, gpt-oss's, few).
+ */
+export function gptOssExperts(rng: Rng, s: Pick<MoESpec, 'numExperts' | 'hidden' | 'intermediate'>, limit = rng.pick([0.7, 7])): Partial<MoESpec> {
+  const { numExperts: E, hidden: H, intermediate: I } = s;
+  return {
+    topkBeforeSoftmax: true,
+    routerBias: rng.array(E),
+    gateUpBias: rng.array(E * 2 * I, 0.5),
+    downBias: rng.array(E * H, 0.5),
+    activation: { kind: 'swiglu_clamped', alpha: 1.702, limit },
+  };
+}

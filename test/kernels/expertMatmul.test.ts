@@ -127,6 +127,36 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       }
     });
 
+    it(`${path}: expert biases and clamped SwiGLU (gpt-oss) on every format, edge cases, slot tables and splits`, async () => {
+      const rng = new Rng(gemv ? 64 : 65);
+      // gate and up are about N(0, 1): a limit of 0.7 clamps most of them, 7 (gpt-oss's) few. Each
+      // (alpha, limit) is a pipeline of its own: two keep the test short.
+      const clamped = () => rng.pick([{ kind: 'swiglu_clamped', alpha: 1.702, limit: 0.7 }, { kind: 'swiglu_clamped', alpha: 0.5, limit: 7 }] as const);
+      const dtypes = ['f32', 'f16', 'q8', 'q4'] as const;
+      for (let i = 0; i < 8; i++) {
+        const c = randomCase(rng, { dtype: dtypes[i % 4], biased: i !== 3, activation: i === 5 ? undefined : clamped() });
+        const err = await run(device, c, gemv, 60 + i);
+        expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+        expect(err.ys, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+      }
+      const E = 8;
+      const held = [5, 2, 7, 0]; // a subset in another order: biases are read by expert id, weights by slot
+      for (const [dev, c] of [
+        [device, randomCase(rng, { T: 1, E, k: 1, H: 33, I: 17 })], // one token
+        [device, randomCase(rng, { T: 1, E, k: E, H: 40, I: 9, dtype: 'q8' })], // k = E
+        [device, randomCase(rng, { T: 64, E, k: 2, ids: new Uint32Array(128).fill(6), dtype: 'f16' })], // all on one expert, the rest none
+        [device, randomCase(rng, { T: 7, E, k: 2, held, ids: Uint32Array.from({ length: 14 }, () => rng.pick(held)), dtype: 'q4' })],
+        [device, randomCase(rng, { T: 7, E, k: 2, H: 64, I: 96, dtype: 'mxfp4' })], // gpt-oss's own storage
+        [tiny, randomCase(rng, { T: 7, E: 4, k: 2, H: 33, I: 45 })], // column ranges: biases at the chunk's columns
+        [tiny, randomCase(rng, { T: 5, E: 4, k: 2, H: 300, I: 200, dtype: 'q4' })],
+        [tiny, randomCase(rng, { T: 7, E: 4, k: 2, H: 256, I: 96, dtype: 'mxfp4' })],
+      ] as const) {
+        const err = await run(dev, { ...c, biased: true, activation: clamped() }, gemv, 70);
+        expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+        expect(err.ys, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+      }
+    });
+
     it(`${path}: q8 and q4 weights split by column ranges over small bindings`, async () => {
       const rng = new Rng(27);
       // 8 KiB bindings, H 300 (10 groups), I 200 (7 groups). q8 rows: gate/up 340 B, down 240 B →

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MoELayer, type MoELayerOptions, type MoESpec, runMoE } from '../../src/index.js';
 import { readBuffers, uploadBuffer } from '../../src/gpu/workspace.js';
 import { checked, poisoned, testDevice } from '../helpers/gpu.js';
-import { randomRouting, randomSpec } from '../helpers/spec.js';
+import { gptOssExperts, randomRouting, randomSpec } from '../helpers/spec.js';
 import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 
@@ -114,6 +114,27 @@ describe('MoE block vs float64 reference', () => {
         gate: gated ? rng.array(s.hidden, 1 / Math.sqrt(s.hidden)) : undefined,
       };
       expectMatches(await gpuMoE(s), s, 1e-5);
+    }
+  });
+
+  it('gpt-oss experts (router bias, top-k → softmax, expert biases, clamped SwiGLU): random shapes, both paths, f32 and f16', async () => {
+    const rng = new Rng(50);
+    for (let i = 0; i < 6; i++) {
+      const base = randomSpec(rng, { tokens: rng.pick([1, 2, 7, 64]), numExperts: rng.pick([4, 8, 32]), dtype: i % 4 === 3 ? 'f16' : 'f32' });
+      const s = { ...base, ...gptOssExperts(rng, base) };
+      const tol = s.dtype === 'f16' ? 3e-3 : 1e-5;
+      expectMatches(await gpuMoE(s, { decodeMaxTokens: 0 }), s, tol);
+      if (s.tokens <= 7) expectMatches(await gpuMoE(s, { decodeMaxTokens: 16 }), s, tol);
+    }
+    // one token with k = E; every token on expert 5 first (its bias wins), experts that get no token
+    const one = randomSpec(rng, { tokens: 1, numExperts: 8, topK: 8 });
+    const all = randomSpec(rng, { tokens: 64, numExperts: 8, topK: 1, hidden: 33, intermediate: 45 });
+    const routerBias = new Float32Array(8);
+    routerBias[5] = 100;
+    for (const s of [{ ...one, ...gptOssExperts(rng, one) }, { ...all, ...gptOssExperts(rng, all), routerBias }]) {
+      const got = await gpuMoE(s);
+      expectMatches(got, s, 1e-5);
+      if (s.topK === 1) expect(got.expertCounts[5]).toBe(64);
     }
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MoESpec, runMoE } from '../../src/index.js';
 import { referenceMoE, referenceQuantize, relativeError } from '../../src/moe/reference.js';
 import { testDevice } from '../helpers/gpu.js';
-import { randomSpec } from '../helpers/spec.js';
+import { gptOssExperts, randomSpec } from '../helpers/spec.js';
 import { Rng } from '../ref/rng.js';
 
 const MiB = 1 << 20;
@@ -79,6 +79,18 @@ describe('quantized expert weights', () => {
         };
         await expectBlock(device, s, dtype);
       }
+    }
+  });
+
+  it('gpt-oss experts (biases, clamped SwiGLU), GEMV and GEMM paths, split bindings', async () => {
+    const rng = new Rng(86);
+    for (const dtype of DTYPES) {
+      for (const tokens of [1, 32]) {
+        const base = randomSpec(rng, { tokens, numExperts: 8, topK: 2, hidden: rng.pick([33, 64, 70]), intermediate: rng.pick([31, 64, 97]) });
+        await expectBlock(device, { ...base, ...gptOssExperts(rng, base) }, dtype);
+      }
+      const big = randomSpec(rng, { tokens: 7, numExperts: 4, topK: 2, hidden: 300, intermediate: 400 });
+      await expectBlock(small, { ...big, ...gptOssExperts(rng, big) }, dtype);
     }
   });
 

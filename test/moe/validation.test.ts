@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MoEInputError, type MoESpec, runMoE } from '../../src/index.js';
+import { MoEInputError, MoELayer, type MoESpec, runMoE } from '../../src/index.js';
 import { testDevice } from '../helpers/gpu.js';
 import { randomSpec } from '../helpers/spec.js';
 import { referenceMoE, relativeError } from '../../src/moe/reference.js';
@@ -29,6 +29,21 @@ describe('bad input gets an error naming the field, expected and given', () => {
     await rejects({ gateUp: [1, 2] as unknown as Float32Array }, /gateUp must be a Float32Array/);
     await rejects({ shared: { intermediate: 3, gateUp: new Float32Array(48), down: new Float32Array(23) } },
       /shared.down has 23 elements, expected hidden·shared.intermediate = 8·3 = 24/);
+    await rejects({ gateUpBias: new Float32Array(24) }, /gateUpBias has 24 elements, expected numExperts·2·intermediate = 4·2·6 = 48/);
+    await rejects({ downBias: new Float32Array(33) }, /downBias has 33 elements, expected numExperts·hidden = 4·8 = 32/);
+  });
+
+  it('bad activations, and gpt-oss experts on an external backend', async () => {
+    await rejects({ activation: { kind: 'gelu' } as unknown as MoESpec['activation'] }, /activation.kind must be 'swiglu' or 'swiglu_clamped', got gelu/);
+    await rejects({ activation: { kind: 'swiglu_clamped', alpha: 1.702, limit: 0 } }, /activation.limit must be a positive finite number, got 0/);
+    await rejects({ activation: { kind: 'swiglu_clamped', alpha: NaN, limit: 7 } }, /activation.alpha must be finite, got NaN/);
+    const s = base();
+    const backend = { plan: () => [], needs: () => ({ bytes: 0, grid: 0 }), tune: async () => [], destroy: () => {} };
+    for (const over of [{ downBias: new Float32Array(32) }, { activation: { kind: 'swiglu_clamped', alpha: 1.702, limit: 7 } } as const]) {
+      expect(() => MoELayer.withExperts(device, { ...s, ...over }, { ...s, ...over }, backend)).toThrow(
+        /expert biases and clamped SwiGLU \(gpt-oss\) run on the fused backend only/,
+      );
+    }
   });
 
   it('k > E, E = 0, bad routing settings', async () => {
