@@ -1,12 +1,16 @@
-// A MoE MLP: the router [E, H] (and a selection bias), the routed experts (per-expert Hub tensors stacked
-// into [E, 2I, H] and [E, H, I] as they stream in, or stacked already), an optional shared expert
-// (Qwen2-MoE's gated one, DeepSeek's ungated); its experts on this device (the fused backend) or, with
-// external experts, on workers.
+// A MoE MLP: the router [E, H] (and its bias, or a selection bias), the routed experts (per-expert Hub
+// tensors stacked into [E, 2I, H] and [E, H, I] as they stream in, stacked already, or as gpt-oss stores
+// them: input-major, transposed on the way, or MXFP4, kept so) with their biases where the family has
+// them, an optional shared expert (Qwen2-MoE's gated one, DeepSeek's ungated); its experts on this
+// device (the fused backend) or, with external experts, on workers.
 import { MoELayer } from '../../moe/layer.js';
 import type { MoEConfig } from '../../moe/spec.js';
-import { FORMATS } from '../../weights/format.js';
-import type { ExpertMatrix } from '../../weights/matrix.js';
+import { storedRows } from '../../weights/convert.js';
+import { FORMATS, STORAGES } from '../../weights/format.js';
+import { type ExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
+import { ModelConfigError } from '../config.js';
 import type { BlockLoader, LoadContext, MLPBlock } from './block.js';
+import { inputMajorExperts, interleavedRow, splitInterleaved } from './expertLayouts.js';
 
 /** gate, up and down of an FFN: [I, H], [I, H], [H, I]. */
 export interface FFNNames {
@@ -19,8 +23,21 @@ export interface MoeSpec {
   config: MoEConfig;
   names: {
     router: string;
-    /** per-expert [I, H] gate and up, [H, I] down; or stacked [E, 2I, H] (gate rows, then up) and [E, H, I] */
-    experts: { gate(e: number): string; up(e: number): string; down(e: number): string } | { gateUp: string; down: string };
+    /** [E] added to the router's logits (gpt-oss) */
+    routerBias?: string;
+    /**
+     * per-expert [I, H] gate and up, [H, I] down; or stacked [E, 2I, H] (gate rows, then up) and [E, H, I];
+     * or gpt-oss's, gate and up interleaved along the outputs (2i: gate i, 2i + 1: up i): stacked
+     * input-major, gate/up [E, H, 2I] and down [E, I, H], or MXFP4 blocks and scales of [E, 2I, H] and
+     * [E, H, I] (the experts then stay MXFP4 whatever the dtype)
+     */
+    experts:
+      | { gate(e: number): string; up(e: number): string; down(e: number): string }
+      | { gateUp: string; down: string }
+      | { inputMajor: { gateUp: string; down: string } }
+      | { mxfp4: { gateUp: Mxfp4Names; down: Mxfp4Names } };
+    /** biases [E, 2I] (laid out as the experts' gate/up outputs: interleaved for gpt-oss's) and [E, H] */
+    expertBias?: { gateUp: string; down: string };
     /** [E] added to the scores for the choice only (DeepSeek-V3's e_score_correction_bias) */
     selectionBias?: string;
     /** the shared expert's FFN [S, H], [S, H], [H, S] and its gate [1, H] (none: always weight 1, as DeepSeek's) */
@@ -28,21 +45,45 @@ export interface MoeSpec {
   };
 }
 
+/** An MXFP4 weight's two Hub tensors: blocks [E, R, K/32, 16] and scales [E, R, K/32], U8. */
+export interface Mxfp4Names {
+  blocks: string;
+  scales: string;
+}
+
 export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
   const { hidden: H, numExperts: E, intermediate: I } = s.config;
   const { label, external } = ctx;
+  const ex = s.names.experts;
+  const interleaved = 'inputMajor' in ex || 'mxfp4' in ex;
+  if (external && (s.names.expertBias || interleaved || (s.config.activation?.kind ?? 'swiglu') !== 'swiglu')) {
+    throw new ModelConfigError(`webmoe: ${label}: gpt-oss's experts (biases, clamped SwiGLU, its layouts) run on this device only, not on workers`);
+  }
   const router = new Float32Array(E * H);
   ctx.host(s.names.router, [E, H], router);
+  const storage = 'mxfp4' in ex ? 'mxfp4' : undefined;
   const local = !external && {
-    gateUp: ctx.matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`, 'mlp'),
-    down: ctx.matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`, 'mlp'),
+    gateUp: ctx.matrix({ experts: E, parts: 2, outputs: I, inner: H }, `${label} experts gate/up`, 'mlp', storage),
+    down: ctx.matrix({ experts: E, parts: 1, outputs: H, inner: I }, `${label} experts down`, 'mlp', storage),
   };
   const rows = (which: 'gateUp' | 'down', name: string, shape: number[], firstRow: number) => {
     if (local) ctx.rows(name, shape, local[which], firstRow);
     else ctx.sink(name, shape, (r, raw) => external!.rows(ctx.layer, which, firstRow + r, raw), FORMATS[external!.dtype]);
   };
-  const ex = s.names.experts;
-  if ('gateUp' in ex) {
+  // gpt-oss's layouts are refused above with external experts: `local` is set for them.
+  const mine = local as Record<'gateUp' | 'down', ExpertMatrix>;
+  if ('mxfp4' in ex) {
+    const { gateUp, down } = ex.mxfp4;
+    ctx.mxfp4Rows(gateUp.blocks, gateUp.scales, [E, 2 * I, H], mine.gateUp, interleavedRow(I));
+    ctx.mxfp4Rows(down.blocks, down.scales, [E, H, I], mine.down);
+  } else if ('inputMajor' in ex) {
+    // Transposed on the host, one expert at a time.
+    for (const [which, name, K, N, P] of [['gateUp', ex.inputMajor.gateUp, H, I, 2], ['down', ex.inputMajor.down, I, H, 1]] as const) {
+      const m = mine[which];
+      ctx.sink(name, [E, K, P * N], inputMajorExperts(name, K, N, P, (row, raw) =>
+        writeExpertRows(ctx.device, m, row, storedRows(STORAGES[m.dtype], raw, K, name))));
+    }
+  } else if ('gateUp' in ex) {
     rows('gateUp', ex.gateUp, [E, 2 * I, H], 0);
     rows('down', ex.down, [E, H, I], 0);
   } else {
@@ -52,12 +93,23 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
       rows('down', ex.down(e), [H, I], e * H);
     }
   }
+  const bias = s.names.expertBias && { gateUp: new Float32Array(E * 2 * I), down: new Float32Array(E * H) };
+  if (bias) {
+    ctx.host(s.names.expertBias!.gateUp, [E, 2 * I], bias.gateUp);
+    ctx.host(s.names.expertBias!.down, [E, H], bias.down);
+  }
   const shared = s.names.shared && sharedFFN(ctx, s.names.shared, H);
+  let routerBias: Float32Array | undefined;
+  if (s.names.routerBias) ctx.host(s.names.routerBias, [E], routerBias = new Float32Array(E));
   let selectionBias: Float32Array | undefined;
   if (s.names.selectionBias) ctx.host(s.names.selectionBias, [E], selectionBias = new Float32Array(E));
-  const weights = { router, shared, selectionBias };
+  const weights = { router, routerBias, shared, selectionBias };
   return () => (local
-    ? MoELayer.create(ctx.device, s.config, { ...weights, ...local }, { label })
+    ? MoELayer.create(ctx.device, s.config, {
+      ...weights,
+      ...local,
+      ...(bias && { gateUpBias: interleaved ? splitInterleaved(bias.gateUp, I) : bias.gateUp, downBias: bias.down }),
+    }, { label })
     : MoELayer.withExperts(ctx.device, s.config, weights, external!.backend(ctx.layer), { label }));
 };
 
