@@ -2,6 +2,8 @@
 // Hub config.json into it, and validateConfig turns bad values into errors naming the field.
 import type { QKNorm } from '../kernels/attention.js';
 import type { MlaSpec } from './blocks/mla.js';
+import type { Activation } from '../kernels/expertMatmul.js';
+import type { CheckpointStorage } from '../weights/format.js';
 import type { Rope } from './rope.js';
 import { MAX_EXPERTS, type MoEConfig } from '../moe/spec.js';
 
@@ -31,6 +33,8 @@ export interface ModelConfig {
   clipQkv?: number;
   /** per layer, the sliding window W of its attention (keys p − W < j ≤ p), undefined for full attention; absent: none slides */
   windows?: (number | undefined)[];
+  /** a sink logit per query head in the attention softmax, `self_attn.sinks` (gpt-oss) */
+  sinks?: boolean;
   /** x = embedding · embeddingScale (GraniteMoE's embedding_multiplier) */
   embeddingScale: number;
   /** softmax scale of attention: 1/√headDim, or GraniteMoE's attention_multiplier */
@@ -47,6 +51,10 @@ export interface ModelConfig {
   topkBeforeSoftmax: boolean;
   /** DeepSeek's routing: sigmoid scores, grouped top-k, routed scaling (moe/spec.ts) */
   routing?: Pick<MoEConfig, 'scoring' | 'routedScaling' | 'nGroup' | 'topkGroup' | 'groupScore'>;
+  /** the experts' gated activation (gpt-oss: clamped SwiGLU); absent: SwiGLU */
+  expertActivation?: Activation;
+  /** the routed experts' storage as the checkpoint has it, whatever the dtype (gpt-oss's Hub MXFP4) */
+  expertStorage?: CheckpointStorage;
   /** the shared expert's intermediate size: Qwen2-MoE's (sigmoid-gated), DeepSeek's (n_shared_experts · moe_intermediate_size, ungated) */
   sharedIntermediate?: number;
   /** dense MLP intermediate size, for layers that are not sparse */
@@ -151,6 +159,7 @@ export const moeConfigOf = (c: ModelConfig): MoEConfig => ({
   normTopK: c.normTopK,
   topkBeforeSoftmax: c.topkBeforeSoftmax,
   ...c.routing,
+  activation: c.expertActivation,
 });
 
 /** The layers whose MLP is a MoE block. */

@@ -10,10 +10,11 @@ import { type DecoderLoadOptions, loadDecoder } from '../../src/model/load.js';
 
 export const MODELS_DIR = 'test/fixtures/models';
 export const FAMILY_MODELS = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe', 'deepseek_v2_lite', 'deepseek_v2', 'deepseek_v3', 'mixtral_sliding',
-  'qwen2_moe_sliding', 'qwen3_moe_yarn', 'olmoe_clip'];
+  'qwen2_moe_sliding', 'qwen3_moe_yarn', 'olmoe_clip', 'gpt_oss'];
 /** Models whose attention slides: their long.json holds a prompt well past the windows' rings. */
-export const SLIDING_MODELS = ['mixtral_sliding', 'qwen2_moe_sliding'];
-export const DTYPE_MODELS = ['qwen3_moe_f16', 'olmoe_bf16'];
+export const SLIDING_MODELS = ['mixtral_sliding', 'qwen2_moe_sliding', 'gpt_oss', 'gpt_oss_mxfp4'];
+/** Other storage: F16, BF16, MXFP4 experts (gpt-oss as the Hub ships it). */
+export const DTYPE_MODELS = ['qwen3_moe_f16', 'olmoe_bf16', 'gpt_oss_mxfp4'];
 
 export interface Golden {
   tokens: number[];

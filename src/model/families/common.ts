@@ -150,6 +150,7 @@ export function llamaLayer(c: ModelConfig, l: number, mlp: LayerSpec['mlp']): La
       qkNorm: c.qkNorm,
       window: c.windows?.[l],
       clip: c.clipQkv,
+      sinks: c.sinks ? `${p}sinks` : undefined,
       names: {
         q: `${p}q_proj.weight`,
         k: `${p}k_proj.weight`,
