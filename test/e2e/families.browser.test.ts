@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('newer families loaded by URL in Chromium', () => {
-  for (const name of ['deepseek_v3']) {
+  for (const name of ['deepseek_v3', 'gpt_oss_mxfp4']) {
     it(`${name}: the golden logits`, async () => {
       const g = golden(name);
       const { fused } = await browser.page.evaluate(
