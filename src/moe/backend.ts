@@ -29,6 +29,11 @@ export interface ExternalExperts {
    * [experts][parts][outputs] rows, as they stream in (as the checkpoint stores them).
    */
   rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): void | Promise<void>;
+  /**
+   * Biases of layer `layer`'s experts from expert `firstExpert` on, one row an expert: gate/up [E, 2I]
+   * (each expert's I gate biases, then its I up biases) or down [E, H], added as the fused backend's.
+   */
+  bias(layer: number, matrix: 'gateUp' | 'down', firstExpert: number, values: Float32Array): void | Promise<void>;
   /** The backend that runs the layer's routed experts there (the layer's block routes and combines). */
   backend(layer: number): ExpertBackend;
 }

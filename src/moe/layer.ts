@@ -82,10 +82,9 @@ export class MoELayer {
     options: MoELayerOptions = {},
   ): MoELayer {
     validateRouter(config, weights);
+    // The experts' biases are the backend's (the scheduler hands them to its workers), never the block's.
     const { gateUpBias, downBias } = weights as Partial<MoEWeights>;
-    if (gateUpBias || downBias || (config.activation?.kind ?? 'swiglu') !== 'swiglu') {
-      throw new MoEInputError('webmoe: expert biases and clamped SwiGLU (gpt-oss) run on the fused backend only, not on external experts (workers)');
-    }
+    if (gateUpBias || downBias) throw new MoEInputError('webmoe: expert biases go to the external experts (ExternalExperts.bias), not to the block');
     return MoELayer.assemble(device, config, weights, experts, options);
   }
 

@@ -61,7 +61,9 @@ describe('input-major experts (gpt-oss gate_up_proj [E, H, 2I], down_proj [E, I,
     const [E, K, N, P] = [3, 4, 5, 2] as const;
     const t = new Rng(92).array(E * K * P * N);
     const got: number[] = [];
-    inputMajorExperts('t', K, N, P, (_, rows) => got.push(...decodeToF32(rows.bytes, 'F32', 't')))(0, { dtype: 'F32', bytes: new Uint8Array(t.buffer) });
+    inputMajorExperts('t', K, N, P, (_, rows) => {
+      got.push(...decodeToF32(rows.bytes, 'F32', 't'));
+    })(0, { dtype: 'F32', bytes: new Uint8Array(t.buffer) });
     expect(got).toEqual(Array.from(expected(t, E, K, N, P)));
   });
 });

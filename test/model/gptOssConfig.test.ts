@@ -78,13 +78,13 @@ describe('gpt_oss config.json', () => {
     expect(() => config({ rope_scaling: { rope_type: 'yarn', factor: 8, mscale: 1, bogus: 2 } })).toThrow(/rope_scaling.bogus is not supported/);
   });
 
-  it('refuses external experts (workers): its biases and clamped SwiGLU run on this device', async () => {
+  it('refuses external experts (workers) for MXFP4 experts', async () => {
     const device = await testDevice();
-    const external = { dtype: 'f32' as const, rows: () => {}, backend: () => {
+    const external = { dtype: 'f32' as const, rows: () => {}, bias: () => {}, backend: () => {
       throw new Error('not reached');
     } };
-    await expect(fixtureDecoder(device, 'gpt_oss', { experts: external })).rejects.toThrow(
-      'webmoe: layer 0: gpt-oss\'s experts (biases, clamped SwiGLU, its layouts) run on this device only, not on workers',
+    await expect(fixtureDecoder(device, 'gpt_oss_mxfp4', { experts: external })).rejects.toThrow(
+      'webmoe: layer 0: MXFP4 experts run on this device only, not on workers',
     );
     device.destroy();
   });

@@ -33,15 +33,15 @@ describe('bad input gets an error naming the field, expected and given', () => {
     await rejects({ downBias: new Float32Array(33) }, /downBias has 33 elements, expected numExperts·hidden = 4·8 = 32/);
   });
 
-  it('bad activations, and gpt-oss experts on an external backend', async () => {
+  it('bad activations, and expert biases given to a block with an external backend', async () => {
     await rejects({ activation: { kind: 'gelu' } as unknown as MoESpec['activation'] }, /activation.kind must be 'swiglu' or 'swiglu_clamped', got gelu/);
     await rejects({ activation: { kind: 'swiglu_clamped', alpha: 1.702, limit: 0 } }, /activation.limit must be a positive finite number, got 0/);
     await rejects({ activation: { kind: 'swiglu_clamped', alpha: NaN, limit: 7 } }, /activation.alpha must be finite, got NaN/);
     const s = base();
     const backend = { plan: () => [], needs: () => ({ bytes: 0, grid: 0 }), tune: async () => [], destroy: () => {} };
-    for (const over of [{ downBias: new Float32Array(32) }, { activation: { kind: 'swiglu_clamped', alpha: 1.702, limit: 7 } } as const]) {
-      expect(() => MoELayer.withExperts(device, { ...s, ...over }, { ...s, ...over }, backend)).toThrow(
-        /expert biases and clamped SwiGLU \(gpt-oss\) run on the fused backend only/,
+    for (const over of [{ downBias: new Float32Array(32) }, { gateUpBias: new Float32Array(48) }]) {
+      expect(() => MoELayer.withExperts(device, s, { ...s, ...over }, backend)).toThrow(
+        /expert biases go to the external experts \(ExternalExperts.bias\), not to the block/,
       );
     }
   });

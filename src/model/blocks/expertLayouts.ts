@@ -10,16 +10,20 @@ import { decodeToF32 } from '../../io/dtype.js';
 /**
  * A sink for tensor `name` [E, K, P·N] that calls `write(firstRow, rows)` with each expert's P·N rows
  * of K f32 inputs (its first row counted over the matrix's [E][P][N] rows; the bytes are reused for the
- * next expert, so `write` copies them, as a GPU write does). With P = 2 the parts alternate along the
- * last axis (gpt-oss's gate_up_proj: even columns gate, odd columns up).
+ * next expert, so `write` copies them before it returns, as a GPU write does; the sink waits for what
+ * it returns). With P = 2 the parts alternate along the last axis (gpt-oss's gate_up_proj: even
+ * columns gate, odd columns up).
  */
-export function inputMajorExperts(name: string, inner: number, outputs: number, parts: 1 | 2, write: (firstRow: number, rows: RawRows) => void): RowSink {
+export function inputMajorExperts(name: string, inner: number, outputs: number, parts: 1 | 2,
+  write: (firstRow: number, rows: RawRows) => void | Promise<void>): RowSink
+{
   const cols = parts * outputs;
   const gathered = new Float32Array(inner * cols); // one expert as stored: K rows of P·N
   const rows = new Float32Array(cols * inner); // the same, transposed: P·N rows of K
   const bytes = new Uint8Array(rows.buffer);
-  return (firstRow, raw) => {
+  return async (firstRow, raw) => {
     const values = decodeToF32(raw.bytes, raw.dtype, name);
+    const written: (void | Promise<void>)[] = [];
     const count = values.length / cols;
     for (let r = 0; r < count;) {
       const k = (firstRow + r) % inner;
@@ -32,8 +36,9 @@ export function inputMajorExperts(name: string, inner: number, outputs: number, 
         for (let i = 0; i < inner; i++) rows[out + i] = gathered[i * cols + c];
       }
       const expert = Math.floor((firstRow + r - 1) / inner);
-      write(expert * cols, { dtype: 'F32', bytes });
+      written.push(write(expert * cols, { dtype: 'F32', bytes }));
     }
+    await Promise.all(written);
   };
 }
 

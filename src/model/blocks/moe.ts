@@ -5,6 +5,7 @@
 // device (the fused backend) or, with external experts, on workers.
 import { MoELayer } from '../../moe/layer.js';
 import type { MoEConfig } from '../../moe/spec.js';
+import { decodeToF32 } from '../../io/dtype.js';
 import { storedRows } from '../../weights/convert.js';
 import { FORMATS, STORAGES } from '../../weights/format.js';
 import { type ExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
@@ -56,9 +57,7 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
   const { label, external } = ctx;
   const ex = s.names.experts;
   const interleaved = 'inputMajor' in ex || 'mxfp4' in ex;
-  if (external && (s.names.expertBias || interleaved || (s.config.activation?.kind ?? 'swiglu') !== 'swiglu')) {
-    throw new ModelConfigError(`webmoe: ${label}: gpt-oss's experts (biases, clamped SwiGLU, its layouts) run on this device only, not on workers`);
-  }
+  if (external && 'mxfp4' in ex) throw new ModelConfigError(`webmoe: ${label}: MXFP4 experts run on this device only, not on workers`);
   const router = new Float32Array(E * H);
   ctx.host(s.names.router, [E, H], router);
   const storage = 'mxfp4' in ex ? 'mxfp4' : undefined;
@@ -70,7 +69,7 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
     if (local) ctx.rows(name, shape, local[which], firstRow);
     else ctx.sink(name, shape, (r, raw) => external!.rows(ctx.layer, which, firstRow + r, raw), FORMATS[external!.dtype]);
   };
-  // gpt-oss's layouts are refused above with external experts: `local` is set for them.
+  // MXFP4 with external experts is refused above: `local` is set for it.
   const mine = local as Record<'gateUp' | 'down', ExpertMatrix>;
   if ('mxfp4' in ex) {
     const { gateUp, down } = ex.mxfp4;
@@ -79,9 +78,10 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
   } else if ('inputMajor' in ex) {
     // Transposed on the host, one expert at a time.
     for (const [which, name, K, N, P] of [['gateUp', ex.inputMajor.gateUp, H, I, 2], ['down', ex.inputMajor.down, I, H, 1]] as const) {
-      const m = mine[which];
       ctx.sink(name, [E, K, P * N], inputMajorExperts(name, K, N, P, (row, raw) =>
-        writeExpertRows(ctx.device, m, row, storedRows(STORAGES[m.dtype], raw, K, name))));
+        local
+          ? writeExpertRows(ctx.device, local[which], row, storedRows(STORAGES[local[which].dtype], raw, K, name))
+          : external!.rows(ctx.layer, which, row, raw)));
     }
   } else if ('gateUp' in ex) {
     rows('gateUp', ex.gateUp, [E, 2 * I, H], 0);
@@ -93,10 +93,18 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
       rows('down', ex.down(e), [H, I], e * H);
     }
   }
-  const bias = s.names.expertBias && { gateUp: new Float32Array(E * 2 * I), down: new Float32Array(E * H) };
-  if (bias) {
-    ctx.host(s.names.expertBias!.gateUp, [E, 2 * I], bias.gateUp);
-    ctx.host(s.names.expertBias!.down, [E, H], bias.down);
+  // The experts' biases, gate/up as the matrices order their rows (gate, then up): kept for the
+  // fused backend, or handed to the external experts as they stream in.
+  const bias = !external && s.names.expertBias && { gateUp: new Float32Array(E * 2 * I), down: new Float32Array(E * H) };
+  for (const [which, width] of [['gateUp', 2 * I], ['down', H]] as const) {
+    const name = s.names.expertBias?.[which];
+    if (!name) continue;
+    ctx.sink(name, [E, width], (r, raw) => {
+      const decoded = decodeToF32(raw.bytes, raw.dtype, name);
+      const values = which === 'gateUp' && interleaved ? splitInterleaved(decoded, I) : decoded;
+      if (bias) bias[which].set(values, r * width);
+      else return external!.bias(ctx.layer, which, r, values);
+    });
   }
   const shared = s.names.shared && sharedFFN(ctx, s.names.shared, H);
   let routerBias: Float32Array | undefined;
@@ -108,7 +116,7 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
     ? MoELayer.create(ctx.device, s.config, {
       ...weights,
       ...local,
-      ...(bias && { gateUpBias: interleaved ? splitInterleaved(bias.gateUp, I) : bias.gateUp, downBias: bias.down }),
+      ...(bias && { gateUpBias: bias.gateUp, downBias: bias.down }),
     }, { label })
     : MoELayer.withExperts(ctx.device, s.config, weights, external!.backend(ctx.layer), { label }));
 };

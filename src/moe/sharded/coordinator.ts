@@ -106,6 +106,7 @@ export class ExpertCoordinator implements ExternalExperts {
             hidden: H,
             intermediate: I,
             dtype,
+            activation: config.activation,
             layers: [...placement.layers].map(([l, lists]) => [l, lists[s.index].length]),
           }))
       ));
@@ -118,21 +119,35 @@ export class ExpertCoordinator implements ExternalExperts {
 
   rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): Promise<void> {
     const { intermediate: I, hidden: H } = this.config;
-    const { owner, local } = this.maps.get(layer)!;
-    const perExpert = matrix === 'gateUp' ? 2 * I : H;
     const rowBytes = (matrix === 'gateUp' ? H : I) * DTYPE_BYTES[rows.dtype];
+    return this.toOwners(layer, matrix === 'gateUp' ? 2 * I : H, firstRow, rows.bytes, rowBytes,
+      (api, at, piece) => api.rows(layer, matrix, at, transfer({ dtype: rows.dtype, bytes: piece }, [piece.buffer])));
+  }
+
+  bias(layer: number, matrix: 'gateUp' | 'down', firstExpert: number, values: Float32Array): Promise<void> {
+    const width = matrix === 'gateUp' ? 2 * this.config.intermediate : this.config.hidden;
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    return this.toOwners(layer, 1, firstExpert, bytes, width * 4,
+      (api, at, piece) => api.bias(layer, matrix, at, transfer(new Float32Array(piece.buffer), [piece.buffer])));
+  }
+
+  /**
+   * Hands rows firstRow… of a layer's [E][perExpert] rows (of `rowBytes` each) to the experts'
+   * workers, each run of one expert's rows (copied) at its row among the worker's experts.
+   */
+  private toOwners(layer: number, perExpert: number, firstRow: number, bytes: Uint8Array, rowBytes: number,
+    send: (api: Remote<ShardApi>, at: number, piece: Uint8Array<ArrayBuffer>) => Promise<void>): Promise<void>
+  {
+    const { owner, local } = this.maps.get(layer)!;
     const sends: Promise<void>[] = [];
-    const n = rows.bytes.length / rowBytes;
+    const n = bytes.length / rowBytes;
     for (let r = 0; r < n;) {
       const row = firstRow + r;
       const e = Math.floor(row / perExpert);
       const count = Math.min(n - r, (e + 1) * perExpert - row);
-      const piece = rows.bytes.slice(r * rowBytes, (r + count) * rowBytes);
+      const piece = bytes.slice(r * rowBytes, (r + count) * rowBytes);
       const at = local[e] * perExpert + (row - e * perExpert);
-      sends.push(
-        this.call(this.shards[owner[e]], `while loading layer ${layer}`, (api) =>
-          api.rows(layer, matrix, at, transfer({ dtype: rows.dtype, bytes: piece }, [piece.buffer]))),
-      );
+      sends.push(this.call(this.shards[owner[e]], `while loading layer ${layer}`, (api) => send(api, at, piece)));
       r += count;
     }
     return Promise.all(sends).then(() => {});

@@ -1,21 +1,25 @@
 // What a shard worker does (the object it exposes with Comlink): it holds the routed experts of
 // each MoE layer that the placement gives it — on its own GPU device, or in host memory for the CPU
-// path — takes their rows as the coordinator streams the checkpoint, and runs batches of rows.
+// path — takes their rows (and biases) as the coordinator streams the checkpoint, and runs batches of
+// rows with the layer's activation.
 import { transfer } from 'comlink';
-import { createExpertMatrix, type ExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
-import { FusedExperts } from '../fused.js';
-import { cpuExpertRows } from './cpuExperts.js';
-import { GpuExperts } from './gpuExperts.js';
-import type { WorkerKind } from './placement.js';
 import type { RawRows } from '../../io/checkpoint.js';
+import type { Activation } from '../../kernels/expertMatmul.js';
 import { storedRows } from '../../weights/convert.js';
 import { FORMATS, type WeightDType } from '../../weights/format.js';
+import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
+import { FusedExperts } from '../fused.js';
+import { cpuExpertRows, type HostExperts } from './cpuExperts.js';
+import { GpuExperts } from './gpuExperts.js';
+import type { WorkerKind } from './placement.js';
 
 export interface ShardInit {
   kind: WorkerKind;
   hidden: number;
   intermediate: number;
   dtype: WeightDType;
+  /** the experts' gated activation (default SwiGLU) */
+  activation?: Activation;
   /** per MoE layer: how many experts this worker holds (local indices 0…n-1) */
   layers: [layer: number, experts: number][];
 }
@@ -30,6 +34,8 @@ export interface ShardApi {
   init(o: ShardInit): Promise<void>;
   /** Rows of a layer's local stacked gate/up [n, 2I, H] or down [n, H, I] matrix, from row `firstRow`, as the checkpoint stores them. */
   rows(layer: number, matrix: 'gateUp' | 'down', firstRow: number, rows: RawRows): void;
+  /** Bias rows of local experts from `firstExpert` on: gate/up [n, 2I] (gate, then up) or down [n, H]. */
+  bias(layer: number, matrix: 'gateUp' | 'down', firstExpert: number, values: Float32Array): void;
   /** y [R, H] = weights · expert(x) per row; ids: local experts, grouped ascending. */
   run(layer: number, x: Float32Array<ArrayBuffer>, ids: Uint32Array<ArrayBuffer>, weights: Float32Array<ArrayBuffer>): Promise<ShardResult>;
   dispose(): void;
@@ -40,16 +46,15 @@ interface ShardLayer {
   down: ExpertMatrix;
 }
 
-interface HostLayer {
-  gateUp: Float32Array;
-  down: Float32Array;
-}
+type Biases = Pick<HostExperts, 'gateUpBias' | 'downBias'>;
 
 /** The shard object of a worker; `device` makes its GPU device (only called for GPU shards). */
 export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
   let o: ShardInit | undefined;
-  let gpu: { device: GPUDevice; layers: Map<number, ShardLayer>; experts: GpuExperts } | undefined;
-  const host = new Map<number, HostLayer>();
+  let gpu: { device: GPUDevice; layers: Map<number, ShardLayer>; experts?: GpuExperts } | undefined;
+  const host = new Map<number, HostExperts>();
+  // Per layer, kept on the host (a GPU shard uploads them when its first run makes its backends).
+  const biases = new Map<number, Biases>();
   const need = () => {
     if (!o) throw new Error('webmoe: shard used before init()');
     return o;
@@ -64,13 +69,7 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
           gateUp: createExpertMatrix(d, { experts: n, parts: 2, outputs: I, inner: H }, dtype, `layer ${l} shard gate/up`),
           down: createExpertMatrix(d, { experts: n, parts: 1, outputs: H, inner: I }, dtype, `layer ${l} shard down`),
         }]));
-        // Each layer's local experts as a fused backend with k = 1 (it owns the matrices from here on).
-        const fused = new Map(
-          [...layers].map((
-            [l, m],
-          ) => [l, new FusedExperts(d, { experts: m.gateUp.experts, topK: 1, hidden: H, intermediate: I }, dtype, m, `layer ${l} shard`)]),
-        );
-        gpu = { device: d, layers, experts: new GpuExperts(d, fused, H) };
+        gpu = { device: d, layers };
       } else {
         for (const [l, n] of init.layers) host.set(l, { gateUp: new Float32Array(n * 2 * I * H), down: new Float32Array(n * H * I) });
       }
@@ -84,25 +83,47 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
       // the same results: quantization saves no host memory here.
       else host.get(layer)![matrix].set(FORMATS[dtype].unpack(stored, inner), firstRow * inner);
     },
+    bias(layer, matrix, firstExpert, values) {
+      const o = need();
+      const width = matrix === 'gateUp' ? 2 * o.intermediate : o.hidden;
+      const experts = o.layers.find(([l]) => l === layer)![1];
+      const b = biases.get(layer) ?? biases.set(layer, {}).get(layer)!;
+      (b[matrix === 'gateUp' ? 'gateUpBias' : 'downBias'] ??= new Float32Array(experts * width)).set(values, firstExpert * width);
+    },
     async run(layer, x, ids, weights) {
-      const { hidden: H, intermediate: I } = need();
+      const { hidden: H, intermediate: I, activation } = need();
       const t0 = performance.now();
       let y: Float32Array<ArrayBuffer>;
       if (gpu) {
+        gpu.experts ??= gpuExperts(gpu.device, gpu.layers, biases, need());
         y = await gpu.experts.run(layer, x, ids, weights);
       } else {
-        const w = host.get(layer)!;
-        y = cpuExpertRows(x, ids, weights, w.gateUp, w.down, H, I);
+        y = cpuExpertRows(x, ids, weights, { ...host.get(layer)!, ...biases.get(layer) }, H, I, activation);
       }
       return transfer({ y, ms: performance.now() - t0 }, [y.buffer]);
     },
     dispose() {
       if (gpu) {
-        gpu.experts.destroy();
+        if (gpu.experts) gpu.experts.destroy();
+        else for (const m of gpu.layers.values()) [m.gateUp, m.down].forEach(destroyExpertMatrix);
         gpu.device.destroy();
         gpu = undefined;
       }
       host.clear();
+      biases.clear();
     },
   };
+}
+
+/** Each layer's local experts as a fused backend with k = 1, its biases uploaded (it owns the matrices from here on). */
+function gpuExperts(d: GPUDevice, layers: Map<number, ShardLayer>, biases: Map<number, Biases>, o: ShardInit): GpuExperts {
+  const { hidden, intermediate, dtype, activation } = o;
+  const fused = new Map(
+    [...layers].map((
+      [l, m],
+    ) => [l,
+      new FusedExperts(d, { experts: m.gateUp.experts, topK: 1, hidden, intermediate, activation }, dtype, { ...m, ...biases.get(l) }, `layer ${l} shard`)]
+    ),
+  );
+  return new GpuExperts(d, fused, hidden);
 }
