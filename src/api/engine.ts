@@ -72,9 +72,11 @@ export class Engine {
     const { family, config } = readConfig(ckpt.config);
     const tokenizer = await loadTokenizer(source, options.signal);
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
-    // Expert-parallel: the routed experts go to shard workers as the checkpoint streams.
-    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), options.dtype ?? 'f32', { ...options,
-      workers: options.workers });
+    // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
+    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
+      ...options,
+      workers: options.workers,
+    });
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts });
       return new Engine(device, config, tokenizer, decoder, source.name, experts);

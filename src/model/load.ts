@@ -12,7 +12,7 @@ import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { canStore, storedRows } from '../weights/convert.js';
 import { type CheckpointStorage, isQuant, STORAGES, WEIGHT_DTYPES, type WeightDType, type WeightFormat, type WeightStorage } from '../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
-import { type Mxfp4Shape, mxfp4Sinks, mxfp4TensorShapes } from '../weights/mxfp4Rows.js';
+import { type Mxfp4PlaneWriter, type Mxfp4Shape, mxfp4PlaneSinks, mxfp4Sinks, mxfp4TensorShapes } from '../weights/mxfp4Rows.js';
 import type { AttentionBlock, LoadContext, MatrixRole, MLPBlock } from './blocks/block.js';
 import { configKey, type ModelConfig } from './config.js';
 import { Decoder } from './decoder.js';
@@ -71,8 +71,8 @@ class Wants {
     return t;
   }
 
-  /** A Hub MXFP4 pair (U8 blocks and scales) of an [E, R, K] weight into `m`, file row r at rowOf(r). */
-  mxfp4(device: GPUDevice, blocks: string, scales: string, shape: Mxfp4Shape, m: ExpertMatrix, rowOf?: (r: number) => number): void {
+  /** A Hub MXFP4 pair (U8 blocks and scales) of an [E, R, K] weight into `m` (or its planes to a writer), file row r at rowOf(r). */
+  mxfp4(device: GPUDevice, blocks: string, scales: string, shape: Mxfp4Shape, m: ExpertMatrix | Mxfp4PlaneWriter, rowOf?: (r: number) => number): void {
     const want = mxfp4TensorShapes(shape);
     const b = this.tensor(blocks, want.blocks);
     const s = this.tensor(scales, want.scales);
@@ -80,7 +80,7 @@ class Wants {
       if (t && t.dtype !== 'U8') throw new ModelLoadError(`webmoe: tensor ${t.name} in ${t.file} has dtype ${t.dtype}, MXFP4 blocks and scales are U8`);
     }
     if (!b || !s) return; // noted missing: the load stops before it streams
-    const sinks = mxfp4Sinks(device, m, shape, s, rowOf);
+    const sinks = typeof m === 'function' ? mxfp4PlaneSinks(shape, s, m, rowOf) : mxfp4Sinks(device, m, shape, s, rowOf);
     this.sinks.set(blocks, sinks.blocks);
     this.sinks.set(scales, sinks.scales);
   }

@@ -4,7 +4,7 @@
 // all resident reads the routing and fetches what it lacks (the slot table lets the kernels run on
 // any subset).
 import type { RawRows } from '../io/checkpoint.js';
-import type { WeightDType } from '../weights/format.js';
+import type { WeightStorage } from '../weights/format.js';
 import type { TileTrial } from './tune.js';
 import type { Step } from '../gpu/steps.js';
 import type { Workspace } from '../gpu/workspace.js';
@@ -22,8 +22,8 @@ export interface ExpertBackend {
 
 /** Where routed experts go when they are not loaded onto the decoder's device. */
 export interface ExternalExperts {
-  /** The storage of the experts' weights where they go. */
-  readonly dtype: WeightDType;
+  /** The storage of the experts' weights where they go (a checkpoint's MXFP4 experts stay MXFP4). */
+  readonly dtype: WeightStorage;
   /**
    * Rows of layer `layer`'s stacked gate/up [E, 2I, H] or down [E, H, I] matrix, counted over its
    * [experts][parts][outputs] rows, as they stream in (as the checkpoint stores them).
@@ -34,6 +34,11 @@ export interface ExternalExperts {
    * (each expert's I gate biases, then its I up biases) or down [E, H], added as the fused backend's.
    */
   bias(layer: number, matrix: 'gateUp' | 'down', firstExpert: number, values: Float32Array): void | Promise<void>;
+  /**
+   * One plane of stored rows, counted as rows() counts them, for a storage that splits rows into
+   * planes (MXFP4: 0 the codes, 1 the scales; weights/mxfp4Rows.ts): the checkpoint's bytes as they are.
+   */
+  plane(layer: number, matrix: 'gateUp' | 'down', plane: number, firstRow: number, bytes: Uint8Array): void | Promise<void>;
   /** The backend that runs the layer's routed experts there (the layer's block routes and combines). */
   backend(layer: number): ExpertBackend;
 }

@@ -3,7 +3,7 @@
 import type { Activation } from '../kernels/expertMatmul.js';
 import type { Step } from '../gpu/steps.js';
 import { uploadBuffer, type Workspace } from '../gpu/workspace.js';
-import type { WeightDType } from '../weights/format.js';
+import type { WeightStorage } from '../weights/format.js';
 import { destroyExpertMatrix, type ExpertWeights, toExpertMatrix } from '../weights/matrix.js';
 import type { ExpertBackend } from './backend.js';
 import { type ExpertPair, expertFFN, identitySlots, type PathOptions, routedSlots, slotShape } from './matmul.js';
@@ -25,7 +25,7 @@ export class FusedExperts implements ExpertBackend {
   constructor(
     private readonly device: GPUDevice,
     readonly shape: FusedShape,
-    dtype: WeightDType,
+    dtype: WeightStorage,
     w: { gateUp: ExpertWeights; down: ExpertWeights; gateUpBias?: Float32Array; downBias?: Float32Array },
     label: string,
     private readonly path: PathOptions = {},

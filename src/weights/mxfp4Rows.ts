@@ -1,13 +1,17 @@
 // MXFP4 experts as gpt-oss's Hub checkpoints store them, into a matrix in the mxfp4 format
 // (formats/mxfp4.ts) with the file's bytes: the blocks tensor [E, R, K/32, 16] U8 (the codes, two a
 // byte) into the code plane, the scales tensor [E, R, K/32] U8 (E8M0) into the scale plane, each as it
-// streams (the file holds the whole blocks tensor before the scales), in runs of whole rows.
+// streams (the file holds the whole blocks tensor before the scales), in runs of whole rows (or, for
+// experts that live elsewhere, handed on plane by plane: the expert-parallel scheduler's workers).
 // File row r of an expert lands at its matrix row rowOf(r): gpt-oss interleaves gate and up rows (2i
 // gate i, 2i + 1 up i), a gated matrix holds gate rows, then up rows.
 import type { RawRows, RowSink } from '../io/checkpoint.js';
 import { SafetensorsError } from '../io/error.js';
 import { mxBlocks, MXFP4 } from './formats/mxfp4.js';
 import { type ExpertMatrix, writeExpertPlane } from './matrix.js';
+
+/** Writes `bytes`, plane `plane` (0 the codes, 1 the scales, a row padded to a word) of rows firstRow… of an mxfp4 matrix. */
+export type Mxfp4PlaneWriter = (plane: number, firstRow: number, bytes: Uint8Array<ArrayBuffer>) => void | Promise<void>;
 
 /** [E, R, K]: E experts of R rows of K inputs. */
 export type Mxfp4Shape = readonly [number, number, number];
@@ -28,7 +32,7 @@ export function mxfp4Sinks(
   m: ExpertMatrix,
   shape: Mxfp4Shape,
   scales: { name: string; file: string },
-  rowOf: (r: number) => number = (r) => r,
+  rowOf?: (r: number) => number,
 ): { blocks: RowSink; scales: RowSink } {
   const [E, R, K] = shape;
   if (m.dtype !== 'mxfp4' || m.experts !== E || m.parts * m.outputs !== R || m.inner !== K) {
@@ -38,11 +42,25 @@ export function mxfp4Sinks(
       } × ${m.inner}`,
     );
   }
+  return mxfp4PlaneSinks(shape, scales, (plane, firstRow, bytes) => writeExpertPlane(device, m, plane, firstRow, bytes), rowOf);
+}
+
+/**
+ * The same sinks for planes handed to `write`, rows counted over the matrix's [E][R] rows, in runs
+ * of consecutive rows (the bytes are the call's own; the sinks wait for what `write` returns).
+ */
+export function mxfp4PlaneSinks(
+  shape: Mxfp4Shape,
+  scales: { name: string; file: string },
+  write: Mxfp4PlaneWriter,
+  rowOf: (r: number) => number = (r) => r,
+): { blocks: RowSink; scales: RowSink } {
+  const [, R, K] = shape;
   const [codeBytes, scaleBytes] = MXFP4.planes!(K);
   const dest = destinations(R, rowOf);
   const blocks = mxBlocks(K);
   return {
-    blocks: wholeRows(codeBytes, (firstRow, rows) => writeMapped(device, m, 0, codeBytes, dest, firstRow, rows, codeBytes)),
+    blocks: wholeRows(codeBytes, (firstRow, rows) => writeMapped(write, 0, codeBytes, dest, firstRow, rows, codeBytes)),
     scales: (firstRow, raw) => {
       const nan = raw.bytes.indexOf(255);
       if (nan >= 0) {
@@ -50,7 +68,7 @@ export function mxfp4Sinks(
         throw new SafetensorsError(scales.file, `scale byte 255 (NaN in E8M0) at expert ${Math.floor(row / R)}, row ${row % R}, block ${nan % blocks}`,
           scales.name);
       }
-      writeMapped(device, m, 1, scaleBytes, dest, firstRow, raw.bytes, blocks);
+      return writeMapped(write, 1, scaleBytes, dest, firstRow, raw.bytes, blocks);
     },
   };
 }
@@ -67,10 +85,10 @@ function destinations(R: number, rowOf: (r: number) => number): Int32Array {
 
 /**
  * Writes file rows firstRow … (of `rowBytes` each, at most `width`: a scale row is padded to a word)
- * into plane `plane` of `m` at their matrix rows: sorted by destination, in runs of consecutive rows.
+ * into plane `plane` at their matrix rows: sorted by destination, in runs of consecutive rows.
  */
-function writeMapped(device: GPUDevice, m: ExpertMatrix, plane: number, width: number, dest: Int32Array, firstRow: number, rows: Uint8Array,
-  rowBytes: number): void
+async function writeMapped(write: Mxfp4PlaneWriter, plane: number, width: number, dest: Int32Array, firstRow: number, rows: Uint8Array,
+  rowBytes: number): Promise<void>
 {
   const R = dest.length;
   const n = rows.length / rowBytes;
@@ -81,22 +99,24 @@ function writeMapped(device: GPUDevice, m: ExpertMatrix, plane: number, width: n
   const order = [...to.keys()].sort((a, b) => to[a] - to[b]);
   const staged = new Uint8Array(n * width);
   order.forEach((i, j) => staged.set(rows.subarray(i * rowBytes, (i + 1) * rowBytes), j * width));
+  const written: (void | Promise<void>)[] = [];
   for (let j = 0; j < n;) {
     let end = j + 1;
     while (end < n && to[order[end]] === to[order[end - 1]] + 1) end++;
-    writeExpertPlane(device, m, plane, to[order[j]], staged.subarray(j * width, end * width));
+    written.push(write(plane, to[order[j]], staged.subarray(j * width, end * width)));
     j = end;
   }
+  await Promise.all(written);
 }
 
 /**
  * A sink of a tensor's rows regrouped into rows of `rowBytes` (a whole number of its own rows): the
  * pieces streamTensors hands out end anywhere, so the part of a row that ends a piece waits for the next.
  */
-function wholeRows(rowBytes: number, sink: (firstRow: number, rows: Uint8Array) => void): RowSink {
+function wholeRows(rowBytes: number, sink: (firstRow: number, rows: Uint8Array) => Promise<void>): RowSink {
   let held = new Uint8Array(0);
   let next = 0; // the first row not yet handed on
-  return (_, raw: RawRows) => {
+  return async (_, raw: RawRows) => {
     let bytes = raw.bytes;
     if (held.length) {
       const head = bytes.subarray(0, rowBytes - held.length);
@@ -108,11 +128,12 @@ function wholeRows(rowBytes: number, sink: (firstRow: number, rows: Uint8Array) 
         held = row;
         return;
       }
-      sink(next++, row);
+      await sink(next++, row);
     }
     const whole = bytes.length - (bytes.length % rowBytes);
-    if (whole) sink(next, bytes.subarray(0, whole));
+    const first = next;
     next += whole / rowBytes;
     held = bytes.slice(whole);
+    if (whole) await sink(first, bytes.subarray(0, whole));
   };
 }

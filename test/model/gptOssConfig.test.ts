@@ -78,13 +78,13 @@ describe('gpt_oss config.json', () => {
     expect(() => config({ rope_scaling: { rope_type: 'yarn', factor: 8, mscale: 1, bogus: 2 } })).toThrow(/rope_scaling.bogus is not supported/);
   });
 
-  it('refuses external experts (workers) for MXFP4 experts', async () => {
+  it('refuses external experts (workers) of another storage than MXFP4 for MXFP4 experts', async () => {
     const device = await testDevice();
-    const external = { dtype: 'f32' as const, rows: () => {}, bias: () => {}, backend: () => {
+    const external = { dtype: 'f32' as const, rows: () => {}, bias: () => {}, plane: () => {}, backend: () => {
       throw new Error('not reached');
     } };
     await expect(fixtureDecoder(device, 'gpt_oss_mxfp4', { experts: external })).rejects.toThrow(
-      'webmoe: layer 0: MXFP4 experts run on this device only, not on workers',
+      'webmoe: layer 0: the external experts store f32, the checkpoint\'s experts are MXFP4',
     );
     device.destroy();
   });

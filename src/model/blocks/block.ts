@@ -8,7 +8,7 @@ import type { ExternalExperts } from '../../moe/backend.js';
 import type { RoutingBuffers } from '../../moe/router.js';
 import type { CheckpointStorage, WeightFormat } from '../../weights/format.js';
 import type { ExpertMatrix, ExpertShape } from '../../weights/matrix.js';
-import type { Mxfp4Shape } from '../../weights/mxfp4Rows.js';
+import type { Mxfp4PlaneWriter, Mxfp4Shape } from '../../weights/mxfp4Rows.js';
 
 /** One buffer of an attention block's KV cache, by the bytes one position takes in it. */
 export interface CacheBuffer {
@@ -63,9 +63,10 @@ export interface LoadContext {
    * and `scales` [E, R, K/32], both U8, into `m`, a matrix made with storage 'mxfp4' of E slots × R
    * rows (parts · outputs) × K inputs. The bytes go to the GPU as the file has them; row r of an
    * expert in the file lands at its matrix row rowOf(r), a permutation (default: the same row). For
-   * gpt-oss's gate_up_proj (row 2i gate i, 2i + 1 up i): rowOf = (r) => (r % 2) * I + (r >> 1).
+   * gpt-oss's gate_up_proj (row 2i gate i, 2i + 1 up i): rowOf = (r) => (r % 2) * I + (r >> 1). With a
+   * writer for `m`, the planes go to it instead (experts that live elsewhere: workers).
    */
-  mxfp4Rows(blocks: string, scales: string, shape: Mxfp4Shape, m: ExpertMatrix, rowOf?: (r: number) => number): void;
+  mxfp4Rows(blocks: string, scales: string, shape: Mxfp4Shape, m: ExpertMatrix | Mxfp4PlaneWriter, rowOf?: (r: number) => number): void;
   /** Rows of tensor `name` to `sink`, as stored; a dtype `format` cannot take (and no decoder reads) is refused first. */
   sink(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void;
   /** A small tensor kept on the host as f32, at `out[at…]`. */

@@ -7,7 +7,7 @@ import { MoELayer } from '../../moe/layer.js';
 import type { MoEConfig } from '../../moe/spec.js';
 import { decodeToF32 } from '../../io/dtype.js';
 import { storedRows } from '../../weights/convert.js';
-import { FORMATS, STORAGES } from '../../weights/format.js';
+import { STORAGES } from '../../weights/format.js';
 import { type ExpertMatrix, writeExpertRows } from '../../weights/matrix.js';
 import { ModelConfigError } from '../config.js';
 import type { BlockLoader, LoadContext, MLPBlock } from './block.js';
@@ -57,7 +57,12 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
   const { label, external } = ctx;
   const ex = s.names.experts;
   const interleaved = 'inputMajor' in ex || 'mxfp4' in ex;
-  if (external && 'mxfp4' in ex) throw new ModelConfigError(`webmoe: ${label}: MXFP4 experts run on this device only, not on workers`);
+  // MXFP4 experts stay so (the file's bytes), and only they are stored so.
+  if (external && (external.dtype === 'mxfp4') !== ('mxfp4' in ex)) {
+    throw new ModelConfigError(
+      `webmoe: ${label}: the external experts store ${external.dtype}, the checkpoint's experts are ${'mxfp4' in ex ? 'MXFP4' : 'not MXFP4'}`,
+    );
+  }
   const router = new Float32Array(E * H);
   ctx.host(s.names.router, [E, H], router);
   const storage = 'mxfp4' in ex ? 'mxfp4' : undefined;
@@ -67,14 +72,15 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
   };
   const rows = (which: 'gateUp' | 'down', name: string, shape: number[], firstRow: number) => {
     if (local) ctx.rows(name, shape, local[which], firstRow);
-    else ctx.sink(name, shape, (r, raw) => external!.rows(ctx.layer, which, firstRow + r, raw), FORMATS[external!.dtype]);
+    else ctx.sink(name, shape, (r, raw) => external!.rows(ctx.layer, which, firstRow + r, raw), STORAGES[external!.dtype]);
   };
-  // MXFP4 with external experts is refused above: `local` is set for it.
-  const mine = local as Record<'gateUp' | 'down', ExpertMatrix>;
   if ('mxfp4' in ex) {
+    // The file's bytes, to this device's matrices or plane by plane to the external experts.
+    const into = (which: 'gateUp' | 'down') =>
+      local ? local[which] : (plane: number, row: number, bytes: Uint8Array) => external!.plane(ctx.layer, which, plane, row, bytes);
     const { gateUp, down } = ex.mxfp4;
-    ctx.mxfp4Rows(gateUp.blocks, gateUp.scales, [E, 2 * I, H], mine.gateUp, interleavedRow(I));
-    ctx.mxfp4Rows(down.blocks, down.scales, [E, H, I], mine.down);
+    ctx.mxfp4Rows(gateUp.blocks, gateUp.scales, [E, 2 * I, H], into('gateUp'), interleavedRow(I));
+    ctx.mxfp4Rows(down.blocks, down.scales, [E, H, I], into('down'));
   } else if ('inputMajor' in ex) {
     // Transposed on the host, one expert at a time.
     for (const [which, name, K, N, P] of [['gateUp', ex.inputMajor.gateUp, H, I, 2], ['down', ex.inputMajor.down, I, H, 1]] as const) {

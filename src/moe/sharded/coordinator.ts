@@ -9,7 +9,7 @@ import { type Remote, transfer, wrap } from 'comlink';
 import type { RawRows } from '../../io/checkpoint.js';
 import { DTYPE_BYTES } from '../../io/dtype.js';
 import { guard, spawnWorker, WorkerError, type WorkerHandle } from '../../platform/workers.js';
-import type { WeightDType } from '../../weights/format.js';
+import { STORAGES, type WeightStorage } from '../../weights/format.js';
 import { swigluExpertBytes } from '../../weights/matrix.js';
 import type { ExpertBackend, ExternalExperts } from '../backend.js';
 import type { MoEConfig } from '../spec.js';
@@ -65,7 +65,7 @@ export class ExpertCoordinator implements ExternalExperts {
   private constructor(
     private readonly device: GPUDevice,
     private readonly config: Readonly<MoEConfig>,
-    readonly dtype: WeightDType,
+    readonly dtype: WeightStorage,
     readonly placement: Placement,
     private readonly shards: Shard[],
   ) {
@@ -85,7 +85,7 @@ export class ExpertCoordinator implements ExternalExperts {
 
   /** Places the experts (a bad placement throws PlacementError before any worker starts), starts the workers. */
   /** `config`: the routed experts of every MoE layer (`layers`), all of one shape. */
-  static async start(device: GPUDevice, config: Readonly<MoEConfig>, layers: number[], dtype: WeightDType,
+  static async start(device: GPUDevice, config: Readonly<MoEConfig>, layers: number[], dtype: WeightStorage,
     o: ExpertParallelOptions): Promise<ExpertCoordinator>
   {
     const { hidden: H, intermediate: I, numExperts: E } = config;
@@ -129,6 +129,13 @@ export class ExpertCoordinator implements ExternalExperts {
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     return this.toOwners(layer, 1, firstExpert, bytes, width * 4,
       (api, at, piece) => api.bias(layer, matrix, at, transfer(new Float32Array(piece.buffer), [piece.buffer])));
+  }
+
+  plane(layer: number, matrix: 'gateUp' | 'down', plane: number, firstRow: number, bytes: Uint8Array): Promise<void> {
+    const { intermediate: I, hidden: H } = this.config;
+    const width = STORAGES[this.dtype].planes!(matrix === 'gateUp' ? H : I)[plane];
+    return this.toOwners(layer, matrix === 'gateUp' ? 2 * I : H, firstRow, bytes, width,
+      (api, at, piece) => api.plane(layer, matrix, plane, at, transfer(piece, [piece.buffer])));
   }
 
   /**

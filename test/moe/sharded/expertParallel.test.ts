@@ -11,6 +11,7 @@ import { runMoE } from '../../../src/moe/run.js';
 import { ExpertCoordinator } from '../../../src/moe/sharded/coordinator.js';
 import { uploadBuffer } from '../../../src/gpu/workspace.js';
 import { rawOf } from '../../../src/weights/convert.js';
+import { swigluExpertBytes } from '../../../src/weights/matrix.js';
 import '../../../src/platform/nodeWorkers.js';
 import { poisoned, readF32, readU32, testDevice } from '../../helpers/gpu.js';
 import { randomSpec } from '../../helpers/spec.js';
@@ -20,6 +21,7 @@ import { buildWorkers } from '../../helpers/workers.js';
 
 const EXPERT_BYTES = 3 * 64 * 16 * 4; // mixtral and deepseek_v3 fixtures: H 64, I 16, f32
 const GPT_OSS_EXPERT_BYTES = 3 * 64 * 32 * 4; // gpt_oss fixture: H 64, I 32, f32, 3 MoE layers
+const MXFP4_EXPERT_BYTES = swigluExpertBytes(64, 32, 'mxfp4'); // gpt_oss_mxfp4: the same, MXFP4
 
 describe('expert-parallel scheduler', () => {
   let device: GPUDevice;
@@ -29,7 +31,7 @@ describe('expert-parallel scheduler', () => {
   beforeAll(async () => {
     await buildWorkers();
     device = await testDevice();
-    for (const name of ['mixtral', 'qwen2_moe', 'deepseek_v3', 'gpt_oss']) fused.set(name, await load(name));
+    for (const name of ['mixtral', 'qwen2_moe', 'deepseek_v3', 'gpt_oss', 'gpt_oss_mxfp4']) fused.set(name, await load(name));
   });
   afterAll(() => {
     for (const e of fused.values()) e.dispose();
@@ -46,6 +48,8 @@ describe('expert-parallel scheduler', () => {
       gpuExpertBudgetBytes: 4 * 2 * EXPERT_BYTES }],
     ['gpt_oss', '2 GPU workers (expert biases, clamped SwiGLU, input-major experts)', { workers: 2 }],
     ['gpt_oss', 'half the experts on a CPU worker', { workers: 1, gpuExpertBudgetBytes: 4 * 3 * GPT_OSS_EXPERT_BYTES }],
+    ['gpt_oss_mxfp4', '2 GPU workers (MXFP4 kept so)', { workers: 2 }],
+    ['gpt_oss_mxfp4', 'half the experts on a CPU worker (MXFP4 decoded there)', { workers: 1, gpuExpertBudgetBytes: 4 * 3 * MXFP4_EXPERT_BYTES }],
   ];
   it.each(configs)('%s, %s: logits of every position as the fused path', async (name, _, o) => {
     const g = golden(name);
@@ -55,6 +59,7 @@ describe('expert-parallel scheduler', () => {
       const got = await engine.logits(g.tokens);
       got.forEach((row, t) => expect(relativeError(row, ref[t])).toBeLessThan(1e-5));
       got.forEach((row, t) => expect(relativeError(row, g.logits[t])).toBeLessThan(1e-4));
+      expect(engine.experts!.dtype).toBe(name.endsWith('mxfp4') ? 'mxfp4' : 'f32'); // MXFP4 experts stay so on the workers
       const s = engine.experts!.stats();
       // One forward, in pieces of at most W + 1 tokens where a layer slides by W (decoder.ts).
       const T = g.tokens.length;
