@@ -44,8 +44,6 @@ export interface ShardApi {
   dispose(): void;
 }
 
-type Matrix = 'gateUp' | 'down';
-
 interface ShardLayer {
   gateUp: ExpertMatrix;
   down: ExpertMatrix;
@@ -60,7 +58,7 @@ export function shardApi(device: () => Promise<GPUDevice>): ShardApi {
   const host = new Map<number, HostExperts>();
   // A CPU shard's rows of a storage in planes, as the format packs them ([codes][scales] a row), until
   // its first run decodes them.
-  const packed = new Map<number, Record<Matrix, Uint8Array>>();
+  const packed = new Map<number, Record<'gateUp' | 'down', Uint8Array>>();
   // Per layer, kept on the host (a GPU shard uploads them when its first run makes its backends).
   const biases = new Map<number, Biases>();
   const need = () => {
