@@ -11,7 +11,7 @@ fn stageA(tid: u32, k0: u32) {
   for (var i = tid; i < BM * RUNS; i += 64u) {
     let r = i / RUNS;
     let c0 = i % RUNS * 8u;
-    var v: array<vec4f, 2>;
+    var v = array<vec4f, 2>();  // zeros for padding rows, explicitly: Dawn on lavapipe kept a loop-body var's last value
     if (rowA[r] != NONE) { v = inputs8(rowA[r] * p.K, k0 + c0); }
     for (var c = 0u; c < 8u; c++) { As[((c0 + c) * BM + r) / 4u][r % 4u] = half(v[c / 4u][c % 4u]); }
   }

@@ -67,7 +67,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
       let part = i / (BN * RUNS);
       let n = i / RUNS % BN;
       let c0 = i % RUNS * 8u;
-      var v: array<vec4f, 2>;
+      var v = array<vec4f, 2>();  // zeros past the last column (explicitly: see inputs_shared.wgsl)
       if (colBase + n < nc) { v = weights8(wRow + part * nc + colBase + n, k0 + c0); }
       for (var c = 0u; c < 8u; c++) { Bs[(part * BK * BN + (c0 + c) * BN + n) / 4u][n % 4u] = half(v[c / 4u][c % 4u]); }
     }
