@@ -9,3 +9,14 @@ export class SafetensorsError extends Error {
     this.tensor = tensor;
   }
 }
+
+// The error of a file a source cannot serve as asked: not a regular file, an HTML page where data was
+// asked, a request that never got an answer. It names the path or URL.
+export class SourceError extends Error {
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'SourceError';
+    this.file = file;
+  }
+}

@@ -2,6 +2,7 @@
 // dtype, shape and data_offsets (relative to the end of the header), then the raw little-endian data.
 import { DTYPE_BYTES } from './dtype.js';
 import { SafetensorsError } from './error.js';
+import { duplicateKey } from './json.js';
 import { type ModelFile, readRange } from './source.js';
 
 export { SafetensorsError };
@@ -32,22 +33,41 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
-/** Reads and checks the header of the safetensors file `file` (the name is for messages and TensorInfo). */
+/** What an HTML page starts with: a host answering a missing file with its page (an SPA fallback). */
+const HTML_START = /^\s*<(!doctype|html)/i;
+
+/**
+ * Reads and checks the header of the safetensors file `file` (the name is for messages and TensorInfo),
+ * as strictly as the format's reference reader: UTF-8 JSON, every tensor's bytes = shape × dtype size,
+ * offsets contiguous from 0 with neither hole nor overlap, and the last one the end of the file (so a
+ * header length a few bytes short, which would shift every tensor, is refused).
+ */
 export async function readSafetensorsHeader(file: string, f: ModelFile, signal?: AbortSignal): Promise<SafetensorsHeader> {
   const fail = (message: string, tensor?: string) => new SafetensorsError(file, message, tensor);
   if (f.size < 8) throw fail(`${f.size} bytes is too short for a safetensors file (at least 8)`);
-  const length = new DataView((await readRange(f, 0, 8, signal)).buffer).getBigUint64(0, true);
+  const first = await readRange(f, 0, 8, signal);
+  if (HTML_START.test(String.fromCharCode(...first))) throw fail('is an HTML page, not a safetensors file');
+  const length = new DataView(first.buffer, first.byteOffset).getBigUint64(0, true);
   if (length > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${length} is over the limit of ${MAX_HEADER_BYTES} bytes`);
   const dataStart = 8 + Number(length);
   if (dataStart > f.size) throw fail(`header length ${length} goes beyond the file (${f.size} bytes)`);
 
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readRange(f, 8, dataStart, signal));
+  } catch (e) {
+    if (e instanceof TypeError) throw fail('the header is not valid UTF-8');
+    throw e;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(await readRange(f, 8, dataStart, signal)));
+    json = JSON.parse(text);
   } catch (e) {
     throw fail(`the header is not valid JSON (${(e as Error).message})`);
   }
   if (!isObject(json)) throw fail('the header is not a JSON object');
+  const twice = duplicateKey(text);
+  if (twice !== undefined) throw fail(`the header has the key '${twice}' twice`);
 
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
@@ -71,20 +91,29 @@ export async function readSafetensorsHeader(file: string, f: ModelFile, signal?:
     const size = DTYPE_BYTES[dtype];
     if (size === undefined) throw fail(`unknown dtype ${dtype}`, name);
     const expected = product(shape) * size;
+    if (!Number.isSafeInteger(expected)) throw fail(`${dtype} [${shape.join(', ')}] is too large a tensor`, name);
     const [begin, end] = [dataStart + offsets[0], dataStart + offsets[1]];
     if (end - begin !== expected) {
       throw fail(`${dtype} [${shape.join(', ')}] needs ${expected} bytes, data_offsets [${offsets.join(', ')}] hold ${end - begin}`, name);
     }
-    if (end > f.size) throw fail(`data ends at byte ${end}, beyond the end of the file (${f.size} bytes)`, name);
     tensors.set(name, { name, file, dtype, shape, begin, end });
   }
 
-  const byOffset = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < byOffset.length; i++) {
-    const [a, b] = [byOffset[i - 1], byOffset[i]];
-    if (b.begin < a.end) {
-      throw fail(`tensors '${a.name}' (bytes ${a.begin}-${a.end}) and '${b.name}' (bytes ${b.begin}-${b.end}) overlap`);
+  // As the reference reader: in offset order, each tensor starts where the one before ends.
+  const byOffset = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = dataStart;
+  let previous: TensorInfo | undefined;
+  for (const t of byOffset) {
+    if (t.begin !== at) {
+      const after = previous ? `tensor '${previous.name}' ends` : 'the data section starts';
+      const gap = t.begin > at ? `a hole of ${t.begin - at} bytes` : `an overlap of ${at - t.begin} bytes`;
+      throw fail(`data_offsets start at ${t.begin - dataStart}, expected ${at - dataStart} (where ${after}): ${gap}`, t.name);
     }
+    [at, previous] = [t.end, t];
+  }
+  if (at > f.size) throw fail(`data ends at byte ${at}, beyond the end of the file (${f.size} bytes)`, previous?.name);
+  if (at < f.size) {
+    throw fail(`the data ends at byte ${at}, the file at byte ${f.size}: ${f.size - at} bytes after the data (a wrong header length?)`);
   }
   return { file, size: f.size, dataStart, tensors, metadata };
 }
