@@ -2,6 +2,7 @@
 // model.safetensors.index.json; streaming its tensors in pieces of whole rows, as they are stored
 // (their own dtype and bytes: decoding, if any, is the consumer's), and reading any range of rows.
 import { DTYPE_BYTES } from './dtype.js';
+import { duplicateKey } from './json.js';
 import { readSafetensorsHeader, SafetensorsError, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
 import { type ModelFile, type ModelSource, readRange } from './source.js';
 
@@ -34,22 +35,37 @@ async function readJson(source: ModelSource, file: string, signal?: AbortSignal)
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new SafetensorsError(pathOf(source, file), 'not a JSON object');
   }
+  const twice = duplicateKey(text);
+  if (twice !== undefined) throw new SafetensorsError(pathOf(source, file), `has the key '${twice}' twice`);
   return json as Record<string, unknown>;
 }
 
+/**
+ * A shard name is a file of the model folder itself: nothing that could lead elsewhere on a disk or a
+ * server (a separator, a drive or scheme, '.' or '..', URL escapes, a query or fragment).
+ */
+const isShardName = (name: string) => name !== '.' && name !== '..' && !/[/\\:%?#\0]/.test(name) && name.trim() === name && name !== '';
+
 /** The shard of each tensor, from the index's weight_map. */
 function weightMap(source: ModelSource, index: Record<string, unknown>): Map<string, string> {
+  const fail = (message: string, tensor?: string) => new SafetensorsError(pathOf(source, INDEX), message, tensor);
   const map = index.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
-    throw new SafetensorsError(pathOf(source, INDEX), 'weight_map must map tensor names to file names');
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw fail(`weight_map must map tensor names to file names, got ${JSON.stringify(map)}`);
   }
-  return new Map(Object.entries(map as Record<string, string>));
+  const entries = Object.entries(map as Record<string, unknown>);
+  if (!entries.length) throw fail('weight_map is empty');
+  for (const [tensor, file] of entries) {
+    if (typeof file !== 'string') throw fail(`the shard must be a file name, got ${JSON.stringify(file)}`, tensor);
+    if (!isShardName(file)) throw fail(`the shard ${JSON.stringify(file)} is not a file name in the model folder`, tensor);
+  }
+  return new Map(entries as [string, string][]);
 }
 
 /** Reads config.json and every safetensors header, and checks that the shards agree with the index. */
 export async function openCheckpoint(source: ModelSource, signal?: AbortSignal): Promise<Checkpoint> {
   const config = await readJson(source, 'config.json', signal);
-  if (!config) throw new SafetensorsError(source.name, 'no config.json');
+  if (!config) throw new SafetensorsError(pathOf(source, 'config.json'), 'not found');
 
   const index = await readJson(source, INDEX, signal);
   const shardOf = index && weightMap(source, index);
@@ -58,9 +74,7 @@ export async function openCheckpoint(source: ModelSource, signal?: AbortSignal):
   for (const name of names) {
     const f = await source.open(name, signal);
     if (!f) {
-      throw new SafetensorsError(source.name, shardOf
-        ? `${INDEX} names shard ${name}, which does not exist`
-        : `found neither ${INDEX} nor ${SINGLE}`);
+      throw new SafetensorsError(pathOf(source, name), shardOf ? `named by ${INDEX}, not found` : `not found (nor ${INDEX})`);
     }
     files.push(await readSafetensorsHeader(name, f, signal));
   }
@@ -77,6 +91,9 @@ export async function openCheckpoint(source: ModelSource, signal?: AbortSignal):
     if (tensors.get(name)?.file !== file) {
       throw new SafetensorsError(file, `named by ${INDEX} but not in this shard`, name);
     }
+  }
+  for (const [name, { file }] of shardOf ? tensors : []) {
+    if (!shardOf!.has(name)) throw new SafetensorsError(file, `in this shard but not in the weight_map of ${INDEX}`, name);
   }
   let bytes = 0;
   for (const t of tensors.values()) bytes += t.end - t.begin;

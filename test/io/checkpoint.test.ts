@@ -202,7 +202,7 @@ describe('openCheckpoint errors', () => {
   const open = (files: Record<string, Uint8Array | string>) => fails(openCheckpoint(memSource(files)));
 
   it('no config.json, bad config.json', async () => {
-    expect((await open({ 'model.safetensors': shard })).message).toBe('mem:/model: no config.json');
+    expect((await open({ 'model.safetensors': shard })).message).toBe('mem:/model/config.json: not found');
     expect((await open({ 'config.json': '{"a":', 'model.safetensors': shard })).message)
       .toMatch(/^mem:\/model\/config\.json: not valid JSON/);
     expect((await open({ 'config.json': '3', 'model.safetensors': shard })).message).toBe('mem:/model/config.json: not a JSON object');
@@ -210,13 +210,13 @@ describe('openCheckpoint errors', () => {
 
   it('no weights', async () => {
     expect((await open({ 'config.json': config })).message)
-      .toBe('mem:/model: found neither model.safetensors.index.json nor model.safetensors');
+      .toBe('mem:/model/model.safetensors: not found (nor model.safetensors.index.json)');
   });
 
   it('an index naming a missing shard, a tensor missing from its shard, a tensor in two shards', async () => {
     const index = (map: Record<string, string>) => JSON.stringify({ weight_map: map });
     expect((await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', b: 's2' }), s1: shard })).message)
-      .toBe('mem:/model: model.safetensors.index.json names shard s2, which does not exist');
+      .toBe('mem:/model/s2: named by model.safetensors.index.json, not found');
 
     const err = await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', c: 's1' }), s1: shard });
     expect(err).toMatchObject({ file: 's1', tensor: 'c' });
@@ -225,7 +225,34 @@ describe('openCheckpoint errors', () => {
     expect((await open({ 'config.json': config, 'model.safetensors.index.json': index({ a: 's1', b: 's2' }), s1: shard, s2: shard })).message)
       .toBe('mem:/model: tensor \'a\': in two shards: s1 and s2');
     expect((await open({ 'config.json': config, 'model.safetensors.index.json': '{"weight_map": [1]}' })).message)
-      .toBe('mem:/model/model.safetensors.index.json: weight_map must map tensor names to file names');
+      .toBe('mem:/model/model.safetensors.index.json: weight_map must map tensor names to file names, got [1]');
+  });
+
+  it('an index without a weight_map, with an empty one, or with a key twice', async () => {
+    const withIndex = (text: string) => open({ 'config.json': config, 'model.safetensors.index.json': text, s1: shard });
+    expect((await withIndex('{"metadata": {}}')).message)
+      .toBe('mem:/model/model.safetensors.index.json: weight_map must map tensor names to file names, got undefined');
+    expect((await withIndex('{"weight_map": {}}')).message).toBe('mem:/model/model.safetensors.index.json: weight_map is empty');
+    expect((await withIndex('{"weight_map": {"a": "s1", "b": "s1", "a": "s1"}}')).message)
+      .toBe('mem:/model/model.safetensors.index.json: has the key \'a\' twice');
+    expect((await open({ 'config.json': '{"a": 1, "a": 2}', 'model.safetensors': shard })).message)
+      .toBe('mem:/model/config.json: has the key \'a\' twice');
+  });
+
+  it('a shard name that would leave the model folder is refused before anything is opened', async () => {
+    for (const name of ['../s1', '..', '.', '/etc/s1', 'sub/s1', 'sub\\s1', 'C:s1', '%2e%2e%2fs1', 's1?x', 's1#x', ' s1', '']) {
+      const files = { 'config.json': config, 'model.safetensors.index.json': JSON.stringify({ weight_map: { a: 's1', b: name } }), s1: shard };
+      const source = memSource(files);
+      const err = await fails(openCheckpoint(source));
+      expect(err.message).toBe(`mem:/model/model.safetensors.index.json: tensor 'b': the shard ${JSON.stringify(name)} is not a file name in the model folder`);
+      expect(source.reads).toEqual([]);
+    }
+  });
+
+  it('a tensor in a shard that the index does not name', async () => {
+    const err = await open({ 'config.json': config, 'model.safetensors.index.json': JSON.stringify({ weight_map: { a: 's1' } }), s1: shard });
+    expect(err).toMatchObject({ file: 's1', tensor: 'b' });
+    expect(err.message).toBe('s1: tensor \'b\': in this shard but not in the weight_map of model.safetensors.index.json');
   });
 
   it('a bad shard header names the shard', async () => {
