@@ -1,18 +1,47 @@
 // Checkpoint files from the local disk (Node only; the browser build never imports this file).
-import { open, readFile, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SourceError } from './error.js';
 import { type ModelFile, type ModelSource, urlSource } from './source.js';
 
 const PIECE_BYTES = 8 * 1024 * 1024;
 
 const missing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
+// Non-blocking: opening a FIFO without a writer would otherwise wait forever (a regular file ignores it).
+const READ = constants.O_RDONLY | constants.O_NONBLOCK;
+
+const kindOf = (s: Stats) =>
+  s.isDirectory()
+    ? 'a directory'
+    : s.isFIFO()
+    ? 'a FIFO'
+    : s.isSocket()
+    ? 'a socket'
+    : s.isCharacterDevice() || s.isBlockDevice()
+    ? 'a device'
+    : 'not a regular file';
+
+/** The size of the regular file at `path` (undefined if there is none); anything else is a named error. */
+async function regularSize(path: string): Promise<number | undefined> {
+  let s: Stats;
+  try {
+    s = await stat(path); // never blocks, whatever the file is
+  } catch (e) {
+    if (missing(e)) return undefined;
+    throw e;
+  }
+  if (!s.isFile()) throw new SourceError(path, `is ${kindOf(s)}, not a regular file`);
+  return s.size;
+}
+
 function fileAt(path: string, size: number): ModelFile {
   return {
     size,
     async *stream(start, end, signal) {
       signal?.throwIfAborted();
-      const handle = await open(path, 'r');
+      const handle = await open(path, READ);
       try {
         for (let at = start; at < end;) {
           // A fresh buffer per piece: callers may keep the pieces they are given.
@@ -32,7 +61,9 @@ function fileAt(path: string, size: number): ModelFile {
 
 /** One file on disk (the CLI's `inspect FILE`). */
 export async function nodeFile(path: string): Promise<ModelFile> {
-  return fileAt(path, (await stat(path)).size);
+  const size = await regularSize(path);
+  if (size === undefined) throw new SourceError(path, 'not found');
+  return fileAt(path, size);
 }
 
 /** The files of a local directory (a downloaded Hugging Face model folder). */
@@ -42,19 +73,17 @@ export function nodeDirSource(dir: string): ModelSource {
     async open(file, signal) {
       signal?.throwIfAborted();
       const path = join(dir, file);
-      try {
-        return fileAt(path, (await stat(path)).size);
-      } catch (e) {
-        if (missing(e)) return undefined;
-        throw e;
-      }
+      const size = await regularSize(path);
+      return size === undefined ? undefined : fileAt(path, size);
     },
     async text(file, signal) {
+      const path = join(dir, file);
+      if ((await regularSize(path)) === undefined) return undefined;
+      const handle = await open(path, READ);
       try {
-        return await readFile(join(dir, file), { encoding: 'utf8', signal });
-      } catch (e) {
-        if (missing(e)) return undefined;
-        throw e;
+        return await handle.readFile({ encoding: 'utf8', signal });
+      } finally {
+        await handle.close();
       }
     },
   };
