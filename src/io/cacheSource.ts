@@ -2,7 +2,8 @@
 // them from disk instead of the network. A file not yet cached is fetched whole (the Cache API refuses
 // partial 206 responses) straight into the cache, its bytes counted as they pass; every read then
 // slices the cached Blob like a picked File, so the JS heap never holds a whole weight file.
-import { fileListSource, type ModelSource } from './source.js';
+import { SourceError } from './error.js';
+import { fetchNamed, fileListSource, isHtmlPage, isHtmlText, type ModelSource } from './source.js';
 
 export interface DownloadProgress {
   file: string;
@@ -29,11 +30,12 @@ export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): M
   const cacheName = o.cacheName ?? DEFAULT_CACHE;
 
   async function download(cache: Cache, url: string, file: string, signal?: AbortSignal): Promise<boolean> {
-    const res = await get(url, { signal });
-    if (res.status === 404 || !res.ok || !res.body) {
+    const res = await fetchNamed(get, url, { signal });
+    const missing = res.status === 404 || isHtmlPage(url, res); // a host's page for a missing file: that file missing
+    if (missing || !res.ok || !res.body) {
       await res.body?.cancel();
-      if (res.status === 404) return false;
-      throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`.trim());
+      if (missing) return false;
+      throw new SourceError(url, `HTTP ${res.status} ${res.statusText}`.trim());
     }
     const length = res.headers.get('Content-Length');
     const totalBytes = length !== null && !res.headers.get('Content-Encoding') ? Number(length) : undefined;
@@ -59,7 +61,7 @@ export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): M
     if (!hit) {
       if (!(await download(cache, url, file, signal))) return undefined;
       hit = await cache.match(url);
-      if (!hit) throw new Error(`${url}: the browser did not keep it in the cache (out of storage?)`);
+      if (!hit) throw new SourceError(url, 'the browser did not keep it in the cache (out of storage?)');
     }
     return hit.blob();
   }
@@ -71,7 +73,11 @@ export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): M
       return b && fileListSource([new File([b], file)]).open(file, signal);
     },
     async text(file, signal) {
-      return (await blob(file, signal))?.text();
+      const text = await (await blob(file, signal))?.text();
+      if (text === undefined || !isHtmlText(file, text)) return text;
+      // An HTML page sent without its Content-Type: that file missing, and not kept.
+      await (await caches.open(cacheName)).delete(new URL(file, base).href);
+      return undefined;
     },
   };
 }

@@ -47,7 +47,7 @@ function fileAt(path: string, size: number): ModelFile {
           // A fresh buffer per piece: callers may keep the pieces they are given.
           const piece = new Uint8Array(Math.min(PIECE_BYTES, end - at));
           const { bytesRead } = await handle.read(piece, 0, piece.length, at);
-          if (bytesRead === 0) throw new Error(`${path}: ends at byte ${at}, expected bytes up to ${end}`);
+          if (bytesRead === 0) throw new SourceError(path, `ends at byte ${at}, expected bytes up to ${end}`);
           at += bytesRead;
           yield piece.subarray(0, bytesRead);
           signal?.throwIfAborted();

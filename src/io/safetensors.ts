@@ -33,9 +33,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
-/** What an HTML page starts with: a host answering a missing file with its page (an SPA fallback). */
-const HTML_START = /^\s*<(!doctype|html)/i;
-
 /**
  * Reads and checks the header of the safetensors file `file` (the name is for messages and TensorInfo),
  * as strictly as the format's reference reader: UTF-8 JSON, every tensor's bytes = shape × dtype size,
@@ -46,7 +43,8 @@ export async function readSafetensorsHeader(file: string, f: ModelFile, signal?:
   const fail = (message: string, tensor?: string) => new SafetensorsError(file, message, tensor);
   if (f.size < 8) throw fail(`${f.size} bytes is too short for a safetensors file (at least 8)`);
   const first = await readRange(f, 0, 8, signal);
-  if (HTML_START.test(String.fromCharCode(...first))) throw fail('is an HTML page, not a safetensors file');
+  // A host's HTML page for a missing file (its length bytes would read as a header of petabytes).
+  if (/^\s*<[!a-z]/i.test(String.fromCharCode(...first))) throw fail('is an HTML page, not a safetensors file');
   const length = new DataView(first.buffer, first.byteOffset).getBigUint64(0, true);
   if (length > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${length} is over the limit of ${MAX_HEADER_BYTES} bytes`);
   const dataStart = 8 + Number(length);

@@ -29,7 +29,7 @@ afterAll(() => {
 async function sourceError(p: Promise<unknown>): Promise<SourceError> {
   const err = await p.catch((e) => e);
   expect(err).toBeInstanceOf(SourceError);
-  return err;
+  return err as SourceError;
 }
 
 describe('nodeDirSource: files that are not regular files', () => {

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCheckpoint, readRows, streamTensors } from '../../src/io/checkpoint.js';
 import { decodeToF32 } from '../../src/io/dtype.js';
-import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { SourceError } from '../../src/io/error.js';
+import { encodeSafetensors, readSafetensorsHeader, SafetensorsError } from '../../src/io/safetensors.js';
 import { fileListSource, type ModelSource, readRange, urlSource } from '../../src/io/source.js';
 import { Rng } from '../ref/rng.js';
 import { collector, floatTensor } from './mem.js';
@@ -19,14 +20,21 @@ const files: Record<string, Uint8Array<ArrayBuffer>> = {
   'big.bin': big,
 };
 
+const page = '<!DOCTYPE html>\n<html><body><div id="app"></div></body></html>';
+
 /**
  * Serves `files` under /range/ (Range → 206), /norange/ (Range ignored → 200, body in 64 KiB writes),
- * /nohead/ (HEAD refused, Range honoured) and /broken/ (500).
+ * /nohead/ (HEAD refused, Range honoured) and /broken/ (500); /spa/ answers a missing file with an HTML
+ * page (status 200, text/html), /sniff/ with the same page and no Content-Type.
  */
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const [, mode, name] = req.url!.split('/');
   const body = files[name];
   if (mode === 'broken') return void res.writeHead(500).end();
+  if (!body && (mode === 'spa' || mode === 'sniff')) {
+    res.writeHead(200, { 'Content-Length': page.length, ...(mode === 'spa' ? { 'Content-Type': 'text/html; charset=utf-8' } : {}) });
+    return void res.end(req.method === 'HEAD' ? undefined : page);
+  }
   if (!body) return void res.writeHead(404).end();
   if (req.method === 'HEAD') {
     if (mode === 'nohead') return void res.writeHead(405).end();
@@ -147,6 +155,84 @@ describe('urlSource', () => {
       ['https://hf.example/org/model/resolve/main/sub/x.bin', { Authorization: 'Bearer t' }],
       ['https://hf.example/org/model/resolve/main/sub/x.bin', { Authorization: 'Bearer t', Range: 'bytes=0-1' }],
     ]);
+  });
+});
+
+describe('urlSource: an HTML page where a file was asked (an SPA fallback)', () => {
+  it('optional files are missing; the checkpoint loads from what exists', async () => {
+    for (const mode of ['spa', 'sniff']) {
+      const source = urlSource(`${base}/${mode}`);
+      expect(await source.text('chat_template.jinja'), mode).toBeUndefined();
+      expect(await source.text('model.safetensors.index.json'), mode).toBeUndefined();
+      expect(await source.text('tokenizer_config.json'), mode).toBeUndefined();
+      expect(await source.text('config.json'), mode).toBe('{"model_type":"test"}');
+      expect(await loadWV(source, 100), mode).toEqual([w.values, v.values]);
+    }
+    expect(await urlSource(`${base}/spa`).open('missing.safetensors')).toBeUndefined();
+  });
+
+  it('a required file is an error naming its URL', async () => {
+    const err = await openCheckpoint(urlSource(`${base}/spa/nested`)).catch((e) => e);
+    expect(err).toBeInstanceOf(SafetensorsError);
+    expect(err.message).toBe(`${base}/spa/nested/config.json: not found`);
+    // Without a Content-Type the HEAD cannot tell; the bytes then can.
+    const f = (await urlSource(`${base}/sniff`).open('missing.safetensors'))!;
+    await expect(readSafetensorsHeader('missing.safetensors', f)).rejects.toThrow('missing.safetensors: is an HTML page, not a safetensors file');
+  });
+
+  it('a range answered with an HTML page is an error naming the URL', async () => {
+    const fake: typeof fetch = async (_input, init) =>
+      init?.method === 'HEAD'
+        ? new Response(null, { headers: { 'Content-Length': '100' } })
+        : new Response(page, { headers: { 'Content-Type': 'text/html' } });
+    const f = (await urlSource('http://example.test/m', { fetch: fake }).open('model.safetensors'))!;
+    const err = await readRange(f, 0, 8).catch((e) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect(err.message).toBe('http://example.test/m/model.safetensors: the server answered with an HTML page, not the file');
+  });
+});
+
+describe('urlSource: no answer', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+  const failing: typeof fetch = async () => {
+    throw new TypeError('Failed to fetch');
+  };
+
+  it('names the URL (Node: no page, no CORS)', async () => {
+    const err = await urlSource('http://example.test/m', { fetch: failing }).text('config.json').catch((e) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect(err.message).toBe('http://example.test/m/config.json: no answer (Failed to fetch): the server is unreachable or offline');
+  });
+
+  it('a refused connection names the URL and the cause', async () => {
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const err = await urlSource(url).open('model.safetensors').catch((e) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect(err.message).toBe(`${url}/model.safetensors: no answer (fetch failed: ECONNREFUSED): the server is unreachable or offline`);
+  });
+
+  it('in a page, another origin suggests CORS; the same origin does not', async () => {
+    vi.stubGlobal('location', { href: 'https://page.test/app/', origin: 'https://page.test' });
+    const other = await urlSource('https://models.test/m', { fetch: failing }).text('config.json').catch((e) => e);
+    expect(other.message).toBe('https://models.test/m/config.json: no answer (Failed to fetch): the server is unreachable or offline, '
+      + 'or it does not allow this page (https://page.test) to read it: CORS headers missing');
+    const same = await urlSource('models/m', { fetch: failing }).text('config.json').catch((e) => e);
+    expect(same.message).toBe('https://page.test/app/models/m/config.json: no answer (Failed to fetch): the server is unreachable or offline');
+  });
+
+  it('an abort stays an abort', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const aborting: typeof fetch = async (_input, init) => {
+      init?.signal?.throwIfAborted();
+      throw new TypeError('unreachable');
+    };
+    await expect(urlSource('http://example.test/m', { fetch: aborting }).text('config.json', controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
   });
 });
 
