@@ -86,7 +86,7 @@ export async function readSafetensorsHeader(file: string, f: ModelFile, signal?:
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
       throw fail(`data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got ${JSON.stringify(offsets)}`, name);
     }
-    const size = DTYPE_BYTES[dtype];
+    const size = Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined; // not 'toString'
     if (size === undefined) throw fail(`unknown dtype ${dtype}`, name);
     const expected = product(shape) * size;
     if (!Number.isSafeInteger(expected)) throw fail(`${dtype} [${shape.join(', ')}] is too large a tensor`, name);

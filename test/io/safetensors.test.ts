@@ -123,6 +123,63 @@ describe('safetensors header', () => {
     expect(err.message).toBe('bad.safetensors: tensor \'b\': data_offsets start at 4, expected 8 (where tensor \'a\' ends): an overlap of 4 bytes');
   });
 
+  it('what the reference reader refuses: holes, trailing bytes, data not from 0, a header length short of its padding', async () => {
+    const f32 = (begin: number, n: number) => ({ dtype: 'F32', shape: [n], data_offsets: [begin, begin + 4 * n] });
+    const cases: [object, number, string][] = [
+      [{ a: f32(0, 2), b: f32(12, 1) }, 16, 'tensor \'b\': data_offsets start at 12, expected 8 (where tensor \'a\' ends): a hole of 4 bytes'],
+      [{ a: f32(4, 2) }, 12, 'tensor \'a\': data_offsets start at 4, expected 0 (where the data section starts): a hole of 4 bytes'],
+      [{ a: f32(0, 2) }, 11, 'the data ends at byte 8+, the file at byte 11+: 3 bytes after the data (a wrong header length?)'],
+      // A zero-size tensor inside another is an overlap, as in the reference reader.
+      [{ a: f32(0, 2), z: { dtype: 'F32', shape: [0], data_offsets: [4, 4] } }, 8, 'tensor \'z\': data_offsets start at 4, expected 8 (where tensor \'a\' ends): an overlap of 4 bytes'],
+      // Relabelled from F32 to F16 with its end kept: the sizes disagree; with its end moved: a hole.
+      [{ a: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } }, 8, 'tensor \'a\': F16 [2] needs 4 bytes, data_offsets [0, 8] hold 8'],
+      [{ a: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: f32(8, 1) }, 12, 'tensor \'b\': data_offsets start at 8, expected 4'],
+      [{ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 20], data_offsets: [0, 0] } }, 0, 'tensor \'a\': F32 [1099511627776, 1048576] is too large a tensor'],
+    ];
+    for (const [header, data, message] of cases) {
+      const bytes = craft(header, data);
+      const headerEnd = bytes.length - data;
+      const err = await headerError(bytes);
+      expect(err.message).toContain(message.replace('byte 8+', `byte ${headerEnd + 8}`).replace('byte 11+', `byte ${headerEnd + 11}`));
+    }
+
+    // A header length 4 bytes short, the cut in the padding: the JSON still parses, every tensor would be shifted.
+    const padded = `${JSON.stringify({ w: f32(0, 1) })}        `;
+    expect((await readSafetensorsHeader('f', await fileOf(craft(padded, 4)))).tensors.get('w')).toMatchObject({ shape: [1] });
+    const short = craft(padded, 4, BigInt(padded.length - 4));
+    expect((await headerError(short)).message).toContain('4 bytes after the data (a wrong header length?)');
+  });
+
+  it('invalid UTF-8, a key twice (tensor or field), non-string metadata', async () => {
+    const raw = craft('{"w?": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}}', 4);
+    raw[10] = 0xff;
+    expect((await headerError(raw)).message).toBe('bad.safetensors: the header is not valid UTF-8');
+
+    const entry = '{"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}';
+    expect((await headerError(craft(`{"w": ${entry}, "w": ${entry}}`, 4))).message).toBe('bad.safetensors: the header has the key \'w\' twice');
+    expect((await headerError(craft(`{"w": {"dtype": "F32", "dtype": "F16", "shape": [1], "data_offsets": [0, 4]}}`, 4))).message)
+      .toBe('bad.safetensors: the header has the key \'dtype\' twice');
+    // Escapes spell the same key; a key-like string as a value is no key.
+    expect((await headerError(craft(`{"w": ${entry}, "\\u0077": ${entry}}`, 4))).message).toContain('the key \'w\' twice');
+    const h = await readSafetensorsHeader('f', await fileOf(craft(`{"__metadata__": {"a": "w", "b": "w"}, "w": ${entry}}`, 4)));
+    expect(h.metadata).toEqual({ a: 'w', b: 'w' });
+
+    for (const metadata of ['[]', '"x"', '{"a": 1}', '{"a": null}', '{"a": ["b"]}']) {
+      expect((await headerError(craft(`{"__metadata__": ${metadata}}`))).message).toBe('bad.safetensors: __metadata__ must map strings to strings');
+    }
+  });
+
+  it('negative, fractional or huge shapes; unknown dtypes of every spelling', async () => {
+    for (const shape of [[-1], [1.5], [2 ** 53], ['2'], [null]]) {
+      const err = await headerError(craft({ w: { dtype: 'F32', shape, data_offsets: [0, 4] } }, 4));
+      expect(err.message).toContain(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    for (const dtype of ['f32', 'float32', 'F4', '', 'toString', '__proto__']) {
+      const err = await headerError(craft({ w: { dtype, shape: [1], data_offsets: [0, 4] } }, 4));
+      expect(err.message).toBe(`bad.safetensors: tensor 'w': unknown dtype ${dtype}`);
+    }
+  });
+
   it('encode checks data sizes', () => {
     expect(() => encodeSafetensors({ w: { dtype: 'F16', shape: [3], data: new Uint8Array(4) } }))
       .toThrow('tensor \'w\' F16 [3] needs 6 bytes, got 4');
