@@ -130,7 +130,8 @@ describe('safetensors header', () => {
       [{ a: f32(4, 2) }, 12, 'tensor \'a\': data_offsets start at 4, expected 0 (where the data section starts): a hole of 4 bytes'],
       [{ a: f32(0, 2) }, 11, 'the data ends at byte 8+, the file at byte 11+: 3 bytes after the data (a wrong header length?)'],
       // A zero-size tensor inside another is an overlap, as in the reference reader.
-      [{ a: f32(0, 2), z: { dtype: 'F32', shape: [0], data_offsets: [4, 4] } }, 8, 'tensor \'z\': data_offsets start at 4, expected 8 (where tensor \'a\' ends): an overlap of 4 bytes'],
+      [{ a: f32(0, 2), z: { dtype: 'F32', shape: [0], data_offsets: [4, 4] } }, 8,
+        'tensor \'z\': data_offsets start at 4, expected 8 (where tensor \'a\' ends): an overlap of 4 bytes'],
       // Relabelled from F32 to F16 with its end kept: the sizes disagree; with its end moved: a hole.
       [{ a: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } }, 8, 'tensor \'a\': F16 [2] needs 4 bytes, data_offsets [0, 8] hold 8'],
       [{ a: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: f32(8, 1) }, 12, 'tensor \'b\': data_offsets start at 8, expected 4'],
