@@ -20,6 +20,7 @@ export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
 export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress } from './io/cacheSource.js';
 export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
 export { decodeToF32 } from './io/dtype.js';
+export { SourceError } from './io/error.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
 export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
 export type { Activation } from './kernels/expertMatmul.js';
