@@ -21,7 +21,7 @@ const kindOf = (s: Stats) =>
     ? 'a socket'
     : s.isCharacterDevice() || s.isBlockDevice()
     ? 'a device'
-    : 'not a regular file';
+    : 'something else';
 
 /** The size of the regular file at `path` (undefined if there is none); anything else is a named error. */
 async function regularSize(path: string): Promise<number | undefined> {
