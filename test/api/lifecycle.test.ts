@@ -33,7 +33,7 @@ function countBuffers(device: GPUDevice) {
   return counts;
 }
 
-const load = (device: GPUDevice, contextLength = 64) => Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength });
+const load = (device: GPUDevice, contextLength = 64, model = 'mixtral') => Engine.load(device, nodeDirSource(modelDir(model)), { contextLength });
 const prompt = { tokens: [0, 17, 42, 99, 5] };
 
 describe('Engine lifecycle', () => {
@@ -116,9 +116,12 @@ describe('Engine.dispose', () => {
   afterAll(() => device.destroy());
 
   /** Loads an engine, runs `use` on it, and checks that it left no buffer alive and no WebGPU error. */
-  async function withEngine(use: (engine: Engine) => Promise<void>): Promise<void> {
+  async function withEngine(use: (engine: Engine) => Promise<void>, model?: string): Promise<void> {
     device.pushErrorScope('validation');
-    const engine = await load(device);
+    const created = counts.created;
+    const engine = await load(device, 64, model);
+    expect(counts.alive.size).toBeGreaterThan(0);
+    expect(counts.created).toBeGreaterThan(created);
     await use(engine);
     expect(engine.disposed).toBe(true);
     expect(counts.alive.size).toBe(0);
@@ -177,4 +180,22 @@ describe('Engine.dispose', () => {
       });
     }
   });
+
+  it('between the pieces of a long prompt on a sliding-window model: the next piece is not submitted', () =>
+    withEngine(async (engine) => {
+      let submits = -1;
+      counts.onSubmit = () => {
+        counts.onSubmit = () => {};
+        queueMicrotask(() => {
+          engine.dispose();
+          submits = counts.submits;
+        });
+      };
+      // window 4, a ring of 8: 12 tokens run in pieces of 5
+      await expect(collect(engine.generate({ tokens: [0, 17, 42, 99, 5, 8, 13, 21, 34, 55, 89, 144] }, { maxTokens: 2 }))).rejects.toThrow(
+        EngineDisposedError,
+      );
+      expect(counts.submits).toBe(submits);
+      await expectDisposed(engine);
+    }, 'mixtral_sliding'));
 });
