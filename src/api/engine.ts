@@ -108,6 +108,8 @@ export class Engine {
       const flat = await this.sequence.append(tokens, 'all', this.lifetime.signal);
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
+    } catch (e) {
+      throw this.failure(e);
     } finally {
       release();
     }
@@ -130,6 +132,8 @@ export class Engine {
     const release = await this.acquire();
     try {
       yield* this.run(prompt, o);
+    } catch (e) {
+      throw this.failure(e);
     } finally {
       release();
     }
@@ -195,6 +199,11 @@ export class Engine {
   private needTokenizer(): TextTokenizer {
     if (!this.tokenizer) throw new Error(`webmoe: ${this.model} has no tokenizer.json: pass token ids ({ tokens: [...] })`);
     return this.tokenizer;
+  }
+
+  /** What a call that failed throws: once disposed, EngineDisposedError (a shard worker ended by dispose() fails otherwise). */
+  private failure(e: unknown): unknown {
+    return this.disposed && !(e instanceof EngineDisposedError) ? new EngineDisposedError() : e;
   }
 
   private checkOpen(): void {

@@ -19,7 +19,9 @@ export class EngineOptionError extends RangeError {
 
 /** `value`, unless it is not a positive integer. */
 export function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new EngineOptionError(option, `must be a positive integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new EngineOptionError(option, `must be a positive integer, got ${String(value)}`);
+  }
   return value;
 }
 
