@@ -2,6 +2,8 @@
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export {
   Engine,
+  EngineDisposedError,
+  EngineOptionError,
   type FinishReason,
   type GenerateOptions,
   type GenerationChunk,

@@ -1,6 +1,7 @@
 // The engine users hold: a loaded model (decoder on the GPU, tokenizer, chat template) and
 // generation as an async iterator of text deltas. Calls run one at a time; each starts a fresh
-// sequence, so an aborted or failed call leaves the engine ready for the next.
+// sequence, so an aborted or failed call leaves the engine ready for the next. dispose() frees the GPU
+// memory at once: a call running then stops before its next GPU submit, and every later call throws.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
@@ -11,11 +12,13 @@ import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
+import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
 import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
 
+export { EngineDisposedError, EngineOptionError };
 export type { FinishReason, GenerationStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
@@ -29,7 +32,7 @@ export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate at most. Default 256. */
   maxTokens?: number;
   /** Generation ends before the first of these strings. */
-  stop?: string[];
+  stop?: string | string[];
   signal?: AbortSignal;
   /** Attach each step's routing to its chunk and per-layer expert load to the stats. */
   trace?: boolean;
@@ -49,6 +52,8 @@ export class Engine {
   /** OpenAI-style chat completions (as WebLLM users know them). */
   readonly chat: { completions: ChatCompletions };
   private busy: Promise<void> = Promise.resolve();
+  /** Aborted by dispose(), with an EngineDisposedError: the running call's forwards check it. */
+  private readonly lifetime = new AbortController();
   /** The tokens the decoder's KV cache holds. */
   private readonly sequence: Sequence;
 
@@ -70,6 +75,7 @@ export class Engine {
   static async load(device: GPUDevice, source: ModelSource, options: LoadModelOptions = {}): Promise<Engine> {
     const ckpt: Checkpoint = await openCheckpoint(source, options.signal);
     const { family, config } = readConfig(ckpt.config);
+    checkContextLength(options.contextLength, config);
     const tokenizer = await loadTokenizer(source, options.signal);
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
@@ -90,14 +96,20 @@ export class Engine {
     return this.decoder.contextLength;
   }
 
+  get disposed(): boolean {
+    return this.lifetime.signal.aborted;
+  }
+
   /** Logits of every position of `tokens` ([T][vocab]), by the same path as generation's prefill. */
   async logits(tokens: number[]): Promise<Float32Array[]> {
     const release = await this.acquire();
     try {
       this.sequence.truncate(0);
-      const flat = await this.sequence.append(tokens, 'all');
+      const flat = await this.sequence.append(tokens, 'all', this.lifetime.signal);
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
+    } catch (e) {
+      throw this.failure(e);
     } finally {
       release();
     }
@@ -105,30 +117,44 @@ export class Engine {
 
   /** Token ids of a prompt: plain text with the tokenizer's BOS, or a conversation through the chat template. */
   encode(prompt: Prompt): number[] {
+    this.checkOpen();
     if (!Array.isArray(prompt) && typeof prompt === 'object') return prompt.tokens;
     const tok = this.needTokenizer();
     return typeof prompt === 'string' ? tok.encode(prompt) : tok.applyChatTemplate(prompt, { addGenerationPrompt: true }).ids;
   }
 
-  /** Streams the continuation of `prompt`; the last chunk carries the stats. */
+  /**
+   * Streams the continuation of `prompt`; the last chunk carries the stats. The engine is held until
+   * the iterator ends: leaving a for-await early (break, return, throw) or calling `.return()` ends it;
+   * an iterator dropped half-read without either holds the engine for good.
+   */
   async *generate(prompt: Prompt, o: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
     const release = await this.acquire();
     try {
       yield* this.run(prompt, o);
+    } catch (e) {
+      throw this.failure(e);
     } finally {
       release();
     }
   }
 
+  /**
+   * Frees the model's GPU memory (and its expert workers). A call running stops before its next GPU
+   * submit and throws EngineDisposedError, as does every call after; a second dispose() does nothing.
+   */
   dispose(): void {
+    if (this.disposed) return;
+    this.lifetime.abort(new EngineDisposedError());
     this.decoder.destroy();
     this.experts?.dispose();
   }
 
   private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {
     const clock = new GenerationClock();
-    const maxTokens = o.maxTokens ?? 256;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`webmoe: maxTokens must be a positive integer, got ${maxTokens}`);
+    const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
+    const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
+    const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
     const sampler = new Sampler(o);
     const ids = this.encode(prompt);
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
@@ -136,14 +162,14 @@ export class Engine {
     if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
     const budget = Math.min(maxTokens, room);
     const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
-    const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), o.stop ?? []);
+    const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
     seq.truncate(0); // each call starts a fresh sequence
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
-    let logits = await seq.append(ids, 'last', o.signal, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
+    let logits = await seq.append(ids, 'last', signal, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
     clock.prefilled();
     let routing = trace && prefill;
     let generated = 0;
@@ -163,9 +189,10 @@ export class Engine {
         break;
       }
       if (generated === budget) break;
-      logits = await seq.append([next], 'last', o.signal);
+      logits = await seq.append([next], 'last', signal);
       routing = trace && [await trace.step(seq.length - 1, 1)];
     }
+    signal.throwIfAborted();
     yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
   }
 
@@ -174,13 +201,37 @@ export class Engine {
     return this.tokenizer;
   }
 
+  /** What a call that failed throws: once disposed, EngineDisposedError (a shard worker ended by dispose() fails otherwise). */
+  private failure(e: unknown): unknown {
+    return this.disposed && !(e instanceof EngineDisposedError) ? new EngineDisposedError() : e;
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new EngineDisposedError();
+  }
+
+  /** Waits for the calls before to end; throws (holding nothing) if the engine is disposed meanwhile. */
   private async acquire(): Promise<() => void> {
+    this.checkOpen();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
     const before = this.busy;
     this.busy = before.then(() => mine);
     await before;
+    if (this.disposed) {
+      release();
+      throw new EngineDisposedError();
+    }
     return release;
+  }
+}
+
+/** A KV cache of a positive whole number of positions, within those the model was made for. */
+function checkContextLength(n: number | undefined, config: Readonly<ModelConfig>): void {
+  if (n === undefined) return;
+  positiveInteger('contextLength', n);
+  if (n > config.maxPositions) {
+    throw new EngineOptionError('contextLength', `${n} is beyond the model's ${config.maxPositions} positions (config.json max_position_embeddings)`);
   }
 }
 

@@ -2,11 +2,12 @@
 // and the OpenAI SDK use: chunks with choices[0].delta.content, and usage at the end.
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { Engine, GenerationStats } from './engine.js';
+import { EngineDisposedError, positiveInteger, stopStrings } from './errors.js';
 
 export interface ChatCompletionRequest {
   messages: ChatMessage[];
   stream?: boolean;
-  max_tokens?: number;
+  max_tokens?: number | null;
   temperature?: number;
   top_p?: number;
   seed?: number;
@@ -51,12 +52,16 @@ const usage = (s: GenerationStats): CompletionUsage => ({
 let nextId = 0;
 
 export class ChatCompletions {
-  constructor(private readonly engine: Pick<Engine, 'generate' | 'model'>) {}
+  constructor(private readonly engine: Pick<Engine, 'generate' | 'model' | 'disposed'>) {}
 
   create(request: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
   create(request: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
+  /** Rejects at once (a stream too) on a disposed engine or a bad max_tokens or stop, naming the key. */
   async create(r: ChatCompletionRequest): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
-    const chunks = this.chunks(r);
+    if (this.engine.disposed) throw new EngineDisposedError();
+    const maxTokens = r.max_tokens == null ? undefined : positiveInteger('max_tokens', r.max_tokens);
+    const stop = r.stop === undefined ? undefined : stopStrings('stop', r.stop);
+    const chunks = this.chunks(r, maxTokens, stop);
     if (r.stream) return chunks;
     let content = '';
     let last: ChatCompletionChunk | undefined;
@@ -69,16 +74,16 @@ export class ChatCompletions {
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: last!.choices[0].finish_reason! }], usage: u! };
   }
 
-  private async *chunks(r: ChatCompletionRequest): AsyncGenerator<ChatCompletionChunk> {
+  private async *chunks(r: ChatCompletionRequest, maxTokens?: number, stop?: string[]): AsyncGenerator<ChatCompletionChunk> {
     const base = { id: `chatcmpl-${Date.now().toString(36)}-${nextId++}`, object: 'chat.completion.chunk' as const, created: Math.floor(Date.now() / 1000),
       model: this.engine.model };
     let first = true;
     for await (const c of this.engine.generate(r.messages, {
-      maxTokens: r.max_tokens,
+      maxTokens,
       temperature: r.temperature ?? 1,
       topP: r.top_p,
       seed: r.seed,
-      stop: typeof r.stop === 'string' ? [r.stop] : r.stop,
+      stop,
       signal: r.signal,
     })) {
       const delta = { ...(first ? { role: 'assistant' as const } : {}), content: c.text };

@@ -72,6 +72,7 @@ export class Decoder {
   private readonly pos0: GPUBuffer;
   private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
   private last?: Plan;
+  private destroyed = false;
 
   constructor(
     private readonly device: GPUDevice,
@@ -106,13 +107,14 @@ export class Decoder {
   /**
    * Runs `tokens` at positions pos0, pos0 + 1, … (the cache must hold positions before pos0) and
    * returns their logits, [rows, vocab] row-major. More than `maxTokens` tokens run in pieces, each
-   * followed by `onPiece` (its routing is then readable).
+   * followed by `onPiece` (its routing is then readable); `signal` stops the forward between pieces.
    */
   async forward(
     tokens: ArrayLike<number>,
     pos0: number,
     rows: LogitRows,
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+    signal?: AbortSignal,
   ): Promise<Float32Array> {
     const T = tokens.length;
     const { vocab } = this.config;
@@ -128,7 +130,8 @@ export class Decoder {
     const pieces: Float32Array[] = [];
     for (let at = 0; at < T; at += this.maxTokens) {
       const piece = ids.subarray(at, at + this.maxTokens);
-      pieces.push(await this.run(piece, pos0 + at, rows));
+      pieces.push(await this.run(piece, pos0 + at, rows, signal));
+      signal?.throwIfAborted();
       await onPiece?.(pos0 + at, piece.length);
     }
     if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
@@ -147,13 +150,18 @@ export class Decoder {
     );
   }
 
-  private async run(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows): Promise<Float32Array> {
+  private async run(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows, signal?: AbortSignal): Promise<Float32Array> {
+    this.checkAlive();
     const plan = this.plans.get(`${ids.length} ${rows}`, () => this.build(ids.length, rows));
     this.device.queue.writeBuffer(plan.ids, 0, ids);
     this.device.queue.writeBuffer(this.pos0, 0, new Uint32Array([pos0]));
     const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
     this.last = plan;
-    const [logits] = await readBuffers(this.device, [plan.logits], (await recordSteps(encoder, plan.steps, 'decoder')) ?? encoder);
+    const recorded = (await recordSteps(encoder, plan.steps, 'decoder')) ?? encoder;
+    // An expert-parallel step awaits its workers: the call may be aborted or the decoder destroyed since.
+    signal?.throwIfAborted();
+    this.checkAlive();
+    const [logits] = await readBuffers(this.device, [plan.logits], recorded);
     return new Float32Array(logits);
   }
 
@@ -162,7 +170,10 @@ export class Decoder {
     return this.last?.routing[l];
   }
 
+  /** Frees the decoder's GPU memory; a forward after it throws (it would make buffers anew and leak them). */
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.plans.destroy();
     this.last = undefined;
     for (const c of this.caches) for (const b of Object.values(c)) b.destroy();
@@ -172,6 +183,10 @@ export class Decoder {
       l.mlp.destroy();
     }
     for (const x of this.w.owned) x.destroy();
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new DecoderInputError('webmoe: forward() on a destroyed decoder');
   }
 
   private build(T: number, rows: LogitRows): Plan {

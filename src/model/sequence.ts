@@ -29,7 +29,8 @@ export class Sequence {
 
   /**
    * Runs `tokens` at the positions after the valid ones and returns their logits ([rows, vocab]);
-   * `onPiece` follows each piece a long call runs in (Decoder.forward).
+   * `onPiece` follows each piece a long call runs in (Decoder.forward); `signal` is checked before
+   * each piece and after the last.
    */
   async append(
     tokens: readonly number[],
@@ -41,7 +42,7 @@ export class Sequence {
     this.written = Math.max(this.written, this.valid.length + tokens.length);
     let logits: Float32Array;
     try {
-      logits = await this.decoder.forward(tokens, this.valid.length, rows, onPiece);
+      logits = await this.decoder.forward(tokens, this.valid.length, rows, onPiece, signal);
     } catch (e) {
       this.keepResumable();
       throw e;

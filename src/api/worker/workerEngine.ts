@@ -3,6 +3,7 @@
 // abort by AbortSignal, stats on the last chunk, the OpenAI-style chat API, dispose.
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
 import type { GenerateOptions, GenerationChunk, LoadModelOptions, Prompt } from '../engine.js';
+import { EngineDisposedError } from '../errors.js';
 import { ChatCompletions } from '../openai.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { EngineApi, ModelSpec } from './engineHost.js';
@@ -28,7 +29,7 @@ const WHAT = 'the engine worker';
 export class WorkerEngine {
   /** OpenAI-style chat completions, as on the in-thread Engine. */
   readonly chat: { completions: ChatCompletions };
-  private disposed = false;
+  private isDisposed = false;
 
   private constructor(
     private readonly handle: WorkerHandle,
@@ -64,7 +65,7 @@ export class WorkerEngine {
   async *generate(prompt: Prompt, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
     const { signal, ...rest } = options;
     signal?.throwIfAborted();
-    const id = await this.call(this.api.start(prompt, rest));
+    const id = await this.call(() => this.api.start(prompt, rest));
     let aborted: Promise<never> | undefined;
     let onAbort = () => {};
     if (signal) {
@@ -75,7 +76,7 @@ export class WorkerEngine {
     let finished = false;
     try {
       for (;;) {
-        const next = this.call(this.api.next(id));
+        const next = this.call(() => this.api.next(id));
         const { chunk } = await (aborted ? Promise.race([next, aborted]) : next);
         if (!chunk) {
           finished = true;
@@ -92,23 +93,27 @@ export class WorkerEngine {
 
   /** Logits of every position of `tokens` ([T][vocab]). */
   logits(tokens: number[]): Promise<Float32Array[]> {
-    return this.call(this.api.logits(tokens));
+    return this.call(() => this.api.logits(tokens));
   }
 
   /** Token ids of a prompt (tokenized in the worker). */
   encode(prompt: Prompt): Promise<number[]> {
-    return this.call(this.api.encode(prompt));
+    return this.call(() => this.api.encode(prompt));
   }
 
   /** Text of token ids, special tokens skipped. */
   decode(tokens: number[]): Promise<string> {
-    return this.call(this.api.decode(tokens));
+    return this.call(() => this.api.decode(tokens));
   }
 
-  /** Frees the model and ends the worker; calls still running fail. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** Frees the model and ends the worker; calls still running, and every call after, throw EngineDisposedError. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.isDisposed) return;
+    this.isDisposed = true;
     // Let the worker free its GPU memory if it can, then end it.
     const done = this.api.dispose().catch(() => {});
     void Promise.race([done, new Promise((r) => setTimeout(r, 1000))]).then(() => {
@@ -117,9 +122,13 @@ export class WorkerEngine {
     });
   }
 
-  private call<R>(p: Promise<R>): Promise<R> {
-    if (this.disposed) return Promise.reject(new Error('webmoe: the worker engine was disposed'));
-    return guard(this.handle, WHAT, p);
+  /** Sends a call to the worker (none once disposed); one that fails once disposed failed for that. */
+  private call<R>(send: () => Promise<R>): Promise<R> {
+    const disposed = () => new EngineDisposedError('the worker engine');
+    if (this.isDisposed) return Promise.reject(disposed());
+    return guard(this.handle, WHAT, send()).catch((e: unknown) => {
+      throw this.isDisposed ? disposed() : e;
+    });
   }
 }
 

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type GenerationChunk } from '../../../src/api/engine.js';
+import { Engine, EngineDisposedError, type GenerationChunk } from '../../../src/api/engine.js';
 import { nodeDirSource } from '../../../src/io/nodeSource.js';
 import '../../../src/platform/nodeWorkers.js';
 import { createWorkerEngine, type WorkerEngine } from '../../../src/api/worker/workerEngine.js';
@@ -70,6 +70,18 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     const same = await local.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0 });
     expect(reply.choices[0].message.content).toBe(same.choices[0].message.content);
     expect(reply.usage.completion_tokens).toBe(same.usage.completion_tokens);
+  });
+
+  it('dispose() mid-stream ends the stream and refuses every later call with EngineDisposedError', async () => {
+    const engine = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64 });
+    const it = engine.generate('Hi', { maxTokens: 20 });
+    await it.next();
+    engine.dispose();
+    await expect(it.next()).rejects.toThrow(EngineDisposedError);
+    await expect(collect(engine.generate('Hi'))).rejects.toThrow(EngineDisposedError);
+    await expect(engine.logits([1, 2])).rejects.toThrow(EngineDisposedError);
+    await expect(engine.encode('Hi')).rejects.toThrow(EngineDisposedError);
+    await expect(engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] })).rejects.toThrow(EngineDisposedError);
   });
 
   it('a load that fails in the worker rejects with its error', async () => {
