@@ -17,6 +17,16 @@ describe('firstNonFinite', () => {
       }
       expect(wrong).toEqual([]);
     });
+
+    it(`${dtype}: finds every non-finite element of a long run, a word at a time and element by element`, () => {
+      const bytes = all16();
+      const values = decodeToF32(bytes, dtype, 't');
+      const expected = [...values.keys()].filter((h) => !Number.isFinite(values[h]));
+      const found: number[] = [];
+      // Each search starts just past the last hit: aligned and unaligned starts alternate.
+      for (let at = 0, i; (i = firstNonFinite(bytes.subarray(2 * at), dtype)) >= 0; at += i + 1) found.push(at + i);
+      expect(found).toEqual(expected);
+    });
   }
 
   it('F32: flags NaN, ±Inf (every payload bit pattern) and nothing finite, at any byte offset', () => {
