@@ -67,7 +67,7 @@ class Wants {
   }
 
   /** The tensor, its shape checked; none (noted missing) where the checkpoint lacks it. */
-  private tensor(name: string, shape: number[]): TensorInfo | undefined {
+  tensor(name: string, shape: number[]): TensorInfo | undefined {
     const t = this.ckpt.tensors.get(name);
     if (!t) {
       this.missing.push(name);
@@ -228,6 +228,11 @@ export async function loadDecoder(
     external: o.experts,
   });
   try {
+    // Names and shapes first, on a dry declaration: nothing is allocated for a config that disagrees
+    // with the checkpoint (its sizes are then the checkpoint's, which exists).
+    const dry = new Wants(ckpt, c.family);
+    for (const { name, shape } of checkpointTensors(family, c)) dry.tensor(name, shape);
+    dry.checkComplete();
     const model = declare(family, c, ctx);
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);

@@ -103,6 +103,24 @@ describe('model loading', () => {
     );
   });
 
+  it('checks every tensor against the config before it creates any GPU buffer (a vocabulary or layer count the checkpoint lacks)', async () => {
+    let created = 0;
+    const counting = new Proxy(device, {
+      get: (d, k) => {
+        if (k === 'createBuffer') return (desc: GPUBufferDescriptor) => (created++, d.createBuffer(desc));
+        const v = Reflect.get(d, k);
+        return typeof v === 'function' ? v.bind(d) : v;
+      },
+    });
+    await expect(load(counting, { ...config, vocab_size: 4_000_000 }, tensors)).rejects.toThrow(
+      /tensor model.embed_tokens.weight in model.safetensors has shape \[320,64\], mixtral config expects \[4000000,64\]/,
+    );
+    await expect(load(counting, { ...config, num_hidden_layers: 4000 }, tensors)).rejects.toThrow(
+      /the checkpoint lacks tensors the mixtral config needs: model.layers.2.input_layernorm.weight/,
+    );
+    expect(created).toBe(0);
+  });
+
   it('names a NaN or ±Inf weight (embedding, lm_head, router, expert, norm, q_proj; F32, F16, BF16; any storage) with its file, row and column', async () => {
     /** The tensor in `dtype` with `value` at element `at`. */
     const poisoned = (name: string, dtype: 'F32' | 'F16' | 'BF16', at: number, value: number): EncodeTensor => {
