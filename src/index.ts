@@ -29,7 +29,7 @@ export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
 export { ModelLoadError } from './model/load.js';
 export { NonFiniteLogitsError, Sampler, type SamplingOptions } from './model/sampling.js';
-export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer } from './model/tokenizer.js';
+export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer, TokenizerError } from './model/tokenizer.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';
 export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { runMoE, type MoEResult } from './moe/run.js';
