@@ -11,13 +11,13 @@ describe('CLI arguments', () => {
       ['1,,3', 'an empty item at item 2'],
       ['', 'an empty item at item 1'],
       ['1,2,', 'an empty item at item 3'],
-      ['1,-2', "'-2' at item 2"],
-      ['1.5', "'1.5' at item 1"],
-      [' 2', "' 2' at item 1"],
-      ['0x10', "'0x10' at item 1"],
-      ['1e3', "'1e3' at item 1"],
-      ['abc', "'abc' at item 1"],
-      ['99999999999999999999', "'99999999999999999999' at item 1"],
+      ['1,-2', '\'-2\' at item 2'],
+      ['1.5', '\'1.5\' at item 1'],
+      [' 2', '\' 2\' at item 1'],
+      ['0x10', '\'0x10\' at item 1'],
+      ['1e3', '\'1e3\' at item 1'],
+      ['abc', '\'abc\' at item 1'],
+      ['99999999999999999999', '\'99999999999999999999\' at item 1'],
     ];
     for (const [v, got] of bad) {
       expect(() => tokensArg(v, 'tokens'), v).toThrow(UsageError);

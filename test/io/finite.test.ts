@@ -55,7 +55,7 @@ describe('firstNonFinite', () => {
     const v = new Float32Array([1, 2, 3, 4, 5, -Infinity]);
     expect(() => checkFinite(new Uint8Array(v.buffer), 'F32', 'a.safetensors', 'w', 10, 3)).toThrow(NonFiniteWeightError);
     expect(() => checkFinite(new Uint8Array(v.buffer), 'F32', 'a.safetensors', 'w', 10, 3)).toThrow(
-      "a.safetensors: tensor 'w' has -Infinity at row 11, column 2",
+      'a.safetensors: tensor \'w\' has -Infinity at row 11, column 2',
     );
   });
 });

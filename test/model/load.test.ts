@@ -146,7 +146,8 @@ describe('model loading', () => {
       const { shape } = tensors[name];
       const row = shape.length > 1 ? 1 : 0; // a norm is one row
       const value = [NaN, Infinity, -Infinity][i % 3];
-      await expect(load(device, config, { ...tensors, [name]: poisoned(name, dtype, row * shape.at(-1)! + 1, value) }, { dtype: storage, tune: false }), `${name} ${dtype}`)
+      await expect(load(device, config, { ...tensors, [name]: poisoned(name, dtype, row * shape.at(-1)! + 1, value) }, { dtype: storage, tune: false }),
+        `${name} ${dtype}`)
         .rejects.toThrow(`model.safetensors: tensor '${name}' has ${value} at row ${row}, column 1: weights must be finite`);
     }
     await expect(load(device, config, { ...tensors, 'model.norm.weight': poisoned('model.norm.weight', 'F32', 5, NaN) }))

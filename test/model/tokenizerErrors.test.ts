@@ -34,7 +34,9 @@ describe('tokenizer.json errors', () => {
     const { model: _, ...noModel } = json;
     expect(refusal(noModel)).toBe('webmoe: tokenizer.json: model must be an object, got undefined');
     expect(refusal({ ...json, model: null })).toBe('webmoe: tokenizer.json: model must be an object, got null');
-    expect(refusal({ ...json, model: { ...json.model, vocab: undefined } })).toBe('webmoe: tokenizer.json: model.vocab of a BPE model must be an object, got undefined');
+    expect(refusal({ ...json, model: { ...json.model, vocab: undefined } })).toBe(
+      'webmoe: tokenizer.json: model.vocab of a BPE model must be an object, got undefined',
+    );
     expect(refusal({ ...json, model: { ...json.model, vocab: [1] } })).toMatch(/model.vocab of a BPE model must be an object, got \[1\]/);
     expect(refusal({ ...json, model: { ...json.model, merges: 'a b' } })).toMatch(/model.merges of a BPE model must be an array, got "a b"/);
     expect(refusal({ ...json, model: { type: 'Unigram', vocab: {} } })).toMatch(/model.vocab of a Unigram model must be an array/);

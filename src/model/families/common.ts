@@ -143,7 +143,9 @@ export function sparseLayersOf(raw: Raw, c: ModelConfig): boolean[] {
 function layerList(raw: Raw, key: string, layers: number): number[] {
   const v = raw[key] ?? [];
   if (!Array.isArray(v) || v.some((l) => !Number.isInteger(l) || l < 0 || l >= layers)) {
-    throw new ModelConfigError(`webmoe: config.json (${String(raw.model_type)}): ${key} must be an array of layer indices in 0…${layers - 1}, got ${JSON.stringify(v)}`);
+    throw new ModelConfigError(
+      `webmoe: config.json (${String(raw.model_type)}): ${key} must be an array of layer indices in 0…${layers - 1}, got ${JSON.stringify(v)}`,
+    );
   }
   return v as number[];
 }
