@@ -15,7 +15,7 @@ import { MoELayer } from './moe/layer.js';
 import { checkTokens, referenceQuantize } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
-import { dtypeArg, intArg } from './cli/args.js';
+import { dtypeArg, errorLine, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
 import { benchWorkers } from './cli/workersBench.js';
@@ -221,7 +221,7 @@ async function bench(args: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (e: unknown) => {
-    console.error(`webmoe: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(errorLine(e));
     process.exit(1);
   },
 );

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../api/engine.js';
-import { dtypeArg, intArg, numberArg } from './args.js';
+import { dtypeArg, intArg, numberArg, tokensArg } from './args.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { nodeDirSource, nodeFile, nodeModelSource } from '../io/nodeSource.js';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
@@ -105,15 +105,14 @@ export async function generate(args: string[]): Promise<void> {
 export async function logits(args: string[]): Promise<void> {
   const { values: v } = parseArgs({ args, strict: true, options: { ...modelOptions, tokens: { type: 'string' } } });
   if (!v.tokens) throw new Error('--tokens 1,2,3 is required');
-  const tokens = v.tokens.split(',').map((t) => {
-    const n = Number(t);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--tokens must be comma-separated token ids, got '${t}'`);
-    return n;
-  });
+  const tokens = tokensArg(v.tokens, 'tokens');
   const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
-  const rows = await engine.logits(tokens);
-  process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
-  engine.dispose();
+  try {
+    const rows = await engine.logits(tokens);
+    process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
+  } finally {
+    engine.dispose();
+  }
 }
 
 export async function inspect(args: string[]): Promise<void> {

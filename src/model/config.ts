@@ -108,22 +108,38 @@ function positive(c: ModelConfig, field: keyof ModelConfig): void {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(c, field, 'a positive number');
 }
 
+/**
+ * Upper bounds of the sizes, far above any released model's (the largest have a vocabulary of about
+ * 262k, hidden 16k, 128 layers and heads, intermediate 53k, 10M positions): a config beyond them is
+ * corrupt or hostile, and is refused before anything is sized by it (a list of 1e9 layers, a 1e15-row
+ * embedding would take the process down).
+ */
+export const MAX_SIZES = {
+  vocab: 2 ** 22,
+  hidden: 2 ** 16,
+  layers: 2 ** 12,
+  heads: 2 ** 12,
+  headDim: 256, // attention.wgsl holds a head in workgroup memory
+  maxPositions: 2 ** 30,
+  intermediate: 2 ** 18,
+} as const;
+
 /** Checks the ranges the kernels rely on; throws ModelConfigError naming the field. */
 export function validateConfig(c: ModelConfig): ModelConfig {
-  int(c, 'vocab', 1);
-  int(c, 'hidden', 1);
-  int(c, 'layers', 1);
-  int(c, 'heads', 1);
+  int(c, 'vocab', 1, MAX_SIZES.vocab);
+  int(c, 'hidden', 1, MAX_SIZES.hidden);
+  int(c, 'layers', 1, MAX_SIZES.layers);
+  int(c, 'heads', 1, MAX_SIZES.heads);
   int(c, 'kvHeads', 1, c.heads);
   if (c.heads % c.kvHeads) fail(c, 'kvHeads', `a divisor of num_attention_heads ${c.heads}`);
-  int(c, 'headDim', 2, 256); // attention.wgsl holds a head in workgroup memory
+  int(c, 'headDim', 2, MAX_SIZES.headDim);
   if (c.headDim % 2) fail(c, 'headDim', 'even (rotary embeddings rotate pairs)');
-  int(c, 'maxPositions', 1);
+  int(c, 'maxPositions', 1, MAX_SIZES.maxPositions);
   int(c, 'experts', 1, MAX_EXPERTS);
   int(c, 'topK', 1, c.experts);
-  int(c, 'moeIntermediate', 1);
-  if (c.sharedIntermediate !== undefined) int(c, 'sharedIntermediate', 1);
-  if (c.sparse.some((s) => !s)) int(c, 'denseIntermediate', 1);
+  int(c, 'moeIntermediate', 1, MAX_SIZES.intermediate);
+  if (c.sharedIntermediate !== undefined) int(c, 'sharedIntermediate', 1, MAX_SIZES.intermediate);
+  if (c.sparse.some((s) => !s)) int(c, 'denseIntermediate', 1, MAX_SIZES.intermediate);
   for (const f of ['rmsEps', 'embeddingScale', 'attentionScale', 'residualScale', 'logitsScale'] as const) positive(c, f);
   if (c.clipQkv !== undefined) positive(c, 'clipQkv');
   if (c.windows && (c.windows.length !== c.layers || c.windows.some((w) => w !== undefined && !(Number.isInteger(w) && w >= 1)))) {

@@ -5,6 +5,7 @@
 import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
 import type { TensorInfo } from '../io/safetensors.js';
 import { checkDecodable, decodeToF32 } from '../io/dtype.js';
+import { checkFinite } from '../io/finite.js';
 import { uploadBuffer } from '../gpu/workspace.js';
 import { gemvKey } from '../kernels/tiles.js';
 import type { ExternalExperts } from '../moe/backend.js';
@@ -50,16 +51,23 @@ class Wants {
 
   constructor(private readonly ckpt: Checkpoint, private readonly family: string) {}
 
-  /** `format`: the rows are stored in it (its own dtype passes through); none: they are decoded to f32. */
+  /**
+   * `format`: the rows are stored in it (its own dtype passes through); none: they are decoded to f32.
+   * Every float row is checked finite on its way in, before the sink sees it.
+   */
   add(name: string, shape: number[], sink: RowSink, format?: WeightFormat): void {
     const t = this.tensor(name, shape);
     if (!t) return;
     if (!format || !canStore(format, t.dtype)) checkDecodable(t.dtype, `${t.file}: tensor '${name}'`);
-    this.sinks.set(name, sink);
+    const width = shape.length ? shape[shape.length - 1] : 1;
+    this.sinks.set(name, (r, rows) => {
+      checkFinite(rows.bytes, rows.dtype, t.file, name, r, width);
+      return sink(r, rows);
+    });
   }
 
   /** The tensor, its shape checked; none (noted missing) where the checkpoint lacks it. */
-  private tensor(name: string, shape: number[]): TensorInfo | undefined {
+  tensor(name: string, shape: number[]): TensorInfo | undefined {
     const t = this.ckpt.tensors.get(name);
     if (!t) {
       this.missing.push(name);
@@ -220,6 +228,11 @@ export async function loadDecoder(
     external: o.experts,
   });
   try {
+    // Names and shapes first, on a dry declaration: nothing is allocated for a config that disagrees
+    // with the checkpoint (its sizes are then the checkpoint's, which exists).
+    const dry = new Wants(ckpt, c.family);
+    for (const { name, shape } of checkpointTensors(family, c)) dry.tensor(name, shape);
+    dry.checkComplete();
     const model = declare(family, c, ctx);
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);

@@ -22,6 +22,11 @@ export interface SamplingOptions {
  */
 const BUCKETS = 64;
 
+/** Logits with a NaN, or whose largest is ±Inf: an overflow in the model, nothing to sample from. */
+export class NonFiniteLogitsError extends RangeError {
+  override name = 'NonFiniteLogitsError';
+}
+
 function check(ok: boolean, option: string, rule: string, value: number): void {
   if (!ok) throw new RangeError(`webmoe: sampling option ${option} must be ${rule}, got ${value}`);
 }
@@ -102,14 +107,14 @@ export class Sampler {
       }
     }
     const best = argmax(w);
-    if (best < 0) throw new RangeError('webmoe: Sampler.next: the logits contain NaN');
+    if (best < 0) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
+    if (!Number.isFinite(w[best])) throw new NonFiniteLogitsError(`webmoe: the largest logit is ${w[best]} (the model overflowed): no token to sample`);
     return this.temperature === 0 ? best : this.sample(w, w[best]);
   }
 
   /** Turns the (penalised) logits in `w`, whose largest is `max`, into unnormalised probabilities, filters them and draws. */
   private sample(w: Float64Array, max: number): number {
     const vocab = w.length;
-    if (!Number.isFinite(max)) throw new RangeError(`webmoe: Sampler.next: the largest logit is ${max}`);
     const { mass, count } = this;
     mass.fill(0);
     count.fill(0);

@@ -45,6 +45,40 @@ const TEMPLATE_TOKENS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pa
 
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/** tokenizer.json or tokenizer_config.json cannot make a tokenizer: the message names the file and the problem. */
+export class TokenizerError extends Error {
+  override name = 'TokenizerError';
+}
+
+/**
+ * The tokenizer models @huggingface/tokenizers builds, with what each one's vocabulary is. An unknown
+ * type would be guessed from the other keys (a "Foo" with merges becomes BPE): refused instead. A
+ * missing type is guessed as the Rust library does (older files have none).
+ */
+const MODELS: Record<string, { vocab: 'object' | 'array'; merges?: boolean }> = {
+  BPE: { vocab: 'object', merges: true },
+  WordPiece: { vocab: 'object' },
+  Unigram: { vocab: 'array' },
+};
+
+/** The shape of tokenizer.json's model, checked where the library would fail with a bare TypeError. */
+function checkModel(json: object): void {
+  const fail = (problem: string): never => {
+    throw new TokenizerError(`webmoe: tokenizer.json: ${problem}`);
+  };
+  const model = (json as { model?: unknown }).model;
+  if (typeof model !== 'object' || model === null || Array.isArray(model)) fail(`model must be an object, got ${JSON.stringify(model)}`);
+  const { type, vocab, merges } = model as { type?: unknown; vocab?: unknown; merges?: unknown };
+  if (type === undefined) return;
+  const want = typeof type === 'string' ? MODELS[type] : undefined;
+  if (!want) fail(`model type ${JSON.stringify(type)} is not supported (${Object.keys(MODELS).join(', ')})`);
+  const isArray = Array.isArray(vocab);
+  if (typeof vocab !== 'object' || vocab === null || isArray !== (want!.vocab === 'array')) {
+    fail(`model.vocab of a ${String(type)} model must be ${want!.vocab === 'array' ? 'an array' : 'an object'}, got ${JSON.stringify(vocab)?.slice(0, 80)}`);
+  }
+  if (want!.merges && !Array.isArray(merges)) fail(`model.merges of a BPE model must be an array, got ${JSON.stringify(merges)?.slice(0, 80)}`);
+}
+
 /** A special token of tokenizer_config.json: a string or a serialised AddedToken {content, …}. */
 function tokenText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -102,7 +136,7 @@ export class TextTokenizer {
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
     this.llamaSpecials = llamaSpecials(config);
     for (const [add, id, key] of [[this.llamaSpecials?.bos, this.bosId, 'bos'], [this.llamaSpecials?.eos, this.eosId, 'eos']] as const) {
-      if (add && id === undefined) throw new Error(`webmoe: tokenizer_config.json has add_${key}_token but no ${key}_token in the vocabulary`);
+      if (add && id === undefined) throw new TokenizerError(`webmoe: tokenizer_config.json has add_${key}_token but no ${key}_token in the vocabulary`);
     }
   }
 
@@ -111,11 +145,15 @@ export class TextTokenizer {
    * when the repo has one (it wins over tokenizer_config's chat_template).
    */
   static fromJSON(tokenizerJson: object, tokenizerConfig: object, chatTemplate?: string): TextTokenizer {
+    if (typeof tokenizerJson !== 'object' || tokenizerJson === null || Array.isArray(tokenizerJson)) {
+      throw new TokenizerError(`webmoe: tokenizer.json must be an object, got ${JSON.stringify(tokenizerJson)?.slice(0, 80)}`);
+    }
+    checkModel(tokenizerJson);
     let tokenizer: Tokenizer;
     try {
       tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
     } catch (e) {
-      throw new Error(`webmoe: tokenizer.json cannot be loaded: ${reason(e)}`, { cause: e });
+      throw new TokenizerError(`webmoe: tokenizer.json cannot be loaded: ${reason(e)}`, { cause: e });
     }
     return new TextTokenizer(tokenizer, tokenizerConfig as Record<string, unknown>, chatTemplate);
   }

@@ -38,6 +38,15 @@ describe('webmoe CLI', () => {
     rows.forEach((r, t) => expect(relativeError(r, g.logits[t])).toBeLessThan(1e-4));
   });
 
+  it('logits names a token id outside the vocabulary and an empty --tokens item', async () => {
+    await expect(logits(['--model', modelDir('qwen3_moe'), '--tokens', '1,100000'])).rejects.toThrow(
+      expect.objectContaining({ name: 'DecoderInputError', message: expect.stringMatching(/token 1 is 100000, outside the vocabulary 0…\d+/) }),
+    );
+    await expect(logits(['--model', modelDir('qwen3_moe'), '--tokens', '1,,3'])).rejects.toThrow(
+      expect.objectContaining({ name: 'UsageError', message: expect.stringMatching(/an empty item at item 2/) }),
+    );
+  });
+
   it('generate streams text, then the stats', async () => {
     const { out, err } = await capture(() =>
       generate(['--model', modelDir('mixtral'), '--prompt', 'Hello', '--max-tokens', '4', '--seed', '1', '--temperature', '0.8'])

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/io/checkpoint.js';
+import { NonFiniteWeightError } from '../../src/io/finite.js';
+import { f32ToF16Bits } from '../../src/gpu/f16.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { encodeSafetensors, type EncodeTensor } from '../../src/io/safetensors.js';
 import { readRange } from '../../src/io/source.js';
@@ -99,6 +101,57 @@ describe('model loading', () => {
     await expect(load(device, config, u8)).rejects.toThrow(
       'model.safetensors: tensor \'model.layers.0.block_sparse_moe.experts.3.w1.weight\': dtype U8 cannot be read (supported: F32, F16, BF16)',
     );
+  });
+
+  it('checks every tensor against the config before it creates any GPU buffer (a vocabulary or layer count the checkpoint lacks)', async () => {
+    let created = 0;
+    const counting = new Proxy(device, {
+      get: (d, k) => {
+        if (k === 'createBuffer') return (desc: GPUBufferDescriptor) => (created++, d.createBuffer(desc));
+        const v = Reflect.get(d, k);
+        return typeof v === 'function' ? v.bind(d) : v;
+      },
+    });
+    await expect(load(counting, { ...config, vocab_size: 4_000_000 }, tensors)).rejects.toThrow(
+      /tensor model.embed_tokens.weight in model.safetensors has shape \[320,64\], mixtral config expects \[4000000,64\]/,
+    );
+    await expect(load(counting, { ...config, num_hidden_layers: 4000 }, tensors)).rejects.toThrow(
+      /the checkpoint lacks tensors the mixtral config needs: model.layers.2.input_layernorm.weight/,
+    );
+    expect(created).toBe(0);
+  });
+
+  it('names a NaN or ±Inf weight (embedding, lm_head, router, expert, norm, q_proj; F32, F16, BF16; any storage) with its file, row and column', async () => {
+    /** The tensor in `dtype` with `value` at element `at`. */
+    const poisoned = (name: string, dtype: 'F32' | 'F16' | 'BF16', at: number, value: number): EncodeTensor => {
+      const t = tensors[name];
+      const v = new Float32Array(t.data.slice().buffer);
+      v[at] = value;
+      const bits = new Uint32Array(v.buffer);
+      const data = dtype === 'F32'
+        ? new Uint8Array(v.buffer)
+        : new Uint8Array(Uint16Array.from(v, (x, i) => (dtype === 'F16' ? f32ToF16Bits(x) : bits[i] >>> 16)).buffer);
+      return { dtype, shape: t.shape, data };
+    };
+    const cases = [
+      ['model.embed_tokens.weight', 'F32', 'f32'],
+      ['lm_head.weight', 'F16', 'f16'],
+      ['model.layers.1.block_sparse_moe.gate.weight', 'BF16', 'f32'],
+      ['model.layers.0.block_sparse_moe.experts.3.w2.weight', 'F16', 'q8'],
+      ['model.layers.1.block_sparse_moe.experts.0.w1.weight', 'BF16', 'q4'],
+      ['model.layers.0.input_layernorm.weight', 'F16', 'f32'],
+      ['model.layers.1.self_attn.q_proj.weight', 'BF16', 'f16'],
+    ] as const;
+    for (const [i, [name, dtype, storage]] of cases.entries()) {
+      const { shape } = tensors[name];
+      const row = shape.length > 1 ? 1 : 0; // a norm is one row
+      const value = [NaN, Infinity, -Infinity][i % 3];
+      await expect(load(device, config, { ...tensors, [name]: poisoned(name, dtype, row * shape.at(-1)! + 1, value) }, { dtype: storage, tune: false }),
+        `${name} ${dtype}`)
+        .rejects.toThrow(`model.safetensors: tensor '${name}' has ${value} at row ${row}, column 1: weights must be finite`);
+    }
+    await expect(load(device, config, { ...tensors, 'model.norm.weight': poisoned('model.norm.weight', 'F32', 5, NaN) }))
+      .rejects.toBeInstanceOf(NonFiniteWeightError);
   });
 
   it('names a KV cache over the binding limit, after freeing the weights it had loaded', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Sampler, type SamplingOptions } from '../../src/model/sampling.js';
+import { NonFiniteLogitsError, Sampler, type SamplingOptions } from '../../src/model/sampling.js';
 import { Rng } from '../ref/rng.js';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
@@ -156,5 +156,15 @@ describe('Sampler', () => {
     expect(() => new Sampler({ temperature: 1 }).next(f32([1, NaN]), [])).toThrow(/NaN/);
     expect(() => new Sampler({}).next(f32([NaN, 1]), [])).toThrow(/NaN/);
     expect(() => new Sampler({ temperature: 1 }).next(f32([-Infinity, -Infinity]), [])).toThrow(/largest logit/);
+  });
+
+  it('refuses NaN or a non-finite largest logit with NonFiniteLogitsError, greedy or sampled; -Inf on some tokens is a mask', () => {
+    for (const o of [{}, { temperature: 0.7, topK: 2, seed: 1 }, { temperature: 1, topP: 0.5, repetitionPenalty: 1.2, seed: 2 }]) {
+      for (const logits of [[NaN, 1, 2], [1, 2, NaN], [3, NaN, 1], [-Infinity, -Infinity, -Infinity], [1, Infinity, 2]]) {
+        expect(() => new Sampler(o).next(f32(logits), [0]), `${JSON.stringify(o)} ${logits}`).toThrow(NonFiniteLogitsError);
+      }
+      expect(new Sampler(o).next(f32([-Infinity, 5, -Infinity]), [0])).toBe(1);
+    }
+    expect(() => new Sampler({}).next(f32([1, NaN]), [])).toThrow('webmoe: the logits contain NaN (the model overflowed): no token to sample');
   });
 });

@@ -2,7 +2,7 @@
 // alike, the Hugging Face tensor names of the Llama-style layout, and the blocks they all build.
 import { gqa } from '../blocks/gqa.js';
 import { dense, type FFNNames, moe, type MoeSpec } from '../blocks/moe.js';
-import { type ModelConfig, ModelConfigError, moeConfigOf } from '../config.js';
+import { MAX_SIZES, type ModelConfig, ModelConfigError, moeConfigOf } from '../config.js';
 import { ropeOf } from '../rope.js';
 import type { LayerSpec, Raw } from './family.js';
 
@@ -11,6 +11,17 @@ export function field<T>(raw: Raw, key: string, type: 'number' | 'boolean' | 'ob
   if (v === undefined) throw new ModelConfigError(`webmoe: config.json has no ${key} (${String(raw.model_type)} needs it)`);
   if (typeof v !== type) throw new ModelConfigError(`webmoe: config.json: ${key} must be a ${type}, got ${JSON.stringify(v)}`);
   return v as T;
+}
+
+/**
+ * A size that sizes something before validateConfig runs (the list of layers, the rotary
+ * frequencies): an integer in 1…max, checked as it is read.
+ */
+export function size(raw: Raw, key: string, v: number, max: number): number {
+  if (!Number.isInteger(v) || v < 1 || v > max) {
+    throw new ModelConfigError(`webmoe: config.json (${String(raw.model_type)}): ${key} must be an integer in 1…${max}, got ${v}`);
+  }
+  return v;
 }
 
 /**
@@ -43,11 +54,11 @@ export function checkQuantization(raw: Raw, accepted: readonly string[] = []): v
 export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate: string }): ModelConfig {
   // The MLPs compute SiLU (transformers' ACT2FN: "swish" is the same function).
   refuseUnless(raw, 'hidden_act', '"silu"', (v) => v === 'silu' || v === 'swish');
-  const hidden = field<number>(raw, 'hidden_size', 'number');
-  const heads = field<number>(raw, 'num_attention_heads', 'number');
-  const layers = field<number>(raw, 'num_hidden_layers', 'number');
-  const headDim = field<number>(raw, 'head_dim', 'number', hidden / heads);
-  const eos = raw.eos_token_id;
+  const hidden = size(raw, 'hidden_size', field(raw, 'hidden_size', 'number'), MAX_SIZES.hidden);
+  const heads = size(raw, 'num_attention_heads', field(raw, 'num_attention_heads', 'number'), MAX_SIZES.heads);
+  const layers = size(raw, 'num_hidden_layers', field(raw, 'num_hidden_layers', 'number'), MAX_SIZES.layers);
+  const headDim = size(raw, raw.head_dim == null ? 'head_dim (hidden_size / num_attention_heads)' : 'head_dim',
+    field(raw, 'head_dim', 'number', hidden / heads), MAX_SIZES.headDim);
   return {
     family: String(raw.model_type),
     vocab: field(raw, 'vocab_size', 'number'),
@@ -72,8 +83,18 @@ export function commonConfig(raw: Raw, moeKeys: { experts: string; intermediate:
     normTopK: field(raw, 'norm_topk_prob', 'boolean', false),
     topkBeforeSoftmax: false,
     sparse: new Array<boolean>(layers).fill(true),
-    eosTokenIds: typeof eos === 'number' ? [eos] : Array.isArray(eos) ? eos.filter((e) => typeof e === 'number') : [],
+    eosTokenIds: tokenIds(raw, 'eos_token_id'),
   };
+}
+
+/** A token id or a list of them (eos_token_id): integers ≥ 0; [] if absent or null. */
+function tokenIds(raw: Raw, key: string): number[] {
+  const v = raw[key] ?? [];
+  const ids = Array.isArray(v) ? v : [v];
+  if (ids.some((id) => !Number.isInteger(id) || id < 0)) {
+    throw new ModelConfigError(`webmoe: config.json (${String(raw.model_type)}): ${key} must be a token id or an array of them, got ${JSON.stringify(v)}`);
+  }
+  return ids as number[];
 }
 
 /** attention_bias: biases on q, k, v and o_proj (OLMoE, Qwen3-MoE and GraniteMoE's modeling code). */
@@ -113,9 +134,20 @@ export function slidingWindows(raw: Raw, slides: boolean[]): ModelConfig['window
 
 /** Qwen2-MoE / Qwen3-MoE: which layers are sparse (decoder_sparse_step, mlp_only_layers). */
 export function sparseLayersOf(raw: Raw, c: ModelConfig): boolean[] {
-  const step = field<number>(raw, 'decoder_sparse_step', 'number', 1);
-  const dense = field<unknown[]>(raw, 'mlp_only_layers', 'object', []);
+  const step = size(raw, 'decoder_sparse_step', field(raw, 'decoder_sparse_step', 'number', 1), MAX_SIZES.layers);
+  const dense = layerList(raw, 'mlp_only_layers', c.layers);
   return c.sparse.map((_, l) => !dense.includes(l) && c.experts > 0 && (l + 1) % step === 0);
+}
+
+/** A list of layer indices (mlp_only_layers): an array of integers in 0…layers − 1, [] if absent. */
+function layerList(raw: Raw, key: string, layers: number): number[] {
+  const v = raw[key] ?? [];
+  if (!Array.isArray(v) || v.some((l) => !Number.isInteger(l) || l < 0 || l >= layers)) {
+    throw new ModelConfigError(
+      `webmoe: config.json (${String(raw.model_type)}): ${key} must be an array of layer indices in 0…${layers - 1}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v as number[];
 }
 
 export const HF_TENSORS = { embed: 'model.embed_tokens.weight', finalNorm: 'model.norm.weight', lmHead: 'lm_head.weight' };
