@@ -34,7 +34,7 @@ export default defineConfig({
     // A fresh machine's lavapipe compiles each pipeline variant (~1–2 s) before its shader cache fills:
     // the tests that try every tile candidate take minutes there, seconds afterwards.
     testTimeout: 600_000,
-    hookTimeout: 60_000,
+    hookTimeout: 300_000, // hooks that load several models (each with its tile trial) are as slow
     // Each test file makes its own Dawn device; two files at once fill this 2-core machine.
     maxWorkers: 2,
   },
