@@ -85,7 +85,7 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
   });
 
   it('a load that fails in the worker rejects with its error', async () => {
-    await expect(createWorkerEngine(join(dir, 'no-such-model'))).rejects.toThrow(/no config\.json/);
+    await expect(createWorkerEngine(join(dir, 'no-such-model'))).rejects.toThrow(/no-such-model\/config\.json: not found/);
   });
 
   it('a worker script that throws rejects with a WorkerError, no hang', async () => {
