@@ -131,6 +131,7 @@ describe('chat page', () => {
     await page.getByRole('button', { name: 'Load' }).click();
     await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
     expect(await page.textContent('#status')).toMatch(/Could not load the model: .*no-such-model\/config\.json: not found/);
+    await page.screenshot({ path: `${SCREENSHOTS}/chat-load-failed.png`, fullPage: true });
     // The engine worker's fetches reach the page's request events (which the reload test counts on).
     expect(requested).toContainEqual(expect.stringMatching(/\/models\/no-such-model\/config\.json$/));
     await page.close();
