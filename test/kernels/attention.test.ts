@@ -3,7 +3,6 @@
 // norms, clip_qkv, rotation, ring slots), over random shapes; outputs and caches poisoned first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionKernel, attentionPrepKernel, type QKNorm } from '../../src/kernels/attention.js';
-import { biasKernel } from '../../src/kernels/bias.js';
 import { Workspace } from '../../src/gpu/workspace.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { ropeTable } from '../../src/model/rope.js';
@@ -218,22 +217,6 @@ describe('attention prep kernel', () => {
       if (c.clip) expect(Math.max(...vRef.filter((x) => !Number.isNaN(x)).map(Math.abs))).toBeLessThanOrEqual(c.clip);
       ws.destroy();
       for (const b of [q, k, v]) b.destroy();
-    }
-  });
-});
-
-describe('bias kernel', () => {
-  it('adds the bias to every row in place', async () => {
-    const rng = new Rng(9);
-    for (const [T, N] of [[1, 64], [7, 65], [3, 1]]) {
-      const y0 = rng.array(T * N);
-      const bias = rng.array(N);
-      const ws = new Workspace(device);
-      const y = ws.upload(y0, 'y');
-      await runKernels(device, () => [biasKernel(ws, { bias: ws.upload(bias, 'bias'), y }, T, N)]);
-      const ref = Float64Array.from(y0, (x, i) => x + bias[i % N]);
-      expect(relativeError(await readF32(device, y, T * N), ref)).toBeLessThan(1e-7);
-      ws.destroy();
     }
   });
 });

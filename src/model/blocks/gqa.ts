@@ -3,7 +3,6 @@
 // head or over the whole projection), clip and rotation, the KV cache, causal softmax over it (all of it,
 // or a sliding window; with attention sinks where the checkpoint has them), and the o projection (+ bias).
 import { attentionKernel, attentionPrepKernel, type QKNorm } from '../../kernels/attention.js';
-import { biasKernel } from '../../kernels/bias.js';
 import { uploadBuffer, type Workspace } from '../../gpu/workspace.js';
 import type { ExpertMatrix } from '../../weights/matrix.js';
 import { linear } from '../linear.js';
@@ -116,8 +115,7 @@ class Gqa implements AttentionBlock {
       ...linear(ws, this.qkv, io.x, qkv, T),
       attentionPrepKernel(ws, { ...dims, norm, eps, clip }, { pos0: io.pos0, qkv, bias, norms, rope: this.rope(), q, cache }, T),
       attentionKernel(ws, { ...dims, scale, window, sinks: this.s.sinks !== undefined }, { pos0: io.pos0, q, cache, sinks, out: att }, T),
-      ...linear(ws, this.o, att, io.out, T),
-      ...(oBias ? [biasKernel(ws, { bias: oBias, y: io.out }, T, this.s.hidden)] : []),
+      ...linear(ws, this.o, att, io.out, T, 1, oBias),
     ];
   }
 
