@@ -8,7 +8,7 @@ import { nodeDirSource, nodeFile } from '../../src/io/nodeSource.js';
 import { encodeSafetensors, type EncodeTensor, readSafetensorsHeader, SafetensorsError } from '../../src/io/safetensors.js';
 import { type ModelSource, readRange } from '../../src/io/source.js';
 import { Rng } from '../ref/rng.js';
-import { collector, type FloatDType, floatTensor, type MemSource, memSource } from './mem.js';
+import { collector, type FloatDType, floatTensor, type MemSource, memSource, rejection } from './mem.js';
 
 const config = JSON.stringify({ model_type: 'test', hidden_size: 4 });
 
@@ -33,11 +33,7 @@ async function load(source: ModelSource, names: string[], options: { pieceBytes?
   return { ckpt, got };
 }
 
-async function fails(p: Promise<unknown>): Promise<SafetensorsError> {
-  const err = await p.catch((e) => e);
-  expect(err).toBeInstanceOf(SafetensorsError);
-  return err as SafetensorsError;
-}
+const fails = (p: Promise<unknown>) => rejection(p, SafetensorsError);
 
 describe('streamTensors', () => {
   it('decodes F32, F16 and BF16 exactly, in pieces of whole rows, skipping unwanted tensors', async () => {

@@ -5,6 +5,7 @@ import type { RawRows } from '../../src/io/checkpoint.js';
 import { decodeToF32 } from '../../src/io/dtype.js';
 import type { EncodeTensor } from '../../src/io/safetensors.js';
 import type { ModelFile, ModelSource } from '../../src/io/source.js';
+import { expect } from 'vitest';
 import { Rng } from '../ref/rng.js';
 
 export type FloatDType = EncodeTensor['dtype'];
@@ -74,4 +75,11 @@ export function collector(shape: number[]) {
     pieces.push(rows.length);
   };
   return { sink, out, pieces };
+}
+
+/** The error `p` rejects with, which must be an `E`. */
+export async function rejection<E>(p: Promise<unknown>, type: new(...args: never[]) => E): Promise<E> {
+  const err = await p.catch((e) => e);
+  expect(err).toBeInstanceOf(type);
+  return err as E;
 }

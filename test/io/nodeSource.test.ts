@@ -10,6 +10,7 @@ import { openCheckpoint } from '../../src/io/checkpoint.js';
 import { SourceError } from '../../src/io/error.js';
 import { nodeDirSource, nodeFile } from '../../src/io/nodeSource.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { rejection } from './mem.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webmoe-nodesource-'));
 const server = createServer();
@@ -26,11 +27,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function sourceError(p: Promise<unknown>): Promise<SourceError> {
-  const err = await p.catch((e) => e);
-  expect(err).toBeInstanceOf(SourceError);
-  return err as SourceError;
-}
+const sourceError = (p: Promise<unknown>) => rejection(p, SourceError);
 
 describe('nodeDirSource: files that are not regular files', () => {
   it('open, text and nodeFile name the path and what it is', async () => {
