@@ -127,32 +127,29 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
     : MoELayer.withExperts(ctx.device, s.config, weights, external!.backend(ctx.layer), { label }));
 };
 
+/** An FFN's gate/up [2I, H] and down [H, I] matrices (one expert), declared on the context. */
+function ffn(ctx: LoadContext, names: FFNNames, H: number, I: number, what: string): { gateUp: ExpertMatrix; down: ExpertMatrix } {
+  const gateUp = ctx.matrix({ experts: 1, parts: 2, outputs: I, inner: H }, `${ctx.label} ${what} gate/up`, 'mlp');
+  const down = ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: I }, `${ctx.label} ${what} down`, 'mlp');
+  ctx.rows(names.gate, [I, H], gateUp, 0);
+  ctx.rows(names.up, [I, H], gateUp, I);
+  ctx.rows(names.down, [H, I], down, 0);
+  return { gateUp, down };
+}
+
 /** The shared expert's matrices and gate (where it has one), declared on the context. */
 function sharedFFN(ctx: LoadContext, n: NonNullable<MoeSpec['names']['shared']>,
   H: number): { intermediate: number; gateUp: ExpertMatrix; down: ExpertMatrix; gate?: Float32Array }
 {
-  const S = n.intermediate;
-  const f = {
-    intermediate: S,
-    gateUp: ctx.matrix({ experts: 1, parts: 2, outputs: S, inner: H }, `${ctx.label} shared gate/up`, 'mlp'),
-    down: ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: S }, `${ctx.label} shared down`, 'mlp'),
-    gate: n.sharedGate ? new Float32Array(H) : undefined,
-  };
-  ctx.rows(n.gate, [S, H], f.gateUp, 0);
-  ctx.rows(n.up, [S, H], f.gateUp, S);
-  ctx.rows(n.down, [H, S], f.down, 0);
+  const f = { intermediate: n.intermediate, ...ffn(ctx, n, H, n.intermediate, 'shared'), gate: n.sharedGate ? new Float32Array(H) : undefined };
   if (n.sharedGate) ctx.host(n.sharedGate, [1, H], f.gate!);
   return f;
 }
 
 /** A dense MLP, run as a MoE layer of one expert that every token goes to with weight 1. */
 export const dense = (s: { hidden: number; intermediate: number; names: FFNNames }): BlockLoader<MLPBlock> => (ctx) => {
-  const { hidden: H, intermediate: I, names } = s;
-  const gateUp = ctx.matrix({ experts: 1, parts: 2, outputs: I, inner: H }, `${ctx.label} mlp gate/up`, 'mlp');
-  const down = ctx.matrix({ experts: 1, parts: 1, outputs: H, inner: I }, `${ctx.label} mlp down`, 'mlp');
-  ctx.rows(names.gate, [I, H], gateUp, 0);
-  ctx.rows(names.up, [I, H], gateUp, I);
-  ctx.rows(names.down, [H, I], down, 0);
+  const { hidden: H, intermediate: I } = s;
+  const { gateUp, down } = ffn(ctx, s.names, H, I, 'mlp');
   return () =>
     MoELayer.create(ctx.device, { hidden: H, numExperts: 1, intermediate: I, topK: 1 }, { router: new Float32Array(H), gateUp, down }, { label: ctx.label });
 };
