@@ -8,6 +8,7 @@ import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js'
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
+import { GpuSampler } from '../model/gpuSampling.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
@@ -36,6 +37,11 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Attach each step's routing to its chunk and per-layer expert load to the stats. */
   trace?: boolean;
+  /**
+   * Where the next token is picked: 'gpu' (default) samples beside the forward and reads back only
+   * the token id; 'cpu' reads the logits row back and samples there (the same choices, in float64).
+   */
+  sampling?: 'gpu' | 'cpu';
 }
 
 export interface GenerationChunk {
@@ -155,7 +161,10 @@ export class Engine {
     const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
     const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
     const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
-    const sampler = new Sampler(o);
+    if (o.sampling !== undefined && o.sampling !== 'gpu' && o.sampling !== 'cpu') {
+      throw new EngineOptionError('sampling', `must be 'gpu' or 'cpu', got ${JSON.stringify(o.sampling)}`);
+    }
+    const cpu = o.sampling === 'cpu' ? new Sampler(o) : undefined;
     const ids = this.encode(prompt);
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
@@ -167,30 +176,38 @@ export class Engine {
     const seq = this.sequence;
     seq.truncate(0); // each call starts a fresh sequence
 
+    const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
+    /** Runs `tokens` after the sequence and picks the next token. */
+    const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> =>
+      gpu ? seq.appendRead(tokens, gpu.read, signal, onPiece) : cpu!.next(await seq.append(tokens, 'last', signal, onPiece), seq.tokens, ids.length);
+
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
-    let logits = await seq.append(ids, 'last', signal, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
-    clock.prefilled();
-    let routing = trace && prefill;
     let generated = 0;
     let finishReason: FinishReason = 'length';
-    while (generated < budget) {
-      const next = sampler.next(logits, seq.tokens);
-      clock.sampled();
-      if (eos.has(next)) {
-        finishReason = 'stop';
-        break;
+    try {
+      let next = await step(ids, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
+      clock.prefilled();
+      let routing = trace && prefill;
+      while (generated < budget) {
+        clock.sampled();
+        if (eos.has(next)) {
+          finishReason = 'stop';
+          break;
+        }
+        generated++;
+        const out = text.push(next);
+        yield { text: out.text, tokens: [next], routing };
+        if (out.stopped) {
+          finishReason = 'stop';
+          break;
+        }
+        if (generated === budget) break;
+        next = await step([next]);
+        routing = trace && [await trace.step(seq.length - 1, 1)];
       }
-      generated++;
-      const out = text.push(next);
-      yield { text: out.text, tokens: [next], routing };
-      if (out.stopped) {
-        finishReason = 'stop';
-        break;
-      }
-      if (generated === budget) break;
-      logits = await seq.append([next], 'last', signal);
-      routing = trace && [await trace.step(seq.length - 1, 1)];
+    } finally {
+      gpu?.destroy();
     }
     signal.throwIfAborted();
     yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
