@@ -1,6 +1,7 @@
 // The engine users hold: a loaded model (decoder on the GPU, tokenizer, chat template) and
-// generation as an async iterator of text deltas. Calls run one at a time; each starts a fresh
-// sequence, so an aborted or failed call leaves the engine ready for the next. dispose() frees the GPU
+// generation as an async iterator of text deltas. Calls run one at a time over one sequence in the KV
+// cache: a call prefills only what its prompt does not share with the tokens cached, and an aborted or
+// failed call leaves the cache holding what is valid, ready for the next. dispose() frees the GPU
 // memory at once: a call running then stops before its next GPU submit, and every later call throws.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
@@ -15,11 +16,12 @@ import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
+import { type ContextOverflow, ContextOverflowError, slideTurns } from './overflow.js';
 import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
 
-export { EngineDisposedError, EngineOptionError };
+export { ContextOverflowError, EngineDisposedError, EngineOptionError };
 export type { FinishReason, GenerationStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
@@ -42,6 +44,13 @@ export interface GenerateOptions extends SamplingOptions {
    * the token id; 'cpu' reads the logits row back and samples there (the same choices, in float64).
    */
   sampling?: 'gpu' | 'cpu';
+  /**
+   * Keep the KV cache from call to call (default true): a call prefills only what follows the longest
+   * common prefix of the cached tokens and its prompt. false: prefill the whole prompt.
+   */
+  reuseCache?: boolean;
+  /** A prompt that leaves no room in the context: 'error' (default) or 'slide' (a conversation's oldest turns go). */
+  contextOverflow?: ContextOverflow;
 }
 
 export interface GenerationChunk {
@@ -164,17 +173,34 @@ export class Engine {
     if (o.sampling !== undefined && o.sampling !== 'gpu' && o.sampling !== 'cpu') {
       throw new EngineOptionError('sampling', `must be 'gpu' or 'cpu', got ${JSON.stringify(o.sampling)}`);
     }
+    if (o.reuseCache !== undefined && typeof o.reuseCache !== 'boolean') {
+      throw new EngineOptionError('reuseCache', `must be a boolean, got ${String(o.reuseCache)}`);
+    }
+    if (o.contextOverflow !== undefined && o.contextOverflow !== 'error' && o.contextOverflow !== 'slide') {
+      throw new EngineOptionError('contextOverflow', `must be 'error' or 'slide', got ${JSON.stringify(o.contextOverflow)}`);
+    }
     const cpu = o.sampling === 'cpu' ? new Sampler(o) : undefined;
-    const ids = this.encode(prompt);
+    // Sliding makes room for the whole reply where dropping turns can.
+    const slid = o.contextOverflow === 'slide' && Array.isArray(prompt)
+      ? slideTurns(prompt, (m) => this.encode(m), (n) => this.contextLength - n >= maxTokens)
+      : undefined;
+    const ids = slid?.ids ?? this.encode(prompt);
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
-    if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
+    if (room < 1) {
+      const hint = slid
+        ? 'its system messages and last turn alone do not fit: load with a longer contextLength'
+        : 'drop earlier messages, pass contextOverflow: \'slide\' with a conversation, or load with a longer contextLength';
+      throw new ContextOverflowError(ids.length, this.contextLength, hint);
+    }
     const budget = Math.min(maxTokens, room);
     const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
-    seq.truncate(0); // each call starts a fresh sequence
+    // What the cache holds of this prompt stays, but for its last token, whose logits the first pick needs.
+    seq.truncate(o.reuseCache === false ? 0 : Math.min(seq.commonPrefix(ids), ids.length - 1));
+    const cached = seq.length;
 
     const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
     /** Runs `tokens` after the sequence and picks the next token. */
@@ -186,7 +212,7 @@ export class Engine {
     let generated = 0;
     let finishReason: FinishReason = 'length';
     try {
-      let next = await step(ids, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
+      let next = await step(ids.slice(cached), trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
       clock.prefilled();
       let routing = trace && prefill;
       while (generated < budget) {
@@ -210,7 +236,7 @@ export class Engine {
       gpu?.destroy();
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
+    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), cached, slid?.dropped) };
   }
 
   private needTokenizer(): TextTokenizer {

@@ -11,6 +11,10 @@ export interface GenerationStats {
   finishReason: FinishReason;
   /** with `trace`: per MoE layer, tokens routed to each expert over the call */
   expertLoad?: { layer: number; counts: number[] }[];
+  /** prompt tokens whose keys and values the cache held from earlier calls (not prefilled) */
+  cachedTokens?: number;
+  /** with `contextOverflow: 'slide'`: messages dropped from the start of the conversation */
+  droppedMessages?: number;
 }
 
 /** The clock of one call: started when the call starts, marked when the prompt is in and at the first sample. */
@@ -31,16 +35,25 @@ export class GenerationClock {
     this.firstTokenMs = this.decodeStart - this.start;
   }
 
-  stats(promptTokens: number, completionTokens: number, finishReason: FinishReason, expertLoad?: GenerationStats['expertLoad']): GenerationStats {
+  stats(
+    promptTokens: number,
+    completionTokens: number,
+    finishReason: FinishReason,
+    expertLoad?: GenerationStats['expertLoad'],
+    cachedTokens = 0,
+    droppedMessages?: number,
+  ): GenerationStats {
     const decodeMs = performance.now() - this.decodeStart;
     return {
       promptTokens,
       completionTokens,
-      prefillTokensPerSecond: (promptTokens / this.prefillMs) * 1000,
+      prefillTokensPerSecond: ((promptTokens - cachedTokens) / this.prefillMs) * 1000,
       decodeTokensPerSecond: completionTokens > 1 ? ((completionTokens - 1) / decodeMs) * 1000 : 0,
       timeToFirstTokenMs: this.firstTokenMs,
       finishReason,
       expertLoad,
+      cachedTokens,
+      ...(droppedMessages !== undefined && { droppedMessages }),
     };
   }
 }

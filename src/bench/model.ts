@@ -115,7 +115,7 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
   const prompt = { tokens: ids.slice(0, want) };
   const run = async (maxTokens: number): Promise<GenerationStats> => {
     let stats: GenerationStats | undefined;
-    for await (const chunk of engine.generate(prompt, { maxTokens, temperature: 0, signal: o.signal })) stats = chunk.stats ?? stats;
+    for await (const chunk of engine.generate(prompt, { maxTokens, temperature: 0, signal: o.signal, reuseCache: false })) stats = chunk.stats ?? stats;
     return stats!;
   };
   await run(2);

@@ -82,7 +82,7 @@ describe('Engine', () => {
   });
 
   it('traces routing per layer and token, and the expert load of the call', async () => {
-    const { chunks } = await collect(engine.generate({ tokens: [0, 5, 9] }, { maxTokens: 3, trace: true }));
+    const { chunks } = await collect(engine.generate({ tokens: [0, 5, 9] }, { maxTokens: 3, trace: true, reuseCache: false }));
     const first = chunks[0].routing![0];
     expect(first.positions).toEqual([0, 1, 2]);
     expect(first.layers.map((l) => l.layer)).toEqual([0, 1]);
