@@ -17,12 +17,12 @@ import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/co
 import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
 import { type ContextOverflow, ContextOverflowError, slideTurns } from './overflow.js';
-import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
+import { type DecodeProfile, type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
 
 export { ContextOverflowError, EngineDisposedError, EngineOptionError };
-export type { FinishReason, GenerationStats, RoutingStep };
+export type { DecodeProfile, FinishReason, GenerationStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
   onProgress?: (p: LoadProgress) => void;
@@ -51,6 +51,8 @@ export interface GenerateOptions extends SamplingOptions {
   reuseCache?: boolean;
   /** A prompt that leaves no room in the context: 'error' (default) or 'slide' (a conversation's oldest turns go). */
   contextOverflow?: ContextOverflow;
+  /** Time where each decode step goes (stats.decodeProfile); waits for the queue before each readback, so off by default. */
+  profile?: boolean;
 }
 
 export interface GenerationChunk {
@@ -202,10 +204,11 @@ export class Engine {
     seq.truncate(o.reuseCache === false ? 0 : Math.min(seq.commonPrefix(ids), ids.length - 1));
     const cached = seq.length;
 
+    const profile = o.profile ? { forwards: 0, gpuMs: 0, readbackMs: 0 } : undefined;
     const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
     /** Runs `tokens` after the sequence and picks the next token. */
     const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> =>
-      gpu ? seq.appendRead(tokens, gpu.read, signal, onPiece) : cpu!.next(await seq.append(tokens, 'last', signal, onPiece), seq.tokens, ids.length);
+      gpu ? seq.appendRead(tokens, gpu.reader, signal, onPiece) : cpu!.next(await seq.append(tokens, 'last', signal, onPiece), seq.tokens, ids.length);
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
@@ -214,6 +217,7 @@ export class Engine {
     try {
       let next = await step(ids.slice(cached), trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
       clock.prefilled();
+      this.decoder.profile = profile;
       let routing = trace && prefill;
       while (generated < budget) {
         clock.sampled();
@@ -233,10 +237,12 @@ export class Engine {
         routing = trace && [await trace.step(seq.length - 1, 1)];
       }
     } finally {
+      this.decoder.profile = undefined;
       gpu?.destroy();
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), cached, slid?.dropped) };
+    yield { text: text.end(), tokens: [],
+      stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile }) };
   }
 
   private needTokenizer(): TextTokenizer {

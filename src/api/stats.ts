@@ -15,6 +15,27 @@ export interface GenerationStats {
   cachedTokens?: number;
   /** with `contextOverflow: 'slide'`: messages dropped from the start of the conversation */
   droppedMessages?: number;
+  /** with `profile`: where a decode step's time went, in ms per step */
+  decodeProfile?: DecodeProfile;
+}
+
+/**
+ * A decode step's time: `gpuMs` from its submit to the queue's work done, `readbackMs` from then to
+ * the token (or logits row) in hand, `cpuMs` the rest of the step's wall time (recording, writes, the
+ * CPU sampler where it runs, detokenizing, stop strings, the consumer of the stream).
+ */
+export interface DecodeProfile {
+  steps: number;
+  gpuMs: number;
+  readbackMs: number;
+  cpuMs: number;
+}
+
+/** What the call knows beside the counts: the cache it reused, the turns it dropped, its decode profile. */
+export interface CallFigures {
+  cachedTokens?: number;
+  droppedMessages?: number;
+  profile?: { forwards: number; gpuMs: number; readbackMs: number };
 }
 
 /** The clock of one call: started when the call starts, marked when the prompt is in and at the first sample. */
@@ -40,10 +61,10 @@ export class GenerationClock {
     completionTokens: number,
     finishReason: FinishReason,
     expertLoad?: GenerationStats['expertLoad'],
-    cachedTokens = 0,
-    droppedMessages?: number,
+    { cachedTokens = 0, droppedMessages, profile }: CallFigures = {},
   ): GenerationStats {
     const decodeMs = performance.now() - this.decodeStart;
+    const steps = profile?.forwards ?? 0;
     return {
       promptTokens,
       completionTokens,
@@ -54,6 +75,14 @@ export class GenerationClock {
       expertLoad,
       cachedTokens,
       ...(droppedMessages !== undefined && { droppedMessages }),
+      ...(steps && {
+        decodeProfile: {
+          steps,
+          gpuMs: profile!.gpuMs / steps,
+          readbackMs: profile!.readbackMs / steps,
+          cpuMs: (decodeMs - profile!.gpuMs - profile!.readbackMs) / steps,
+        },
+      }),
     };
   }
 }

@@ -8,7 +8,7 @@ import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { recordSteps, type Step } from '../gpu/steps.js';
-import { readBuffers, Workspace } from '../gpu/workspace.js';
+import { mapRead, stageRead, Workspace } from '../gpu/workspace.js';
 import type { RoutingBuffers } from '../moe/router.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 import type { AttentionBlock, MLPBlock } from './blocks/block.js';
@@ -50,11 +50,25 @@ interface Plan {
 }
 
 /**
- * What comes back of a forward: given its encoder (recorded, not yet submitted) and the buffer of its
- * last logits rows, records what it needs, submits and resolves to what it read. The decoder's own
- * reads the rows back whole; the GPU sampler (gpuSampling.ts) samples on the GPU and reads the token.
+ * What comes back of a forward: it records what it needs after the forward, in the forward's encoder
+ * (submitted next), then reads its result. The decoder's own reads the logits rows back whole; the
+ * GPU sampler (gpuSampling.ts) samples on the GPU and reads the token.
  */
-export type LogitsReader<T> = (encoder: GPUCommandEncoder, logits: GPUBuffer) => Promise<T>;
+export interface LogitsReader<T> {
+  /** `logits`: the forward's rows of logits, [rows, vocab] f32 */
+  record(encoder: GPUCommandEncoder, logits: GPUBuffer): void;
+  /** After the submit: what it read. */
+  read(): Promise<T>;
+}
+
+/** Where the time of the forwards went while a profile is set (Decoder.profile), summed over them. */
+export interface ForwardProfile {
+  forwards: number;
+  /** submit → the queue's work done (the forward and its reader's GPU work) */
+  gpuMs: number;
+  /** work done → the reader's result in hand (mapping the readback) */
+  readbackMs: number;
+}
 
 /** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
 const PLANS_KEPT = 4;
@@ -83,6 +97,11 @@ export class Decoder {
   private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
   private last?: Plan;
   private destroyed = false;
+  /**
+   * Set: each forward after it waits for the queue before its readback and adds its times here (a
+   * profile of where a step's time goes; the wait costs a little, so only while profiling).
+   */
+  profile?: ForwardProfile;
 
   constructor(
     private readonly device: GPUDevice,
@@ -127,8 +146,7 @@ export class Decoder {
     signal?: AbortSignal,
   ): Promise<Float32Array> {
     const pieces: Float32Array[] = [];
-    const read: LogitsReader<Float32Array> = async (encoder, logits) => new Float32Array((await readBuffers(this.device, [logits], encoder))[0]);
-    await this.pieces(tokens, pos0, async (piece, at) => void pieces.push(await this.run(piece, at, rows, read, signal)), onPiece, signal);
+    await this.pieces(tokens, pos0, async (piece, at) => void pieces.push(await this.run(piece, at, rows, this.readBack(), signal)), onPiece, signal);
     if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
     const all = new Float32Array(tokens.length * this.config.vocab);
     pieces.reduce((at, p) => (all.set(p, at), at + p.length), 0);
@@ -146,7 +164,7 @@ export class Decoder {
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
     signal?: AbortSignal,
   ): Promise<T> {
-    const submit: LogitsReader<undefined> = async (encoder) => void this.device.queue.submit([encoder.finish()]);
+    const submit: LogitsReader<undefined> = { record: () => {}, read: async () => undefined };
     let out: T | undefined;
     await this.pieces(tokens, pos0, async (piece, at, last) => {
       if (last) out = await this.run(piece, at, 'last', reader, signal);
@@ -205,7 +223,27 @@ export class Decoder {
     // An expert-parallel step awaits its workers: the call may be aborted or the decoder destroyed since.
     signal?.throwIfAborted();
     this.checkAlive();
-    return read(recorded, plan.logits);
+    read.record(recorded, plan.logits);
+    this.device.queue.submit([recorded.finish()]);
+    const profile = this.profile;
+    if (!profile) return read.read();
+    const t0 = performance.now();
+    await this.device.queue.onSubmittedWorkDone();
+    const t1 = performance.now();
+    const out = await read.read();
+    profile.forwards++;
+    profile.gpuMs += t1 - t0;
+    profile.readbackMs += performance.now() - t1;
+    return out;
+  }
+
+  /** Reads the logits rows back whole. */
+  private readBack(): LogitsReader<Float32Array> {
+    let staging: GPUBuffer;
+    return {
+      record: (encoder, logits) => void (staging = stageRead(this.device, encoder, logits)),
+      read: async () => new Float32Array(await mapRead(staging)),
+    };
   }
 
   /** The routing buffers layer `l`'s MLP wrote in the last forward (none for a dense layer). */

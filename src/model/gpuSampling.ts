@@ -50,22 +50,25 @@ export class GpuSampler {
   }
 
   /** A reader for Decoder.forwardRead / Sequence.appendRead: samples the row and resolves to the token id. */
-  readonly read: LogitsReader<number> = async (encoder, logits) => {
-    if (this.plan.temperature > 0) {
-      this.draw[0] = this.plan.random();
-      this.device.queue.writeBuffer(this.buffers.draw, 0, this.draw);
-    }
-    const pass = encoder.beginComputePass({ label: 'sample' });
-    this.launch(logits)(pass);
-    pass.end();
-    encoder.copyBufferToBuffer(this.buffers.out, 0, this.readback, 0, 8);
-    this.device.queue.submit([encoder.finish()]);
-    await this.readback.mapAsync(GPUMapMode.READ);
-    const [id, status] = new Uint32Array(this.readback.getMappedRange());
-    this.readback.unmap();
-    if (status === 1) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
-    if (status === 2) throw new NonFiniteLogitsError('webmoe: the largest logit is not finite (the model overflowed): no token to sample');
-    return id;
+  readonly reader: LogitsReader<number> = {
+    record: (encoder, logits) => {
+      if (this.plan.temperature > 0) {
+        this.draw[0] = this.plan.random();
+        this.device.queue.writeBuffer(this.buffers.draw, 0, this.draw);
+      }
+      const pass = encoder.beginComputePass({ label: 'sample' });
+      this.launch(logits)(pass);
+      pass.end();
+      encoder.copyBufferToBuffer(this.buffers.out, 0, this.readback, 0, 8);
+    },
+    read: async () => {
+      await this.readback.mapAsync(GPUMapMode.READ);
+      const [id, status] = new Uint32Array(this.readback.getMappedRange());
+      this.readback.unmap();
+      if (status === 1) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
+      if (status === 2) throw new NonFiniteLogitsError('webmoe: the largest logit is not finite (the model overflowed): no token to sample');
+      return id;
+    },
   };
 
   destroy(): void {

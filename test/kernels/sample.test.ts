@@ -25,7 +25,10 @@ describe('GpuSampler', () => {
     const picks: { gpu: number; cpu: number }[] = [];
     try {
       for (let i = 0; i < steps; i++) {
-        const g = await gpu.read(device.createCommandEncoder(), buffer);
+        const encoder = device.createCommandEncoder();
+        gpu.reader.record(encoder, buffer);
+        device.queue.submit([encoder.finish()]);
+        const g = await gpu.reader.read();
         const c = cpu.next(logits, seq, prompt.length);
         picks.push({ gpu: g, cpu: c });
         seq.push(g);
