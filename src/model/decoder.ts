@@ -1,8 +1,9 @@
 // The decoder forward shared by every family: embedding → per layer (RMSNorm → attention block →
 // residual + RMSNorm → MLP block → residual) → final RMSNorm → lm_head. The blocks are the family's
 // (blocks/); all of it is recorded into one command encoder and submitted once, and only the logits
-// are read back (or, by forwardRead, only what a reader of them on the GPU computes: a sampled token). (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward
-// goes on in the encoder it resolves to.)
+// are read back (or, by forwardRead, only what a reader of them computes on the GPU: a sampled
+// token). (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward goes on
+// in the encoder it resolves to.)
 import { embedKernel } from '../kernels/embed.js';
 import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';

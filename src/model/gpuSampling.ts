@@ -4,7 +4,7 @@
 // (sampling.ts) in float32, from the same seeded numbers. Its buffers are made once per sampler, so a
 // step allocates nothing on the GPU.
 import { type Dispatch, Workspace } from '../gpu/workspace.js';
-import { sampleKernel, type SampleBuffers } from '../kernels/sample.js';
+import { SAMPLE_BIAS, SAMPLE_PENALTIES, type SampleBuffers, sampleKernel } from '../kernels/sample.js';
 import type { LogitsReader } from './decoder.js';
 import { checkBias, NonFiniteLogitsError, samplingPlan, type SamplingOptions, type SamplingPlan } from './sampling.js';
 
@@ -86,11 +86,10 @@ export class GpuSampler {
         temperature: p.temperature,
         topK: p.topK,
         topP: p.topP,
-        repetitionPenalty: p.repetitionPenalty,
-        frequencyPenalty: p.frequencyPenalty,
-        presencePenalty: p.presencePenalty,
-        bias: p.bias.length > 0,
-        penalties: this.penalties,
+        repetition: p.repetitionPenalty,
+        frequency: p.frequencyPenalty,
+        presence: p.presencePenalty,
+        flags: (p.bias.length ? SAMPLE_BIAS : 0) | (this.penalties ? SAMPLE_PENALTIES : 0),
       });
       this.launches.set(logits, d);
     }
