@@ -4,12 +4,12 @@
 // argmax (ties to the lower id). Otherwise p = exp((w − max) / temperature); top-k keeps p ≥ the k-th
 // largest (ties kept), top-p then the most likely tokens until their mass reaches topP × the kept
 // mass (ties in id order); the draw walks the kept tokens in id order to `draw` × their mass.
-// The threshold is found by a bitwise search over the bits of p (monotone for p ≥ 0), one pass over
-// the row per bit, so no sort.
+// No sort: thresholds are searched on the bits of p (monotone for p ≥ 0): top-k's by a radix select
+// of four passes, top-p's bit by bit over the few tokens that can be in the nucleus, gathered first.
 // Layout: logits [vocab] f32; bias [vocab] f32 (read when HAS_BIAS); history [vocab] u32: bit 0 the
 // token is in the sequence, bits 1… times generated (read when PENALTIES; the pick is added);
-// w [vocab] f32 scratch; draw [1] f32 in [0, 1); out [2] u32: the id, and a status: 0, 1 a NaN, 2 the
-// largest is ±Inf (no id then).
+// w [vocab] f32 scratch; draw [1] f32 in [0, 1); cand [vocab] f32 scratch (top-p's candidates);
+// out [2] u32: the id, and a status: 0, 1 a NaN, 2 the largest is ±Inf (no id then).
 // Dispatch: (1, 1, 1): one workgroup of WG threads. Deterministic.
 
 struct Params {
@@ -34,7 +34,8 @@ const ALL = 0xffffffffu;
 @group(0) @binding(3) var<storage, read_write> history: array<u32>;
 @group(0) @binding(4) var<storage, read_write> w: array<f32>;
 @group(0) @binding(5) var<storage, read> draw: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<u32>;
+@group(0) @binding(6) var<storage, read_write> cand: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<u32>;
 
 var<workgroup> sums: array<f32, WG>;
 var<workgroup> ids: array<u32, WG>;
@@ -42,6 +43,9 @@ var<workgroup> result: f32;
 var<workgroup> resultId: u32;
 var<workgroup> nan: atomic<u32>;
 var<workgroup> state: u32;
+var<workgroup> hist: array<atomic<u32>, WG>;
+var<workgroup> digits: u32;
+var<workgroup> counted: u32;
 
 // By bits: a shader compiler may assume floats are finite.
 fn isNan(x: f32) -> bool {
@@ -62,21 +66,55 @@ fn total(t: u32, v: f32) -> f32 {
   return workgroupUniformLoad(&result);
 }
 
-// The thread's kept probabilities p ≥ f32 bits `key` (count, mass), strided.
-fn above(t: u32, key: u32) -> vec2f {
-  var acc = vec2f(0.0);
-  for (var i = t; i < p.vocab; i += WG) {
-    if (bitcast<u32>(w[i]) >= key) { acc += vec2f(1.0, w[i]); }
+// The k-th largest key (f32 bits of p, so ties count once each), a byte at a time from the top: a
+// histogram of the keys that share the bytes found so far, then the bin where the count from the top
+// reaches what is still needed. Four passes over the row.
+fn kth(t: u32, k: u32) -> u32 {
+  var prefix = 0u;
+  var need = k;
+  for (var round = 0u; round < 4u; round++) {
+    let shift = 24u - 8u * round;
+    let mask = select(0xffffffffu << (shift + 8u), 0u, round == 0u);
+    atomicStore(&hist[t], 0u);
+    workgroupBarrier();
+    for (var i = t; i < p.vocab; i += WG) {
+      let key = bitcast<u32>(w[i]);
+      if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+    }
+    workgroupBarrier();
+    if (t == 0u) {
+      var higher = 0u;
+      var b = 255u;
+      loop {
+        let h = atomicLoad(&hist[b]);
+        if (higher + h >= need || b == 0u) { break; }
+        higher += h;
+        b--;
+      }
+      digits = prefix | (b << shift);
+      counted = need - higher;
+    }
+    prefix = workgroupUniformLoad(&digits);
+    need = workgroupUniformLoad(&counted);
+  }
+  return prefix;
+}
+
+// The thread's mass of the candidates with key ≥ `key`, strided.
+fn above(t: u32, key: u32, n: u32) -> f32 {
+  var acc = 0.0;
+  for (var i = t; i < n; i += WG) {
+    if (bitcast<u32>(cand[i]) >= key) { acc += cand[i]; }
   }
   return acc;
 }
 
-// The largest key whose kept count (axis 0) or mass (axis 1) reaches `goal`, bit by bit.
-fn threshold(t: u32, axis: u32, goal: f32) -> u32 {
+// The largest key whose mass among the first n candidates reaches `goal`, bit by bit.
+fn threshold(t: u32, goal: f32, n: u32) -> u32 {
   var key = 0u;
   for (var b = 30; b >= 0; b--) {
     let candidate = key | (1u << u32(b));
-    if (total(t, above(t, candidate)[axis]) >= goal) { key = candidate; }
+    if (total(t, above(t, candidate, n)) >= goal) { key = candidate; }
   }
   return key;
 }
@@ -126,26 +164,53 @@ fn main(@builtin(local_invocation_index) t: u32) {
   let status = workgroupUniformLoad(&state);
 
   if (status == 0u && p.temperature > 0.0) {
-    var mass = vec2f(0.0);
     for (var i = t; i < p.vocab; i += WG) {
       let x = w[i];
-      let e = select(exp((x - top) / p.temperature), 0.0, isInf(x));
-      w[i] = e;
-      mass += vec2f(1.0, e);
+      w[i] = select(exp((x - top) / p.temperature), 0.0, isInf(x));
     }
-    let sum = total(t, mass.y);
     // The kept tokens: p above key, then `ties` of those at key, in id order.
     var key = 0u;
     var ties = ALL;
-    var kept = sum;
-    if (p.topK > 0u && p.topK < p.vocab) {
-      key = threshold(t, 0u, f32(p.topK));
-      kept = total(t, above(t, key).y);
-    }
+    if (p.topK > 0u && p.topK < p.vocab) { key = kth(t, p.topK); }
     if (p.topP < 1.0) {
+      // The n kept tokens of mass m: those under (1 − topP)·m/n hold less than (1 − topP)·m between
+      // them, so the nucleus lies among the others; halved against rounding. Only those are searched.
+      var acc = vec2f(0.0);
+      for (var i = t; i < p.vocab; i += WG) {
+        if (bitcast<u32>(w[i]) >= key) { acc += vec2f(1.0, w[i]); }
+      }
+      let n = total(t, acc.x);
+      let kept = total(t, acc.y);
+      let low = max(key, bitcast<u32>(0.5 * (1.0 - p.topP) * kept / n));
+      // Gathered in a fixed order (each thread's at its offset), so the sums round the same each time.
+      var mine = 0u;
+      for (var i = t; i < p.vocab; i += WG) {
+        if (bitcast<u32>(w[i]) >= low) { mine++; }
+      }
+      ids[t] = mine;
+      workgroupBarrier();
+      if (t == 0u) {
+        var before = 0u;
+        for (var j = 0u; j < WG; j++) {
+          let m = ids[j];
+          ids[j] = before;
+          before += m;
+        }
+        counted = before;
+      }
+      let found = workgroupUniformLoad(&counted);
+      var at = ids[t];
+      for (var i = t; i < p.vocab; i += WG) {
+        if (bitcast<u32>(w[i]) >= low) {
+          cand[at] = w[i];
+          at++;
+        }
+      }
+      storageBarrier();
+      workgroupBarrier();
       let goal = p.topP * kept;
-      key = threshold(t, 1u, goal);
-      let higher = total(t, above(t, key + 1u).y);
+      key = threshold(t, goal, found);
+      let higher = total(t, above(t, key + 1u, found));
       ties = max(1u, u32(ceil((goal - higher) / bitcast<f32>(key))));
     }
 

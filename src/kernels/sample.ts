@@ -13,7 +13,7 @@ export const SAMPLE = defineKernel('sample', {
     presence: 'f32',
     flags: 'u32',
   },
-  bindings: { logits: 'read', bias: 'read', history: 'read_write', w: 'read_write', draw: 'read', out: 'read_write' },
+  bindings: { logits: 'read', bias: 'read', history: 'read_write', w: 'read_write', draw: 'read', cand: 'read_write', out: 'read_write' },
 });
 
 export type SampleBuffers = Record<keyof typeof SAMPLE.spec.bindings, GPUBuffer>;

@@ -40,6 +40,7 @@ export class GpuSampler {
         history: ws.upload(history, 'sampling history'),
         w: ws.buffer(vocab * 4, 'sampling weights'),
         draw: ws.buffer(4, 'sampling draw'),
+        cand: ws.buffer(this.plan.topP < 1 ? vocab * 4 : 4, 'top-p candidates'),
         out: ws.buffer(8, 'sampled token'),
       };
       this.readback = device.createBuffer({ label: 'sampled token readback', size: 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

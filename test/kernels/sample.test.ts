@@ -69,9 +69,11 @@ describe('GpuSampler', () => {
       { temperature: 1.3, topP: 0.8 },
       { temperature: 0.9, topK: 40, topP: 0.9, repetitionPenalty: 1.3 },
       { temperature: 1, topP: 0.95, frequencyPenalty: 0.4, presencePenalty: 0.2, logitBias: { 3: 2, 7: -1 } },
+      { temperature: 0.8, topP: 0.9 },
+      { temperature: 1.1, topK: 300, topP: 0.97 },
     ];
     for (const [i, o] of cases.entries()) {
-      const vocab = [50, 300, 1000, 777, 64][i];
+      const vocab = [50, 300, 1000, 777, 64, 20000, 5000][i];
       const logits = rng.array(vocab, 1.5);
       const picks = await both(logits, { ...o, seed: 100 + i }, [1, 2, 3, 2], 60);
       const same = picks.filter((p) => p.gpu === p.cpu).length;
