@@ -24,13 +24,14 @@ function fill(table: HTMLTableElement, head: string[], rows: string[][]): void {
 }
 
 export function renderRecords(table: HTMLTableElement, records: BenchRecord[]): void {
-  fill(table, ['case', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'error'], records.map((r) => [
+  fill(table, ['case', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'error', 'note'], records.map((r) => [
     r.name,
     r.shape,
     r.ms.toFixed(2),
     fixed(r.gflops),
     fixed(r.gbps),
     r.error.toExponential(1),
+    r.note ?? '',
   ]));
 }
 
@@ -55,12 +56,22 @@ export function renderModels(table: HTMLTableElement, models: ModelBenchRecord[]
     ]));
 }
 
+/** The records with each peer row right after webmoe's row of the same shape, so that they compare at a glance. */
+function byShape(records: BenchRecord[]): BenchRecord[] {
+  const peers = records.filter((r) => r.name.startsWith('peer:'));
+  const own = records.filter((r) => !r.name.startsWith('peer:'));
+  const placed = own.flatMap((r) => [r, ...peers.filter((p) => p.shape === r.shape)]);
+  return [...placed, ...peers.filter((p) => !placed.includes(p))];
+}
+
 export function renderCharts(box: HTMLElement, records: BenchRecord[], ratios: Record<string, number>, model?: ModelBenchRecord): void {
   const label = (k: string) => k.split(':')[0];
-  const bars = (key: 'gflops' | 'gbps'): Bar[] => records.flatMap((r) => (r[key] === null ? [] : [{ label: `${r.name} ${r.shape}`, value: r[key]! }]));
+  const bars = (key: 'gflops' | 'gbps'): Bar[] =>
+    byShape(records).flatMap((r) => (r[key] === null ? [] : [{ label: `${r.name} ${r.shape}`, value: r[key]!, peer: r.name.startsWith('peer:') }]));
+  const legend = records.some((r) => r.name.startsWith('peer:')) ? '; orange: peers' : '';
   const charts = [
-    barChart('Compute rate, GFLOP/s (higher is better)', 'GFLOP/s', bars('gflops')),
-    barChart('Bandwidth, GB/s (higher is better)', 'GB/s', bars('gbps')),
+    barChart(`Compute rate, GFLOP/s (higher is better${legend})`, 'GFLOP/s', bars('gflops')),
+    barChart(`Bandwidth, GB/s (higher is better${legend})`, 'GB/s', bars('gbps')),
   ];
   const speedup = Object.entries(ratios).filter(([k]) => k.includes('dense time / sparse time'));
   if (speedup.length) {

@@ -8,9 +8,12 @@ const ms = (v: number) => `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
 
 /** The browser and its version from a user agent ("Chrome 156"), or the agent itself. */
 export function browserName(userAgent: string): string {
-  const m = userAgent.match(/(Edg|Firefox|Chrome|Version)\/(\d+)/);
-  if (!m) return userAgent;
-  return `${{ Edg: 'Edge', Version: 'Safari' }[m[1]] ?? m[1]} ${m[2]}`;
+  // In this order: Edge's agent also names Chrome, Chrome's names Safari.
+  for (const [token, name] of [['Edg', 'Edge'], ['Firefox', 'Firefox'], ['Chrome', 'Chrome'], ['Version', 'Safari']]) {
+    const m = userAgent.match(new RegExp(`${token}/(\\d+)`));
+    if (m) return `${name} ${m[1]}`;
+  }
+  return userAgent;
 }
 
 export function summary(r: BenchReport): string {

@@ -40,16 +40,22 @@ async function open(path: string, script?: string): Promise<Page> {
 /** Whether the demo build has the benchmark page's peers (bench/peers/ installed). */
 const PEERS_INSTALLED = PAGE_PEER_PACKAGES.every((p) => existsSync(`bench/peers/node_modules/${p}/package.json`));
 
-/** No chart's text overlaps a bar or another text, and none runs past its chart's edge. */
+/** No chart's text overlaps a bar, a reference line or another text, and none runs past its chart's edge. */
 async function expectChartsReadable(page: Page): Promise<void> {
   const problems = await page.evaluate(() => {
     const out: string[] = [];
     for (const svg of Array.from(document.querySelectorAll('#charts svg'))) {
       const box = svg.getBoundingClientRect();
-      const items = Array.from(svg.querySelectorAll('text, rect')).map((e) => ({ e, r: e.getBoundingClientRect() }));
+      const items = Array.from(svg.querySelectorAll('text, rect, line')).map((e) => {
+        const r = e.getBoundingClientRect();
+        // A vertical line's box has no width: give it its stroke's.
+        return { e, r: e.tagName === 'line' ? { left: r.left - 1, right: r.right + 1, top: r.top, bottom: r.bottom } : r };
+      });
       for (const [i, a] of items.entries()) {
         if (a.r.left < box.left - 0.5 || a.r.right > box.right + 0.5) out.push(`${a.e.textContent} runs past its chart`);
         for (const b of items.slice(i + 1)) {
+          // A ratio chart's bars start at its reference line: only text must keep clear of it.
+          if ([a, b].some((c) => c.e.tagName === 'line') && ![a, b].some((c) => c.e.tagName === 'text')) continue;
           const overlap = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left) > 0.5 &&
             Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top) > 0.5;
           if (overlap) out.push(`"${a.e.textContent}" overlaps "${b.e.textContent}" in ${svg.getAttribute('aria-label')}`);
