@@ -14,9 +14,6 @@ export default defineConfig({
   appType: 'mpa',
   // The benchmark page's peer libraries, from bench/peers/ where installed.
   plugins: [benchPeers()],
-  // Dev server: onnxruntime-web finds its wasm beside its own module (new URL(…, import.meta.url)),
-  // which pre-bundling would move away from it.
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
   server: { fs: { allow: [here('..')] } },
   // The chat page's engine worker (new Worker(new URL('./engineWorker.ts', import.meta.url), { type: 'module' })).
   worker: { format: 'es' },
