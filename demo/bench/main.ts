@@ -5,7 +5,7 @@
 import { missing as missingPeers, loadPeers, versions as peerVersions } from 'virtual:webmoe-bench-peers';
 import { type BenchRecord, runBenchmarks } from '../../src/bench/cases.js';
 import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from '../../src/bench/model.js';
-import { PEERS_INSTALL, runPeerGemms, runPeerMoE } from '../../src/bench/peers.js';
+import { type PeerModule, PEERS_INSTALL, runPeerGemms, runPeerMoE } from '../../src/bench/peers.js';
 import { benchReport, type BenchReport } from '../../src/bench/report.js';
 import { createDevice, loadModel, type WeightDType } from '../../src/index.js';
 import { tileChoices } from '../../src/kernels/tiles.js';
@@ -39,8 +39,14 @@ async function showAdapter(): Promise<GPUAdapter> {
 /** Each peer's cases on `device`, one peer at a time: a peer that fails is named, the others still count. */
 async function runPeers(device: GPUDevice, o: { quick: boolean; runs: number; dtype: WeightDType; onRecord: (r: BenchRecord) => void }): Promise<string[]> {
   setStatus(status, 'Loading the peer libraries (tfjs, onnxruntime-web)…');
+  let peers: PeerModule[];
+  try {
+    peers = await loadPeers!();
+  } catch (err) {
+    return [`the peer libraries did not load (${errorText(err)})`];
+  }
   const failed: string[] = [];
-  for (const peer of await loadPeers!()) {
+  for (const peer of peers) {
     try {
       setStatus(status, `Running ${peer.name} on the same device…`);
       await runPeerGemms(device, [peer], o);

@@ -237,6 +237,12 @@ describe('benchmark page', () => {
     }
     await expectChartsReadable(page);
     await page.screenshot({ path: `${SCREENSHOTS}/bench.png`, fullPage: true });
+    // Copy summary: on the clipboard, or (no clipboard permission here) selected for the user to copy.
+    await page.getByRole('button', { name: 'Copy summary' }).click();
+    await waitForStatus(page, /^The summary is (on the clipboard|selected)/, 10_000);
+    if (/selected/.test((await page.textContent('#status'))!)) {
+      expect(await page.evaluate(() => document.getSelection()?.toString() || document.activeElement?.id)).toMatch(/summary|^webmoe bench/);
+    }
     await page.close();
   }, 600_000);
 
@@ -272,7 +278,8 @@ describe('benchmark page', () => {
     expect(cases).toEqual(records.map((r) => r.name));
     const ratios = await page.getByRole('table', { name: 'Ratios' }).textContent();
     expect(ratios).toContain('moe T=1: ort-webgpu qmoe time / webmoe time10.00');
-    expect(ratios).toContain('gemm 1024x1024x1024: webmoe time / best peer time (ort-webgpu)2.00');
+    expect(ratios).toContain('gemm 1024x1024x1024: webmoe time / best peer time (ort-webgpu)2.00webmoe 2.00× slower than ort-webgpu');
+    expect(await page.inputValue('#summary')).toContain('gemm 1024x1024x1024: webmoe 8.000 ms, ort-webgpu 4.000 ms → webmoe 2.00× slower than ort-webgpu');
     const models = await page.getByRole('table', { name: 'Model speed' }).locator('tbody td').allTextContents();
     expect(models).toEqual(['synthetic granite-3.1-1b-a400m', 'q4', '36.5', '16', '8', '3.0', '2.0', '900', '424.9', '4.0', '0.500']);
     await page.setInputFiles('#report-file', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"a": 1}') });
