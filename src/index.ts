@@ -12,8 +12,12 @@ export {
   type Prompt,
   type RoutingStep,
 } from './api/engine.js';
+import { loadModel } from './api/load.js';
+import { mlcEngineCreator } from './api/webllm.js';
 export { loadModel, type LoadOptions } from './api/load.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
+export type { ChatCompletionMessageParam, ContentPart, ResponseFormat, ToolChoice } from './api/request.js';
+export { CreateWebWorkerMLCEngine, type InitProgressReport, type MLCEngineConfig } from './api/webllm.js';
 export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
@@ -49,6 +53,8 @@ export {
   type SharedExpertWeights,
 } from './moe/spec.js';
 export { WorkerError } from './platform/workers.js';
+/** WebLLM's CreateMLCEngine(model, { initProgressCallback }): loadModel for WebLLM apps (the model is a URL). */
+export const CreateMLCEngine = mlcEngineCreator(loadModel);
 export type { HostWeights } from './weights/convert.js';
 export { type CheckpointStorage, FORMATS, STORAGES, type WeightDType, type WeightFormat, type WeightStorage } from './weights/format.js';
 export { planChunks, type ExpertMatrix } from './weights/matrix.js';

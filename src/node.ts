@@ -6,6 +6,7 @@ import type { LoadOptions } from './api/load.js';
 import { createNodeDevice } from './gpu/nodeDevice.js';
 import { nodeModelSource } from './io/nodeSource.js';
 import type { ModelSource } from './io/source.js';
+import { mlcEngineCreator } from './api/webllm.js';
 
 // Relative to this module, which sits directly under src/ and dist/ alike. A variable, so that the
 // build leaves the folder alone instead of treating `new URL('…', import.meta.url)` as an asset.
@@ -20,6 +21,9 @@ export const bundledModelDir: string = fileURLToPath(new URL(BUNDLED, import.met
 export async function loadModel(model: string | ModelSource = bundledModelDir, options: LoadOptions = {}): Promise<Engine> {
   return Engine.load(options.device ?? await createNodeDevice(), typeof model === 'string' ? nodeModelSource(model) : model, options);
 }
+
+/** WebLLM's CreateMLCEngine(model, { initProgressCallback }): loadModel for WebLLM apps (a folder or URL). */
+export const CreateMLCEngine = mlcEngineCreator(loadModel);
 
 export { createNodeDevice };
 export { nodeDirSource, nodeFile, nodeModelSource } from './io/nodeSource.js';

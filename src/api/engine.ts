@@ -8,9 +8,10 @@ import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js'
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
+import { logprobs, type TokenLogprob } from '../model/logprobs.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
-import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
+import { type ChatMessage, type ChatTool, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
@@ -36,6 +37,19 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Attach each step's routing to its chunk and per-layer expert load to the stats. */
   trace?: boolean;
+  /** Attach to each chunk its tokens' log-probabilities under the model (the CPU sampling path). */
+  logprobs?: boolean;
+  /** With `logprobs`: also the log-probabilities of this many most likely tokens per step, 0 to 20. */
+  topLogprobs?: number;
+  /** A conversation prompt: the tools, given to the chat template as `tools`. */
+  tools?: ChatTool[];
+  /** A conversation prompt: more chat template variables (enable_thinking, reasoning_effort, …). */
+  templateVariables?: Record<string, unknown>;
+}
+
+/** A token's log-probability, with its text (special tokens included). */
+export interface TextLogprob extends TokenLogprob {
+  text: string;
 }
 
 export interface GenerationChunk {
@@ -44,6 +58,8 @@ export interface GenerationChunk {
   /** token ids this chunk stands for */
   tokens: number[];
   routing?: RoutingStep[];
+  /** with `logprobs`: one per token of `tokens`, with the most likely alternatives in `top` */
+  logprobs?: (TextLogprob & { top: TextLogprob[] })[];
   /** on the last chunk only */
   stats?: GenerationStats;
 }
@@ -56,6 +72,11 @@ export class Engine {
   private readonly lifetime = new AbortController();
   /** The tokens the decoder's KV cache holds. */
   private readonly sequence: Sequence;
+  /** Set by interruptGenerate(): the running call ends before its next token. */
+  private interrupted = false;
+  /** The text of the last call, and its stats once it ended (WebLLM's getMessage, runtimeStatsText). */
+  private message = '';
+  private lastStats?: GenerationStats;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -115,12 +136,46 @@ export class Engine {
     }
   }
 
-  /** Token ids of a prompt: plain text with the tokenizer's BOS, or a conversation through the chat template. */
-  encode(prompt: Prompt): number[] {
+  /**
+   * Token ids of a prompt: plain text with the tokenizer's BOS, or a conversation through the chat
+   * template (with `tools` and `templateVariables`, which only a conversation takes).
+   */
+  encode(prompt: Prompt, chat: Pick<GenerateOptions, 'tools' | 'templateVariables'> = {}): number[] {
     this.checkOpen();
+    if (!Array.isArray(prompt) && (chat.tools || chat.templateVariables)) {
+      throw new EngineOptionError(chat.tools ? 'tools' : 'templateVariables', 'needs a conversation prompt (a list of messages)');
+    }
     if (!Array.isArray(prompt) && typeof prompt === 'object') return prompt.tokens;
     const tok = this.needTokenizer();
-    return typeof prompt === 'string' ? tok.encode(prompt) : tok.applyChatTemplate(prompt, { addGenerationPrompt: true }).ids;
+    return typeof prompt === 'string'
+      ? tok.encode(prompt)
+      : tok.applyChatTemplate(prompt, { addGenerationPrompt: true, tools: chat.tools, variables: chat.templateVariables }).ids;
+  }
+
+  /** WebLLM's resetChat: forgets the conversation the KV cache holds, the last message and (unless `keepStats`) its stats. */
+  async resetChat(keepStats = false): Promise<void> {
+    const release = await this.acquire();
+    this.sequence.truncate(0);
+    this.message = '';
+    if (!keepStats) this.lastStats = undefined;
+    release();
+  }
+
+  /** WebLLM's interruptGenerate: the running call ends before its next token, as if done (finishReason 'abort'). */
+  interruptGenerate(): void {
+    this.interrupted = true;
+  }
+
+  /** WebLLM's getMessage: the text of the running or last call. */
+  async getMessage(): Promise<string> {
+    return this.message;
+  }
+
+  /** WebLLM's runtimeStatsText: the last call's prefill and decode speed. */
+  async runtimeStatsText(): Promise<string> {
+    const s = this.lastStats;
+    if (!s) return 'prefill: 0.0 tokens/sec, decoding: 0.0 tokens/sec';
+    return `prefill: ${s.prefillTokensPerSecond.toFixed(1)} tokens/sec, decoding: ${s.decodeTokensPerSecond.toFixed(1)} tokens/sec`;
   }
 
   /**
@@ -152,11 +207,15 @@ export class Engine {
 
   private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {
     const clock = new GenerationClock();
+    this.interrupted = false;
+    this.message = '';
     const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
     const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
     const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
     const sampler = new Sampler(o);
-    const ids = this.encode(prompt);
+    const top = o.topLogprobs ?? 0;
+    if (!(Number.isInteger(top) && top >= 0 && top <= 20)) throw new EngineOptionError('topLogprobs', `must be an integer in 0…20, got ${top}`);
+    const ids = this.encode(prompt, o);
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
     if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
@@ -175,6 +234,10 @@ export class Engine {
     let generated = 0;
     let finishReason: FinishReason = 'length';
     while (generated < budget) {
+      if (this.interrupted) {
+        finishReason = 'abort';
+        break;
+      }
       const next = sampler.next(logits, seq.tokens);
       clock.sampled();
       if (eos.has(next)) {
@@ -183,7 +246,8 @@ export class Engine {
       }
       generated++;
       const out = text.push(next);
-      yield { text: out.text, tokens: [next], routing };
+      this.message += out.text;
+      yield { text: out.text, tokens: [next], routing, ...(o.logprobs && { logprobs: [this.withText(logprobs(logits, next, top))] }) };
       if (out.stopped) {
         finishReason = 'stop';
         break;
@@ -193,7 +257,16 @@ export class Engine {
       routing = trace && [await trace.step(seq.length - 1, 1)];
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
+    const rest = text.end();
+    this.message += rest;
+    this.lastStats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad());
+    yield { text: rest, tokens: [], stats: this.lastStats };
+  }
+
+  /** Log-probabilities with their tokens' text (special tokens written out). */
+  private withText(l: TokenLogprob & { top: TokenLogprob[] }): TextLogprob & { top: TextLogprob[] } {
+    const text = (t: TokenLogprob) => ({ ...t, text: this.tokenizer?.decode([t.token]) ?? '' });
+    return { ...text(l), top: l.top.map(text) };
   }
 
   private needTokenizer(): TextTokenizer {

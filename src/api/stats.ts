@@ -1,6 +1,7 @@
 // A generation's figures: token counts, prefill and decode speed, time to first token, why it ended.
 
-export type FinishReason = 'stop' | 'length';
+/** 'abort': ended by interruptGenerate(). */
+export type FinishReason = 'stop' | 'length' | 'abort';
 
 export interface GenerationStats {
   promptTokens: number;

@@ -1,6 +1,7 @@
 // The next token from the logits, as Hugging Face transformers' logits processors pick it: the
 // repetition penalty, then temperature, top-k and top-p, then a draw from a seeded generator;
-// greedy (argmax) when the temperature is 0.
+// greedy (argmax) when the temperature is 0. OpenAI's logit bias and frequency/presence penalties, and
+// a grammar's mask of allowed tokens, apply first.
 
 export interface SamplingOptions {
   /** 0 or undefined: greedy */
@@ -13,6 +14,12 @@ export interface SamplingOptions {
   repetitionPenalty?: number;
   /** same seed, same tokens; undefined: a random seed */
   seed?: number;
+  /** OpenAI's: subtracted from a logit once per time the sampler picked its token before, in [-2, 2] */
+  frequencyPenalty?: number;
+  /** OpenAI's: subtracted from the logit of every token the sampler picked before, in [-2, 2] */
+  presencePenalty?: number;
+  /** OpenAI's: added to the logits of these token ids, each in [-100, 100] */
+  logitBias?: Record<number, number>;
 }
 
 /**
@@ -66,6 +73,11 @@ export class Sampler {
   private readonly topP: number;
   private readonly penalty: number;
   private readonly random: () => number;
+  private readonly frequency: number;
+  private readonly presence: number;
+  private readonly bias: [number, number][];
+  /** How often each token was picked: what the frequency and presence penalties count. */
+  private readonly picked = new Map<number, number>();
   // Kept between calls: a fresh copy per token would allocate megabytes for a 256k vocabulary.
   private weights = new Float64Array(0);
   private order = new Uint32Array(0);
@@ -73,12 +85,21 @@ export class Sampler {
   private readonly count = new Float64Array(BUCKETS);
 
   constructor(o: SamplingOptions = {}) {
-    const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1, seed } = o;
+    const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1, seed, frequencyPenalty = 0, presencePenalty = 0, logitBias = {} } = o;
     check(temperature >= 0 && Number.isFinite(temperature), 'temperature', 'a finite number ≥ 0', temperature);
     check(Number.isInteger(topK) && topK >= 0, 'topK', 'an integer ≥ 0', topK);
     check(topP > 0 && topP <= 1, 'topP', 'in (0, 1]', topP);
     check(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty), 'repetitionPenalty', 'a finite number > 0', repetitionPenalty);
     if (seed !== undefined) check(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
+    check(Math.abs(frequencyPenalty) <= 2, 'frequencyPenalty', 'in [-2, 2]', frequencyPenalty);
+    check(Math.abs(presencePenalty) <= 2, 'presencePenalty', 'in [-2, 2]', presencePenalty);
+    this.bias = Object.entries(logitBias).map(([id, b]) => {
+      check(/^\d+$/.test(id), 'logitBias', 'keyed by token ids', Number(id));
+      check(Math.abs(b) <= 100, `logitBias[${id}]`, 'in [-100, 100]', b);
+      return [Number(id), b];
+    });
+    this.frequency = frequencyPenalty;
+    this.presence = presencePenalty;
     this.temperature = temperature;
     this.topK = topK;
     this.topP = topP;
@@ -86,8 +107,18 @@ export class Sampler {
     this.random = generator(seed ?? Math.floor(Math.random() * 2 ** 32));
   }
 
-  /** Picks the next token from `logits` [vocab]; `previous` are the tokens so far (prompt and output), for the repetition penalty. */
-  next(logits: Float32Array, previous: readonly number[]): number {
+  /**
+   * Picks the next token from `logits` [vocab]; `previous` are the tokens so far (prompt and output),
+   * for the repetition penalty; `allowed`, a bitmask of the tokens a grammar allows (bit i % 32 of
+   * word i / 32), leaves the others out.
+   */
+  next(logits: Float32Array, previous: readonly number[], allowed?: Int32Array): number {
+    const id = this.pick(logits, previous, allowed);
+    this.picked.set(id, (this.picked.get(id) ?? 0) + 1);
+    return id;
+  }
+
+  private pick(logits: Float32Array, previous: readonly number[], allowed?: Int32Array): number {
     const vocab = logits.length;
     if (vocab === 0) throw new RangeError('webmoe: Sampler.next got no logits');
     if (this.weights.length !== vocab) {
@@ -106,6 +137,12 @@ export class Sampler {
         w[id] = x > 0 ? x / this.penalty : x * this.penalty;
       }
     }
+    for (const [id, b] of this.bias) {
+      if (id >= vocab) throw new RangeError(`webmoe: sampling option logitBias names token ${id}, outside the vocabulary of ${vocab}`);
+      w[id] += b;
+    }
+    for (const [id, n] of this.picked) w[id] -= n * this.frequency + this.presence;
+    if (allowed) { for (let i = 0; i < vocab; i++) if (!((allowed[i >>> 5] >>> (i & 31)) & 1)) w[i] = -Infinity; }
     const best = argmax(w);
     if (best < 0) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
     if (!Number.isFinite(w[best])) throw new NonFiniteLogitsError(`webmoe: the largest logit is ${w[best]} (the model overflowed): no token to sample`);

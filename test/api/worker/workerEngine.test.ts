@@ -72,6 +72,20 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(reply.usage.completion_tokens).toBe(same.usage.completion_tokens);
   });
 
+  it('WebLLM calls through the worker: interruptGenerate ends the stream, getMessage, runtimeStatsText, resetChat', async () => {
+    const chunks = [];
+    for await (const c of remote.generate('Hi', { maxTokens: 20, logitBias: { 70: 100 } })) {
+      chunks.push(c);
+      if (chunks.length === 2) remote.interruptGenerate();
+    }
+    expect(chunks[chunks.length - 1].stats!.finishReason).toBe('abort');
+    expect(chunks[chunks.length - 1].stats!.completionTokens).toBeLessThan(20);
+    expect(await remote.getMessage()).toBe(chunks.map((c) => c.text).join(''));
+    expect(await remote.runtimeStatsText()).toMatch(/^prefill: [\d.]+ tokens\/sec, decoding: [\d.]+ tokens\/sec$/);
+    await remote.resetChat();
+    expect(await remote.getMessage()).toBe('');
+  });
+
   it('dispose() mid-stream ends the stream and refuses every later call with EngineDisposedError', async () => {
     const engine = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64 });
     const it = engine.generate('Hi', { maxTokens: 20 });
