@@ -7,6 +7,7 @@ import { createNodeDevice } from './gpu/nodeDevice.js';
 import { nodeModelSource } from './io/nodeSource.js';
 import type { ModelSource } from './io/source.js';
 import { mlcEngineCreator } from './api/webllm.js';
+import './platform/nodeXGrammar.js'; // structured output's grammar library, run as CommonJS
 
 // Relative to this module, which sits directly under src/ and dist/ alike. A variable, so that the
 // build leaves the folder alone instead of treating `new URL('…', import.meta.url)` as an asset.

@@ -8,6 +8,7 @@ import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js'
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
+import { Grammars, type GrammarSpec, type TokenMatcher } from '../model/grammar.js';
 import { logprobs, type TokenLogprob } from '../model/logprobs.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
@@ -45,6 +46,8 @@ export interface GenerateOptions extends SamplingOptions {
   tools?: ChatTool[];
   /** A conversation prompt: more chat template variables (enable_thinking, reasoning_effort, …). */
   templateVariables?: Record<string, unknown>;
+  /** Constrain the output to a grammar (any JSON object, a JSON schema, EBNF): a token mask per step (the CPU sampling path). */
+  grammar?: GrammarSpec;
 }
 
 /** A token's log-probability, with its text (special tokens included). */
@@ -77,6 +80,8 @@ export class Engine {
   /** The text of the last call, and its stats once it ended (WebLLM's getMessage, runtimeStatsText). */
   private message = '';
   private lastStats?: GenerationStats;
+  /** The tokenizer's vocabulary prepared for grammars, on first use. */
+  private grammars?: Grammars;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -185,11 +190,17 @@ export class Engine {
    */
   async *generate(prompt: Prompt, o: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
     const release = await this.acquire();
+    let matcher: TokenMatcher | undefined;
     try {
-      yield* this.run(prompt, o);
+      if (o.grammar) {
+        this.grammars ??= new Grammars(this.needTokenizer(), this.config.vocab, [...this.eosIds()]);
+        matcher = await this.grammars.matcher(o.grammar);
+      }
+      yield* this.run(prompt, o, matcher);
     } catch (e) {
       throw this.failure(e);
     } finally {
+      matcher?.dispose();
       release();
     }
   }
@@ -203,9 +214,15 @@ export class Engine {
     this.lifetime.abort(new EngineDisposedError());
     this.decoder.destroy();
     this.experts?.dispose();
+    this.grammars?.dispose();
   }
 
-  private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {
+  /** The ids that end generation: config's eos_token_id and the tokenizer's EOS. */
+  private eosIds(): Set<number> {
+    return this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
+  }
+
+  private async *run(prompt: Prompt, o: GenerateOptions, grammar?: TokenMatcher): AsyncGenerator<GenerationChunk> {
     const clock = new GenerationClock();
     this.interrupted = false;
     this.message = '';
@@ -220,7 +237,7 @@ export class Engine {
     const room = this.contextLength - ids.length;
     if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
     const budget = Math.min(maxTokens, room);
-    const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
+    const eos = this.eosIds();
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
@@ -238,7 +255,8 @@ export class Engine {
         finishReason = 'abort';
         break;
       }
-      const next = sampler.next(logits, seq.tokens);
+      const next = sampler.next(logits, seq.tokens, await grammar?.mask());
+      grammar?.accept(next);
       clock.sampled();
       if (eos.has(next)) {
         finishReason = 'stop';

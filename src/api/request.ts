@@ -1,6 +1,7 @@
 // A chat completion request, checked field by field and turned into generate()'s conversation and
 // options. A field is honoured or refused with an EngineOptionError naming it (and why): an app that
 // sends what webmoe cannot do learns it at once instead of getting a reply that silently ignored it.
+import type { GrammarSpec } from '../model/grammar.js';
 import type { ChatMessage, ChatTool } from '../model/tokenizer.js';
 import type { GenerateOptions } from './engine.js';
 import { EngineOptionError, positiveInteger, stopStrings } from './errors.js';
@@ -22,7 +23,7 @@ export type ResponseFormat =
   | { type: 'text' }
   /** WebLLM's `schema` (a JSON schema as a string) is taken too */
   | { type: 'json_object'; schema?: string }
-  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema?: Record<string, unknown>; strict?: boolean | null } }
+  | { type: 'json_schema'; json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean | null } }
   /** WebLLM's: an EBNF grammar (xgrammar's dialect) the output must match */
   | { type: 'grammar'; grammar: string };
 
@@ -161,6 +162,38 @@ function message(m: ChatCompletionMessageParam, i: number): ChatMessage {
   return out;
 }
 
+/** The grammar a response_format asks for (none for text). */
+function responseGrammar(f: ResponseFormat): GrammarSpec | undefined {
+  const fields = (allowed: string[]) => {
+    for (const key of Object.keys(f)) if (!allowed.includes(key)) fail(`response_format.${key}`, `is not a field of a ${show(f.type)} format`);
+  };
+  switch (f.type) {
+    case 'text':
+      fields(['type']);
+      return undefined;
+    case 'json_object':
+      fields(['type', 'schema']);
+      return f.schema === undefined ? { type: 'json' } : { type: 'json_schema', schema: f.schema };
+    case 'json_schema': {
+      fields(['type', 'json_schema']);
+      const j = f.json_schema;
+      if (typeof j !== 'object' || j === null) return fail('response_format.json_schema', `must be { name, schema, strict }, got ${show(j)}`);
+      // name only names the format; strict or not, the output matches the schema (as strict: no properties it does not name).
+      for (const key of Object.keys(j)) {
+        if (key === 'description') fail('response_format.json_schema.description', 'is not supported: webmoe does not show it to the model');
+        if (!['name', 'schema', 'strict'].includes(key)) fail(`response_format.json_schema.${key}`, 'is not supported');
+      }
+      return j.schema === undefined ? { type: 'json' } : { type: 'json_schema', schema: j.schema };
+    }
+    case 'grammar':
+      fields(['type', 'grammar']);
+      if (typeof f.grammar !== 'string') fail('response_format.grammar', `must be an EBNF grammar (a string), got ${show(f.grammar)}`);
+      return { type: 'ebnf', grammar: f.grammar };
+    default:
+      return fail('response_format.type', `must be text, json_object, json_schema or grammar, got ${show((f as { type: unknown }).type)}`);
+  }
+}
+
 type Given = { [K in keyof ChatCompletionRequest]?: NonNullable<ChatCompletionRequest[K]> };
 
 export interface CheckedRequest {
@@ -198,7 +231,8 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
     if (!/^\d+$/.test(id)) fail('logit_bias', `keys must be token ids, got ${show(id)}`);
     return [id, numberIn(`logit_bias[${id}]`, b, -100, 100)];
   }));
-  if (given.response_format && given.response_format.type !== 'text') fail('response_format', `type ${show(given.response_format.type)} is not supported yet`);
+  const grammar = given.response_format && responseGrammar(given.response_format);
+  if (grammar && given.tools && given.tool_choice !== 'none') fail('response_format', 'and tools cannot both shape the output: give one');
   const toolChoice = given.tool_choice ?? 'auto';
   if (toolChoice !== 'auto' && toolChoice !== 'none') fail('tool_choice', `${show(toolChoice)} is not supported yet: 'auto' or 'none'`);
   if (given.parallel_tool_calls === false) fail('parallel_tool_calls', 'false is not supported yet');
@@ -214,6 +248,7 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
     repetitionPenalty: given.repetition_penalty,
     logprobs: given.logprobs,
     topLogprobs: given.top_logprobs,
+    grammar,
     // 'none': the model is not told of the tools, so it calls none.
     tools: toolChoice === 'none' ? undefined : given.tools,
     templateVariables: given.reasoning_effort === undefined ? undefined : { reasoning_effort: given.reasoning_effort },
