@@ -11,6 +11,7 @@ import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { Grammars, type GrammarSpec, type TokenMatcher } from '../model/grammar.js';
 import { logprobs, type TokenLogprob } from '../model/logprobs.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
+import { type ParsedToolCall, parseToolCalls, toolCallFormat } from '../model/toolCalls.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, type ChatTool, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
@@ -42,7 +43,10 @@ export interface GenerateOptions extends SamplingOptions {
   logprobs?: boolean;
   /** With `logprobs`: also the log-probabilities of this many most likely tokens per step, 0 to 20. */
   topLogprobs?: number;
-  /** A conversation prompt: the tools, given to the chat template as `tools`. */
+  /**
+   * A conversation prompt: the tools, given to the chat template as `tools`. The model's calls, in
+   * its template's syntax, are parsed out of the text: it comes whole on the last chunk, with them.
+   */
   tools?: ChatTool[];
   /** A conversation prompt: more chat template variables (enable_thinking, reasoning_effort, …). */
   templateVariables?: Record<string, unknown>;
@@ -63,6 +67,8 @@ export interface GenerationChunk {
   routing?: RoutingStep[];
   /** with `logprobs`: one per token of `tokens`, with the most likely alternatives in `top` */
   logprobs?: (TextLogprob & { top: TextLogprob[] })[];
+  /** on the last chunk only, with `tools`: the calls the model made */
+  toolCalls?: ParsedToolCall[];
   /** on the last chunk only */
   stats?: GenerationStats;
 }
@@ -152,9 +158,11 @@ export class Engine {
     }
     if (!Array.isArray(prompt) && typeof prompt === 'object') return prompt.tokens;
     const tok = this.needTokenizer();
-    return typeof prompt === 'string'
-      ? tok.encode(prompt)
-      : tok.applyChatTemplate(prompt, { addGenerationPrompt: true, tools: chat.tools, variables: chat.templateVariables }).ids;
+    if (typeof prompt === 'string') return tok.encode(prompt);
+    // An OpenAI reply that only calls tools has content null; Qwen's template reads content as a
+    // string ('</think>' in content), so it gets '' there (DeepSeek's tests `content is none`).
+    const messages = toolCallFormat(tok.chatTemplate) === 'hermes' ? prompt.map((m) => (m.content === null ? { ...m, content: '' } : m)) : prompt;
+    return tok.applyChatTemplate(messages, { addGenerationPrompt: true, tools: chat.tools, variables: chat.templateVariables }).ids;
   }
 
   /** WebLLM's resetChat: forgets the conversation the KV cache holds, the last message and (unless `keepStats`) its stats. */
@@ -233,6 +241,11 @@ export class Engine {
     const top = o.topLogprobs ?? 0;
     if (!(Number.isInteger(top) && top >= 0 && top <= 20)) throw new EngineOptionError('topLogprobs', `must be an integer in 0…20, got ${top}`);
     const ids = this.encode(prompt, o);
+    const toolFormat = o.tools?.length ? toolCallFormat(this.tokenizer?.chatTemplate) : undefined;
+    if (o.tools?.length && !toolFormat) {
+      throw new EngineOptionError('tools',
+        `cannot be parsed from ${this.model}'s output: its chat template defines no tool calls webmoe knows (Qwen3's, DeepSeek's, gpt-oss's)`);
+    }
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
     if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
@@ -250,6 +263,7 @@ export class Engine {
     let routing = trace && prefill;
     let generated = 0;
     let finishReason: FinishReason = 'length';
+    const output: number[] = [];
     while (generated < budget) {
       if (this.interrupted) {
         finishReason = 'abort';
@@ -263,9 +277,12 @@ export class Engine {
         break;
       }
       generated++;
+      output.push(next);
       const out = text.push(next);
       this.message += out.text;
-      yield { text: out.text, tokens: [next], routing, ...(o.logprobs && { logprobs: [this.withText(logprobs(logits, next, top))] }) };
+      // With tools the text waits for the end, where the calls are cut out of it.
+      const shown = toolFormat ? '' : out.text;
+      yield { text: shown, tokens: [next], routing, ...(o.logprobs && { logprobs: [this.withText(logprobs(logits, next, top))] }) };
       if (out.stopped) {
         finishReason = 'stop';
         break;
@@ -275,10 +292,19 @@ export class Engine {
       routing = trace && [await trace.step(seq.length - 1, 1)];
     }
     signal.throwIfAborted();
-    const rest = text.end();
-    this.message += rest;
+    let rest = text.end();
+    let toolCalls: ParsedToolCall[] | undefined;
+    if (toolFormat) {
+      const parsed = parseToolCalls(toolFormat, this.tokenizer!.decode(output));
+      rest = parsed.content;
+      toolCalls = parsed.calls;
+      this.message = rest;
+      if (toolCalls.length) finishReason = 'tool_calls';
+    } else {
+      this.message += rest;
+    }
     this.lastStats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad());
-    yield { text: rest, tokens: [], stats: this.lastStats };
+    yield { text: rest, tokens: [], ...(toolCalls && { toolCalls }), stats: this.lastStats };
   }
 
   /** Log-probabilities with their tokens' text (special tokens written out). */

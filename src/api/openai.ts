@@ -1,9 +1,10 @@
 // An OpenAI-style chat completions surface over Engine.generate, with the object shapes WebLLM and
 // the OpenAI SDK use (a test type-checks them against the `openai` package's). Every request field is
 // honoured or refused by name (src/api/request.ts): none is silently ignored.
-import type { Engine, GenerateOptions, GenerationStats, TextLogprob } from './engine.js';
+import type { Engine, GenerationStats, TextLogprob } from './engine.js';
 import { EngineDisposedError } from './errors.js';
-import { type ChatCompletionRequest, checkRequest } from './request.js';
+import type { ParsedToolCall } from '../model/toolCalls.js';
+import { type ChatCompletionRequest, type CheckedRequest, checkRequest } from './request.js';
 
 export type { ChatCompletionMessageParam, ChatCompletionRequest, ContentPart } from './request.js';
 
@@ -36,7 +37,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string; tool_calls?: (ToolCallOpenAI & { index: number })[] };
     logprobs?: ChoiceLogprobs | null;
     finish_reason: FinishReasonOpenAI | null;
   }[];
@@ -87,6 +88,12 @@ const finishReason = (s: GenerationStats): FinishReasonOpenAI => (s.finishReason
 
 let nextId = 0;
 
+const toolCall = (c: ParsedToolCall): ToolCallOpenAI => ({
+  id: `call_${Date.now().toString(36)}${(nextId++).toString(36)}`,
+  type: 'function',
+  function: { name: c.name, arguments: c.arguments },
+});
+
 export class ChatCompletions {
   constructor(private readonly engine: ChatEngine) {}
 
@@ -97,13 +104,11 @@ export class ChatCompletions {
   async create(r: ChatCompletionRequest): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
     if (this.engine.disposed) throw new EngineDisposedError();
     const c = checkRequest(r, this.engine.model);
-    if (r.stream) return this.chunks(c.messages, c.options, c.n, c.includeUsage);
-    return gather(this.chunks(c.messages, c.options, c.n, true), c.n);
+    if (r.stream) return this.chunks(c);
+    return gather(this.chunks({ ...c, includeUsage: true }), c.n);
   }
 
-  private async *chunks(messages: Parameters<ChatEngine['generate']>[0], options: GenerateOptions, n: number,
-    includeUsage: boolean): AsyncGenerator<ChatCompletionChunk>
-  {
+  private async *chunks({ messages, options, n, includeUsage, parallelToolCalls }: CheckedRequest): AsyncGenerator<ChatCompletionChunk> {
     const base = { id: `chatcmpl-${Date.now().toString(36)}-${nextId++}`, object: 'chat.completion.chunk' as const, created: Math.floor(Date.now() / 1000),
       model: this.engine.model };
     let promptTokens = 0;
@@ -114,7 +119,13 @@ export class ChatCompletions {
       const seed = options.seed === undefined ? undefined : options.seed + index;
       let first = true;
       for await (const c of this.engine.generate(messages, { ...options, seed })) {
-        const delta = { ...(first ? { role: 'assistant' as const } : {}), content: c.text };
+        // parallel_tool_calls: false keeps the first call.
+        const calls = c.toolCalls?.slice(0, parallelToolCalls ? undefined : 1);
+        const delta = {
+          ...(first ? { role: 'assistant' as const } : {}),
+          content: c.text,
+          ...(calls?.length && { tool_calls: calls.map((call, i) => ({ index: i, ...toolCall(call) })) }),
+        };
         first = false;
         const logprobs = options.logprobs ? { logprobs: { content: (c.logprobs ?? []).map(tokenLogprob), refusal: null } } : {};
         const end = c.stats;
@@ -123,7 +134,8 @@ export class ChatCompletions {
           promptTokens = end.promptTokens;
           completionTokens += end.completionTokens;
         }
-        yield { ...base, choices: [{ index, delta, ...logprobs, finish_reason: end ? finishReason(end) : null }], ...(includeUsage && { usage: null }) };
+        const finish = end ? (calls?.length ? 'tool_calls' : finishReason(end)) : null;
+        yield { ...base, choices: [{ index, delta, ...logprobs, finish_reason: finish }], ...(includeUsage && { usage: null }) };
       }
     }
     if (includeUsage) yield { ...base, choices: [], usage: usage(promptTokens, completionTokens, stats!) };
@@ -144,9 +156,12 @@ async function gather(chunks: AsyncIterable<ChatCompletionChunk>, n: number): Pr
     for (const { index, delta, logprobs, finish_reason } of c.choices) {
       const choice = choices[index];
       choice.message.content += delta.content ?? '';
+      if (delta.tool_calls) choice.message.tool_calls = delta.tool_calls.map(({ index: _, ...call }) => call);
       if (logprobs) choice.logprobs = { content: [...(choice.logprobs?.content ?? []), ...logprobs.content!], refusal: null };
       if (finish_reason) choice.finish_reason = finish_reason;
     }
   }
+  // A reply that only calls tools has no content.
+  for (const { message } of choices) if (message.tool_calls && message.content === '') message.content = null;
   return { id: last.id, object: 'chat.completion', created: last.created, model: last.model, choices, usage: last.usage! };
 }

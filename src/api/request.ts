@@ -162,6 +162,17 @@ function message(m: ChatCompletionMessageParam, i: number): ChatMessage {
   return out;
 }
 
+/** A tool as the chat templates take it: { type: 'function', function: { name, description?, parameters? } }. */
+function checkTool(t: ChatTool, i: number): void {
+  if (t?.type !== 'function' || typeof t.function?.name !== 'string') {
+    fail(`tools[${i}]`, `must be { type: 'function', function: { name, … } }, got ${show(t)}`);
+  }
+  for (const key of Object.keys(t.function)) {
+    if (key === 'strict') fail(`tools[${i}].function.strict`, 'is not supported: webmoe does not constrain tool arguments');
+    if (!['name', 'description', 'parameters'].includes(key)) fail(`tools[${i}].function.${key}`, 'is not supported');
+  }
+}
+
 /** The grammar a response_format asks for (none for text). */
 function responseGrammar(f: ResponseFormat): GrammarSpec | undefined {
   const fields = (allowed: string[]) => {
@@ -201,6 +212,8 @@ export interface CheckedRequest {
   options: GenerateOptions;
   n: number;
   includeUsage: boolean;
+  /** false: only the first tool call is returned */
+  parallelToolCalls: boolean;
 }
 
 /** The request's conversation and generate() options; throws EngineOptionError on the first field it cannot honour. */
@@ -234,8 +247,10 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
   const grammar = given.response_format && responseGrammar(given.response_format);
   if (grammar && given.tools && given.tool_choice !== 'none') fail('response_format', 'and tools cannot both shape the output: give one');
   const toolChoice = given.tool_choice ?? 'auto';
-  if (toolChoice !== 'auto' && toolChoice !== 'none') fail('tool_choice', `${show(toolChoice)} is not supported yet: 'auto' or 'none'`);
-  if (given.parallel_tool_calls === false) fail('parallel_tool_calls', 'false is not supported yet');
+  if (toolChoice !== 'auto' && toolChoice !== 'none') {
+    fail('tool_choice', `${show(toolChoice)} is not supported: 'auto' or 'none' (webmoe cannot force a call)`);
+  }
+  given.tools?.forEach(checkTool);
   const options: GenerateOptions = {
     maxTokens: maxTokens === undefined ? undefined : positiveInteger(given.max_tokens === undefined ? 'max_completion_tokens' : 'max_tokens', maxTokens),
     stop: given.stop === undefined ? undefined : stopStrings('stop', given.stop),
@@ -259,5 +274,6 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
     options,
     n: given.n === undefined ? 1 : positiveInteger('n', given.n),
     includeUsage: given.stream_options?.include_usage === true,
+    parallelToolCalls: given.parallel_tool_calls ?? true,
   };
 }

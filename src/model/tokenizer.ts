@@ -235,6 +235,11 @@ export class TextTokenizer {
     return { text, ids: this.encode(text, { addSpecialTokens: false }) };
   }
 
+  /** The chat template's source (chat_template.jinja or tokenizer_config's), if any. */
+  get chatTemplate(): string | undefined {
+    return this.source;
+  }
+
   /**
    * The vocabulary as grammar-constrained decoding needs it: `size` entries (the model's vocabulary,
    * which may be larger), each id's token as stored, '' for special tokens and unused ids (never
