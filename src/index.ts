@@ -11,6 +11,7 @@ export {
   type LoadModelOptions,
   type Prompt,
   type RoutingStep,
+  type TextLogprob,
 } from './api/engine.js';
 import { loadModel } from './api/load.js';
 import { mlcEngineCreator } from './api/webllm.js';
@@ -34,9 +35,12 @@ export type { Activation } from './kernels/expertMatmul.js';
 export { MAX_SIZES, type ModelConfig, ModelConfigError } from './model/config.js';
 export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
+export { GrammarError, type GrammarSpec } from './model/grammar.js';
 export { ModelLoadError } from './model/load.js';
+export type { TokenLogprob } from './model/logprobs.js';
 export { NonFiniteLogitsError, Sampler, type SamplingOptions } from './model/sampling.js';
 export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer, TokenizerError } from './model/tokenizer.js';
+export type { ParsedToolCall } from './model/toolCalls.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';
 export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { runMoE, type MoEResult } from './moe/run.js';

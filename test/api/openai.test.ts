@@ -2,12 +2,11 @@
 // logprobs, logit bias, penalties, max_completion_tokens, content parts) or refused by name, the
 // WebLLM calls, and the reply objects typed as the `openai` package's (checked by tsc).
 import type { ChatCompletion as OpenAIChatCompletion, ChatCompletionChunk as OpenAIChatCompletionChunk } from 'openai/resources/chat/completions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineOptionError } from '../../src/api/engine.js';
 import type { ChatCompletionRequest } from '../../src/api/openai.js';
-import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { collect } from '../helpers/generation.js';
-import { testDevice } from '../helpers/gpu.js';
+import { suiteEngine } from '../helpers/engine.js';
 import { modelDir } from '../helpers/models.js';
 
 const messages = [{ role: 'user', content: 'Hi there' }];
@@ -20,16 +19,9 @@ const logSoftmax = (row: Float32Array) => {
 };
 
 describe('chat.completions: the OpenAI surface', () => {
-  let device: GPUDevice;
+  const engineOf = suiteEngine(modelDir('mixtral'), { contextLength: 64 });
   let engine: Engine;
-  beforeAll(async () => {
-    device = await testDevice();
-    engine = await Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64 });
-  });
-  afterAll(() => {
-    engine.dispose();
-    device.destroy();
-  });
+  beforeAll(() => (engine = engineOf()));
 
   it('replies and chunks are the openai package\'s ChatCompletion and ChatCompletionChunk', async () => {
     const reply: OpenAIChatCompletion = await engine.chat.completions.create({ messages, max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2 });

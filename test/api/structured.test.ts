@@ -1,7 +1,7 @@
 // Structured output by constrained decoding (xgrammar's token mask per step): JSON-schema replies
 // that always parse and validate, on the mixtral fixture (random weights: the mask does all the work)
 // and the bundled model, greedy and sampled; any JSON object; EBNF grammars; and named errors.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineOptionError } from '../../src/api/engine.js';
 import type { ChatCompletionRequest } from '../../src/api/openai.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
@@ -10,6 +10,7 @@ import { bundledModelDir } from '../../src/node.js'; // (installs xgrammar's Nod
 import { collect } from '../helpers/generation.js';
 import { testDevice } from '../helpers/gpu.js';
 import { type Schema, schemaProblems } from '../helpers/jsonSchema.js';
+import { suiteEngine } from '../helpers/engine.js';
 import { modelDir } from '../helpers/models.js';
 
 /** Bounded schemas (a random model fills strings and arrays as long as it may: the bounds end them). */
@@ -45,16 +46,9 @@ function expectValid(text: string, schema: Schema): void {
 }
 
 describe('structured output', () => {
-  let device: GPUDevice;
+  const engineOf = suiteEngine(modelDir('mixtral'), { contextLength: 256 });
   let engine: Engine;
-  beforeAll(async () => {
-    device = await testDevice();
-    engine = await Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 256 });
-  });
-  afterAll(() => {
-    engine.dispose();
-    device.destroy();
-  });
+  beforeAll(() => (engine = engineOf()));
 
   it('response_format json_schema: every reply parses and matches its schema, greedy and sampled', async () => {
     for (const schema of SCHEMAS) {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineDisposedError, type GenerationChunk } from '../../../src/api/engine.js';
 import { nodeDirSource } from '../../../src/io/nodeSource.js';
 import '../../../src/platform/nodeWorkers.js';
+import '../../../src/platform/nodeXGrammar.js';
 import { createWorkerEngine, type WorkerEngine } from '../../../src/api/worker/workerEngine.js';
 import { abortAfter, collect } from '../../helpers/generation.js';
 import { testDevice } from '../../helpers/gpu.js';
@@ -84,6 +85,19 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(await remote.runtimeStatsText()).toMatch(/^prefill: [\d.]+ tokens\/sec, decoding: [\d.]+ tokens\/sec$/);
     await remote.resetChat();
     expect(await remote.getMessage()).toBe('');
+  });
+
+  it('structured output through the worker: the in-thread engine\'s reply', async () => {
+    const request = {
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 40,
+      temperature: 0,
+      response_format: { type: 'json_schema' as const,
+        json_schema: { name: 'x', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } },
+    };
+    const reply = await remote.chat.completions.create(request);
+    expect(Object.keys(JSON.parse(reply.choices[0].message.content!))).toEqual(['ok']);
+    expect(reply.choices[0].message.content).toBe((await local.chat.completions.create(request)).choices[0].message.content);
   });
 
   it('dispose() mid-stream ends the stream and refuses every later call with EngineDisposedError', async () => {
