@@ -157,7 +157,7 @@ async function gather(chunks: AsyncIterable<ChatCompletionChunk>, n: number): Pr
       const choice = choices[index];
       choice.message.content += delta.content ?? '';
       if (delta.tool_calls) choice.message.tool_calls = delta.tool_calls.map(({ index: _, ...call }) => call);
-      if (logprobs) choice.logprobs = { content: [...(choice.logprobs?.content ?? []), ...logprobs.content!], refusal: null };
+      if (logprobs) (choice.logprobs ??= { content: [], refusal: null }).content!.push(...logprobs.content!);
       if (finish_reason) choice.finish_reason = finish_reason;
     }
   }

@@ -255,7 +255,11 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
     maxTokens: maxTokens === undefined ? undefined : positiveInteger(given.max_tokens === undefined ? 'max_completion_tokens' : 'max_tokens', maxTokens),
     stop: given.stop === undefined ? undefined : stopStrings('stop', given.stop),
     temperature: given.temperature === undefined ? 1 : numberIn('temperature', given.temperature, 0, 2),
-    topP: given.top_p === undefined ? undefined : numberIn('top_p', given.top_p, 0, 1),
+    topP: given.top_p === undefined
+      ? undefined
+      : given.top_p > 0
+      ? numberIn('top_p', given.top_p, 0, 1)
+      : fail('top_p', `must be in (0, 1], got ${show(given.top_p)}`),
     seed: given.seed,
     frequencyPenalty: given.frequency_penalty === undefined ? undefined : numberIn('frequency_penalty', given.frequency_penalty, -2, 2),
     presencePenalty: given.presence_penalty === undefined ? undefined : numberIn('presence_penalty', given.presence_penalty, -2, 2),
