@@ -113,8 +113,11 @@ const fail = (field: string, problem: string): never => {
 };
 const show = (v: unknown) => JSON.stringify(v) ?? String(v);
 
-function numberIn(field: string, v: number, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !(v >= lo && v <= hi)) fail(field, `must be a number in [${lo}, ${hi}], got ${show(v)}`);
+/** `v`, a number in [lo, hi] (in (lo, hi] when `openLow`). */
+function numberIn(field: string, v: number, lo: number, hi: number, openLow = false): number {
+  if (typeof v !== 'number' || !((openLow ? v > lo : v >= lo) && v <= hi)) {
+    fail(field, `must be a number in ${openLow ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
+  }
   return v;
 }
 
@@ -255,16 +258,14 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
     maxTokens: maxTokens === undefined ? undefined : positiveInteger(given.max_tokens === undefined ? 'max_completion_tokens' : 'max_tokens', maxTokens),
     stop: given.stop === undefined ? undefined : stopStrings('stop', given.stop),
     temperature: given.temperature === undefined ? 1 : numberIn('temperature', given.temperature, 0, 2),
-    topP: given.top_p === undefined
-      ? undefined
-      : given.top_p > 0
-      ? numberIn('top_p', given.top_p, 0, 1)
-      : fail('top_p', `must be in (0, 1], got ${show(given.top_p)}`),
+    topP: given.top_p === undefined ? undefined : numberIn('top_p', given.top_p, 0, 1, true),
     seed: given.seed,
     frequencyPenalty: given.frequency_penalty === undefined ? undefined : numberIn('frequency_penalty', given.frequency_penalty, -2, 2),
     presencePenalty: given.presence_penalty === undefined ? undefined : numberIn('presence_penalty', given.presence_penalty, -2, 2),
     logitBias,
-    repetitionPenalty: given.repetition_penalty,
+    repetitionPenalty: given.repetition_penalty === undefined || (given.repetition_penalty > 0 && Number.isFinite(given.repetition_penalty))
+      ? given.repetition_penalty
+      : fail('repetition_penalty', `must be a finite number > 0, got ${show(given.repetition_penalty)}`),
     logprobs: given.logprobs,
     topLogprobs: given.top_logprobs,
     grammar,

@@ -134,6 +134,8 @@ describe('chat.completions: the OpenAI surface', () => {
       [{ presence_penalty: -2.5 }, 'webmoe: presence_penalty must be a number in [-2, 2], got -2.5'],
       [{ temperature: 3 }, 'webmoe: temperature must be a number in [0, 2], got 3'],
       [{ seed: 1.5 }, 'webmoe: seed must be an integer, got 1.5'],
+      [{ top_p: 0 }, 'webmoe: top_p must be a number in (0, 1], got 0'],
+      [{ repetition_penalty: -1 }, 'webmoe: repetition_penalty must be a finite number > 0, got -1'],
       [{ stream_options: { include_usage: true } }, 'webmoe: stream_options needs stream: true'],
       [{ stream: true, stream_options: { include_obfuscation: true } }, 'webmoe: stream_options.include_obfuscation is not supported'],
       [{ messages: [{ role: 'user', content: 'x', audio: {} }] }, 'webmoe: messages[0].audio is not supported'],
