@@ -26,7 +26,8 @@ export default defineConfig({
       formats: ['es'],
     },
     rolldownOptions: {
-      external: ['webgpu', 'comlink', /^node:/],
+      // xgrammar (1 MB, loaded only for structured output) stays the app's dependency, as comlink.
+      external: ['webgpu', 'comlink', /^node:/, '@mlc-ai/web-xgrammar'],
     },
   },
   test: {

@@ -1,6 +1,7 @@
 // A generation's figures: token counts, prefill and decode speed, time to first token, why it ended.
 
-export type FinishReason = 'stop' | 'length';
+/** 'abort': ended by interruptGenerate(); 'tool_calls': the model called tools (given `tools`). */
+export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
 
 export interface GenerationStats {
   promptTokens: number;

@@ -7,6 +7,7 @@ import { createNodeDevice } from '../../gpu/nodeDevice.js';
 import { nodeModelSource } from '../../io/nodeSource.js';
 import { fileListSource } from '../../io/source.js';
 import '../../platform/nodeWorkers.js'; // shard workers it starts are worker_threads too
+import '../../platform/nodeXGrammar.js'; // structured output's grammar library, run as CommonJS
 import { engineApi } from './engineHost.js';
 
 expose(engineApi((model) => ({
