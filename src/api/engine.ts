@@ -392,8 +392,8 @@ export class Engine {
     return this.disposed && !(e instanceof EngineDisposedError || e instanceof DeviceLostError) ? this.ended() : e;
   }
 
-  /** Why the engine no longer runs: disposed, or its device lost. */
-  private ended(): Error {
+  /** Why the engine no longer runs (once `disposed`): EngineDisposedError, or DeviceLostError. */
+  ended(): Error {
     const why: unknown = this.lifetime.signal.reason;
     return why instanceof DeviceLostError ? why : new EngineDisposedError();
   }

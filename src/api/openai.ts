@@ -66,7 +66,7 @@ export interface ToolCallOpenAI {
 }
 
 /** What ChatCompletions needs of an engine: the in-thread Engine and the WorkerEngine both have it. */
-export type ChatEngine = Pick<Engine, 'generate' | 'model' | 'disposed'>;
+export type ChatEngine = Pick<Engine, 'generate' | 'model' | 'disposed'> & Partial<Pick<Engine, 'ended'>>;
 
 const encoder = new TextEncoder();
 const tokenLogprob = (l: TextLogprob & { top: TextLogprob[] }): TokenLogprobOpenAI => ({
@@ -102,7 +102,7 @@ export class ChatCompletions {
   create(request: ChatCompletionRequest): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
   /** Rejects at once (a stream too) on a disposed engine or a field out of range or not supported, naming it. */
   async create(r: ChatCompletionRequest): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
-    if (this.engine.disposed) throw new EngineDisposedError();
+    if (this.engine.disposed) throw this.engine.ended?.() ?? new EngineDisposedError();
     const c = checkRequest(r, this.engine.model);
     if (r.stream) return this.chunks(c);
     return gather(this.chunks({ ...c, includeUsage: true }), c.n);
