@@ -12,6 +12,7 @@ import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
+import { CachedExperts, type ExpertCacheOptions } from '../moe/cached/experts.js';
 import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
 import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
@@ -21,7 +22,7 @@ import { type RoutingStep, RoutingTrace } from './trace.js';
 export { EngineDisposedError, EngineOptionError };
 export type { FinishReason, GenerationStats, RoutingStep };
 
-export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
+export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions>, Partial<ExpertCacheOptions> {
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -66,6 +67,8 @@ export class Engine {
     readonly model: string,
     /** the expert-parallel scheduler (load with `workers`): its placement and time stats */
     readonly experts?: ExpertCoordinator,
+    /** the expert cache (load with `expertCacheBytes`): its stats() */
+    readonly expertCache?: CachedExperts,
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
@@ -77,6 +80,9 @@ export class Engine {
     const { family, config } = readConfig(ckpt.config);
     checkContextLength(options.contextLength, config);
     const tokenizer = await loadTokenizer(source, options.signal);
+    if (options.expertCacheBytes !== undefined) {
+      return Engine.loadCached(device, ckpt, source.name, tokenizer, { ...options, expertCacheBytes: options.expertCacheBytes });
+    }
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
     const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
@@ -88,6 +94,25 @@ export class Engine {
       return new Engine(device, config, tokenizer, decoder, source.name, experts);
     } catch (e) {
       experts.dispose();
+      throw e;
+    }
+  }
+
+  /** An engine whose routed experts live in the expert cache (GPU slots under a budget, a host tier, the source). */
+  private static async loadCached(device: GPUDevice, ckpt: Checkpoint, name: string, tokenizer: TextTokenizer | undefined,
+    options: LoadModelOptions & ExpertCacheOptions): Promise<Engine>
+  {
+    if (options.workers !== undefined) {
+      throw new EngineOptionError('expertCacheBytes', 'cannot be combined with workers (the expert cache runs the experts on this device): give one of them');
+    }
+    const { family, config } = readConfig(ckpt.config);
+    const cache = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', options);
+    try {
+      const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts: cache });
+      if (options.tune ?? true) await cache.tune();
+      return new Engine(device, config, tokenizer, decoder, name, undefined, cache);
+    } catch (e) {
+      cache.dispose();
       throw e;
     }
   }
@@ -148,6 +173,7 @@ export class Engine {
     this.lifetime.abort(new EngineDisposedError());
     this.decoder.destroy();
     this.experts?.dispose();
+    this.expertCache?.dispose();
   }
 
   private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {
@@ -166,6 +192,7 @@ export class Engine {
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
     seq.truncate(0); // each call starts a fresh sequence
+    const cacheBefore = this.expertCache?.countsNow();
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
@@ -193,7 +220,9 @@ export class Engine {
       routing = trace && [await trace.step(seq.length - 1, 1)];
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
+    const stats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad());
+    if (this.expertCache) stats.expertCache = this.expertCache.stats(cacheBefore);
+    yield { text: text.end(), tokens: [], stats };
   }
 
   private needTokenizer(): TextTokenizer {
