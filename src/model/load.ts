@@ -47,6 +47,8 @@ export interface DecoderLoadOptions {
 /** Tensors wanted from the checkpoint, with their expected shapes and where their rows go. */
 class Wants {
   readonly sinks = new Map<string, RowSink>();
+  /** declared tensors read only later, by row ranges (reread), never streamed at load */
+  readonly later = new Set<string>();
   private readonly missing: string[] = [];
 
   constructor(private readonly ckpt: Checkpoint, private readonly family: string) {}
@@ -233,7 +235,7 @@ export async function loadDecoder(
       return b;
     },
     external: o.experts,
-    reread: { source: ckpt.source.name, rows: (name, part, parts, signal) => wants.reread(name, part, parts, signal) },
+    reread: { source: ckpt.source.name, rows: (name, part, parts, signal) => wants.reread(name, part, parts, signal), later: (name) => wants.later.add(name) },
   });
   try {
     // Names and shapes first, on a dry declaration: nothing is allocated for a config that disagrees
@@ -245,7 +247,8 @@ export async function loadDecoder(
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);
 
-    await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
+    const now = new Map([...wants.sinks].filter(([name]) => !wants.later.has(name)));
+    await streamTensors(ckpt, now, { signal: o.signal, onProgress: o.onProgress });
     if (o.tune ?? true) {
       for (const [m, slots] of trials.values()) {
         o.signal?.throwIfAborted();

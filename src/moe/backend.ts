@@ -45,6 +45,8 @@ export interface ExternalExperts {
    * predicts a layer's experts with its router). Backends that keep every expert need not take it.
    */
   source?(layer: number, s: ExpertSource): void;
+  /** The experts are read only through source(), when needed: the load streams none of their rows. */
+  readonly onDemand?: boolean;
   /** The backend that runs the layer's routed experts there (the layer's block routes and combines). */
   backend(layer: number): ExpertBackend;
 }

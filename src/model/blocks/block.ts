@@ -82,7 +82,12 @@ export interface LoadContext {
    * Reads rows of a declared tensor again from the source, by row range, to the sink declared for it:
    * part `part` of `parts` equal runs of its rows (one expert of a stacked [E, …] tensor: part e of E).
    */
-  reread?: { source: string; rows(name: string, part: number, parts: number, signal?: AbortSignal): Promise<void> };
+  reread?: {
+    source: string;
+    rows(name: string, part: number, parts: number, signal?: AbortSignal): Promise<void>;
+    /** The declared tensor is not streamed at load: its rows are only read again, when wanted. */
+    later(name: string): void;
+  };
 }
 
 /**

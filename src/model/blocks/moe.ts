@@ -126,7 +126,8 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
       if ('gateUp' in ex) return [[ex.gateUp, e, E], [ex.down, e, E]];
       return [[ex.gate(e), 0, 1], [ex.up(e), 0, 1], [ex.down(e), 0, 1]];
     };
-    const { source, rows: reread } = ctx.reread;
+    const { source, rows: reread, later } = ctx.reread;
+    if (external.onDemand) { for (let e = 0; e < E; e++) for (const [name] of tensorsOf(e)) later(name); }
     external.source(ctx.layer, {
       name: source,
       router,

@@ -1,12 +1,12 @@
 // The expert cache: the routed experts of every MoE layer live in the model source (and, as far as its
 // budget goes, in a host tier of their stored bytes); the GPU holds a pool of expert slots under a byte
-// budget, shared by all layers, each layer finding its experts through its own slot table. Per layer
-// call (backend.ts): the routing is read back, the layer's distinct experts are made resident (a miss
-// takes a free slot or the policy's victim, its bytes from the host tier or read again from the source
-// by row ranges) and the same expert kernels as the fused path run on the slots. A call that needs
-// more experts than there are slots runs in batches of experts, each on the slots alone. With
-// `prefetch`, once a layer's experts are submitted its rows predict the next MoE layer's experts
-// (prefetch.ts), which are uploaded while the GPU works.
+// budget, shared by all layers, each layer finding its experts through its own slot table. The load
+// reads none of the experts. Per layer call (backend.ts): the routing is read back, the layer's
+// distinct experts are made resident (a miss takes a free slot or the policy's victim, its bytes from
+// the host tier or read from the source by row ranges) and the same expert kernels as the fused path
+// run on the slots. A call that needs more experts than there are slots runs in batches of experts,
+// each on the slots alone. With `prefetch`, once a layer's experts are submitted its rows predict the
+// next MoE layer's experts (prefetch.ts), which are uploaded while the GPU works.
 import type { RawRows } from '../../io/checkpoint.js';
 import { recordSteps, type Step } from '../../gpu/steps.js';
 import { readBuffers, uploadBuffer } from '../../gpu/workspace.js';
@@ -61,6 +61,8 @@ interface Layer {
 }
 
 export class CachedExperts implements ExternalExperts {
+  /** Nothing of the experts is read at load: each is read from the source at its first use. */
+  readonly onDemand = true;
   /** GPU expert slots */
   readonly slots: number;
   readonly expertBytes: number;
@@ -73,9 +75,8 @@ export class CachedExperts implements ExternalExperts {
   private readonly policy: SlotPolicy;
   private readonly host: HostTier;
   private readonly layers = new Map<number, Layer>();
-  /** experts whose rows are arriving: at load, or read again for a miss (`fetching`) */
+  /** experts whose rows are being read for a miss */
   private readonly arriving = new Map<number, PackedExpert>();
-  private readonly fetching = new Set<number>();
   private counts = noCounts();
   /** the cache's work, one piece at a time: layer calls and prefetches */
   private serial: Promise<unknown> = Promise.resolve();
@@ -287,14 +288,12 @@ export class CachedExperts implements ExternalExperts {
     if (!source) throw new ExpertCacheError(`webmoe: layer ${layer} expert ${e} is not resident and the loader gave no source to read it from`);
     const packed = new PackedExpert(this.shape);
     this.arriving.set(key, packed);
-    this.fetching.add(key);
     try {
       await source.read(e);
     } catch (cause) {
       throw new ExpertCacheError(`webmoe: reading layer ${layer} expert ${e} from ${source.name} failed: ${(cause as Error).message}`, { cause });
     } finally {
       this.arriving.delete(key);
-      this.fetching.delete(key);
     }
     if (!packed.complete) throw new ExpertCacheError(`webmoe: reading layer ${layer} expert ${e} from ${source.name} gave only part of its rows`);
     this.counts.sourceReads++;
@@ -302,7 +301,7 @@ export class CachedExperts implements ExternalExperts {
     return packed;
   }
 
-  /** Rows of one plane arriving (at load, or for a fetch), spread over the experts they belong to. */
+  /** Rows of one plane arriving for a fetch, spread over the experts they belong to. */
   private receive(layer: number, which: Which, plane: number, firstRow: number, bytes: Uint8Array): void {
     const { rows, planes } = this.shape[which];
     const width = planes[plane];
@@ -311,20 +310,11 @@ export class CachedExperts implements ExternalExperts {
       const e = Math.floor((firstRow + r) / rows);
       const count = Math.min(n - r, (e + 1) * rows - firstRow - r);
       const key = layer * this.config.numExperts + e;
-      let p = this.arriving.get(key);
-      if (!p) this.arriving.set(key, p = new PackedExpert(this.shape));
+      const p = this.arriving.get(key);
+      if (!p) throw new ExpertCacheError(`webmoe: rows of layer ${layer} expert ${e} arrived unasked (the cache reads experts only on demand)`);
       p.put(which, plane, firstRow + r - e * rows, bytes.subarray(r * width, (r + count) * width));
-      if (p.complete && !this.fetching.has(key)) this.loaded(key, p);
       r += count;
     }
-  }
-
-  /** An expert complete at load: into the host tier, and into a free GPU slot while there is one. */
-  private loaded(key: number, p: PackedExpert): void {
-    this.arriving.delete(key);
-    this.host.put(key, p);
-    const slot = this.free.pop();
-    if (slot !== undefined) this.place(key, p, slot);
   }
 
   private layer(layer: number): Layer {

@@ -95,6 +95,16 @@ describe('expert cache faults', () => {
     }
   });
 
+  it('the load streams none of the routed experts: each is read at its first use', async () => {
+    const total = async (o: LoadModelOptions) => {
+      let bytes = 0;
+      (await load({ ...o, onProgress: (p) => (bytes = p.totalBytes) })).dispose();
+      return bytes;
+    };
+    const experts = 2 * 8 * EXPERT_BYTES; // mixtral fixture: 2 layers of 8 experts, F32 in the file
+    expect(await total({ expertCacheBytes: TOP_K * EXPERT_BYTES })).toBe((await total({})) - experts);
+  });
+
   it('a call\'s stats carry the cache\'s figures', async () => {
     const engine = await load({ expertCacheBytes: 3 * EXPERT_BYTES, expertCachePolicy: 'lfu', prefetch: true, hostCacheBytes: 1 << 20 });
     try {

@@ -55,7 +55,8 @@ describe('expert cache logits', () => {
         expect(s.tokens).toBe(prompt.length + STEPS);
         expect(s.hits + s.misses).toBeGreaterThan(0);
         if (i === 0) expect(s.sourceReads).toBeGreaterThan(0); // no host tier: every miss read again
-        if (i === 2) expect(s.misses).toBe(0); // all resident from the load on
+        // Room for all: each expert read once, at its first use (or prefetch), and never given up.
+        if (i === 2) expect(s.sourceReads).toBe(s.resident.reduce((n, r) => n + r.experts.length, 0));
       } finally {
         decoder.destroy();
         cache.dispose();
