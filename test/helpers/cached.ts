@@ -8,6 +8,7 @@ import { readConfig } from '../../src/model/families/registry.js';
 import { loadDecoder } from '../../src/model/load.js';
 import { CachedExperts, type ExpertCacheOptions } from '../../src/moe/cached/experts.js';
 import type { WeightDType } from '../../src/weights/format.js';
+import { swigluExpertBytes } from '../../src/weights/matrix.js';
 import { modelDir } from './models.js';
 
 /** Options of a cache of `slots` experts (and none on the host unless given) for fixture `name`. */
@@ -19,13 +20,10 @@ export async function cachedDecoder(device: GPUDevice, name: string, o: SlotOpti
   const ckpt = await openCheckpoint(source);
   const { family, config } = readConfig(ckpt.config);
   const dtype = config.expertStorage ?? o.dtype ?? 'f32';
-  const probe = { expertCacheBytes: Number.MAX_SAFE_INTEGER };
-  const one = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), dtype, probe);
-  one.dispose();
   const cache = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), dtype, {
     hostCacheBytes: 0,
     ...o,
-    expertCacheBytes: o.slots * one.expertBytes,
+    expertCacheBytes: o.slots * swigluExpertBytes(config.hidden, config.moeIntermediate, dtype),
   });
   try {
     return { decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 64, tune: false, dtype: o.dtype, experts: cache }), cache };
