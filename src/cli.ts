@@ -60,6 +60,9 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       bench/austen-heldout.txt on the bundled model) with every expert resident, then at budgets of
       2, 4, 6 experts a layer, LRU and LFU, prefetch off and on: hit rate, MiB uploaded a token,
       decode tok/s and its ratio to all-resident, prefetch precision/recall.
+      --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
+      Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the
+      cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token.
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
@@ -174,11 +177,15 @@ async function bench(args: string[]): Promise<void> {
       'expert-cache': { type: 'boolean', default: false },
       text: { type: 'string' },
       tokens: { type: 'string', default: '400' },
+      'gpu-mb': { type: 'string', default: '2048' },
+      'host-mb': { type: 'string', default: '4096' },
     },
   });
   if (v['expert-cache']) {
-    return expertCacheBench({ model: v.model, text: v.text, tokens: intArg(v.tokens, 'tokens'), dtype: dtypeArg(v.dtype),
-      out: v.out === 'bench-results/bench.json' ? 'bench-results/expert-cache.json' : v.out! });
+    const out = v.out === 'bench-results/bench.json' ? 'bench-results/expert-cache.json' : v.out!;
+    const o = { model: v.model, text: v.text, tokens: intArg(v.tokens, 'tokens'), dtype: dtypeArg(v.dtype), out, quick: v.quick!, synthetic: v.synthetic,
+      gpuMiB: intArg(v['gpu-mb'], 'gpu-mb'), hostMiB: intArg(v['host-mb'], 'host-mb') };
+    return expertCacheBench(o);
   }
   if (v.synthetic !== undefined && v.synthetic !== 'granite') {
     throw new Error(`--synthetic: the one synthetic model is 'granite' (granite-3.1-1b-a400m, random weights), got '${v.synthetic}'`);

@@ -4,7 +4,9 @@
 // off and on: hit rate, bytes uploaded per token, decode tok/s and its ratio to the fused path's,
 // prefetch precision and recall. The first `warmup` tokens of each run (pipelines compile, the cache
 // fills) are left out of the figures.
+import { Engine, type GenerationStats } from '../api/engine.js';
 import type { Checkpoint } from '../io/checkpoint.js';
+import type { ModelSource } from '../io/source.js';
 import { moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
@@ -114,4 +116,59 @@ export async function benchExpertCache(device: GPUDevice, ckpt: Checkpoint, toke
     }
   }
   return { model: ckpt.source.name, dtype: o.dtype, tokens: tokens.length - warmup, fusedTokensPerSecond, rows };
+}
+
+export interface CachedModelRecord {
+  model: string;
+  dtype: WeightDType;
+  expertCacheBytes: number;
+  hostCacheBytes: number;
+  slots: number;
+  loadSeconds: number;
+  promptTokens: number;
+  generatedTokens: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  hitRate: number;
+  /** bytes uploaded into GPU slots per token, and the expert bytes a token's routing reads */
+  bytesPerToken: number;
+  activeExpertBytesPerToken: number;
+}
+
+/**
+ * A model (a synthetic one: no tokenizer) through the expert cache end to end: the load, one
+ * generation from random token ids; its speed and the cache's figures over the generation.
+ */
+export async function benchCachedModel(device: GPUDevice, source: ModelSource,
+  o: { dtype: WeightDType; expertCacheBytes: number; hostCacheBytes: number; promptTokens: number; maxTokens: number }): Promise<CachedModelRecord>
+{
+  const t0 = performance.now();
+  const engine = await Engine.load(device, source, { dtype: o.dtype, expertCacheBytes: o.expertCacheBytes, hostCacheBytes: o.hostCacheBytes,
+    contextLength: 256 });
+  const loadSeconds = (performance.now() - t0) / 1000;
+  try {
+    const c = engine.config;
+    const prompt = Array.from({ length: o.promptTokens }, (_, i) => (i * 7919 + 13) % c.vocab);
+    let stats: GenerationStats | undefined;
+    for await (const chunk of engine.generate({ tokens: prompt }, { maxTokens: o.maxTokens, temperature: 0 })) stats = chunk.stats ?? stats;
+    const s = stats!;
+    const cache = s.expertCache!;
+    return {
+      model: source.name,
+      dtype: o.dtype,
+      expertCacheBytes: o.expertCacheBytes,
+      hostCacheBytes: o.hostCacheBytes,
+      slots: cache.slots,
+      loadSeconds,
+      promptTokens: s.promptTokens,
+      generatedTokens: s.completionTokens,
+      prefillTokensPerSecond: s.prefillTokensPerSecond,
+      decodeTokensPerSecond: s.decodeTokensPerSecond,
+      hitRate: cache.hitRate,
+      bytesPerToken: cache.bytesPerToken,
+      activeExpertBytesPerToken: c.sparse.filter(Boolean).length * c.topK * cache.expertBytes,
+    };
+  } finally {
+    engine.dispose();
+  }
 }
