@@ -58,7 +58,7 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
   webmoe bench --expert-cache [--model DIR|URL] [--text FILE] [--tokens 400] [--dtype …] [--out bench-results/expert-cache.json]
       The expert cache alone: a text decoded teacher-forced (default: the held-out Austen excerpt
       bench/austen-heldout.txt on the bundled model) with every expert resident, then at budgets of
-      2, 4, 6 experts a layer, LRU and LFU, prefetch off and on: hit rate, MiB uploaded a token,
+      2, 4, 6 and all experts a layer, LRU and LFU, prefetch off and on: hit rate, MiB uploaded a token,
       decode tok/s and its ratio to all-resident, prefetch precision/recall.
       --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
       Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the

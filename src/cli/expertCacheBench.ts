@@ -37,7 +37,7 @@ export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
   const tokens = tokenizer.encode(readFileSync(text, 'utf8')).slice(0, o.tokens);
   const device = await createNodeDevice();
   const E = (ckpt.config.num_local_experts ?? ckpt.config.num_experts ?? ckpt.config.n_routed_experts) as number;
-  const budgets = [2, 4, 6].filter((b) => b < E);
+  const budgets = [...[2, 4, 6].filter((b) => b < E), E]; // E: every expert resident, through the cache (its readback per layer)
   console.log(
     `expert cache on ${source.name} (${o.dtype}), ${tokens.length} tokens of ${text} decoded teacher-forced; budgets ${budgets} of ${E} experts a layer`,
   );
