@@ -80,6 +80,7 @@ export class CachedExperts implements ExternalExperts {
   private counts = noCounts();
   /** the cache's work, one piece at a time: layer calls and prefetches */
   private serial: Promise<unknown> = Promise.resolve();
+  private disposed = false;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -184,6 +185,7 @@ export class CachedExperts implements ExternalExperts {
   }
 
   dispose(): void {
+    this.disposed = true;
     destroyExpertMatrix(this.pool.gateUp);
     destroyExpertMatrix(this.pool.down);
     for (const l of this.layers.values()) l.slotOf.destroy();
@@ -250,6 +252,8 @@ export class CachedExperts implements ExternalExperts {
 
   /** The slot of `layer`'s expert `e`, uploaded into one first if not resident; pins it. `count`: a layer call's use (hits and misses). */
   private async resident(layer: number, e: number, pinned: Set<number>, count: boolean): Promise<number> {
+    // A call or prefetch still running when the engine is disposed must not write into freed buffers.
+    if (this.disposed) throw new ExpertCacheError('webmoe: the expert cache was disposed');
     const key = layer * this.config.numExperts + e;
     const held = this.slotOfKey.get(key);
     if (held !== undefined) {
@@ -295,6 +299,7 @@ export class CachedExperts implements ExternalExperts {
     } finally {
       this.arriving.delete(key);
     }
+    if (this.disposed) throw new ExpertCacheError('webmoe: the expert cache was disposed');
     if (!packed.complete) throw new ExpertCacheError(`webmoe: reading layer ${layer} expert ${e} from ${source.name} gave only part of its rows`);
     this.counts.sourceReads++;
     this.host.put(key, packed);

@@ -1,9 +1,9 @@
 // The expert cache when things go wrong, through the Engine: a budget below topK experts is refused
 // naming the minimum; a fetch that fails names the layer, the expert and the source; a call aborted
 // while the cache fetches and evicts leaves it consistent (the next call gives a fresh engine's
-// logits); a call's stats carry the cache's figures.
+// logits); dispose() during a fetch ends the call cleanly; a call's stats carry the cache's figures.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type LoadModelOptions } from '../../../src/api/engine.js';
+import { Engine, EngineDisposedError, type LoadModelOptions } from '../../../src/api/engine.js';
 import { nodeDirSource } from '../../../src/io/nodeSource.js';
 import type { ModelSource } from '../../../src/io/source.js';
 import { ExpertCacheError } from '../../../src/moe/cached/experts.js';
@@ -93,6 +93,14 @@ describe('expert cache faults', () => {
     } finally {
       engine.dispose();
     }
+  });
+
+  it('dispose() while a call fetches: the call fails with EngineDisposedError, nothing writes into freed buffers', async () => {
+    const trap = { armed: false, onRead: () => engine.dispose() };
+    const engine = await load({ expertCacheBytes: TOP_K * EXPERT_BYTES, prefetch: true }, trapSource(trap));
+    trap.armed = true;
+    await expect(engine.logits(golden('mixtral').tokens)).rejects.toThrow(EngineDisposedError);
+    await device.queue.onSubmittedWorkDone();
   });
 
   it('the load streams none of the routed experts: each is read at its first use', async () => {
