@@ -15,6 +15,7 @@ export {
 } from './api/engine.js';
 export { loadModel, type LoadOptions } from './api/load.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
+export { type ContextOverflow, ContextOverflowError } from './api/overflow.js';
 export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';

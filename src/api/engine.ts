@@ -1,6 +1,7 @@
 // The engine users hold: a loaded model (decoder on the GPU, tokenizer, chat template) and
-// generation as an async iterator of text deltas. Calls run one at a time; each starts a fresh
-// sequence, so an aborted or failed call leaves the engine ready for the next. dispose() frees the GPU
+// generation as an async iterator of text deltas. Calls run one at a time over one sequence in the KV
+// cache: a call prefills only what its prompt does not share with the tokens cached, and an aborted or
+// failed call leaves the cache holding what is valid, ready for the next. dispose() frees the GPU
 // memory at once: a call running then stops before its next GPU submit, and every later call throws.
 // A lost device ends the engine the same way, with DeviceLostError.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
@@ -9,6 +10,7 @@ import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js'
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
+import { GpuSampler } from '../model/gpuSampling.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
@@ -16,12 +18,13 @@ import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/co
 import { CachedExperts, type ExpertCacheOptions } from '../moe/cached/experts.js';
 import { DeviceLostError, EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
-import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
+import { type ContextOverflow, ContextOverflowError, slideTurns } from './overflow.js';
+import { type DecodeProfile, type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
 
-export { DeviceLostError, EngineDisposedError, EngineOptionError };
-export type { FinishReason, GenerationStats, RoutingStep };
+export { ContextOverflowError, DeviceLostError, EngineDisposedError, EngineOptionError };
+export type { DecodeProfile, FinishReason, GenerationStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions>, Partial<ExpertCacheOptions> {
   onProgress?: (p: LoadProgress) => void;
@@ -38,6 +41,20 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Attach each step's routing to its chunk and per-layer expert load to the stats. */
   trace?: boolean;
+  /**
+   * Where the next token is picked: 'gpu' (default) samples beside the forward and reads back only
+   * the token id; 'cpu' reads the logits row back and samples there (the same choices, in float64).
+   */
+  sampling?: 'gpu' | 'cpu';
+  /**
+   * Keep the KV cache from call to call (default true): a call prefills only what follows the longest
+   * common prefix of the cached tokens and its prompt. false: prefill the whole prompt.
+   */
+  reuseCache?: boolean;
+  /** A prompt that leaves no room in the context: 'error' (default) or 'slide' (a conversation's oldest turns go). */
+  contextOverflow?: ContextOverflow;
+  /** Time where each decode step goes (stats.decodeProfile); waits for the queue before each readback, so off by default. */
+  profile?: boolean;
 }
 
 export interface GenerationChunk {
@@ -187,46 +204,77 @@ export class Engine {
     const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
     const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
     const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
-    const sampler = new Sampler(o);
-    const ids = this.encode(prompt);
+    if (o.sampling !== undefined && o.sampling !== 'gpu' && o.sampling !== 'cpu') {
+      throw new EngineOptionError('sampling', `must be 'gpu' or 'cpu', got ${JSON.stringify(o.sampling)}`);
+    }
+    if (o.reuseCache !== undefined && typeof o.reuseCache !== 'boolean') {
+      throw new EngineOptionError('reuseCache', `must be a boolean, got ${String(o.reuseCache)}`);
+    }
+    if (o.contextOverflow !== undefined && o.contextOverflow !== 'error' && o.contextOverflow !== 'slide') {
+      throw new EngineOptionError('contextOverflow', `must be 'error' or 'slide', got ${JSON.stringify(o.contextOverflow)}`);
+    }
+    const cpu = o.sampling === 'cpu' ? new Sampler(o) : undefined;
+    // Sliding makes room for the whole reply where dropping turns can.
+    const slid = o.contextOverflow === 'slide' && Array.isArray(prompt)
+      ? slideTurns(prompt, (m) => this.encode(m), (n) => this.contextLength - n >= maxTokens)
+      : undefined;
+    const ids = slid?.ids ?? this.encode(prompt);
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
-    if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
+    if (room < 1) {
+      const hint = slid
+        ? 'its system messages and last turn alone do not fit: load with a longer contextLength'
+        : 'drop earlier messages, pass contextOverflow: \'slide\' with a conversation, or load with a longer contextLength';
+      throw new ContextOverflowError(ids.length, this.contextLength, hint);
+    }
     const budget = Math.min(maxTokens, room);
     const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
-    seq.truncate(0); // each call starts a fresh sequence
+    // What the cache holds of this prompt stays, but for its last token, whose logits the first pick needs.
+    seq.truncate(o.reuseCache === false ? 0 : Math.min(seq.commonPrefix(ids), ids.length - 1));
+    const cached = seq.length;
+
+    const profile = o.profile ? { forwards: 0, gpuMs: 0, readbackMs: 0 } : undefined;
+    const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
+    /** Runs `tokens` after the sequence and picks the next token. */
+    const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> =>
+      gpu ? seq.appendRead(tokens, gpu.reader, signal, onPiece) : cpu!.next(await seq.append(tokens, 'last', signal, onPiece), seq.tokens, ids.length);
     const cacheBefore = this.expertCache?.countsNow();
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
-    let logits = await seq.append(ids, 'last', signal, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
-    clock.prefilled();
-    let routing = trace && prefill;
     let generated = 0;
     let finishReason: FinishReason = 'length';
-    while (generated < budget) {
-      const next = sampler.next(logits, seq.tokens);
-      clock.sampled();
-      if (eos.has(next)) {
-        finishReason = 'stop';
-        break;
+    try {
+      let next = await step(ids.slice(cached), trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
+      clock.prefilled();
+      this.decoder.profile = profile;
+      let routing = trace && prefill;
+      while (generated < budget) {
+        clock.sampled();
+        if (eos.has(next)) {
+          finishReason = 'stop';
+          break;
+        }
+        generated++;
+        const out = text.push(next);
+        yield { text: out.text, tokens: [next], routing };
+        if (out.stopped) {
+          finishReason = 'stop';
+          break;
+        }
+        if (generated === budget) break;
+        next = await step([next]);
+        routing = trace && [await trace.step(seq.length - 1, 1)];
       }
-      generated++;
-      const out = text.push(next);
-      yield { text: out.text, tokens: [next], routing };
-      if (out.stopped) {
-        finishReason = 'stop';
-        break;
-      }
-      if (generated === budget) break;
-      logits = await seq.append([next], 'last', signal);
-      routing = trace && [await trace.step(seq.length - 1, 1)];
+    } finally {
+      this.decoder.profile = undefined;
+      gpu?.destroy();
     }
     signal.throwIfAborted();
-    const stats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad());
+    const stats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile });
     if (this.expertCache) stats.expertCache = this.expertCache.stats(cacheBefore);
     yield { text: text.end(), tokens: [], stats };
   }
