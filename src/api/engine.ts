@@ -18,6 +18,7 @@ import { type ParsedToolCall, parseToolCalls, toolCallFormat } from '../model/to
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, type ChatTool, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
+import { CachedExperts, type ExpertCacheOptions } from '../moe/cached/experts.js';
 import { DeviceLostError, EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
 import { type ContextOverflow, ContextOverflowError, slideTurns } from './overflow.js';
@@ -28,7 +29,7 @@ import { type RoutingStep, RoutingTrace } from './trace.js';
 export { ContextOverflowError, DeviceLostError, EngineDisposedError, EngineOptionError };
 export type { DecodeProfile, FinishReason, GenerationStats, RoutingStep };
 
-export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
+export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions>, Partial<ExpertCacheOptions> {
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -116,6 +117,8 @@ export class Engine {
     readonly model: string,
     /** the expert-parallel scheduler (load with `workers`): its placement and time stats */
     readonly experts?: ExpertCoordinator,
+    /** the expert cache (load with `expertCacheBytes`): its stats() */
+    readonly expertCache?: CachedExperts,
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
@@ -128,6 +131,9 @@ export class Engine {
     const { family, config } = readConfig(ckpt.config);
     checkContextLength(options.contextLength, config);
     const tokenizer = await loadTokenizer(source, options.signal);
+    if (options.expertCacheBytes !== undefined) {
+      return Engine.loadCached(device, ckpt, source.name, tokenizer, { ...options, expertCacheBytes: options.expertCacheBytes });
+    }
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
     const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
@@ -139,6 +145,25 @@ export class Engine {
       return new Engine(device, config, tokenizer, decoder, source.name, experts);
     } catch (e) {
       experts.dispose();
+      throw e;
+    }
+  }
+
+  /** An engine whose routed experts live in the expert cache (GPU slots under a budget, a host tier, the source). */
+  private static async loadCached(device: GPUDevice, ckpt: Checkpoint, name: string, tokenizer: TextTokenizer | undefined,
+    options: LoadModelOptions & ExpertCacheOptions): Promise<Engine>
+  {
+    if (options.workers !== undefined) {
+      throw new EngineOptionError('expertCacheBytes', 'cannot be combined with workers (the expert cache runs the experts on this device): give one of them');
+    }
+    const { family, config } = readConfig(ckpt.config);
+    const cache = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', options);
+    try {
+      const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts: cache });
+      if (options.tune ?? true) await cache.tune();
+      return new Engine(device, config, tokenizer, decoder, name, undefined, cache);
+    } catch (e) {
+      cache.dispose();
       throw e;
     }
   }
@@ -246,6 +271,7 @@ export class Engine {
     this.decoder.destroy();
     this.experts?.dispose();
     this.grammars?.dispose();
+    this.expertCache?.dispose();
   }
 
   /** The ids that end generation: config's eos_token_id and the tokenizer's EOS. */
@@ -316,6 +342,7 @@ export class Engine {
       grammar?.accept(next);
       return next;
     };
+    const cacheBefore = this.expertCache?.countsNow();
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
@@ -369,6 +396,7 @@ export class Engine {
       this.message += rest;
     }
     this.lastStats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile });
+    if (this.expertCache) this.lastStats.expertCache = this.expertCache.stats(cacheBefore);
     yield { text: rest, tokens: [], ...(toolCalls && { toolCalls }), stats: this.lastStats };
   }
 

@@ -144,4 +144,18 @@ parentPort.addEventListener('message', (event) => {
     await expect(dying.logits([1, 2])).rejects.toThrow(/engine worker died/);
     dying.dispose();
   });
+
+  it('with the expert cache: the same tokens and logits, and its stats on the last chunk', async () => {
+    const cached = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64, expertCacheBytes: 2 * 3 * 64 * 16 * 4, prefetch: true });
+    try {
+      const prompt = { tokens: [0, 17, 42, 99, 5] };
+      const a = await collect(cached.generate(prompt, { maxTokens: 8 }));
+      expect(a.tokens).toEqual((await collect(local.generate(prompt, { maxTokens: 8 }))).tokens);
+      expect(a.last.stats!.expertCache!.slots).toBe(2);
+      expect(a.last.stats!.expertCache!.misses).toBeGreaterThan(0);
+      expect(await cached.logits(prompt.tokens)).toEqual(await local.logits(prompt.tokens));
+    } finally {
+      cached.dispose();
+    }
+  });
 });
