@@ -229,7 +229,7 @@ export async function loadDecoder(
   const ctx = (layer: number): LoadContext => ({
     device,
     layer,
-    label: layer < 0 ? 'model' : `layer ${layer}`,
+    label: layerLabel(layer),
     contextLength,
     matrix,
     rows: (name, shape, m, firstRow) => wants.rows(device, name, shape, m, firstRow),
@@ -286,6 +286,9 @@ export async function loadDecoder(
   }
 }
 
+/** What a block's GPU objects and errors are labelled with. */
+const layerLabel = (layer: number): string => (layer < 0 ? 'model' : `layer ${layer}`);
+
 /** The storage of a matrix: the checkpoint's own if it has one; q8/q4 quantize the MLP weights only, the others keep f16. */
 const storageOf = (dtype: WeightDType, role: MatrixRole, storage?: CheckpointStorage): WeightStorage =>
   storage ?? (role === 'mlp' || !isQuant(dtype) ? dtype : 'f16');
@@ -312,7 +315,7 @@ export function declaredWeights(
   const ctx = (layer: number): LoadContext => ({
     device: undefined as unknown as GPUDevice,
     layer,
-    label: '',
+    label: layerLabel(layer),
     contextLength: 1,
     matrix: (shape, _label, role, storage) => {
       const s = storageOf(dtype, role, storage);
