@@ -42,12 +42,11 @@ export class FusedExperts implements ExpertBackend {
   }
 
   plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
-    const { experts, topK } = this.shape;
-    return expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, topK, experts, this.path), x, ys);
+    return expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, routed.topK, this.shape.experts, this.path), x, ys);
   }
 
-  needs(tokens: number): { bytes: number; grid: number } {
-    const { experts, topK, hidden, intermediate } = this.shape;
+  needs(tokens: number, topK: number): { bytes: number; grid: number } {
+    const { experts, hidden, intermediate } = this.shape;
     const { hRows, grid } = slotShape(tokens, topK, experts, this.path);
     return { bytes: 4 * Math.max(hRows * intermediate, tokens * topK * hidden), grid };
   }
