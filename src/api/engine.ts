@@ -17,12 +17,17 @@ import { ChatCompletions } from './openai.js';
 import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
+import { applyRouting, readRouting, type RoutingOptions, type RoutingStats } from './routing.js';
+import { validateControls } from '../moe/spec.js';
+import type { WeightStorage } from '../weights/format.js';
 
 export { EngineDisposedError, EngineOptionError };
-export type { FinishReason, GenerationStats, RoutingStep };
+export type { FinishReason, GenerationStats, RoutingOptions, RoutingStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
   onProgress?: (p: LoadProgress) => void;
+  /** Routing defaults of every call (as Engine.setRouting). */
+  routing?: RoutingOptions;
 }
 
 /** What to continue: plain text, a conversation (rendered by the chat template), or token ids. */
@@ -36,6 +41,8 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Attach each step's routing to its chunk and per-layer expert load to the stats. */
   trace?: boolean;
+  /** Routing controls of this call, over the engine's defaults field by field (docs/routing.md). */
+  routing?: RoutingOptions;
 }
 
 export interface GenerationChunk {
@@ -56,6 +63,8 @@ export class Engine {
   private readonly lifetime = new AbortController();
   /** The tokens the decoder's KV cache holds. */
   private readonly sequence: Sequence;
+  /** Routing defaults of every call (setRouting). */
+  private routing: RoutingOptions = {};
 
   private constructor(
     private readonly device: GPUDevice,
@@ -66,6 +75,8 @@ export class Engine {
     readonly model: string,
     /** the expert-parallel scheduler (load with `workers`): its placement and time stats */
     readonly experts?: ExpertCoordinator,
+    /** how the routed experts' weights are stored (the routing stats' bytes per token) */
+    private readonly expertStorage: WeightStorage = 'f32',
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
@@ -77,7 +88,11 @@ export class Engine {
     const { family, config } = readConfig(ckpt.config);
     checkContextLength(options.contextLength, config);
     const tokenizer = await loadTokenizer(source, options.signal);
-    if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
+    const storage = config.expertStorage ?? options.dtype ?? 'f32';
+    if (options.workers === undefined) {
+      return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name, undefined, storage)
+        .withRouting(options.routing);
+    }
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
     const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
       ...options,
@@ -85,7 +100,7 @@ export class Engine {
     });
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts });
-      return new Engine(device, config, tokenizer, decoder, source.name, experts);
+      return new Engine(device, config, tokenizer, decoder, source.name, experts, storage).withRouting(options.routing);
     } catch (e) {
       experts.dispose();
       throw e;
@@ -101,9 +116,11 @@ export class Engine {
   }
 
   /** Logits of every position of `tokens` ([T][vocab]), by the same path as generation's prefill. */
-  async logits(tokens: number[]): Promise<Float32Array[]> {
+  async logits(tokens: number[], o: { routing?: RoutingOptions } = {}): Promise<Float32Array[]> {
     const release = await this.acquire();
+    let restore: (() => void) | undefined;
     try {
+      restore = applyRouting(this.decoder, this.routing, o.routing);
       this.sequence.truncate(0);
       const flat = await this.sequence.append(tokens, 'all', this.lifetime.signal);
       const V = this.config.vocab;
@@ -111,8 +128,37 @@ export class Engine {
     } catch (e) {
       throw this.failure(e);
     } finally {
+      restore?.();
       release();
     }
+  }
+
+  /**
+   * Routing defaults of every later call (a call's `routing` overrides them field by field): k,
+   * top-p, capacity, per-layer expert masks (docs/routing.md). Throws naming a bad option.
+   */
+  setRouting(o: RoutingOptions): void {
+    this.checkOpen();
+    validateControls(o, this.config.experts, 'routing.');
+    applyRouting(this.decoder, o)(); // checks the masks against each layer, then undoes
+    this.routing = { ...o };
+  }
+
+  /** Disables the experts of MoE layer `layer` where `mask` is false/0, for every later call. */
+  setExpertMask(layer: number, mask: ArrayLike<boolean | number>): void {
+    this.checkOpen();
+    this.decoder.setRouting(this.decoder.moeLayers().values().next().value?.controls() ?? {}, new Map([[layer, mask]]));
+  }
+
+  /** The routing telemetry of the latest call (per MoE layer and over the model; none for a dense model). */
+  async routingStats(): Promise<RoutingStats | undefined> {
+    this.checkOpen();
+    return readRouting(this.device, this.decoder, this.config, this.expertStorage);
+  }
+
+  private withRouting(o: RoutingOptions | undefined): this {
+    if (o) this.setRouting(o);
+    return this;
   }
 
   /** Token ids of a prompt: plain text with the tokenizer's BOS, or a conversation through the chat template. */
@@ -130,11 +176,14 @@ export class Engine {
    */
   async *generate(prompt: Prompt, o: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
     const release = await this.acquire();
+    let restore: (() => void) | undefined;
     try {
+      restore = applyRouting(this.decoder, this.routing, o.routing);
       yield* this.run(prompt, o);
     } catch (e) {
       throw this.failure(e);
     } finally {
+      restore?.();
       release();
     }
   }
@@ -193,7 +242,8 @@ export class Engine {
       routing = trace && [await trace.step(seq.length - 1, 1)];
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
+    const stats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad());
+    yield { text: text.end(), tokens: [], stats: { ...stats, routing: await readRouting(this.device, this.decoder, this.config, this.expertStorage) } };
   }
 
   private needTokenizer(): TextTokenizer {

@@ -1,4 +1,5 @@
 // A generation's figures: token counts, prefill and decode speed, time to first token, why it ended.
+import type { RoutingStats } from './routing.js';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -11,6 +12,8 @@ export interface GenerationStats {
   finishReason: FinishReason;
   /** with `trace`: per MoE layer, tokens routed to each expert over the call */
   expertLoad?: { layer: number; counts: number[] }[];
+  /** the call's routing telemetry (api/routing.ts; none for a dense model) */
+  routing?: RoutingStats;
 }
 
 /** The clock of one call: started when the call starts, marked when the prompt is in and at the first sample. */

@@ -61,6 +61,7 @@ export class MoELayer {
   private last?: RoutingBuffers;
   /** The routing of the next calls: the config's, with the controls of setControls(). */
   private current: Routing;
+  private controls_: RoutingControls = {};
   private mask: ArrayLike<boolean | number>;
   /**
    * [E+2] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
@@ -189,17 +190,24 @@ export class MoELayer {
   }
 
   /**
-   * The routing controls of the next calls (k, top-p, capacity), over the block's config; absent
-   * fields keep the config's. Throws MoEInputError naming a bad control, or when the mask leaves
-   * fewer than k experts.
+   * The routing controls of the next calls (k, top-p, capacity), over the block's config (absent
+   * fields keep the config's), and the expert mask with them. Throws MoEInputError naming a bad
+   * control, or when the mask leaves fewer than k experts, changing nothing.
    */
-  setControls(c: RoutingControls): void {
+  setControls(c: RoutingControls, mask: ArrayLike<boolean | number> = this.mask): void {
     validateControls(c, this.config.numExperts);
     const defined = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined));
     const next = resolveRouting({ ...this.config, ...defined });
     if (next.minK > next.topK) throw new MoEInputError(`webmoe: minK ${next.minK} is over topK ${next.topK}`);
-    validateMask(this.mask, next);
+    validateMask(mask, next);
     this.current = next;
+    this.controls_ = { ...c };
+    if (mask !== this.mask) this.setExpertMask(mask);
+  }
+
+  /** The controls of the last setControls(). */
+  controls(): RoutingControls {
+    return { ...this.controls_ };
   }
 
   /** What the plans of the current controls differ by (their uniforms and sizes). */
