@@ -35,6 +35,9 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --model: the bundled model (a small MoE trained on Jane Austen's novels).
       --workers N: the routed experts sharded over N GPU worker threads (expert-parallel);
       --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
+      Routing flags (generate, logits, perplexity; docs/routing.md): --top-k-experts K,
+      --expert-top-p P [--expert-min-k K], --capacity-factor C [--capacity-mode drop|next],
+      --disable-experts LAYER:E,E,… (repeatable).
   webmoe logits [--model DIR|URL] --tokens 1,2,3 [--dtype f32|f16|q8|q4] [--workers N ...]
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR

@@ -1,7 +1,7 @@
 // An OpenAI-style chat completions surface over Engine.generate, with the object shapes WebLLM
 // and the OpenAI SDK use: chunks with choices[0].delta.content, and usage at the end.
 import type { ChatMessage } from '../model/tokenizer.js';
-import type { Engine, GenerationStats } from './engine.js';
+import type { Engine, GenerationStats, RoutingOptions } from './engine.js';
 import { EngineDisposedError, positiveInteger, stopStrings } from './errors.js';
 
 export interface ChatCompletionRequest {
@@ -14,6 +14,8 @@ export interface ChatCompletionRequest {
   stop?: string | string[];
   /** webmoe: AbortSignal of the request */
   signal?: AbortSignal;
+  /** webmoe: routing controls of the request (as GenerateOptions.routing) */
+  routing?: RoutingOptions;
 }
 
 export interface CompletionUsage {
@@ -85,6 +87,7 @@ export class ChatCompletions {
       seed: r.seed,
       stop,
       signal: r.signal,
+      routing: r.routing,
     })) {
       const delta = { ...(first ? { role: 'assistant' as const } : {}), content: c.text };
       first = false;

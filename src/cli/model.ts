@@ -12,6 +12,7 @@ import type { ModelSource } from '../io/source.js';
 import { readConfig } from '../model/families/registry.js';
 import { bundledModelDir, createNodeDevice } from '../node.js';
 import type { ExpertParallelOptions } from '../moe/sharded/coordinator.js';
+import { routingOptions, useRoutingArgs } from './routing.js';
 
 export const modelOptions = {
   model: { type: 'string' },
@@ -19,6 +20,7 @@ export const modelOptions = {
   workers: { type: 'string' },
   'gpu-expert-budget': { type: 'string' },
   'cpu-workers': { type: 'string' },
+  ...routingOptions,
 } as const;
 
 /** The expert-parallel flags: --workers N [--gpu-expert-budget MB] [--cpu-workers N]. */
@@ -77,6 +79,7 @@ export async function generate(args: string[]): Promise<void> {
   });
   if (v.prompt === undefined) throw new Error('--prompt TEXT is required');
   const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
+  useRoutingArgs(engine, v);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
@@ -97,6 +100,11 @@ export async function generate(args: string[]): Promise<void> {
       console.error(`\n${s.promptTokens} prompt tokens, ${s.completionTokens} generated (${s.finishReason}); ` +
         `prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s, ` +
         `time to first token ${s.timeToFirstTokenMs.toFixed(0)} ms`);
+      if (s.routing) {
+        console.error(`experts per token ${s.routing.activePerToken.toFixed(2)} (of ${engine.config.experts}), ` +
+          `expert ${(s.routing.expertFlopsPerToken / 1e6).toFixed(2)} MFLOP and ${(s.routing.expertBytesPerToken / 2 ** 20).toFixed(2)} MiB per token, ` +
+          `${s.routing.dropped} pairs dropped; load max/mean per layer ${s.routing.layers.map((l) => l.maxOverMean.toFixed(2)).join(' ')}`);
+      }
     }
   }
   engine.dispose();
@@ -108,6 +116,7 @@ export async function logits(args: string[]): Promise<void> {
   const tokens = tokensArg(v.tokens, 'tokens');
   const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
   try {
+    useRoutingArgs(engine, v);
     const rows = await engine.logits(tokens);
     process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
   } finally {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { intArg } from './args.js';
 import { loadEngine, modelOptions, parallelArgs } from './model.js';
+import { useRoutingArgs } from './routing.js';
 
 /** −log softmax(row)[target], in float64. */
 function tokenLoss(row: Float32Array, target: number): number {
@@ -25,6 +26,7 @@ export async function perplexity(args: string[]): Promise<void> {
   const window = intArg(v.window, 'window');
   const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
   try {
+    useRoutingArgs(engine, v);
     if (window < 2 || window > engine.contextLength) throw new Error(`--window must be in 2…${engine.contextLength} (the context), got ${window}`);
     const tok = engine.tokenizer;
     if (!tok) throw new Error(`${engine.model}: no tokenizer.json, so there is no text to score`);
