@@ -128,7 +128,7 @@ export class Engine {
     } catch (e) {
       throw this.failure(e);
     } finally {
-      restore?.();
+      if (!this.disposed) restore?.(); // a disposed decoder has no buffers to write
       release();
     }
   }
@@ -183,7 +183,7 @@ export class Engine {
     } catch (e) {
       throw this.failure(e);
     } finally {
-      restore?.();
+      if (!this.disposed) restore?.(); // a disposed decoder has no buffers to write
       release();
     }
   }
