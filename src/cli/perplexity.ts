@@ -35,7 +35,9 @@ export function textWindows(engine: Engine, file: string, window: number, window
 }
 
 /** Mean next-token loss over the windows (routing: the calls' routing controls). */
-export async function windowsLoss(engine: Engine, windows: { read: number[]; targets: number[] }[], routing?: RoutingOptions): Promise<{ loss: number; tokens: number }> {
+export async function windowsLoss(engine: Engine, windows: { read: number[]; targets: number[] }[],
+  routing?: RoutingOptions): Promise<{ loss: number; tokens: number }>
+{
   let total = 0;
   let scored = 0;
   for (const w of windows) {

@@ -43,7 +43,9 @@ export function sweepChart(s: Sweep): string {
   for (const [name, color, label] of series) {
     const rows = s.rows.filter((r) => r.series === name).sort((a, b) => a.activePerToken - b.activePerToken);
     if (!rows.length) continue;
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${rows.map((r) => `${px(r.activePerToken)},${py(r.perplexity)}`).join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${rows.map((r) => `${px(r.activePerToken)},${py(r.perplexity)}`).join(' ')}"/>`,
+    );
     for (const r of rows) {
       const own = r.series === 'k' && r.routing.topK === s.topK;
       parts.push(`<circle cx="${px(r.activePerToken)}" cy="${py(r.perplexity)}" r="${own ? 5 : 3.5}" fill="${own ? 'white' : color}" stroke="${color}"/>`);
@@ -54,13 +56,14 @@ export function sweepChart(s: Sweep): string {
     `<g transform="translate(${W - M.right - 170},${M.top + 8 + i * 18})"><line x1="0" y1="-4" x2="18" y2="-4" stroke="${color}" stroke-width="2"/>` +
     `<text x="24" y="0">${esc(title)}</text></g>`
   );
+  const xTitle = `mean experts per token per layer (of ${s.experts}; the model's k is ${s.topK}, open circle)`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">
 <rect width="${W}" height="${H}" fill="white"/>
 <text x="${W / 2}" y="20" text-anchor="middle" font-size="13">${esc(`${s.model}: perplexity against experts run per token (${s.tokens} tokens)`)}</text>
 ${parts.join('\n')}
 <line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="#333"/>
 <line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="#333"/>
-<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">mean experts per token per layer (of ${s.experts}; the model's k is ${s.topK}, open circle)</text>
+<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">${xTitle}</text>
 <text x="16" y="${(M.top + H - M.bottom) / 2}" transform="rotate(-90 16 ${(M.top + H - M.bottom) / 2})" text-anchor="middle">perplexity</text>
 ${legend.join('\n')}
 </svg>

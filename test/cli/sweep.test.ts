@@ -28,9 +28,9 @@ describe('webmoe sweep', () => {
     writeFileSync(text, 'The cat sat on the mat, and the dog lay by the door. '.repeat(6));
     const model = ['--model', modelDir('mixtral'), '--text', text, '--window', '24', '--windows', '2'];
     const out = { json: join(dir, 'sweep.json'), svg: join(dir, 'sweep.svg') };
-    const s = JSON.parse(await printed(() =>
-      sweep([...model, '--max-k', '3', '--top-p', '0.4,0.9', '--decode-tokens', '3', '--out', out.json, '--svg', out.svg])
-    )) as Sweep;
+    const s = JSON.parse(
+      await printed(() => sweep([...model, '--max-k', '3', '--top-p', '0.4,0.9', '--decode-tokens', '3', '--out', out.json, '--svg', out.svg])),
+    ) as Sweep;
     expect(JSON.parse(readFileSync(out.json, 'utf8'))).toEqual(s);
     expect(s.rows.map((r) => [r.series, r.routing])).toEqual([
       ['k', { topK: 1 }],

@@ -64,17 +64,18 @@ const CONTROLS: RoutingControls[] = [
 ];
 
 describe('routing controls through the MoE block vs float64 reference', () => {
-  it.each([['decode GEMV', 3], ['prefill GEMM', 40]] as const)('%s path: k override, top-p, capacity (both modes), in every routing variant', async (_, tokens) => {
-    const rng = new Rng(tokens);
-    let fewer = 0;
-    for (const controls of CONTROLS) {
-      const E = rng.pick([8, 16]);
-      const s = randomSpec(rng, { tokens, numExperts: E, topK: 3, ...randomRouting(rng, E) });
-      const r = await expectControlled({ ...s, topK: Math.min(s.topK, 3) }, controls);
-      fewer += r.ids.filter((row) => row.length < (controls.topK ?? Math.min(s.topK, 3))).length;
-    }
-    expect(fewer).toBeGreaterThan(0);
-  });
+  it.each([['decode GEMV', 3], ['prefill GEMM', 40]] as const)('%s path: k override, top-p, capacity (both modes), in every routing variant',
+    async (_, tokens) => {
+      const rng = new Rng(tokens);
+      let fewer = 0;
+      for (const controls of CONTROLS) {
+        const E = rng.pick([8, 16]);
+        const s = randomSpec(rng, { tokens, numExperts: E, topK: 3, ...randomRouting(rng, E) });
+        const r = await expectControlled({ ...s, topK: Math.min(s.topK, 3) }, controls);
+        fewer += r.ids.filter((row) => row.length < (controls.topK ?? Math.min(s.topK, 3))).length;
+      }
+      expect(fewer).toBeGreaterThan(0);
+    });
 
   it('a mask with top-p and capacity, grouped sigmoid routing (DeepSeek-V3) and a shared expert, both paths', async () => {
     const rng = new Rng(61);

@@ -163,8 +163,7 @@ export class ExpertCoordinator implements ExternalExperts {
 
   backend(layer: number): ExpertBackend {
     const c = this.config;
-    return new ShardedExperts(this.device, layer, c.hidden, (l, x, ids, weights) => this.runLayer(l, x, ids, weights),
-      (ms) => (this.stats_.readbackMs += ms));
+    return new ShardedExperts(this.device, layer, c.hidden, (l, x, ids, weights) => this.runLayer(l, x, ids, weights), (ms) => (this.stats_.readbackMs += ms));
   }
 
   stats(): ExpertParallelStats {
