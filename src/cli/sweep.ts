@@ -3,7 +3,7 @@
 // token, the perplexity of a text, and the measured decode speed; JSON to --out and an SVG chart to
 // --svg (sweepChart.ts). docs/routing.md shows it for the bundled model.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Engine, RoutingOptions } from '../api/engine.js';
 import { intArg, UsageError } from './args.js';
@@ -24,6 +24,7 @@ export interface SweepRow {
 }
 
 export interface Sweep {
+  /** the model's folder (or URL's last part) */
   model: string;
   text: string;
   dtype: string;
@@ -107,7 +108,7 @@ export async function sweep(args: string[]): Promise<void> {
         `decode ${row.decodeTokensPerSecond.toFixed(1)} tok/s`);
     }
     const result: Sweep = {
-      model: engine.model,
+      model: basename(engine.model), // the folder's or file's name: no local path in a committed result
       text: v.text,
       dtype: v.dtype ?? 'f32',
       experts: E,
