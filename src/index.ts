@@ -2,6 +2,7 @@
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export {
   Engine,
+  DeviceLostError,
   EngineDisposedError,
   EngineOptionError,
   type FinishReason,
@@ -31,6 +32,7 @@ export { MAX_SIZES, type ModelConfig, ModelConfigError } from './model/config.js
 export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
 export { ModelLoadError } from './model/load.js';
+export { ModelMemoryError } from './model/memory.js';
 export { NonFiniteLogitsError, Sampler, type SamplingOptions } from './model/sampling.js';
 export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer, TokenizerError } from './model/tokenizer.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';

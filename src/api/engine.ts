@@ -2,6 +2,7 @@
 // generation as an async iterator of text deltas. Calls run one at a time; each starts a fresh
 // sequence, so an aborted or failed call leaves the engine ready for the next. dispose() frees the GPU
 // memory at once: a call running then stops before its next GPU submit, and every later call throws.
+// A lost device ends the engine the same way, with DeviceLostError.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
@@ -12,7 +13,7 @@ import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
-import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
+import { DeviceLostError, EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
 import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
@@ -21,7 +22,7 @@ import { applyRouting, readRouting, type RoutingOptions, type RoutingStats } fro
 import { validateControls } from '../moe/spec.js';
 import type { WeightStorage } from '../weights/format.js';
 
-export { EngineDisposedError, EngineOptionError };
+export { DeviceLostError, EngineDisposedError, EngineOptionError };
 export type { FinishReason, GenerationStats, RoutingOptions, RoutingStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
@@ -59,7 +60,7 @@ export class Engine {
   /** OpenAI-style chat completions (as WebLLM users know them). */
   readonly chat: { completions: ChatCompletions };
   private busy: Promise<void> = Promise.resolve();
-  /** Aborted by dispose(), with an EngineDisposedError: the running call's forwards check it. */
+  /** Aborted by dispose() (EngineDisposedError) or the device's loss (DeviceLostError): the running call's forwards check it. */
   private readonly lifetime = new AbortController();
   /** The tokens the decoder's KV cache holds. */
   private readonly sequence: Sequence;
@@ -80,6 +81,7 @@ export class Engine {
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
+    void device.lost.then((info) => this.end(new DeviceLostError(info.reason, info.message)));
   }
 
   /** Loads config.json, the safetensors weights and (when present) the tokenizer from `source`. */
@@ -126,9 +128,9 @@ export class Engine {
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
     } catch (e) {
-      throw this.failure(e);
+      throw await this.failure(e);
     } finally {
-      if (!this.disposed) restore?.(); // a disposed decoder has no buffers to write
+      if (!this.disposed) restore?.(); // an ended engine's decoder has no buffers to write
       release();
     }
   }
@@ -181,9 +183,9 @@ export class Engine {
       restore = applyRouting(this.decoder, this.routing, o.routing);
       yield* this.run(prompt, o);
     } catch (e) {
-      throw this.failure(e);
+      throw await this.failure(e);
     } finally {
-      if (!this.disposed) restore?.(); // a disposed decoder has no buffers to write
+      if (!this.disposed) restore?.(); // an ended engine's decoder has no buffers to write
       release();
     }
   }
@@ -193,8 +195,12 @@ export class Engine {
    * submit and throws EngineDisposedError, as does every call after; a second dispose() does nothing.
    */
   dispose(): void {
+    this.end(new EngineDisposedError());
+  }
+
+  private end(why: EngineDisposedError | DeviceLostError): void {
     if (this.disposed) return;
-    this.lifetime.abort(new EngineDisposedError());
+    this.lifetime.abort(why);
     this.decoder.destroy();
     this.experts?.dispose();
   }
@@ -251,13 +257,23 @@ export class Engine {
     return this.tokenizer;
   }
 
-  /** What a call that failed throws: once disposed, EngineDisposedError (a shard worker ended by dispose() fails otherwise). */
-  private failure(e: unknown): unknown {
-    return this.disposed && !(e instanceof EngineDisposedError) ? new EngineDisposedError() : e;
+  /**
+   * What a call that failed throws: once ended, why (a shard worker ended by dispose() fails otherwise,
+   * a readback on a lost device with a bare AbortError, which may come before the device's lost promise).
+   */
+  private async failure(e: unknown): Promise<unknown> {
+    if (!this.disposed && e instanceof Error && e.name === 'AbortError') await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
+    return this.disposed && !(e instanceof EngineDisposedError || e instanceof DeviceLostError) ? this.ended() : e;
+  }
+
+  /** Why the engine no longer runs: disposed, or its device lost. */
+  private ended(): Error {
+    const why: unknown = this.lifetime.signal.reason;
+    return why instanceof DeviceLostError ? why : new EngineDisposedError();
   }
 
   private checkOpen(): void {
-    if (this.disposed) throw new EngineDisposedError();
+    if (this.disposed) throw this.ended();
   }
 
   /** Waits for the calls before to end; throws (holding nothing) if the engine is disposed meanwhile. */
@@ -270,7 +286,7 @@ export class Engine {
     await before;
     if (this.disposed) {
       release();
-      throw new EngineDisposedError();
+      throw this.ended();
     }
     return release;
   }
