@@ -142,7 +142,7 @@ export class Engine {
   setRouting(o: RoutingOptions): void {
     this.checkOpen();
     validateControls(o, this.config.experts, 'routing.');
-    applyRouting(this.decoder, o)(); // checks the masks against each layer, then undoes
+    applyRouting(this.decoder, o, {}, false)(); // checks the masks against each layer, then undoes
     this.routing = { ...o };
   }
 

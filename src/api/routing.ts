@@ -47,10 +47,10 @@ export interface RoutingStats {
 
 /**
  * Sets the routing of a call (the engine's defaults, then the call's options field by field) on
- * every MoE layer and zeroes their totals; returns what undoes it. Errors name the option
- * (`routing.topP`; a mask's layer).
+ * every MoE layer and, for a call (`fresh`), zeroes their totals; returns what undoes the routing.
+ * Errors name the option (`routing.topP`; a mask's layer).
  */
-export function applyRouting(decoder: Decoder, defaults: RoutingOptions, call: RoutingOptions = {}): () => void {
+export function applyRouting(decoder: Decoder, defaults: RoutingOptions, call: RoutingOptions = {}, fresh = true): () => void {
   const E = decoder.config.experts;
   validateControls(call, E, 'routing.');
   const { expertMask, ...controls } = { ...defaults, ...call };
@@ -59,7 +59,7 @@ export function applyRouting(decoder: Decoder, defaults: RoutingOptions, call: R
   const controlsBefore = [...layers.values()][0]?.controls() ?? {};
   const masks = new Map(Object.entries({ ...defaults.expertMask, ...call.expertMask }).map(([l, m]) => [Number(l), m]));
   decoder.setRouting(controls, masks);
-  for (const m of layers.values()) m.resetTotals();
+  if (fresh) { for (const m of layers.values()) m.resetTotals(); }
   return () => decoder.setRouting(controlsBefore, before);
 }
 

@@ -58,6 +58,10 @@ describe('routing controls through the engine', () => {
     expect(some.expertBytesPerToken / all.expertBytesPerToken).toBeCloseTo(some.activePerToken / all.activePerToken, 9);
     const capped = await run({ capacityFactor: 0.5 });
     expect(capped.dropped).toBeGreaterThan(0);
+    // routingStats() is the latest call's, also after new defaults are set.
+    engine.setRouting({ topK: 1 });
+    expect(await engine.routingStats()).toEqual(capped);
+    engine.setRouting({});
   });
 
   it('greedy decode with the KV cache under top-p equals argmax over full recomputes under it', async () => {
