@@ -1,7 +1,8 @@
-// Combine: y[t, h] = Σ_j ys[t·k + j, h] + shared[t, h]. The down GEMM already applied each slot's
-// routing weight (and the shared expert's sigmoid gate), so this is a plain gather-and-sum:
-// each output element is written by one thread, no float atomics.
-// Layout: ys [T·k, H], shared [T, H] (read only when HAS_SHARED) → y [T, H].
+// Combine: y[t, h] = Σ_j ys[t·k + j, h] + shared[t, h] over the slots with an expert. The down GEMM
+// already applied each slot's routing weight (and the shared expert's sigmoid gate), so this is a
+// plain gather-and-sum: each output element is written by one thread, no float atomics.
+// Layout: ys [T·k, H], ids [T·k] (NONE: an empty slot, its row of ys never written), shared [T, H]
+// (read only when HAS_SHARED) → y [T, H].
 // Dispatch: (ceil(H / WG), T, 1).
 
 struct Params {
@@ -11,11 +12,13 @@ struct Params {
 
 override HAS_SHARED: bool = false;
 const WG = 64u;
+const NONE = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ys: array<f32>;
-@group(0) @binding(2) var<storage, read> sharedY: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> ids: array<u32>;
+@group(0) @binding(3) var<storage, read> sharedY: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -25,6 +28,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (h >= H) { return; }
   var acc = 0.0;
   if (HAS_SHARED) { acc = sharedY[t * H + h]; }
-  for (var j = 0u; j < p.topK; j++) { acc += ys[(t * p.topK + j) * H + h]; }
+  for (var j = 0u; j < p.topK; j++) {
+    let s = t * p.topK + j;
+    if (ids[s] != NONE) { acc += ys[s * H + h]; }
+  }
   y[t * H + h] = acc;
 }

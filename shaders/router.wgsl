@@ -1,8 +1,16 @@
-// Router: logits = x·Wrᵀ + bias, scoring, optional grouped top-k, top-k, routing weights.
-// Layout: x [T,H], wr [E,H], bias [E], selBias [E] (shifts the choice, never the weights),
-//         mask [E] (0 = expert may not be chosen) → ids [T,k] u32, weights [T,k] f32,
-//         counts [E] (+1 per choice; the caller clears it).
-// Dispatch: (T, 1, 1), one workgroup per token. Bounds: E ≤ E_MAX, k ≤ E, nGroup ≤ E.
+// Router: logits = x·Wrᵀ + bias, scoring, optional grouped top-k, top-k, top-p, routing weights.
+// Layout: x [T,H], wr [E,H], biases [2E] (the logit bias, then the selection bias, which shifts the
+//         choice, never the weights), mask [E] (0 = expert may not be chosen)
+//      → ids [T,k] u32 (NONE past the experts top-p keeps), weights [T,k] f32 (0 there),
+//        counts [E] (+1 per choice; the caller clears it),
+//        cand [T,candRows] (expert, score bits) pairs, the token's best candRows experts in order
+//        with their routing scores, for the capacity kernel (written only when candRows > 0).
+// Routing probability of an allowed expert: softmax over the allowed logits, or with sigmoid
+// scoring its score over the sum of the allowed scores. Top-p keeps the fewest of the k choices
+// (≥ minK) whose probability mass reaches topP; topP ≥ 1 keeps all k. The routing score (the
+// capacity kernel's priority and the weight before renormalisation) is the probability, or the
+// sigmoid score itself.
+// Dispatch: (T, 1, 1), one workgroup per token. Bounds: E ≤ E_MAX, k ≤ E, nGroup ≤ E, candRows ≤ E.
 // Ties: the lower expert (or group) index wins, so results are deterministic.
 
 struct Params {
@@ -16,6 +24,9 @@ struct Params {
   topkGroup: u32,
   groupMax: u32,   // a group's score: 1 its best selection score (DeepSeek-V2), 0 the sum of its two best (V3)
   routedScaling: f32,
+  topP: f32,
+  minK: u32,
+  candRows: u32,
 }
 
 override E_MAX: u32 = 64u;
@@ -25,12 +36,12 @@ const NONE = 0xffffffffu;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wr: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> selBias: array<f32>;
-@group(0) @binding(5) var<storage, read> mask: array<u32>;
-@group(0) @binding(6) var<storage, read_write> ids: array<u32>;
-@group(0) @binding(7) var<storage, read_write> weights: array<f32>;
-@group(0) @binding(8) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(3) var<storage, read> biases: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
+@group(0) @binding(5) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(6) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(7) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(8) var<storage, read_write> cand: array<u32>;
 
 var<workgroup> logit: array<f32, E_MAX>;
 var<workgroup> sel: array<f32, E_MAX>;     // selection score
@@ -39,7 +50,7 @@ var<workgroup> groupScore: array<f32, E_MAX>;
 var<workgroup> groupKept: array<u32, E_MAX>;
 var<workgroup> redV: array<f32, WG>;
 var<workgroup> redI: array<u32, WG>;
-var<workgroup> best: u32;
+var<workgroup> order: array<u32, E_MAX>;  // the token's experts, best first (NONE once none is left)
 
 fn sigmoid(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }
 
@@ -108,42 +119,59 @@ fn groupedSelection(tid: u32) {
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
   let t = wg.x;
   let H = p.hidden;
-  for (var e = tid; e < p.experts; e += WG) {
+  let E = p.experts;
+  for (var e = tid; e < E; e += WG) {
     var acc = 0.0;
     for (var h = 0u; h < H; h++) { acc += x[t * H + h] * wr[e * H + h]; }
-    let l = acc + bias[e];
+    let l = acc + biases[e];
     logit[e] = l;
-    sel[e] = select(l, sigmoid(l), p.scoring == 1u) + selBias[e];
+    sel[e] = select(l, sigmoid(l), p.scoring == 1u) + biases[E + e];
     alive[e] = mask[e];
   }
   workgroupBarrier();
   if (p.nGroup > 1u) { groupedSelection(tid); }
 
   let k = p.topK;
-  let out = t * k;
-  for (var j = 0u; j < k; j++) {
+  let ranks = max(k, p.candRows);
+  for (var j = 0u; j < ranks; j++) {
     let e = argmaxAlive(tid);
-    if (tid == 0u) { ids[out + j] = e; alive[e] = 0u; }
+    if (tid == 0u) {
+      order[j] = e;
+      if (e != NONE) { alive[e] = 0u; }
+    }
     workgroupBarrier();
   }
   if (tid != 0u) { return; }
 
-  // Weights, serially: k and E are small next to the expert GEMMs.
-  var shift = 0.0;  // subtracted before exp() so it cannot overflow
-  var denom = 0.0;
-  if (p.scoring == 0u) {
-    shift = -3.4e38;
-    for (var e = 0u; e < p.experts; e++) { if (mask[e] != 0u) { shift = max(shift, logit[e]); } }
-    for (var e = 0u; e < p.experts; e++) { if (mask[e] != 0u) { denom += exp(logit[e] - shift); } }
-  } else if (p.scoring == 2u) {
-    shift = logit[ids[out]];
-    for (var j = 1u; j < k; j++) { shift = max(shift, logit[ids[out + j]]); }
+  // Serially from here: k and E are small next to the expert GEMMs.
+  var shift = -3.4e38;  // subtracted before exp() so it cannot overflow
+  for (var e = 0u; e < E; e++) { if (mask[e] != 0u) { shift = max(shift, logit[e]); } }
+  var denom = 0.0;      // of the probabilities: Σ exp(logit − shift), or Σ sigmoid
+  for (var e = 0u; e < E; e++) {
+    if (mask[e] != 0u) { denom += select(exp(logit[e] - shift), sigmoid(logit[e]), p.scoring == 1u); }
+  }
+
+  var n = k;  // experts kept
+  if (p.topP < 1.0) {
+    var mass = 0.0;
+    for (var j = 0u; j < k; j++) {
+      let l = logit[order[j]];
+      mass += select(exp(l - shift), sigmoid(l), p.scoring == 1u) / denom;
+      if (j + 1u >= p.minK && mass >= p.topP) { n = j + 1u; break; }
+    }
+  }
+
+  let out = t * k;
+  var kept = shift;  // mode 2: the largest kept logit
+  if (p.scoring == 2u) {
+    kept = logit[order[0]];
+    for (var j = 1u; j < n; j++) { kept = max(kept, logit[order[j]]); }
   }
   var sum = 0.0;
-  for (var j = 0u; j < k; j++) {
-    let l = logit[ids[out + j]];
+  for (var j = 0u; j < n; j++) {
+    let l = logit[order[j]];
     var w = sigmoid(l);
-    if (p.scoring != 1u) { w = exp(l - shift); }
+    if (p.scoring != 1u) { w = exp(l - kept); }
     if (p.scoring == 0u) { w /= denom; }
     weights[out + j] = w;
     sum += w;
@@ -151,7 +179,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   let renorm = p.scoring == 2u || p.normTopK != 0u;
   let scale = select(p.routedScaling, p.routedScaling / sum, renorm);
   for (var j = 0u; j < k; j++) {
-    weights[out + j] *= scale;
-    atomicAdd(&counts[ids[out + j]], 1u);
+    if (j < n) {
+      ids[out + j] = order[j];
+      weights[out + j] *= scale;
+      atomicAdd(&counts[order[j]], 1u);
+    } else {
+      ids[out + j] = NONE;
+      weights[out + j] = 0.0;
+    }
+  }
+  for (var j = 0u; j < p.candRows; j++) {
+    let e = order[j];
+    var score = 0.0;
+    if (e != NONE) { score = select(exp(logit[e] - shift) / denom, sigmoid(logit[e]), p.scoring == 1u); }
+    cand[2u * (t * p.candRows + j)] = e;
+    cand[2u * (t * p.candRows + j) + 1u] = bitcast<u32>(score);
   }
 }

@@ -20,6 +20,7 @@ import { dtypeArg, errorLine, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
 import { expertCacheBench } from './cli/expertCacheBench.js';
+import { sweep } from './cli/sweep.js';
 import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
 import type { HostWeights } from './weights/convert.js';
@@ -39,12 +40,20 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
       --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch]: the routed
       experts loaded on demand into MB of GPU slots (docs/expert-cache.md); also for logits, perplexity.
+      Routing flags (generate, logits, perplexity; docs/routing.md): --top-k-experts K,
+      --expert-top-p P [--expert-min-k K], --capacity-factor C [--capacity-mode drop|next],
+      --disable-experts LAYER:E,E,… (repeatable).
   webmoe logits [--model DIR|URL] --tokens 1,2,3 [--dtype f32|f16|q8|q4] [--workers N ...]
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR
       Tensors (name, dtype, shape, bytes) and the parsed config, or the named error of a bad file.
   webmoe perplexity [--model DIR|URL] --text FILE [--window 256] [--windows N] [--dtype f32|f16|q8|q4]
       Mean next-token loss and perplexity of the text, in windows of --window tokens after the BOS.
+  webmoe sweep [--model DIR|URL] --text FILE [--window 256] [--windows N] [--max-k K]
+               [--top-p 0.5,0.6,0.7,0.8,0.9,0.95] [--decode-tokens 32] [--out bench-results/sweep.json]
+               [--svg bench-results/sweep.svg]
+      Routing's quality against cost: for k = 1 … K (default E) and each top-p, experts per token,
+      expert FLOPs and bytes per token, perplexity of the text and decode tok/s; JSON and an SVG chart.
   webmoe bench [--quick] [--runs 5] [--dtype f32|f16|q8|q4] [--model DIR|URL | --skip-model]
                [--synthetic granite] [--peers] [--out bench-results/bench.json]
       Copy bandwidth, dense GEMM, the MoE block sparse and dense, then the model's (default: the
@@ -78,6 +87,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'logits') return logits(rest);
   if (command === 'inspect') return inspect(rest);
   if (command === 'perplexity') return perplexity(rest);
+  if (command === 'sweep') return sweep(rest);
   if (command === 'bench-workers') return benchWorkers(rest);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);

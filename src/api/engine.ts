@@ -25,12 +25,17 @@ import { type ContextOverflow, ContextOverflowError, slideTurns } from './overfl
 import { type DecodeProfile, type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
+import { applyRouting, readRouting, type RoutingOptions, type RoutingStats } from './routing.js';
+import { validateControls } from '../moe/spec.js';
+import type { WeightStorage } from '../weights/format.js';
 
 export { ContextOverflowError, DeviceLostError, EngineDisposedError, EngineOptionError };
-export type { DecodeProfile, FinishReason, GenerationStats, RoutingStep };
+export type { DecodeProfile, FinishReason, GenerationStats, RoutingOptions, RoutingStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions>, Partial<ExpertCacheOptions> {
   onProgress?: (p: LoadProgress) => void;
+  /** Routing defaults of every call (as Engine.setRouting). */
+  routing?: RoutingOptions;
 }
 
 /** What to continue: plain text, a conversation (rendered by the chat template), or token ids. */
@@ -71,6 +76,8 @@ export interface GenerateOptions extends SamplingOptions {
   templateVariables?: Record<string, unknown>;
   /** Constrain the output to a grammar (any JSON object, a JSON schema, EBNF): a token mask per step (the CPU sampling path). */
   grammar?: GrammarSpec;
+  /** Routing controls of this call, over the engine's defaults field by field (docs/routing.md). */
+  routing?: RoutingOptions;
 }
 
 /** A token's log-probability, with its text (special tokens included). */
@@ -107,6 +114,10 @@ export class Engine {
   private lastStats?: GenerationStats;
   /** The tokenizer's vocabulary prepared for grammars, on first use. */
   private grammars?: Grammars;
+  /** The routing the sequence's KV cache was computed under (Decoder.cacheKey). */
+  private cachedUnder?: string;
+  /** Routing defaults of every call (setRouting). */
+  private routing: RoutingOptions = {};
 
   private constructor(
     private readonly device: GPUDevice,
@@ -119,6 +130,8 @@ export class Engine {
     readonly experts?: ExpertCoordinator,
     /** the expert cache (load with `expertCacheBytes`): its stats() */
     readonly expertCache?: CachedExperts,
+    /** how the routed experts' weights are stored (the routing stats' bytes per token) */
+    private readonly expertStorage: WeightStorage = 'f32',
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
@@ -131,10 +144,16 @@ export class Engine {
     const { family, config } = readConfig(ckpt.config);
     checkContextLength(options.contextLength, config);
     const tokenizer = await loadTokenizer(source, options.signal);
+    const storage = config.expertStorage ?? options.dtype ?? 'f32';
     if (options.expertCacheBytes !== undefined) {
-      return Engine.loadCached(device, ckpt, source.name, tokenizer, { ...options, expertCacheBytes: options.expertCacheBytes });
+      return (await Engine.loadCached(device, ckpt, source.name, tokenizer, { ...options, expertCacheBytes: options.expertCacheBytes })).withRouting(
+        options.routing,
+      );
     }
-    if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
+    if (options.workers === undefined) {
+      return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name, undefined, undefined, storage)
+        .withRouting(options.routing);
+    }
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
     const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
       ...options,
@@ -142,7 +161,7 @@ export class Engine {
     });
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts });
-      return new Engine(device, config, tokenizer, decoder, source.name, experts);
+      return new Engine(device, config, tokenizer, decoder, source.name, experts, undefined, storage).withRouting(options.routing);
     } catch (e) {
       experts.dispose();
       throw e;
@@ -161,7 +180,7 @@ export class Engine {
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts: cache });
       if (options.tune ?? true) await cache.tune();
-      return new Engine(device, config, tokenizer, decoder, name, undefined, cache);
+      return new Engine(device, config, tokenizer, decoder, name, undefined, cache, config.expertStorage ?? options.dtype ?? 'f32');
     } catch (e) {
       cache.dispose();
       throw e;
@@ -177,18 +196,50 @@ export class Engine {
   }
 
   /** Logits of every position of `tokens` ([T][vocab]), by the same path as generation's prefill. */
-  async logits(tokens: number[]): Promise<Float32Array[]> {
+  async logits(tokens: number[], o: { routing?: RoutingOptions } = {}): Promise<Float32Array[]> {
     const release = await this.acquire();
+    let restore: (() => void) | undefined;
     try {
+      restore = applyRouting(this.decoder, this.routing, o.routing);
       this.sequence.truncate(0);
+      this.cachedUnder = this.decoder.cacheKey();
       const flat = await this.sequence.append(tokens, 'all', this.lifetime.signal);
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
     } catch (e) {
       throw await this.failure(e);
     } finally {
+      if (!this.disposed) restore?.(); // an ended engine's decoder has no buffers to write
       release();
     }
+  }
+
+  /**
+   * Routing defaults of every later call (a call's `routing` overrides them field by field): k,
+   * top-p, capacity, per-layer expert masks (docs/routing.md). Throws naming a bad option.
+   */
+  setRouting(o: RoutingOptions): void {
+    this.checkOpen();
+    validateControls(o, this.config.experts, 'routing.');
+    applyRouting(this.decoder, o, {}, false)(); // checks the masks against each layer, then undoes
+    this.routing = { ...o };
+  }
+
+  /** Disables the experts of MoE layer `layer` where `mask` is false/0, for every later call. */
+  setExpertMask(layer: number, mask: ArrayLike<boolean | number>): void {
+    this.checkOpen();
+    this.decoder.setRouting(this.decoder.moeLayers().values().next().value?.controls() ?? {}, new Map([[layer, mask]]));
+  }
+
+  /** The routing telemetry of the latest call (per MoE layer and over the model; none for a dense model). */
+  async routingStats(): Promise<RoutingStats | undefined> {
+    this.checkOpen();
+    return readRouting(this.device, this.decoder, this.config, this.expertStorage);
+  }
+
+  private withRouting(o: RoutingOptions | undefined): this {
+    if (o) this.setRouting(o);
+    return this;
   }
 
   /**
@@ -243,7 +294,9 @@ export class Engine {
   async *generate(prompt: Prompt, o: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
     const release = await this.acquire();
     let matcher: TokenMatcher | undefined;
+    let restore: (() => void) | undefined;
     try {
+      restore = applyRouting(this.decoder, this.routing, o.routing);
       if (o.grammar) {
         this.grammars ??= new Grammars(this.needTokenizer(), this.config.vocab, [...this.eosIds()]);
         matcher = await this.grammars.matcher(o.grammar);
@@ -253,6 +306,7 @@ export class Engine {
       throw await this.failure(e);
     } finally {
       matcher?.dispose();
+      if (!this.disposed) restore?.(); // an ended engine's decoder has no buffers to write
       release();
     }
   }
@@ -326,8 +380,12 @@ export class Engine {
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
-    // What the cache holds of this prompt stays, but for its last token, whose logits the first pick needs.
-    seq.truncate(o.reuseCache === false ? 0 : Math.min(seq.commonPrefix(ids), ids.length - 1));
+    // What the cache holds of this prompt stays, but for its last token, whose logits the first pick
+    // needs; nothing when it was computed under other routing controls or masks.
+    const key = this.decoder.cacheKey();
+    const reuse = o.reuseCache !== false && key !== undefined && key === this.cachedUnder;
+    seq.truncate(reuse ? Math.min(seq.commonPrefix(ids), ids.length - 1) : 0);
+    this.cachedUnder = key;
     const cached = seq.length;
 
     const profile = o.profile ? { forwards: 0, gpuMs: 0, readbackMs: 0 } : undefined;
@@ -397,6 +455,8 @@ export class Engine {
     }
     this.lastStats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile });
     if (this.expertCache) this.lastStats.expertCache = this.expertCache.stats(cacheBefore);
+    const routing = await readRouting(this.device, this.decoder, this.config, this.expertStorage);
+    if (routing) this.lastStats.routing = routing;
     yield { text: rest, tokens: [], ...(toolCalls && { toolCalls }), stats: this.lastStats };
   }
 

@@ -4,6 +4,7 @@
 import type { GrammarSpec } from '../model/grammar.js';
 import type { ChatMessage, ChatTool } from '../model/tokenizer.js';
 import type { GenerateOptions } from './engine.js';
+import type { RoutingOptions } from './routing.js';
 import { EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 
 /** A part of a message's content: text parts are joined; any other kind is refused. */
@@ -57,6 +58,8 @@ export interface ChatCompletionRequest {
   reasoning_effort?: 'minimal' | 'low' | 'medium' | 'high' | null;
   /** webmoe: AbortSignal of the request */
   signal?: AbortSignal;
+  /** webmoe: routing controls of the request (as GenerateOptions.routing, docs/routing.md) */
+  routing?: RoutingOptions;
 }
 
 /** OpenAI fields webmoe cannot honour, and why. */
@@ -103,6 +106,7 @@ const HONOURED = new Set([
   'parallel_tool_calls',
   'reasoning_effort',
   'signal',
+  'routing',
 ]);
 
 const MESSAGE_KEYS = new Set(['role', 'content', 'name', 'tool_calls', 'tool_call_id']);
@@ -273,6 +277,7 @@ export function checkRequest(r: ChatCompletionRequest, model: string): CheckedRe
     tools: toolChoice === 'none' ? undefined : given.tools,
     templateVariables: given.reasoning_effort === undefined ? undefined : { reasoning_effort: given.reasoning_effort },
     signal: given.signal,
+    routing: given.routing,
   };
   return {
     messages: r.messages.map(message),

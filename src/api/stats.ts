@@ -1,5 +1,6 @@
 // A generation's figures: token counts, prefill and decode speed, time to first token, why it ended.
 import type { ExpertCacheStats } from '../moe/cached/stats.js';
+import type { RoutingStats } from './routing.js';
 
 /** 'abort': ended by interruptGenerate(); 'tool_calls': the model called tools (given `tools`). */
 export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
@@ -21,6 +22,8 @@ export interface GenerationStats {
   droppedMessages?: number;
   /** with `profile`: where a decode step's time went, in ms per step */
   decodeProfile?: DecodeProfile;
+  /** the call's routing telemetry (api/routing.ts; none for a dense model) */
+  routing?: RoutingStats;
 }
 
 /**

@@ -3,8 +3,9 @@
 import { readBuffers } from '../gpu/workspace.js';
 import { type ModelConfig, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
+import { NO_EXPERT } from '../moe/router.js';
 
-/** Routing of one forward step: per MoE layer, per token, the chosen experts and their weights. */
+/** Routing of one forward step: per MoE layer, per token, the chosen experts and their weights (as many as ran). */
 export interface RoutingStep {
   /** absolute positions of the step's tokens */
   positions: number[];
@@ -24,16 +25,19 @@ export class RoutingTrace {
       return [r.ids, r.weights, r.counts];
     });
     const data = await readBuffers(this.device, buffers);
-    const k = this.config.topK;
-    const rows = (a: Uint32Array | Float32Array) => Array.from({ length: tokens }, (_, t) => Array.from(a.subarray(t * k, (t + 1) * k)));
+    // Each token's experts and weights, its empty slots (top-p, capacity) left out.
+    const rows = (ids: Uint32Array, a: Uint32Array | Float32Array, k: number) =>
+      Array.from({ length: tokens }, (_, t) => Array.from(a.subarray(t * k, (t + 1) * k)).filter((_, j) => ids[t * k + j] !== NO_EXPERT));
     return {
       positions: Array.from({ length: tokens }, (_, t) => pos0 + t),
       layers: sparse.map((layer, i) => {
-        const counts = new Uint32Array(data[3 * i + 2]);
+        const k = this.decoder.routing(layer)!.topK;
+        const ids = new Uint32Array(data[3 * i]);
+        const counts = new Uint32Array(data[3 * i + 2], 0, this.config.experts);
         const total = this.load.get(layer) ?? new Array<number>(counts.length).fill(0);
         counts.forEach((n, e) => (total[e] += n));
         this.load.set(layer, total);
-        return { layer, ids: rows(new Uint32Array(data[3 * i])), weights: rows(new Float32Array(data[3 * i + 1])) };
+        return { layer, ids: rows(ids, ids, k), weights: rows(ids, new Float32Array(data[3 * i + 1]), k) };
       }),
     };
   }

@@ -14,6 +14,7 @@ import { bundledModelDir, loadModel } from '../node.js';
 import type { ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 import type { ExpertCacheOptions } from '../moe/cached/experts.js';
 import type { ExpertCachePolicy } from '../moe/cached/policy.js';
+import { routingOptions, useRoutingArgs } from './routing.js';
 
 export const modelOptions = {
   model: { type: 'string' },
@@ -25,6 +26,7 @@ export const modelOptions = {
   'host-cache': { type: 'string' },
   'expert-cache-policy': { type: 'string' },
   prefetch: { type: 'boolean' },
+  ...routingOptions,
 } as const;
 
 /** The expert-parallel flags: --workers N [--gpu-expert-budget MB] [--cpu-workers N]. */
@@ -103,6 +105,7 @@ export async function generate(args: string[]): Promise<void> {
   });
   if (v.prompt === undefined) throw new Error('--prompt TEXT is required');
   const engine = await loadEngine(v.model, v.dtype, { ...parallelArgs(v), ...cacheArgs(v) });
+  useRoutingArgs(engine, v);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
@@ -130,6 +133,11 @@ export async function generate(args: string[]): Promise<void> {
             c.prefetch.recall.toFixed(2)
           }`);
       }
+      if (s.routing) {
+        console.error(`experts per token ${s.routing.activePerToken.toFixed(2)} (of ${engine.config.experts}), ` +
+          `expert ${(s.routing.expertFlopsPerToken / 1e6).toFixed(2)} MFLOP and ${(s.routing.expertBytesPerToken / 2 ** 20).toFixed(2)} MiB per token, ` +
+          `${s.routing.dropped} pairs dropped; load max/mean per layer ${s.routing.layers.map((l) => l.maxOverMean.toFixed(2)).join(' ')}`);
+      }
     }
   }
   engine.dispose();
@@ -141,6 +149,7 @@ export async function logits(args: string[]): Promise<void> {
   const tokens = tokensArg(v.tokens, 'tokens');
   const engine = await loadEngine(v.model, v.dtype, { ...parallelArgs(v), ...cacheArgs(v) });
   try {
+    useRoutingArgs(engine, v);
     const rows = await engine.logits(tokens);
     process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
   } finally {

@@ -15,11 +15,20 @@ export interface Routing {
   topkGroup: number;
   /** a group ranks by its best score (true) or the sum of its two best (false) */
   groupMax: boolean;
+  /** top-p routing: keep the fewest of the k choices (≥ minK) whose probability mass reaches topP (≥ 1: all k) */
+  topP: number;
+  minK: number;
+  /** a call of T > 1 tokens gives each expert at most ⌈capacityFactor·T·k/E⌉ pairs (0: unbounded; moe/capacity.ts) */
+  capacityFactor: number;
+  /** overflow goes to the token's next choice with room (true) or is dropped (false) */
+  capacityNext: boolean;
 }
 
 export interface RouterDims extends Routing {
   tokens: number;
   hidden: number;
+  /** candidates per token written to `cand` for the capacity kernel (0: none) */
+  candRows: number;
 }
 
 export const ROUTER = defineKernel('router', {
@@ -35,16 +44,19 @@ export const ROUTER = defineKernel('router', {
     topkGroup: 'u32',
     groupMax: 'u32',
     routedScaling: 'f32',
+    topP: 'f32',
+    minK: 'u32',
+    candRows: 'u32',
   },
   bindings: {
     x: 'read',
     wr: 'read',
-    bias: 'read',
-    selBias: 'read',
+    biases: 'read',
     mask: 'read',
     ids: 'read_write',
     weights: 'read_write',
     counts: 'read_write',
+    cand: 'read_write',
   },
   overrides: ['E_MAX'],
 });

@@ -10,7 +10,9 @@ import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { recordSteps, type Step } from '../gpu/steps.js';
 import { mapRead, stageRead, Workspace } from '../gpu/workspace.js';
+import { MoELayer } from '../moe/layer.js';
 import type { RoutingBuffers } from '../moe/router.js';
+import { MoEInputError, type RoutingControls } from '../moe/spec.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 import type { AttentionBlock, MLPBlock } from './blocks/block.js';
 import type { ModelConfig } from './config.js';
@@ -103,6 +105,8 @@ export class Decoder {
    * profile of where a step's time goes; the wait costs a little, so only while profiling).
    */
   profile?: ForwardProfile;
+  /** The MoE layers' routing controls, which the plans are made with. */
+  private routingKey = '';
 
   constructor(
     private readonly device: GPUDevice,
@@ -214,7 +218,7 @@ export class Decoder {
 
   private async run<T>(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows, read: LogitsReader<T>, signal?: AbortSignal): Promise<T> {
     this.checkAlive();
-    const plan = this.plans.get(`${ids.length} ${rows}`, () => this.build(ids.length, rows));
+    const plan = this.plans.get(`${ids.length} ${rows} ${this.routingKey}`, () => this.build(ids.length, rows));
     this.device.queue.writeBuffer(plan.ids, 0, ids);
     this.pos0Word[0] = pos0;
     this.device.queue.writeBuffer(this.pos0, 0, this.pos0Word);
@@ -245,6 +249,48 @@ export class Decoder {
       record: (encoder, logits) => void (staging = stageRead(this.device, encoder, logits)),
       read: async () => new Float32Array(await mapRead(staging)),
     };
+  }
+
+  /** The MoE block of each sparse layer, by layer (routing controls, masks, totals). */
+  moeLayers(): Map<number, MoELayer> {
+    return new Map(this.w.layers.flatMap(({ mlp }, l) => (this.config.sparse[l] && mlp instanceof MoELayer ? [[l, mlp] as const] : [])));
+  }
+
+  /**
+   * The routing controls of the next forwards on every MoE layer (over each layer's config), and
+   * the expert masks of the layers in `masks`; throws MoEInputError naming a bad control (with the
+   * layer for a mask), leaving everything as it was.
+   */
+  setRouting(controls: RoutingControls, masks: ReadonlyMap<number, ArrayLike<boolean | number>> = new Map()): void {
+    const layers = this.moeLayers();
+    for (const l of masks.keys()) {
+      if (!layers.has(l)) throw new MoEInputError(`webmoe: expertMask of layer ${l}: not a MoE layer (MoE layers: ${[...layers.keys()].join(', ')})`);
+    }
+    const before = [...layers].map(([l, m]) => [l, m.controls(), m.expertMask()] as const);
+    try {
+      for (const [l, m] of layers) {
+        try {
+          m.setControls(controls, masks.get(l));
+        } catch (e) {
+          throw masks.has(l) && e instanceof MoEInputError ? new MoEInputError(e.message.replace('webmoe: ', `webmoe: layer ${l}: `)) : e;
+        }
+      }
+    } catch (e) {
+      for (const [l, c, mask] of before) layers.get(l)!.setControls(c, mask);
+      throw e;
+    }
+    this.routingKey = [...layers.values()].map((m) => m.controlsKey()).join(';');
+  }
+
+  /**
+   * What the KV cache's keys and values depend on besides the tokens: every MoE layer's routing
+   * (controls and mask). Undefined while a capacity factor makes them depend on how the tokens were
+   * batched too, so that no cache is reused across calls then.
+   */
+  cacheKey(): string | undefined {
+    const layers = [...this.moeLayers().values()];
+    if (layers.some((m) => m.routingNow().capacityFactor > 0)) return undefined;
+    return layers.map((m) => `${m.controlsKey()} ${m.expertMask().join('')}`).join(';');
   }
 
   /** The routing buffers layer `l`'s MLP wrote in the last forward (none for a dense layer). */

@@ -11,10 +11,14 @@ import type { Workspace } from '../gpu/workspace.js';
 import type { RoutingBuffers } from './router.js';
 
 export interface ExpertBackend {
-  /** Steps that write ys [T·k, H]: each routing slot's expert output times its weight. */
+  /**
+   * Steps that write ys [T·k, H] (k = routed.topK, the call's): each routing slot's expert output
+   * times its weight. Empty slots (id NONE) are skipped: nothing runs for them and their rows of ys
+   * are never read.
+   */
   plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[];
-  /** The largest activation buffer (bytes) and grid dimension (workgroups) a call on `tokens` needs on this device. */
-  needs(tokens: number): { bytes: number; grid: number };
+  /** The largest activation buffer (bytes) and grid dimension (workgroups) a call on `tokens` with k = `topK` needs on this device. */
+  needs(tokens: number, topK: number): { bytes: number; grid: number };
   /** Picks the kernels' tiles for this backend's matrices on this device. */
   tune(): Promise<TileTrial[]>;
   destroy(): void;

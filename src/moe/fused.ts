@@ -42,12 +42,11 @@ export class FusedExperts implements ExpertBackend {
   }
 
   plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
-    const { experts, topK } = this.shape;
-    return expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, topK, experts, this.path), x, ys);
+    return expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, routed.topK, this.shape.experts, this.path), x, ys);
   }
 
-  needs(tokens: number): { bytes: number; grid: number } {
-    return ffnNeeds(this.shape, tokens, this.path);
+  needs(tokens: number, topK: number): { bytes: number; grid: number } {
+    return ffnNeeds(this.shape, tokens, topK, this.path);
   }
 
   /** Picks the decode GEMV's and the prefill GEMM's tiles for this backend's matrices on this device (moe/tune.ts). */
@@ -63,9 +62,9 @@ export class FusedExperts implements ExpertBackend {
 }
 
 /** What a call of expert FFNs of `s` on `tokens` needs: its largest activation buffer (bytes) and grid dimension. */
-export function ffnNeeds(s: FusedShape, tokens: number, path: PathOptions): { bytes: number; grid: number } {
-  const { hRows, grid } = slotShape(tokens, s.topK, s.experts, path);
-  return { bytes: 4 * Math.max(hRows * s.intermediate, tokens * s.topK * s.hidden), grid };
+export function ffnNeeds(s: FusedShape, tokens: number, topK: number, path: PathOptions): { bytes: number; grid: number } {
+  const { hRows, grid } = slotShape(tokens, topK, s.experts, path);
+  return { bytes: 4 * Math.max(hRows * s.intermediate, tokens * topK * s.hidden), grid };
 }
 
 /** Picks the decode GEMV's tiles for both matrices (with k slots a token) and the prefill GEMM's for their storage. */

@@ -3,10 +3,12 @@
 // workspace; with the fused backend the whole block is one compute pass and nothing is read back, so
 // routing never waits for the CPU.
 import { combineKernel } from '../kernels/combine.js';
+import type { Routing } from '../kernels/router.js';
+import { tallyKernel } from '../kernels/tally.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { clearStep, recordSteps, type Step } from '../gpu/steps.js';
-import { Workspace } from '../gpu/workspace.js';
+import { uploadBuffer, Workspace } from '../gpu/workspace.js';
 import type { ExpertBackend } from './backend.js';
 import { FusedExperts } from './fused.js';
 import { type RoutingBuffers, Router, type RouterWeights } from './router.js';
@@ -16,7 +18,9 @@ import {
   MoEInputError,
   type MoEWeights,
   resolveRouting,
+  type RoutingControls,
   type SharedExpertWeights,
+  validateControls,
   validateLayer,
   validateMask,
   validateRouter,
@@ -55,6 +59,15 @@ interface SharedExpert {
 export class MoELayer {
   private readonly plans = new PlanCache<{ ws: Workspace; steps: Step[]; routing: RoutingBuffers }>(PLANS_KEPT);
   private last?: RoutingBuffers;
+  /** The routing of the next calls: the config's, with the controls of setControls(). */
+  private current: Routing;
+  private controls_: RoutingControls = {};
+  private mask: ArrayLike<boolean | number>;
+  /**
+   * [E+2] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
+   * capacity, tokens (the routing telemetry's source).
+   */
+  readonly totals: GPUBuffer;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -62,7 +75,12 @@ export class MoELayer {
     private readonly router: Router,
     private readonly experts: ExpertBackend,
     private readonly shared: SharedExpert | undefined,
-  ) {}
+    mask: ArrayLike<boolean | number> | undefined,
+  ) {
+    this.current = router.routing;
+    this.mask = Array.from(mask ?? new Array<number>(config.numExperts).fill(1), (m) => (m ? 1 : 0));
+    this.totals = uploadBuffer(device, new Uint32Array(config.numExperts + 2), `${router.routing.experts} experts routing totals`);
+  }
 
   /** Uploads the weights (split across bindings as the device requires). Throws MoEInputError on bad input. */
   static create(device: GPUDevice, config: MoEConfig, weights: MoEWeights, options: MoELayerOptions = {}): MoELayer {
@@ -94,7 +112,7 @@ export class MoELayer {
     const label = o.label ?? 'moe';
     const router = new Router(device, resolveRouting(c), c.hidden, { ...w, mask: w.expertMask }, label);
     const shared = w.shared && sharedExpert(device, c, w.shared, `${label} shared`, { decodeMaxTokens: o.decodeMaxTokens });
-    return new MoELayer(device, { ...c }, router, experts, shared);
+    return new MoELayer(device, { ...c }, router, experts, shared, w.expertMask);
   }
 
   /**
@@ -102,23 +120,24 @@ export class MoELayer {
    * Throws MoEInputError when the call does not fit the device.
    */
   plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutingBuffers } {
-    this.checkFits(tokens);
-    const { hidden: H, topK: k } = this.config;
-    const routed = this.router.plan(ws, x, tokens);
+    const k = this.current.topK;
+    this.checkFits(tokens, k);
+    const { hidden: H, numExperts: E } = this.config;
+    const routed = this.router.plan(ws, x, tokens, this.current);
     const ys = ws.buffer(tokens * k * H * 4, 'ys');
     const steps: Step[] = [clearStep(routed.counts)];
-    const work: Step[] = [routed.route];
+    const work: Step[] = [...routed.route, tallyKernel(ws, { counts: routed.counts, totals: this.totals }, E + 1, tokens)];
     let sharedY: GPUBuffer | undefined;
     if (this.shared) {
       const s = this.shared.router.plan(ws, x, tokens);
       sharedY = ws.buffer(tokens * H * 4, 'shared ys');
       steps.push(clearStep(s.counts));
-      work.push(s.route, ...this.shared.experts.plan(ws, x, s, tokens, sharedY));
+      work.push(...s.route, ...this.shared.experts.plan(ws, x, s, tokens, sharedY));
     }
     // The shared expert first: a backend that leaves the GPU submits it with the router.
-    work.push(...this.experts.plan(ws, x, routed, tokens, ys), combineKernel(ws, { ys, shared: sharedY, y }, tokens, H, k));
+    work.push(...this.experts.plan(ws, x, routed, tokens, ys), combineKernel(ws, { ys, ids: routed.ids, shared: sharedY, y }, tokens, H, k));
     const { ids, weights, counts } = routed;
-    return { steps: [...steps, ...work], routing: { ids, weights, counts } };
+    return { steps: [...steps, ...work], routing: { ids, weights, counts, topK: k } };
   }
 
   /**
@@ -131,7 +150,7 @@ export class MoELayer {
       throw new MoEInputError(`webmoe: tokens must be an integer in 0…${MAX_TOKENS}, got ${tokens}`);
     }
     if (tokens === 0) return;
-    const plan = this.plans.get(`${tokens} ${bufferId(x)} ${bufferId(y)}`, () => {
+    const plan = this.plans.get(`${tokens} ${bufferId(x)} ${bufferId(y)} ${this.controlsKey()}`, () => {
       const ws = new Workspace(this.device);
       try {
         return { ws, ...this.plan(ws, x, y, tokens) };
@@ -160,11 +179,55 @@ export class MoELayer {
 
   /** Steers routing: masked (false/0) experts are never chosen from the next call on. */
   setExpertMask(mask: ArrayLike<boolean | number>): void {
-    validateMask(mask, this.router.routing);
+    validateMask(mask, this.current);
     this.router.setMask(mask);
+    this.mask = Array.from(mask, (m) => (m ? 1 : 0));
+  }
+
+  /** The expert mask of the next calls (1: may be chosen). */
+  expertMask(): number[] {
+    return Array.from(this.mask, Number);
+  }
+
+  /**
+   * The routing controls of the next calls (k, top-p, capacity), over the block's config (absent
+   * fields keep the config's), and the expert mask with them. Throws MoEInputError naming a bad
+   * control, or when the mask leaves fewer than k experts, changing nothing.
+   */
+  setControls(c: RoutingControls, mask: ArrayLike<boolean | number> = this.mask): void {
+    validateControls(c, this.config.numExperts);
+    const defined = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined));
+    const next = resolveRouting({ ...this.config, ...defined });
+    if (next.minK > next.topK) throw new MoEInputError(`webmoe: minK ${next.minK} is over topK ${next.topK}`);
+    validateMask(mask, next);
+    this.current = next;
+    this.controls_ = { ...c };
+    if (mask !== this.mask) this.setExpertMask(mask);
+  }
+
+  /** The controls of the last setControls(). */
+  controls(): RoutingControls {
+    return { ...this.controls_ };
+  }
+
+  /** What the plans of the current controls differ by (their uniforms and sizes). */
+  controlsKey(): string {
+    const r = this.current;
+    return `${r.topK} ${r.topP} ${r.minK} ${r.capacityFactor} ${r.capacityNext}`;
+  }
+
+  /** The routing of the next calls, in the kernels' form. */
+  routingNow(): Readonly<Routing> {
+    return this.current;
+  }
+
+  /** Zeroes the totals (from the queue: before the next submitted call). */
+  resetTotals(): void {
+    this.device.queue.writeBuffer(this.totals, 0, new Uint32Array(this.config.numExperts + 2));
   }
 
   destroy(): void {
+    this.totals.destroy();
     this.plans.destroy();
     this.last = undefined;
     this.router.destroy();
@@ -175,8 +238,8 @@ export class MoELayer {
     }
   }
 
-  private checkFits(tokens: number): void {
-    const needs = [this.experts.needs(tokens), ...(this.shared ? [this.shared.experts.needs(tokens)] : [])];
+  private checkFits(tokens: number, topK: number): void {
+    const needs = [this.experts.needs(tokens, topK), ...(this.shared ? [this.shared.experts.needs(tokens, 1)] : [])];
     const limit = storageBindingLimit(this.device);
     const bytes = Math.max(tokens * this.config.hidden * 4, ...needs.map((n) => n.bytes));
     if (bytes > limit) {
@@ -201,7 +264,7 @@ const shapeOf = (c: MoEConfig) => ({ experts: c.numExperts, topK: c.topK, hidden
  * shared gate (sigmoid scoring) or nothing (softmax of one logit = weight 1).
  */
 function sharedExpert(device: GPUDevice, c: MoEConfig, s: SharedExpertWeights, label: string, path: { decodeMaxTokens?: number }): SharedExpert {
-  const routing = { experts: 1, topK: 1, scoring: s.gate ? 1 : 0, normTopK: false, routedScaling: 1, nGroup: 1, topkGroup: 1, groupMax: false } as const;
+  const routing = resolveRouting({ hidden: c.hidden, numExperts: 1, intermediate: s.intermediate, topK: 1, scoring: s.gate ? 'sigmoid' : 'softmax' });
   return {
     router: new Router(device, routing, c.hidden, { router: s.gate ?? new Float32Array(c.hidden) }, label),
     experts: new FusedExperts(device, { ...shapeOf(c), experts: 1, topK: 1, intermediate: s.intermediate }, c.dtype ?? 'f32', s, label, path),

@@ -4,15 +4,10 @@
 // every kernel against it; the benchmark and the demo check their outputs with it.
 import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16.js';
 import type { Activation } from '../kernels/expertMatmul.js';
-import type { MoEConfig, MoESpec, MoEWeights } from './spec.js';
+import { NO_EXPERT } from './router.js';
+import { expertCapacity, type MoEConfig, type MoESpec, type MoEWeights, resolveRouting } from './spec.js';
 import type { HostWeights } from '../weights/convert.js';
 import type { QuantDType } from '../weights/format.js';
-
-export interface ReferenceRouting {
-  ids: number[][];
-  weights: number[][];
-  counts: number[];
-}
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 const silu = (v: number) => v * sigmoid(v);
@@ -51,28 +46,47 @@ function ranked(scores: number[], candidates: number[]): number[] {
   return [...candidates].sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
+export interface ReferenceRouting {
+  /** per token, its experts (top-p and capacity may leave fewer than k), best first */
+  ids: number[][];
+  weights: number[][];
+  counts: number[];
+  /** pairs capacity dropped */
+  dropped: number;
+}
+
+/** One token's routing before capacity: its candidates best first, each with its routing score, and how many it keeps. */
+interface TokenChoice {
+  ranking: number[];
+  score: number[];
+  kept: number;
+}
+
 /**
- * The f32 GPU may order experts whose f64 selection scores are within rounding of each other
- * differently. Given the GPU's choice (`taken`, [T][k]), the reference accepts it where each pick's
- * score is within 1e-5 of the reference's pick at that rank, and then computes weights for it;
- * any other difference is reported in `rejected`.
+ * The routing in float64, with the routing controls of the spec (top-p, minK, capacity), as
+ * docs/routing.md defines them. The f32 GPU may order experts whose f64 selection scores are within
+ * rounding of each other differently. Given the GPU's choice (`taken`, [T][k], NONE in empty slots),
+ * the reference accepts it where each pick's score is within 1e-5 of the reference's pick at that
+ * rank and it keeps as many, and then computes weights for it; any other difference is reported in
+ * `rejected`. Under a binding capacity the GPU's ids must equal the reference's.
  */
 export function referenceRoute(s: MoESpec, taken?: ArrayLike<number>): ReferenceRouting & { rejected: string[] } {
   const { tokens: T, hidden: H, numExperts: E, topK: k } = s;
   const nGroup = s.nGroup ?? 1;
   const topkGroup = s.topkGroup ?? nGroup;
   const allowed = Array.from({ length: E }, (_, e) => (s.expertMask ? !!s.expertMask[e] : true));
-  const ids: number[][] = [];
-  const weights: number[][] = [];
-  const counts = new Array<number>(E).fill(0);
   const rejected: string[] = [];
+  const capacity = T > 1 ? expertCapacity(resolveRouting(s), T) : Infinity;
+  const capped = capacity < T;
+  const choices: TokenChoice[] = [];
   for (let t = 0; t < T; t++) {
     const logits = Array.from({ length: E }, (_, e) => {
       let acc = s.routerBias ? s.routerBias[e] : 0;
       for (let h = 0; h < H; h++) acc += s.x[t * H + h] * s.router[e * H + h];
       return acc;
     });
-    const score = s.scoring === 'sigmoid' ? logits.map(sigmoid) : logits;
+    const sigmoidScoring = s.scoring === 'sigmoid';
+    const score = sigmoidScoring ? logits.map(sigmoid) : logits;
     const sel = score.map((v, e) => v + (s.selectionBias ? s.selectionBias[e] : 0));
     let candidates = [...Array(E).keys()].filter((e) => allowed[e]);
     if (nGroup > 1) {
@@ -86,35 +100,90 @@ export function referenceRoute(s: MoESpec, taken?: ArrayLike<number>): Reference
       const kept = new Set(ranked(groupScores, [...Array(nGroup).keys()]).slice(0, topkGroup));
       candidates = candidates.filter((e) => kept.has(Math.floor(e / size)));
     }
-    let chosen = ranked(sel, candidates).slice(0, k);
-    if (taken) {
-      const gpu = Array.from({ length: k }, (_, j) => taken[t * k + j]);
-      const ok = new Set(gpu).size === k &&
-        gpu.every((e, j) => candidates.includes(e) && Math.abs(sel[e] - sel[chosen[j]]) <= 1e-5 * Math.max(1, Math.abs(sel[chosen[j]])));
-      if (ok) chosen = gpu;
-      else rejected.push(`token ${t}: got [${gpu}], expected [${chosen}]`);
+    // Routing score: the softmax over the allowed experts, or the sigmoid score; top-p's mass is the
+    // score over the sum of the allowed scores (the softmax's sum is 1).
+    const m = Math.max(...logits.filter((_, e) => allowed[e]));
+    const raw = logits.map((l) => (sigmoidScoring ? sigmoid(l) : Math.exp(l - m)));
+    const z = raw.reduce((a, v, e) => a + (allowed[e] ? v : 0), 0);
+    const routingScore = raw.map((v) => (sigmoidScoring ? v : v / z));
+    const mass = raw.map((v) => v / z);
+    let ranking = ranked(sel, candidates);
+    let kept = k;
+    const topP = s.topP ?? 1;
+    if (topP < 1) {
+      let sum = 0;
+      for (let j = 0; j < k; j++) {
+        sum += mass[ranking[j]];
+        if (j + 1 >= (s.minK ?? 1) && sum >= topP) {
+          kept = j + 1;
+          break;
+        }
+      }
     }
-    let w: number[];
-    if (s.scoring === 'sigmoid') {
-      w = chosen.map((e) => score[e]);
-    } else if (s.topkBeforeSoftmax) {
-      const m = Math.max(...chosen.map((e) => logits[e]));
-      w = chosen.map((e) => Math.exp(logits[e] - m));
-    } else {
-      const m = Math.max(...logits.filter((_, e) => allowed[e]));
-      const z = logits.reduce((a, l, e) => a + (allowed[e] ? Math.exp(l - m) : 0), 0);
-      w = chosen.map((e) => Math.exp(logits[e] - m) / z);
+    if (taken && !capped) {
+      const gpu = Array.from({ length: k }, (_, j) => taken[t * k + j]).filter((e) => e !== NO_EXPERT);
+      const ok = gpu.length === kept && new Set(gpu).size === kept &&
+        gpu.every((e, j) => candidates.includes(e) && Math.abs(sel[e] - sel[ranking[j]]) <= 1e-5 * Math.max(1, Math.abs(sel[ranking[j]])));
+      if (ok) ranking = [...gpu, ...ranking.filter((e) => !gpu.includes(e))];
+      else rejected.push(`token ${t}: got [${gpu}], expected [${ranking.slice(0, kept)}]`);
     }
-    if (s.normTopK || s.topkBeforeSoftmax) {
-      const sum = w.reduce((a, b) => a + b, 0);
-      w = w.map((v) => v / sum);
-    }
-    const scale = s.routedScaling ?? 1;
-    ids.push(chosen);
-    weights.push(w.map((v) => v * scale));
-    for (const e of chosen) counts[e]++;
+    choices.push({ ranking, score: routingScore, kept });
   }
-  return { ids, weights, counts, rejected };
+  const chosen = choices.map((c) => c.ranking.slice(0, c.kept));
+  const dropped = capped ? applyCapacity(choices, chosen, capacity, s.capacityMode === 'next') : 0;
+  if (taken && capped) {
+    chosen.forEach((row, t) => {
+      const gpu = Array.from({ length: k }, (_, j) => taken[t * k + j]);
+      const ref = Array.from({ length: k }, (_, j) => row[j] ?? NO_EXPERT);
+      if (gpu.join() !== ref.join()) rejected.push(`token ${t}: got [${gpu}], expected [${ref}] under capacity ${capacity}`);
+    });
+  }
+  const counts = new Array<number>(E).fill(0);
+  const ids: number[][] = [];
+  const weights: number[][] = [];
+  const renorm = s.normTopK || s.topkBeforeSoftmax;
+  const scale = s.routedScaling ?? 1;
+  chosen.forEach((row, t) => {
+    const experts = row.filter((e) => e !== NO_EXPERT);
+    // Weights by the family's rule over the experts kept (top-k before softmax: the softmax over them).
+    let w = experts.map((e) => choices[t].score[e]);
+    const sum = w.reduce((a, b) => a + b, 0);
+    if (renorm) w = w.map((v) => v / sum);
+    ids.push(experts);
+    weights.push(w.map((v) => v * scale));
+    for (const e of experts) counts[e]++;
+  });
+  return { ids, weights, counts, dropped, rejected };
+}
+
+/**
+ * Capacity, from its definition: the kept pairs in order of routing score (ties: the earlier token)
+ * each take their expert while it has room; the others, in the same order, are dropped or (next)
+ * take their token's best candidate with room that the token does not hold. Rewrites `chosen`
+ * (NO_EXPERT where a pair was dropped, keeping slot positions) and returns the pairs dropped.
+ */
+function applyCapacity(choices: TokenChoice[], chosen: number[][], capacity: number, next: boolean): number {
+  const pairs = chosen.flatMap((row, t) => row.map((e, j) => ({ t, j, e, score: choices[t].score[e] })));
+  pairs.sort((a, b) => b.score - a.score || a.t - b.t);
+  const load = new Map<number, number>();
+  const over = pairs.filter((p) => {
+    const n = load.get(p.e) ?? 0;
+    if (n < capacity) load.set(p.e, n + 1);
+    return n >= capacity;
+  });
+  let dropped = 0;
+  for (const p of over) {
+    const row = chosen[p.t];
+    row[p.j] = NO_EXPERT;
+    const e = next ? choices[p.t].ranking.find((c) => (load.get(c) ?? 0) < capacity && !row.includes(c)) : undefined;
+    if (e === undefined) {
+      dropped++;
+      continue;
+    }
+    row[p.j] = e;
+    load.set(e, (load.get(e) ?? 0) + 1);
+  }
+  return dropped;
 }
 
 /**
@@ -174,12 +243,12 @@ function referenceExpert(x: ArrayLike<number>, e: number, w: ReferenceExperts, H
 
 /** The block in float64; with `taken`, on the GPU's routing where referenceRoute accepts it. */
 export function referenceMoE(s: MoESpec, taken?: ArrayLike<number>): ReturnType<typeof referenceRoute> & { y: Float64Array } {
-  const { tokens: T, hidden: H, intermediate: I, topK: k } = s;
+  const { tokens: T, hidden: H, intermediate: I } = s;
   const r = referenceRoute(s, taken);
   const y = new Float64Array(T * H);
   for (let t = 0; t < T; t++) {
     const x = s.x.subarray(t * H, (t + 1) * H);
-    for (let j = 0; j < k; j++) {
+    for (let j = 0; j < r.ids[t].length; j++) {
       const out = referenceExpert(x, r.ids[t][j], s, H, I, s.activation);
       for (let o = 0; o < H; o++) y[t * H + o] += r.weights[t][j] * out[o];
     }

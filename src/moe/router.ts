@@ -1,8 +1,11 @@
 // A MoE layer's router on the GPU: its weights [E, H], biases and expert mask, and the routing kernel
-// that turns rows of x into each token's k experts and weights. One component for every expert
-// backend, so the fused and the sharded (and any later) backends route alike.
+// that turns rows of x into each token's k experts and weights (then the capacity kernel, when a
+// capacity factor binds). One component for every expert backend, so the fused and the sharded (and
+// any later) backends route alike, and every routing control reaches them all.
+import { capacityKernel, capacityScratchBytes } from '../kernels/capacity.js';
 import { type Routing, routerKernel } from '../kernels/router.js';
 import { type Dispatch, uploadBuffer, type Workspace } from '../gpu/workspace.js';
+import { expertCapacity } from './spec.js';
 
 export interface RouterWeights {
   /** [E, H] */
@@ -15,27 +18,36 @@ export interface RouterWeights {
   mask?: ArrayLike<boolean | number>;
 }
 
-/** One call's routing: each token's k experts (best first) and weights, and tokens per expert. */
+/** The id of an empty routing slot. */
+export const NO_EXPERT = 0xffffffff;
+
+/**
+ * One call's routing: each token's k slots, an expert (best first; NONE = 0xffffffff where top-p
+ * or capacity left the slot empty: no expert runs for it) and its weight, and tokens per expert.
+ */
 export interface RoutingBuffers {
   /** [T,k] u32 */
   ids: GPUBuffer;
-  /** [T,k] f32 */
+  /** [T,k] f32 (0 in empty slots) */
   weights: GPUBuffer;
-  /** [E] u32 */
+  /** [E+1] u32: pairs per expert, then the pairs capacity dropped */
   counts: GPUBuffer;
+  /** k, the slots per token of this call */
+  topK: number;
 }
 
 export class Router {
   private readonly weights: GPUBuffer;
-  private readonly bias: GPUBuffer;
-  private readonly selBias: GPUBuffer;
+  private readonly biases: GPUBuffer;
   private readonly mask: GPUBuffer;
 
   constructor(private readonly device: GPUDevice, readonly routing: Routing, readonly hidden: number, w: RouterWeights, label: string) {
     const E = routing.experts;
     this.weights = uploadBuffer(device, w.router, `${label} router`);
-    this.bias = uploadBuffer(device, w.routerBias ?? new Float32Array(E), `${label} router bias`);
-    this.selBias = uploadBuffer(device, w.selectionBias ?? new Float32Array(E), `${label} selection bias`);
+    const biases = new Float32Array(2 * E);
+    if (w.routerBias) biases.set(w.routerBias);
+    if (w.selectionBias) biases.set(w.selectionBias, E);
+    this.biases = uploadBuffer(device, biases, `${label} router biases`);
     this.mask = uploadBuffer(device, maskWords(w.mask, E), `${label} expert mask`);
   }
 
@@ -44,27 +56,45 @@ export class Router {
     this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
   }
 
-  /** The routing of `tokens` rows of x: its buffers, and the launch that writes them (clear `counts` first). */
-  plan(ws: Workspace, x: GPUBuffer, tokens: number): RoutingBuffers & { route: Dispatch } {
-    const { experts: E, topK: k } = this.routing;
+  /**
+   * The routing of `tokens` rows of x under `r` (the router's own routing with a call's controls):
+   * its buffers, and the launches that write them (clear `counts` first).
+   */
+  plan(ws: Workspace, x: GPUBuffer, tokens: number, r: Routing = this.routing): RoutingBuffers & { route: Dispatch[] } {
+    const { experts: E, topK: k } = r;
     const ids = ws.buffer(tokens * k * 4, 'ids');
     const weights = ws.buffer(tokens * k * 4, 'weights');
-    const counts = ws.buffer(E * 4, 'counts');
-    const route = routerKernel(ws, {
-      x,
-      wr: this.weights,
-      bias: this.bias,
-      selBias: this.selBias,
-      mask: this.mask,
-      ids,
-      weights,
-      counts,
-    }, { ...this.routing, tokens, hidden: this.hidden });
-    return { ids, weights, counts, route };
+    const counts = ws.buffer((E + 1) * 4, 'counts');
+    // A capacity of T or more never binds: a token holds an expert once.
+    const capacity = tokens > 1 ? expertCapacity(r, tokens) : Infinity;
+    const capped = capacity < tokens;
+    const candRows = capped ? (r.capacityNext ? E : k) : 0;
+    const cand = ws.buffer(Math.max(8, tokens * candRows * 8), 'candidates');
+    const route = [routerKernel(ws, { x, wr: this.weights, biases: this.biases, mask: this.mask, ids, weights, counts, cand }, {
+      ...r,
+      tokens,
+      hidden: this.hidden,
+      candRows,
+    })];
+    if (capped) {
+      const scratch = ws.buffer(capacityScratchBytes(tokens, k), 'capacity scratch');
+      const renorm = r.scoring === 2 || r.normTopK;
+      route.push(capacityKernel(ws, { cand, ids, weights, counts, scratch }, {
+        tokens,
+        topK: k,
+        candRows,
+        experts: E,
+        capacity,
+        next: r.capacityNext,
+        renorm,
+        routedScaling: r.routedScaling,
+      }));
+    }
+    return { ids, weights, counts, topK: k, route };
   }
 
   destroy(): void {
-    for (const b of [this.weights, this.bias, this.selBias, this.mask]) b.destroy();
+    for (const b of [this.weights, this.biases, this.mask]) b.destroy();
   }
 }
 

@@ -8,9 +8,37 @@ import type { HostWeights } from '../weights/convert.js';
 
 export type Scoring = 'softmax' | 'sigmoid';
 export type GroupScore = 'top2Sum' | 'max';
+/** Where a pair over an expert's capacity goes: 'drop' (nowhere) or 'next' (the token's next choice with room). */
+export type CapacityMode = 'drop' | 'next';
 
-/** Sizes and routing of a MoE block. */
-export interface MoEConfig {
+/**
+ * Routing controls at inference (docs/routing.md): how many experts fire per token, which may, and
+ * how many tokens an expert takes. The chosen experts' weights follow the family's rule over the
+ * experts kept (renormalised when the family renormalises, as is otherwise).
+ */
+export interface RoutingControls {
+  /** k: experts per token (1 … E), the model's by default. */
+  topK?: number;
+  /**
+   * Adaptive k (top-p routing), in (0, 1]: per token the fewest of its k choices (at least minK),
+   * best first, whose routing probability mass reaches p. The mass is the softmax over the allowed
+   * experts (sigmoid scoring: each score over the sum of the allowed ones). 1 (default): all k.
+   */
+  topP?: number;
+  /** Top-p keeps at least this many experts (1 … k). Default 1. */
+  minK?: number;
+  /**
+   * Capacity factor (> 0) for calls of more than one token: each expert takes at most
+   * ⌈capacityFactor · T · k / E⌉ (token, expert) pairs, by routing score (ties: the earlier token).
+   * Default: unbounded.
+   */
+  capacityFactor?: number;
+  /** Default 'drop'. */
+  capacityMode?: CapacityMode;
+}
+
+/** Sizes and routing of a MoE block (the routing controls here are its defaults). */
+export interface MoEConfig extends Omit<RoutingControls, 'topK'> {
   /** H */
   hidden: number;
   /** E */
@@ -105,7 +133,29 @@ export function resolveRouting(c: MoEConfig): Routing {
     nGroup: c.nGroup ?? 1,
     topkGroup: c.topkGroup ?? c.nGroup ?? 1,
     groupMax: c.groupScore === 'max',
+    topP: c.topP ?? 1,
+    minK: c.minK ?? 1,
+    capacityFactor: c.capacityFactor ?? 0,
+    capacityNext: c.capacityMode === 'next',
   };
+}
+
+/** Checks routing controls for a block of `experts` experts; errors name the option as `prefix` + key (e.g. 'routing.topP'). */
+export function validateControls(c: RoutingControls, experts: number, prefix = ''): void {
+  if (c.topK !== undefined) positiveInt(`${prefix}topK`, c.topK, experts);
+  if (c.topP !== undefined && !(typeof c.topP === 'number' && c.topP > 0 && c.topP <= 1)) fail(`${prefix}topP must be in (0, 1], got ${String(c.topP)}`);
+  if (c.minK !== undefined) positiveInt(`${prefix}minK`, c.minK, c.topK ?? experts);
+  if (c.capacityFactor !== undefined && !(typeof c.capacityFactor === 'number' && c.capacityFactor > 0 && Number.isFinite(c.capacityFactor))) {
+    fail(`${prefix}capacityFactor must be a positive finite number, got ${String(c.capacityFactor)}`);
+  }
+  if (c.capacityMode !== undefined && c.capacityMode !== 'drop' && c.capacityMode !== 'next') {
+    fail(`${prefix}capacityMode must be 'drop' or 'next', got ${String(c.capacityMode)}`);
+  }
+}
+
+/** Tokens (pairs) one expert takes in a call of `tokens` tokens under a capacity factor (0: unbounded). */
+export function expertCapacity(r: Pick<Routing, 'capacityFactor' | 'topK' | 'experts'>, tokens: number): number {
+  return r.capacityFactor > 0 ? Math.ceil((r.capacityFactor * tokens * r.topK) / r.experts) : Infinity;
 }
 
 export class MoEInputError extends Error {
@@ -157,6 +207,7 @@ export function validateRouter(c: MoEConfig, w: Omit<MoEWeights, 'gateUp' | 'dow
   positiveInt('intermediate', c.intermediate);
   const { hidden: H, numExperts: E } = c;
   positiveInt('topK', c.topK, E);
+  validateControls({ ...c, topK: c.topK }, E);
   if (c.scoring !== undefined && c.scoring !== 'softmax' && c.scoring !== 'sigmoid') {
     fail(`scoring must be 'softmax' or 'sigmoid', got ${String(c.scoring)}`);
   }

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routerKernel } from '../../src/kernels/router.js';
-import { Workspace, uploadBuffer } from '../../src/gpu/workspace.js';
+import { Workspace } from '../../src/gpu/workspace.js';
+import { NO_EXPERT, Router } from '../../src/moe/router.js';
 import type { MoESpec } from '../../src/index.js';
 import { resolveRouting } from '../../src/moe/spec.js';
-import { poisoned, runKernels, readU32, readF32, testDevice } from '../helpers/gpu.js';
-import { randomSpec } from '../helpers/spec.js';
+import { runKernels, readU32, readF32, testDevice } from '../helpers/gpu.js';
+import { randomRouting, randomSpec } from '../helpers/spec.js';
 import { Rng } from '../ref/rng.js';
 import { referenceRoute } from '../../src/moe/reference.js';
 
@@ -21,37 +21,33 @@ async function gpuRoute(s: RouteCase) {
   const E = s.numExperts;
   const T = s.tokens;
   const k = s.topK;
-  const ids = poisoned(device, T * k * 4);
-  const weights = poisoned(device, T * k * 4);
-  const counts = ws.upload(new Uint32Array(E), 'counts');
-  const mask = Uint32Array.from({ length: E }, (_, e) => (s.expertMask ? (s.expertMask[e] ? 1 : 0) : 1));
-  await runKernels(device, () => [routerKernel(ws, {
-    x: ws.upload(s.x, 'x'),
-    wr: ws.upload(s.router, 'wr'),
-    bias: ws.upload(s.routerBias ?? new Float32Array(E), 'bias'),
-    selBias: ws.upload(s.selectionBias ?? new Float32Array(E), 'selBias'),
-    mask: uploadBuffer(device, mask, 'mask'),
-    ids,
-    weights,
-    counts,
-  }, { ...resolveRouting({ ...s, intermediate: 1 }), tokens: T, hidden: s.hidden })]);
+  const router = new Router(device, resolveRouting({ ...s, intermediate: 1 }), s.hidden, { ...s, mask: s.expertMask }, 'test');
+  const r = router.plan(ws, ws.upload(s.x, 'x'), T);
+  for (const b of [r.ids, r.weights]) device.queue.writeBuffer(b, 0, new Uint32Array(T * k).fill(0x7fbadbad));
+  await runKernels(device, () => r.route);
   const out = {
-    ids: await readU32(device, ids, T * k),
-    weights: await readF32(device, weights, T * k),
-    counts: await readU32(device, counts, E),
+    ids: await readU32(device, r.ids, T * k),
+    weights: await readF32(device, r.weights, T * k),
+    counts: await readU32(device, r.counts, E + 1),
   };
+  router.destroy();
   ws.destroy();
   return out;
 }
 
+/** The GPU's routing equals the float64 reference's (empty slots: NONE, weight 0), its counts the reference's loads and drops. */
 async function expectRouting(s: RouteCase) {
   const got = await gpuRoute(s);
   const ref = referenceRoute({ ...s, intermediate: 1, gateUp: new Float32Array(), down: new Float32Array() }, got.ids);
   expect(ref.rejected).toEqual([]);
-  expect(Array.from(got.ids)).toEqual(ref.ids.flat());
-  const w = ref.weights.flat();
-  for (let i = 0; i < w.length; i++) expect(Math.abs(got.weights[i] - w[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(w[i])));
-  expect(Array.from(got.counts)).toEqual(ref.counts);
+  const live = (i: number) => got.ids[i] !== NO_EXPERT;
+  expect(Array.from(got.ids).filter((_, i) => live(i))).toEqual(ref.ids.flat());
+  const gotW = Array.from(got.weights).filter((_, i) => live(i));
+  const refW = ref.weights.flat();
+  for (let i = 0; i < refW.length; i++) expect(Math.abs(gotW[i] - refW[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(refW[i])));
+  got.weights.forEach((w, i) => live(i) || expect(w).toBe(0));
+  expect(Array.from(got.counts)).toEqual([...ref.counts, ref.dropped]);
+  return { got, ref };
 }
 
 /** A random block's routing part (its experts' weights are not needed here). */
@@ -64,7 +60,8 @@ describe('router kernel vs float64 reference', () => {
   it('softmax → top-k, with and without renormalisation, over random shapes', async () => {
     const rng = new Rng(1);
     for (let i = 0; i < 12; i++) {
-      await expectRouting(randomCase(rng, { normTopK: i % 2 === 0, routerBias: i % 3 === 0 ? rng.array(64) : undefined }));
+      const c = randomCase(rng, { normTopK: i % 2 === 0 });
+      await expectRouting({ ...c, routerBias: i % 3 === 0 ? rng.array(c.numExperts) : undefined });
     }
   });
 
@@ -155,5 +152,77 @@ describe('router kernel vs float64 reference', () => {
         await expectRouting({ ...c, topkGroup: 2 });
       }
     }
+  });
+});
+
+describe('routing controls vs float64 reference', () => {
+  it('top-p keeps the fewest of the k choices (at least minK) whose probability mass reaches p, in every routing variant', async () => {
+    const rng = new Rng(11);
+    let fewer = 0;
+    for (const topP of [0.3, 0.6, 0.9, 1]) {
+      for (let i = 0; i < 3; i++) {
+        const E = rng.pick([8, 16, 32]);
+        const c = randomCase(rng, { numExperts: E, topK: 4, tokens: rng.pick([1, 7, 40]) });
+        const s = { ...c, ...randomRouting(rng, E), topP, minK: rng.int(1, 2) };
+        const { ref } = await expectRouting({ ...s, minK: Math.min(s.minK, s.topK) });
+        fewer += ref.ids.filter((row) => row.length < s.topK).length;
+      }
+    }
+    expect(fewer).toBeGreaterThan(0);
+  });
+
+  it('capacity: overflow dropped or sent to the next choice, by score then position, in every routing variant', async () => {
+    const rng = new Rng(12);
+    const seen = { dropped: 0, moved: 0 };
+    for (const capacityMode of ['drop', 'next'] as const) {
+      for (const capacityFactor of [0.5, 1, 1.25]) {
+        const E = rng.pick([8, 16]);
+        const c = randomCase(rng, { numExperts: E, topK: 2, tokens: rng.pick([7, 40, 64]) });
+        const s = { ...c, ...randomRouting(rng, E), capacityFactor, capacityMode };
+        const { ref } = await expectRouting(s);
+        const plain = referenceRoute({ ...s, capacityFactor: undefined, intermediate: 1, gateUp: new Float32Array(), down: new Float32Array() });
+        seen.dropped += ref.dropped;
+        seen.moved += ref.ids.flat().filter((e, i) => e !== plain.ids.flat()[i]).length;
+        const cap = Math.ceil((capacityFactor * s.tokens * s.topK) / E);
+        for (const n of ref.counts) expect(n).toBeLessThanOrEqual(cap);
+      }
+    }
+    expect(seen.dropped).toBeGreaterThan(0);
+    expect(seen.moved).toBeGreaterThan(0);
+  });
+
+  it('capacity with top-p, a mask and grouped sigmoid routing (DeepSeek-V3)', async () => {
+    const rng = new Rng(13);
+    for (const capacityMode of ['drop', 'next'] as const) {
+      const c = randomCase(rng, { numExperts: 16, topK: 4, tokens: 48 });
+      const expertMask = Array.from({ length: 16 }, (_, e) => (e % 5 === 2 ? 0 : 1));
+      await expectRouting({
+        ...c,
+        scoring: 'sigmoid',
+        normTopK: true,
+        routedScaling: 2.5,
+        nGroup: 4,
+        topkGroup: 3,
+        selectionBias: rng.array(16, 0.3),
+        expertMask,
+        topP: 0.7,
+        capacityFactor: 0.75,
+        capacityMode,
+      });
+    }
+  });
+
+  it('capacity: equal scores go to the earlier token', async () => {
+    // Every token has the same row: the same scores, so the first `capacity` tokens keep expert 0.
+    // 8 experts (logits 3, 2, 1, 0, −1, …), 16 tokens, k = 1: capacity ⌈0.5 · 16 / 8⌉ = 1.
+    const H = 1;
+    const router = Float32Array.from({ length: 8 }, (_, e) => 3 - e);
+    const x = new Float32Array(16).fill(1);
+    const c = { tokens: 16, hidden: H, numExperts: 8, topK: 1, x, router, capacityFactor: 0.5 };
+    const drop = await gpuRoute({ ...c, capacityMode: 'drop' });
+    expect(Array.from(drop.ids)).toEqual([0, ...new Array(15).fill(NO_EXPERT)]);
+    const next = await gpuRoute({ ...c, capacityMode: 'next' });
+    expect(Array.from(next.ids)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, ...new Array(8).fill(NO_EXPERT)]);
+    await expectRouting({ ...c, capacityMode: 'next' });
   });
 });

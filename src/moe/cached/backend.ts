@@ -22,13 +22,12 @@ export class CachedLayer implements ExpertBackend {
   ) {}
 
   plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
-    const { experts, topK } = this.shape;
-    const ffn = expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, topK, experts, this.path), x, ys);
-    return [{ outside: (encoder) => this.cache.run(this.layer, encoder, { x, ids: routed.ids, tokens, ffn }) }];
+    const ffn = expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, routed.topK, this.shape.experts, this.path), x, ys);
+    return [{ outside: (encoder) => this.cache.run(this.layer, encoder, { x, ids: routed.ids, tokens, topK: routed.topK, ffn }) }];
   }
 
-  needs(tokens: number): { bytes: number; grid: number } {
-    return ffnNeeds(this.shape, tokens, this.path);
+  needs(tokens: number, topK: number): { bytes: number; grid: number } {
+    return ffnNeeds(this.shape, tokens, topK, this.path);
   }
 
   /** The slot matrices are the cache's: tuned once for all layers (CachedExperts.tune). */

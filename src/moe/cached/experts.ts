@@ -15,6 +15,7 @@ import { STORAGES, type WeightStorage } from '../../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, swigluExpertBytes } from '../../weights/matrix.js';
 import type { ExpertBackend, ExpertSource, ExternalExperts } from '../backend.js';
 import { tunePair } from '../fused.js';
+import { NO_EXPERT } from '../router.js';
 import type { MoEConfig } from '../spec.js';
 import type { TileTrial } from '../tune.js';
 import { CachedLayer } from './backend.js';
@@ -47,6 +48,8 @@ export interface CallIO {
   x: GPUBuffer;
   ids: GPUBuffer;
   tokens: number;
+  /** the call's experts a token (the routing controls may override the model's) */
+  topK: number;
   ffn: Step[];
 }
 
@@ -203,7 +206,8 @@ export class CachedExperts implements ExternalExperts {
   async run(layer: number, encoder: GPUCommandEncoder, io: CallIO): Promise<GPUCommandEncoder> {
     const next = this.options.prefetch ? this.sparse[this.sparse.indexOf(layer) + 1] : undefined;
     const [idsBytes, xBytes] = await readBuffers(this.device, next === undefined ? [io.ids] : [io.ids, io.x], encoder);
-    const needed = [...new Set(new Uint32Array(idsBytes, 0, io.tokens * this.config.topK))];
+    // Slots the routing left empty (top-p, capacity, masks) need no expert.
+    const needed = [...new Set(new Uint32Array(idsBytes, 0, io.tokens * io.topK))].filter((e) => e !== NO_EXPERT);
     await this.exclusive(async () => {
       this.tally(layer, needed, io.tokens);
       const E = this.config.numExperts;

@@ -15,14 +15,13 @@ export class ShardedExperts implements ExpertBackend {
     private readonly device: GPUDevice,
     private readonly layer: number,
     private readonly hidden: number,
-    private readonly topK: number,
     private readonly run: RunExperts,
     /** adds the time spent waiting for this device's work and the readback */
     private readonly onReadback: (ms: number) => void,
   ) {}
 
   plan(_ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
-    const slots = tokens * this.topK;
+    const slots = tokens * routed.topK;
     return [{
       outside: async (encoder) => {
         const t0 = performance.now();
@@ -37,8 +36,8 @@ export class ShardedExperts implements ExpertBackend {
   }
 
   /** Only rows and routing live here: the experts' buffers are the workers'. */
-  needs(tokens: number): { bytes: number; grid: number } {
-    return { bytes: tokens * this.topK * this.hidden * 4, grid: 1 };
+  needs(tokens: number, topK: number): { bytes: number; grid: number } {
+    return { bytes: tokens * topK * this.hidden * 4, grid: 1 };
   }
 
   /** The workers' devices pick their own tiles. */

@@ -12,6 +12,7 @@ import { guard, spawnWorker, WorkerError, type WorkerHandle } from '../../platfo
 import { STORAGES, type WeightStorage } from '../../weights/format.js';
 import { swigluExpertBytes } from '../../weights/matrix.js';
 import type { ExpertBackend, ExternalExperts } from '../backend.js';
+import { NO_EXPERT as NONE } from '../router.js';
 import type { MoEConfig } from '../spec.js';
 import { ShardedExperts } from './backend.js';
 import { describeShard, type Placement, type PlacementOptions, planPlacement, type WorkerKind } from './placement.js';
@@ -162,8 +163,7 @@ export class ExpertCoordinator implements ExternalExperts {
 
   backend(layer: number): ExpertBackend {
     const c = this.config;
-    return new ShardedExperts(this.device, layer, c.hidden, c.topK, (l, x, ids, weights) => this.runLayer(l, x, ids, weights),
-      (ms) => (this.stats_.readbackMs += ms));
+    return new ShardedExperts(this.device, layer, c.hidden, (l, x, ids, weights) => this.runLayer(l, x, ids, weights), (ms) => (this.stats_.readbackMs += ms));
   }
 
   stats(): ExpertParallelStats {
@@ -198,9 +198,10 @@ export class ExpertCoordinator implements ExternalExperts {
     const { owner, local, lists } = this.maps.get(layer)!;
     const st = this.stats_;
     let t0 = performance.now();
-    // Counting sort of the slots by (worker, expert): each worker's rows grouped by its experts.
+    // Counting sort of the slots by (worker, expert): each worker's rows grouped by its experts. Empty
+    // slots (NONE: top-p or capacity left them) go nowhere; their rows of ys stay 0 and unread.
     const count = new Uint32Array(E);
-    for (let s = 0; s < S; s++) count[ids[s]]++;
+    for (let s = 0; s < S; s++) if (ids[s] !== NONE) count[ids[s]]++;
     const start = new Uint32Array(E);
     const rowsOf = lists.map((list) => {
       let n = 0;
@@ -214,6 +215,7 @@ export class ExpertCoordinator implements ExternalExperts {
     const where = new Uint32Array(S); // row of each slot in its worker's batch
     for (let s = 0; s < S; s++) {
       const e = ids[s];
+      if (e === NONE) continue;
       const b = batches[owner[e]];
       const r = start[e]++;
       b.x.set(x.subarray(Math.floor(s / k) * H, (Math.floor(s / k) + 1) * H), r * H);
@@ -246,7 +248,7 @@ export class ExpertCoordinator implements ExternalExperts {
     // Each slot's row from its worker's output, for the block's combine on the GPU.
     t0 = performance.now();
     const ys = new Float32Array(S * H);
-    for (let s = 0; s < S; s++) ys.set(outs[owner[ids[s]]]!.y.subarray(where[s] * H, (where[s] + 1) * H), s * H);
+    for (let s = 0; s < S; s++) if (ids[s] !== NONE) ys.set(outs[owner[ids[s]]]!.y.subarray(where[s] * H, (where[s] + 1) * H), s * H);
     for (const o of outs) if (o) st.bytesFromWorkers += o.y.byteLength;
     st.hostMs += performance.now() - t0;
     return ys;

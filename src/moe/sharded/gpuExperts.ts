@@ -54,7 +54,7 @@ export class GpuExperts {
   private build(experts: FusedExperts, R: number): Plan {
     const ws = new Workspace(this.device);
     const routed = { ids: ws.buffer(R * 4, 'shard ids'), weights: ws.buffer(R * 4, 'shard weights'),
-      counts: ws.buffer(experts.shape.experts * 4, 'shard counts') };
+      counts: ws.buffer(experts.shape.experts * 4, 'shard counts'), topK: 1 };
     const x = ws.buffer(R * this.hidden * 4, 'shard x');
     const ys = ws.buffer(R * this.hidden * 4, 'shard ys');
     return { ws, x, ...routed, ys, steps: experts.plan(ws, x, routed, R, ys) };
