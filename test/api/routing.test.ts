@@ -39,7 +39,9 @@ describe('routing controls through the engine', () => {
   });
 
   it('stats carry the routing telemetry; top-p runs fewer experts, and its FLOPs and bytes per token drop with them', async () => {
-    const run = async (routing = {}) => (await collect(engine.generate({ tokens: prompt }, { maxTokens: 4, routing }))).chunks.at(-1)!.stats!.routing!;
+    // reuseCache: false: the whole prompt routed each call (not only what follows the cached prefix)
+    const run = async (routing = {}) =>
+      (await collect(engine.generate({ tokens: prompt }, { maxTokens: 4, routing, reuseCache: false }))).chunks.at(-1)!.stats!.routing!;
     const all = await run();
     const k = engine.config.topK;
     expect(all.activePerToken).toBe(k);
@@ -62,6 +64,24 @@ describe('routing controls through the engine', () => {
     engine.setRouting({ topK: 1 });
     expect(await engine.routingStats()).toEqual(capped);
     engine.setRouting({});
+  });
+
+  it('the KV cache is reused only under the routing it was computed with, never with a capacity factor', async () => {
+    const call = async (routing = {}, reuseCache = true) => {
+      const { tokens, chunks } = await collect(engine.generate({ tokens: prompt }, { maxTokens: 4, routing, reuseCache }));
+      return { tokens, cached: chunks.at(-1)!.stats!.cachedTokens };
+    };
+    await call();
+    expect((await call()).cached).toBe(prompt.length - 1);
+    const k1 = await call({ topK: 1 });
+    expect(k1.cached).toBe(0);
+    expect(k1.tokens).toEqual((await call({ topK: 1 }, false)).tokens);
+    expect((await call({ topK: 1 })).cached).toBe(prompt.length - 1);
+    engine.setExpertMask(engine.config.sparse.indexOf(true), Array.from({ length: engine.config.experts }, (_, e) => e !== 0));
+    expect((await call({ topK: 1 })).cached).toBe(0);
+    engine.setRouting({});
+    expect((await call({ capacityFactor: 2 })).cached).toBe(0);
+    expect((await call({ capacityFactor: 2 })).cached).toBe(0);
   });
 
   it('greedy decode with the KV cache under top-p equals argmax over full recomputes under it', async () => {
