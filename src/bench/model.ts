@@ -3,6 +3,7 @@
 // decode token reads, with the tokens/s that the copy kernel's bandwidth would allow (the floor).
 import type { Engine, GenerationStats } from '../api/engine.js';
 import type { ModelConfig } from '../model/config.js';
+import { launchCount } from '../gpu/workspace.js';
 import { rowBytes, swigluExpertBytes } from '../weights/matrix.js';
 import type { BenchRecord } from './cases.js';
 import { isQuant, type WeightDType } from '../weights/format.js';
@@ -23,6 +24,9 @@ export interface ModelBenchRecord {
   floorTokensPerSecond?: number;
   /** decodeTokensPerSecond / floorTokensPerSecond (1: at the weight-bandwidth floor) */
   decodeOverFloor?: number;
+  /** Kernel launches one decode step records (embedding, every layer, final norm, lm_head), and that over the layers. */
+  dispatchesPerDecodeStep?: number;
+  dispatchesPerDecodeStepPerLayer?: number;
 }
 
 export interface ModelBenchOptions {
@@ -118,8 +122,13 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
     for await (const chunk of engine.generate(prompt, { maxTokens, temperature: 0, signal: o.signal })) stats = chunk.stats ?? stats;
     return stats!;
   };
-  await run(2);
+  // Launches of a decode step: those of a longer generation past a shorter one's, over the extra tokens.
+  const c0 = launchCount();
+  const warm = await run(2);
+  const c1 = launchCount();
   const s = await run(o.maxTokens ?? 32);
+  const extra = s.completionTokens - warm.completionTokens;
+  const perStep = extra > 0 ? (launchCount() - 2 * c1 + c0) / extra : undefined;
   const active = activeBytesPerToken(engine.config, o.dtype as WeightDType);
   const floor = o.bandwidthBytesPerSecond && o.bandwidthBytesPerSecond / active;
   return {
@@ -131,6 +140,7 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
     decodeTokensPerSecond: s.decodeTokensPerSecond,
     timeToFirstTokenMs: s.timeToFirstTokenMs,
     activeBytesPerToken: active,
+    ...(perStep !== undefined && { dispatchesPerDecodeStep: perStep, dispatchesPerDecodeStepPerLayer: perStep / engine.config.layers }),
     ...(floor && { floorTokensPerSecond: floor, decodeOverFloor: s.decodeTokensPerSecond / floor }),
   };
 }

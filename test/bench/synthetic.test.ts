@@ -128,6 +128,10 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       expect(r.floorTokensPerSecond).toBeCloseTo(1e9 / r.activeBytesPerToken, 6);
       expect(r.decodeOverFloor).toBeCloseTo(r.decodeTokensPerSecond / r.floorTokensPerSecond!, 9);
       expect(r.decodeTokensPerSecond).toBeGreaterThan(0);
+      // Every decode step records the same launches: a whole number, and that over the 2 layers.
+      expect(Number.isInteger(r.dispatchesPerDecodeStep)).toBe(true);
+      expect(r.dispatchesPerDecodeStep).toBeGreaterThan(2);
+      expect(r.dispatchesPerDecodeStepPerLayer).toBe(r.dispatchesPerDecodeStep! / 2);
     });
   });
 
