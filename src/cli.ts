@@ -244,7 +244,10 @@ async function bench(args: string[]): Promise<void> {
     console.log(`model ${m.model} (${m.promptTokens} prompt tokens, ${m.generatedTokens} generated): load ${m.loadSeconds.toFixed(1)} s, prefill ` +
       `${m.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${m.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${m.timeToFirstTokenMs.toFixed(0)} ms; ` +
       `${(m.activeBytesPerToken / 1e6).toFixed(1)} MB of weights per token` +
-      (m.floorTokensPerSecond ? `, floor ${m.floorTokensPerSecond.toFixed(1)} tok/s, decode / floor ${m.decodeOverFloor!.toFixed(3)}` : ''));
+      (m.floorTokensPerSecond ? `, floor ${m.floorTokensPerSecond.toFixed(1)} tok/s, decode / floor ${m.decodeOverFloor!.toFixed(3)}` : '') +
+      (m.dispatchesPerDecodeStep
+        ? `; ${m.dispatchesPerDecodeStep} dispatches per decode step (${m.dispatchesPerDecodeStepPerLayer!.toFixed(1)} per layer)`
+        : ''));
     const step = (p?: DecodeProfile) => p ? `GPU ${p.gpuMs.toFixed(2)} ms, readback ${p.readbackMs.toFixed(2)} ms, CPU ${p.cpuMs.toFixed(2)} ms a token` : '';
     console.log(`  sampled on the GPU: ${step(m.decodeProfile)}`);
     if (m.cpuSampling) {

@@ -6,6 +6,7 @@
 // later turn with and without the KV cache kept from the turns before.
 import type { DecodeProfile, Engine, GenerateOptions, GenerationStats } from '../api/engine.js';
 import type { ModelConfig } from '../model/config.js';
+import { launchCount } from '../gpu/workspace.js';
 import { rowBytes, swigluExpertBytes } from '../weights/matrix.js';
 import type { BenchRecord } from './cases.js';
 import { isQuant, type WeightDType } from '../weights/format.js';
@@ -32,6 +33,9 @@ export interface ModelBenchRecord {
   cpuSampling?: { decodeTokensPerSecond: number; decodeOverFloor?: number; decodeProfile?: DecodeProfile };
   /** a chat of `turns` turns (each adds the reply and TURN_TOKENS tokens): its last turn's time to first token */
   reuse?: { turns: number; promptTokens: number; cachedTokens: number; timeToFirstTokenMs: number; timeToFirstTokenNoReuseMs: number };
+  /** Kernel launches one decode step records (embedding, every layer, final norm, lm_head), and that over the layers. */
+  dispatchesPerDecodeStep?: number;
+  dispatchesPerDecodeStepPerLayer?: number;
 }
 
 export interface ModelBenchOptions {
@@ -131,9 +135,14 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
     }
     return stats!;
   };
-  await run(2);
   await run(2, { sampling: 'cpu' });
+  // Launches of a decode step: those of a longer generation past a shorter one's, over the extra tokens.
+  const c0 = launchCount();
+  const warm = await run(2);
+  const c1 = launchCount();
   const s = await run(maxTokens);
+  const extra = s.completionTokens - warm.completionTokens;
+  const perStep = extra > 0 ? (launchCount() - 2 * c1 + c0) / extra : undefined;
   const cpu = await run(maxTokens, { sampling: 'cpu' });
   const profiled = await run(maxTokens, { profile: true });
   const cpuProfiled = await run(maxTokens, { sampling: 'cpu', profile: true });
@@ -149,6 +158,7 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
     decodeTokensPerSecond: s.decodeTokensPerSecond,
     timeToFirstTokenMs: s.timeToFirstTokenMs,
     activeBytesPerToken: active,
+    ...(perStep !== undefined && { dispatchesPerDecodeStep: perStep, dispatchesPerDecodeStepPerLayer: perStep / engine.config.layers }),
     ...(floor && { floorTokensPerSecond: floor, decodeOverFloor: s.decodeTokensPerSecond / floor }),
     decodeProfile: profiled.decodeProfile,
     cpuSampling: {

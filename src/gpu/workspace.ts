@@ -5,6 +5,11 @@ export type Dispatch = (pass: GPUComputePassEncoder) => void;
 
 export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
 
+let launches = 0;
+
+/** Kernel launches recorded so far in this process, by every workspace: what the benchmark counts a decode step by. */
+export const launchCount = (): number => launches;
+
 export class Workspace {
   private owned: GPUBuffer[] = [];
   private readonly scratches = new Map<string, GPUBuffer>();
@@ -53,6 +58,7 @@ export class Workspace {
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
       pass.dispatchWorkgroups(...grid);
+      launches++;
     };
   }
 

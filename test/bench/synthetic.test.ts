@@ -140,6 +140,10 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       expect(r.reuse).toMatchObject({ turns: 4, promptTokens: 80, cachedTokens: 63 });
       expect(r.reuse!.timeToFirstTokenMs).toBeGreaterThan(0);
       expect(r.reuse!.timeToFirstTokenNoReuseMs).toBeGreaterThan(0);
+      // Every decode step records the same launches: a whole number, and that over the 2 layers.
+      expect(Number.isInteger(r.dispatchesPerDecodeStep)).toBe(true);
+      expect(r.dispatchesPerDecodeStep).toBeGreaterThan(2);
+      expect(r.dispatchesPerDecodeStepPerLayer).toBe(r.dispatchesPerDecodeStep! / 2);
     });
   });
 
