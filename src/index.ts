@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export {
   Engine,
@@ -14,8 +13,8 @@ export {
 } from './api/engine.js';
 export { loadModel, type LoadOptions } from './api/load.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
-export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
-export { exposeEngine } from './api/worker/exposeEngine.js';
+export { type EngineApi, engineApi, type ModelFiles, type ModelSpec } from './api/worker/engineHost.js';
+export { exposeEngine, modelSpecSource } from './api/worker/exposeEngine.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
 export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';
@@ -24,6 +23,7 @@ export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type Download
 export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
 export { decodeToF32 } from './io/dtype.js';
 export { SourceError, StorageQuotaError } from './io/error.js';
+export { fileUrlsSource } from './io/fileUrlsSource.js';
 export { NonFiniteWeightError } from './io/finite.js';
 export { type CachedModel, deleteCachedModel, listCachedModels, type ModelCache } from './io/modelStores.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';

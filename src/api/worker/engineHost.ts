@@ -9,8 +9,15 @@ import type { ModelSource } from '../../io/source.js';
 import type { ModelConfig } from '../../model/config.js';
 import { Engine, type GenerateOptions, type GenerationChunk, type LoadModelOptions, type Prompt } from '../engine.js';
 
-/** A model the worker can open itself: a URL (or, in Node, a folder path), or browser File objects. */
-export type ModelSpec = string | File[];
+/**
+ * A model the worker can open itself: a URL (or, in Node, a folder path), browser File objects, or a
+ * URL for each file (`{ files: bundledModelFiles }` from webmoe/bundled-model).
+ */
+export type ModelSpec = string | File[] | ModelFiles;
+
+export interface ModelFiles {
+  files: Readonly<Record<string, string>>;
+}
 
 /** Load options that cross to the worker (no signal or callback: those are the page's). */
 export type WorkerLoadOptions = Omit<LoadModelOptions, 'signal' | 'onProgress' | 'shardWorkerUrl'> & { shardWorkerUrl?: string; cache?: ModelCache };

@@ -4,14 +4,22 @@
 // Worker to createWorkerEngine's `worker` option and never imports comlink itself.
 import { type Endpoint, expose } from 'comlink';
 import { createDevice } from '../../gpu/device.js';
-import { modelUrlSource } from '../../io/cacheSource.js';
-import { fileListSource } from '../../io/source.js';
-import { engineApi } from './engineHost.js';
+import { type DownloadProgress, modelUrlSource } from '../../io/cacheSource.js';
+import { fileUrlsSource } from '../../io/fileUrlsSource.js';
+import type { ModelCache } from '../../io/modelStores.js';
+import { fileListSource, type ModelSource } from '../../io/source.js';
+import { engineApi, type ModelSpec } from './engineHost.js';
+
+/** The source of a model the page named, in a browser worker: URLs cached as loadModel caches them. */
+export function modelSpecSource(model: ModelSpec, o: { cache?: ModelCache; onDownload?: (p: DownloadProgress) => void } = {}): ModelSource {
+  if (typeof model === 'string') return modelUrlSource(model, o);
+  return Array.isArray(model) ? fileListSource(model) : fileUrlsSource(model.files, o);
+}
 
 /** Serves the engine to the page that started this worker (createWorkerEngine's `worker`); `endpoint`: default the worker's global scope. */
 export function exposeEngine(endpoint?: Endpoint): void {
   expose(engineApi((model, o) => ({
-    source: typeof model === 'string' ? modelUrlSource(model, o) : fileListSource(model),
+    source: modelSpecSource(model, o),
     device: () => createDevice(),
   })), endpoint);
 }
