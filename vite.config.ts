@@ -40,7 +40,8 @@ export default defineConfig({
       formats: ['es'],
     },
     rolldownOptions: {
-      external: ['webgpu', 'comlink', /^node:/],
+      // comlink is bundled: a module worker has no import map, so the browser's worker scripts import no bare names.
+      external: ['webgpu', /^node:/],
     },
   },
   test: {
