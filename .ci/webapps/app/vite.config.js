@@ -1,2 +1,2 @@
-// The scratch app with Vite: `worker.format: 'es'` lets the engine worker's code split, as module workers can.
-export default { worker: { format: 'es' }, build: { outDir: 'vite-dist' } };
+// The scratch app with Vite: nothing webmoe needs, only where the build goes.
+export default { build: { outDir: 'vite-dist' } };
