@@ -1,18 +1,19 @@
 // loadModel(url) in Chromium keeps a model's files (Cache API by default, OPFS on request): a reload
 // reads no weight from the network and gives the same logits; cached models are listed with their
 // sizes and deleted; a full quota is a StorageQuotaError naming the file, and keeps nothing.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CachedModel, ModelCache } from '../../src/index.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { golden, modelDir } from '../helpers/models.js';
 import { type BrowserPage, openPage } from './browser.js';
-import type { load, loadError } from './cache.js';
+import type { load, loadError, loadFiles } from './cache.js';
 
 interface Page {
   load: typeof load;
   loadError: typeof loadError;
+  loadFiles: typeof loadFiles;
   listCachedModels(): Promise<CachedModel[]>;
   deleteCachedModel(url: string): Promise<boolean>;
 }
@@ -36,10 +37,17 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function inPage<R>(f: (p: Page, arg: { url: string; cache?: ModelCache; tokens: number[] }) => Promise<R>, cache?: ModelCache): Promise<R> {
+interface Arg {
+  url: string;
+  cache?: ModelCache;
+  tokens: number[];
+  files?: Record<string, string>;
+}
+
+async function inPage<R>(f: (p: Page, arg: Arg) => Promise<R>, cache?: ModelCache, files?: Record<string, string>): Promise<R> {
   await browser.page.waitForFunction(() => 'load' in globalThis);
   return browser.page.evaluate(
-    `(${f.toString()})(globalThis, ${JSON.stringify({ url, cache, tokens: golden(MODEL).tokens })})`,
+    `(${f.toString()})(globalThis, ${JSON.stringify({ url, cache, tokens: golden(MODEL).tokens, files })})`,
   ) as Promise<R>;
 }
 
@@ -81,6 +89,20 @@ describe('loadModel(url) caches the model in the browser', () => {
       expect(weightsFetched()).toHaveLength(2);
     });
   }
+
+  it('a URL for each file (one a data: URL), as bundlers emit them: each cached from its folder', async () => {
+    // config.json inlined, the rest at URLs of their own (the fixture's, as a bundler's assets folder).
+    const files = Object.fromEntries(FILES.map((f) => [f, `${url}${f}`]));
+    files['config.json'] = `data:application/json;base64,${readFileSync(join(modelDir(MODEL), 'config.json')).toString('base64')}`;
+    const first = await inPage((p, a) => p.loadFiles(a.files!, a.tokens), undefined, files);
+    expect(first.downloaded).toEqual(FILES.filter((f) => f !== 'config.json'));
+    first.logits.forEach((row, t) => expect(relativeError(row, golden(MODEL).logits[t])).toBeLessThan(1e-4));
+    fetched = [];
+    const again = await inPage((p, a) => p.loadFiles(a.files!, a.tokens), undefined, files);
+    expect(again.downloaded).toEqual([]);
+    expect(weightsFetched()).toEqual([]);
+    expect(again.logits).toEqual(first.logits);
+  });
 
   it('cache: \'none\' keeps nothing', async () => {
     await inPage((p, a) => p.load(a.url, a.cache, a.tokens), 'none');

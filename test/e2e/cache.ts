@@ -1,10 +1,19 @@
 // Runs in the cache test page: loadModel(url) with each cache, the cached models listed and deleted.
-import { deleteCachedModel, listCachedModels, loadModel, type ModelCache } from '../../src/index.js';
+import { deleteCachedModel, fileUrlsSource, listCachedModels, loadModel, type ModelCache } from '../../src/index.js';
 
 /** Loads `url`, returns its logits of `tokens` and the files whose bytes came from the network. */
 export async function load(url: string, cache: ModelCache | undefined, tokens: number[]) {
   const downloaded = new Set<string>();
   const engine = await loadModel(url, { cache, onDownload: (p) => downloaded.add(p.file) });
+  const logits = (await engine.logits(tokens)).map((r) => Array.from(r));
+  engine.dispose();
+  return { logits, downloaded: [...downloaded].sort() };
+}
+
+/** Loads a model given a URL for each file (as a bundler names them), returns its logits of `tokens`. */
+export async function loadFiles(files: Record<string, string>, tokens: number[]) {
+  const downloaded = new Set<string>();
+  const engine = await loadModel(fileUrlsSource(files, { onDownload: (p) => downloaded.add(p.file) }));
   const logits = (await engine.logits(tokens)).map((r) => Array.from(r));
   engine.dispose();
   return { logits, downloaded: [...downloaded].sort() };
@@ -20,4 +29,4 @@ export async function loadError(url: string, cache: ModelCache) {
   }
 }
 
-Object.assign(globalThis, { load, loadError, listCachedModels, deleteCachedModel });
+Object.assign(globalThis, { load, loadFiles, loadError, listCachedModels, deleteCachedModel });
