@@ -53,7 +53,7 @@ export class WorkerEngine {
     const abort = () => void api.abortLoad(String(signal?.reason ?? 'aborted')).catch(() => {});
     signal?.addEventListener('abort', abort, { once: true });
     try {
-      const m = await guard(handle, WHAT, api.load(model, rest, progress, download));
+      const m = await guard(handle, WHAT, api.load(pageUrls(model), rest, progress, download));
       return new WorkerEngine(handle, api, m.model, m.config, m.contextLength);
     } catch (e) {
       handle.terminate();
@@ -132,6 +132,13 @@ export class WorkerEngine {
       throw this.isDisposed ? disposed() : e;
     });
   }
+}
+
+/** A page's relative URLs made absolute: the worker would resolve them against its script's URL. */
+function pageUrls(model: ModelSpec): ModelSpec {
+  if (typeof location === 'undefined' || Array.isArray(model)) return model; // Node: strings are paths too
+  const abs = (url: string) => new URL(url, location.href).href;
+  return typeof model === 'string' ? abs(model) : { files: Object.fromEntries(Object.entries(model.files).map(([f, u]) => [f, abs(u)])) };
 }
 
 /** Runs the engine in a dedicated worker; the same calls as the Engine loadModel gives. */
