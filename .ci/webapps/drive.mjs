@@ -77,7 +77,7 @@ wp.close();
 
 // No bundler: the installed package served as it is, an import map naming its entry points.
 const plain = await serve(app);
-await visit('plain ESM (import map), the package\'s worker', `${plain.origin}/plain.html?engine=worker`);
+await visit('plain ESM (import map), the package\'s worker, a relative model URL', `${plain.origin}/plain.html?engine=url`);
 await visit('plain ESM (import map), in the page', `${plain.origin}/plain.html?engine=page`);
 plain.close();
 

@@ -1,6 +1,7 @@
 // The scratch web app (a user's app, as the README tells it): the bundled model, in an engine worker
 // (the package's own, or the app's own with exposeEngine) or in the page, answers a prompt.
-// ?engine=worker (default) | own-worker | page
+// ?engine=worker (default) | own-worker | page | url (the package's worker, the model by a relative
+// folder URL: plain HTML, where the installed package is served as it is)
 import { createWorkerEngine, loadModel } from 'webmoe';
 import { bundledModel, bundledModelFiles } from 'webmoe/bundled-model';
 
@@ -15,6 +16,7 @@ function start() {
     const worker = () => new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     return createWorkerEngine({ files: bundledModelFiles }, { ...options, worker });
   }
+  if (mode === 'url') return createWorkerEngine('./node_modules/webmoe/public/models/austen-moe/', options);
   return createWorkerEngine({ files: bundledModelFiles }, options);
 }
 
