@@ -8,12 +8,13 @@ import type { CachedModel, ModelCache } from '../../src/index.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { golden, modelDir } from '../helpers/models.js';
 import { type BrowserPage, openPage } from './browser.js';
-import type { load, loadError, loadFiles } from './cache.js';
+import type { load, loadError, loadFiles, loadInWorker } from './cache.js';
 
 interface Page {
   load: typeof load;
   loadError: typeof loadError;
   loadFiles: typeof loadFiles;
+  loadInWorker: typeof loadInWorker;
   listCachedModels(): Promise<CachedModel[]>;
   deleteCachedModel(url: string): Promise<boolean>;
 }
@@ -89,6 +90,20 @@ describe('loadModel(url) caches the model in the browser', () => {
       expect(weightsFetched()).toHaveLength(2);
     });
   }
+
+  it('in an engine worker (the app\'s own, with exposeEngine): cached the same, download progress reaching the page', async () => {
+    const first = await inPage((p, a) => p.loadInWorker(a.url, a.tokens));
+    expect(first.downloaded).toEqual(FILES);
+    expect(weightsFetched()).toHaveLength(2); // the worker's requests are the page's to count
+    first.logits.forEach((row, t) => expect(relativeError(row, golden(MODEL).logits[t])).toBeLessThan(1e-4));
+    await browser.page.reload();
+    fetched = [];
+    const again = await inPage((p, a) => p.loadInWorker(a.url, a.tokens));
+    expect(again.downloaded).toEqual([]);
+    expect(weightsFetched()).toEqual([]);
+    expect(again.logits).toEqual(first.logits);
+    expect((await inPage((p) => p.listCachedModels())).filter((m) => m.url === url).map((m) => m.storage)).toEqual(['cache-api']);
+  });
 
   it('a URL for each file (one a data: URL), as bundlers emit them: each cached from its folder', async () => {
     // config.json inlined, the rest at URLs of their own (the fixture's, as a bundler's assets folder).

@@ -1,5 +1,5 @@
 // Runs in the cache test page: loadModel(url) with each cache, the cached models listed and deleted.
-import { deleteCachedModel, fileUrlsSource, listCachedModels, loadModel, type ModelCache } from '../../src/index.js';
+import { createWorkerEngine, deleteCachedModel, fileUrlsSource, listCachedModels, loadModel, type ModelCache } from '../../src/index.js';
 
 /** Loads `url`, returns its logits of `tokens` and the files whose bytes came from the network. */
 export async function load(url: string, cache: ModelCache | undefined, tokens: number[]) {
@@ -19,6 +19,18 @@ export async function loadFiles(files: Record<string, string>, tokens: number[])
   return { logits, downloaded: [...downloaded].sort() };
 }
 
+/** Loads `url` in an engine worker of the app's own (exposeEngine), as load() does in the page. */
+export async function loadInWorker(url: string, tokens: number[]) {
+  const downloaded = new Set<string>();
+  const engine = await createWorkerEngine(url, {
+    worker: () => new Worker(new URL('./cacheWorker.ts', import.meta.url), { type: 'module' }),
+    onDownload: (p) => downloaded.add(p.file),
+  });
+  const logits = (await engine.logits(tokens)).map((r) => Array.from(r));
+  engine.dispose();
+  return { logits, downloaded: [...downloaded].sort() };
+}
+
 /** A failed load's error, as plain data. */
 export async function loadError(url: string, cache: ModelCache) {
   try {
@@ -29,4 +41,4 @@ export async function loadError(url: string, cache: ModelCache) {
   }
 }
 
-Object.assign(globalThis, { load, loadFiles, loadError, listCachedModels, deleteCachedModel });
+Object.assign(globalThis, { load, loadFiles, loadInWorker, loadError, listCachedModels, deleteCachedModel });
