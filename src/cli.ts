@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchRecord, runBenchmarks } from './bench/cases.js';
 import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from './bench/model.js';
+import type { DecodeProfile } from './api/stats.js';
 import { syntheticGraniteSource } from './bench/synthetic.js';
 import { Engine } from './api/engine.js';
 import { loadPeers, runPeerGemms, runPeerMoE } from './bench/peers.js';
@@ -212,6 +213,16 @@ async function bench(args: string[]): Promise<void> {
       `${m.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${m.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${m.timeToFirstTokenMs.toFixed(0)} ms; ` +
       `${(m.activeBytesPerToken / 1e6).toFixed(1)} MB of weights per token` +
       (m.floorTokensPerSecond ? `, floor ${m.floorTokensPerSecond.toFixed(1)} tok/s, decode / floor ${m.decodeOverFloor!.toFixed(3)}` : ''));
+    const step = (p?: DecodeProfile) => p ? `GPU ${p.gpuMs.toFixed(2)} ms, readback ${p.readbackMs.toFixed(2)} ms, CPU ${p.cpuMs.toFixed(2)} ms a token` : '';
+    console.log(`  sampled on the GPU: ${step(m.decodeProfile)}`);
+    if (m.cpuSampling) {
+      console.log(`  sampled on the CPU: decode ${m.cpuSampling.decodeTokensPerSecond.toFixed(1)} tok/s` +
+        (m.cpuSampling.decodeOverFloor ? ` (decode / floor ${m.cpuSampling.decodeOverFloor.toFixed(3)})` : '') + `; ${step(m.cpuSampling.decodeProfile)}`);
+    }
+    if (m.reuse) {
+      console.log(`  turn ${m.reuse.turns} of a chat (${m.reuse.promptTokens} prompt tokens, ${m.reuse.cachedTokens} cached): first token ` +
+        `${m.reuse.timeToFirstTokenMs.toFixed(0)} ms with the cache kept, ${m.reuse.timeToFirstTokenNoReuseMs.toFixed(0)} ms without`);
+    }
   }
   mkdirSync(dirname(v.out!), { recursive: true });
   writeFileSync(v.out!, JSON.stringify(report, null, 2));

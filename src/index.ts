@@ -1,6 +1,7 @@
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export {
   Engine,
+  DeviceLostError,
   EngineDisposedError,
   EngineOptionError,
   type FinishReason,
@@ -13,6 +14,7 @@ export {
 } from './api/engine.js';
 export { loadModel, type LoadOptions } from './api/load.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
+export { type ContextOverflow, ContextOverflowError } from './api/overflow.js';
 export { type EngineApi, engineApi, type ModelFiles, type ModelSpec } from './api/worker/engineHost.js';
 export { exposeEngine, modelSpecSource } from './api/worker/exposeEngine.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
@@ -33,6 +35,7 @@ export { MAX_SIZES, type ModelConfig, ModelConfigError } from './model/config.js
 export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
 export { ModelLoadError } from './model/load.js';
+export { ModelMemoryError } from './model/memory.js';
 export { NonFiniteLogitsError, Sampler, type SamplingOptions } from './model/sampling.js';
 export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer, TokenizerError } from './model/tokenizer.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';

@@ -1,5 +1,6 @@
 // webmoe/node: everything of `webmoe`, plus what only Node has: Dawn devices, model folders on disk,
 // the bundled model's folder, workers as worker_threads.
+import { totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Engine } from './api/engine.js';
 import type { LoadOptions } from './api/load.js';
@@ -15,10 +16,13 @@ export const bundledModelDir: string = fileURLToPath(new URL(BUNDLED, import.met
 
 /**
  * loadModel for Node: a local model folder, an http(s) URL or a ModelSource, on a Dawn device;
- * with no model, the bundled default model.
+ * with no model, the bundled default model. On a software adapter (lavapipe), whose GPU memory is the
+ * host's, a model that needs more than the host's memory is refused before loading (`memoryLimit`).
  */
 export async function loadModel(model: string | ModelSource = bundledModelDir, options: LoadOptions = {}): Promise<Engine> {
-  return Engine.load(options.device ?? await createNodeDevice(), typeof model === 'string' ? nodeModelSource(model) : model, options);
+  const device = options.device ?? await createNodeDevice();
+  const memoryLimit = options.memoryLimit ?? (device.adapterInfo?.isFallbackAdapter ? totalmem() : undefined);
+  return Engine.load(device, typeof model === 'string' ? nodeModelSource(model) : model, { ...options, memoryLimit });
 }
 
 export { createNodeDevice };

@@ -1,9 +1,9 @@
 // Peer for `webmoe bench --peers`: dense MatMul and the MoE block (com.microsoft.QMoE, int4/int8
 // weights) in onnxruntime-web's WebGPU execution provider, on webmoe's own GPUDevice (the EP's `device`
-// option), each a one-node ONNX model (the weights initializers) written as protobuf bytes by onnx.mjs.
+// option), in Node and on the benchmark page alike, each a one-node ONNX model (the weights
+// initializers) written as protobuf bytes by onnx.mjs.
 // Outside src/: the published package never imports it.
 import * as ort from 'onnxruntime-web/webgpu';
-import { ensureNavigatorGpu } from './dawn.mjs';
 import { matMulModel, qmoeModel } from './onnx.mjs';
 
 export const name = 'ort-webgpu';
@@ -13,22 +13,24 @@ export { matMulModel } from './onnx.mjs';
 export const ops = ['gemm', 'qmoe'];
 
 export async function open(device) {
-  await ensureNavigatorGpu();
   // ORT's wasm memory is a SharedArrayBuffer, and Dawn's node binding rejects views of one in
-  // queue.writeBuffer ("Invalid argument"): hand it copies while the peer runs (close() restores).
+  // queue.writeBuffer ("Invalid argument"): in Node, hand it copies while the peer runs (close()
+  // restores). A browser takes such views (and may have no SharedArrayBuffer at all: not isolated).
   // (On the prototype: the binding may hand out a new wrapper object per `device.queue` read.)
   const queue = Object.getPrototypeOf(device.queue);
   const writeBuffer = queue.writeBuffer;
-  queue.writeBuffer = function(buffer, offset, data, dataOffset, size) {
-    if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const unit = data.BYTES_PER_ELEMENT ?? 1;
-      const start = (dataOffset ?? 0) * unit;
-      const end = size === undefined ? bytes.length : start + size * unit;
-      return writeBuffer.call(this, buffer, offset, bytes.slice(start, end));
-    }
-    return writeBuffer.call(this, buffer, offset, data, dataOffset, size);
-  };
+  if (globalThis.process?.versions?.node) {
+    queue.writeBuffer = function(buffer, offset, data, dataOffset, size) {
+      if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
+        const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        const unit = data.BYTES_PER_ELEMENT ?? 1;
+        const start = (dataOffset ?? 0) * unit;
+        const end = size === undefined ? bytes.length : start + size * unit;
+        return writeBuffer.call(this, buffer, offset, bytes.slice(start, end));
+      }
+      return writeBuffer.call(this, buffer, offset, data, dataOffset, size);
+    };
+  }
   ort.env.wasm.numThreads = 1;
   ort.env.logLevel = 'error';
   // The first session pays for compiling ORT's wasm (tens of seconds on a 2-core machine); sessions are

@@ -1,9 +1,9 @@
 // Peer for `webmoe bench --peers`: dense MatMul in TensorFlow.js's WebGPU backend, on webmoe's own
-// GPUDevice (the same Dawn adapter and queue). Lives outside src/ so that the published package never
-// imports a peer; its imports resolve from bench/peers/node_modules.
+// GPUDevice (the same adapter and queue), in Node (Dawn) and on the benchmark page alike. Lives outside
+// src/ so that the published package never imports a peer; its imports resolve from
+// bench/peers/node_modules.
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { ensureNavigatorGpu } from './dawn.mjs';
 
 export const name = 'tfjs-webgpu';
 
@@ -11,8 +11,8 @@ export const name = 'tfjs-webgpu';
 export async function open(device) {
   // tfjs' own registration asks navigator.gpu for an adapter and device; giving the backend webmoe's
   // device instead keeps both libraries on one adapter and one queue, with nothing else in between.
-  // Its constructor still checks navigator.gpu (isWebGPUSupported), which Node lacks.
-  await ensureNavigatorGpu();
+  // Its constructor still checks navigator.gpu (isWebGPUSupported): a browser has its own; in Node,
+  // loadPeers (src/bench/peers.ts) has put Dawn's there (dawn.mjs).
   // Under tfjs' own name: its kernels are registered for 'webgpu'.
   const backendName = 'webgpu';
   if (tf.findBackendFactory(backendName)) tf.removeBackend(backendName);

@@ -1,4 +1,5 @@
-// The adapter, as the benchmark page shows it and records it: info, limits, features.
+// The adapter, as the benchmark page shows it and records it: info, limits, features. After a run,
+// those of the device the run used (webmoe's createDevice picks its own adapter), as `webmoe bench` records.
 import { adapterName, gpuEnvironment } from '../../src/bench/report.js';
 
 export interface DeviceDescription {
@@ -9,13 +10,16 @@ export interface DeviceDescription {
   limits: Record<string, number>;
 }
 
-export function describeDevice(adapter: GPUAdapter, software: boolean): DeviceDescription {
-  return { adapter: adapterName(adapter.info), software, ...gpuEnvironment(adapter) };
+/** An adapter (before a run) or the device a run used (its adapter's info, its features and limits). */
+export function describeDevice(gpu: GPUAdapter | GPUDevice, software: boolean): DeviceDescription {
+  return { adapter: adapterName('info' in gpu ? gpu.info : gpu.adapterInfo), software, ...gpuEnvironment(gpu) };
 }
 
-export function renderDevice(d: DeviceDescription, list: HTMLElement, limits: HTMLTableElement): void {
+/** `source` says which: the adapter the browser offers, or the device a run used. */
+export function renderDevice(d: DeviceDescription, source: string, list: HTMLElement, limits: HTMLTableElement): void {
   const rows: [string, string][] = [
     ['adapter', d.adapter + (d.software ? ' (software)' : '')],
+    ['shown', source],
     ...Object.entries(d.info).map(([k, v]): [string, string] => [k, String(v)]),
     ['features', d.features.join(', ') || 'none'],
     ['browser', navigator.userAgent],

@@ -1,25 +1,29 @@
 // The engine users hold: a loaded model (decoder on the GPU, tokenizer, chat template) and
-// generation as an async iterator of text deltas. Calls run one at a time; each starts a fresh
-// sequence, so an aborted or failed call leaves the engine ready for the next. dispose() frees the GPU
+// generation as an async iterator of text deltas. Calls run one at a time over one sequence in the KV
+// cache: a call prefills only what its prompt does not share with the tokens cached, and an aborted or
+// failed call leaves the cache holding what is valid, ready for the next. dispose() frees the GPU
 // memory at once: a call running then stops before its next GPU submit, and every later call throws.
+// A lost device ends the engine the same way, with DeviceLostError.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
+import { GpuSampler } from '../model/gpuSampling.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
 import { Sequence } from '../model/sequence.js';
 import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
-import { EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
+import { DeviceLostError, EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
-import { type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
+import { type ContextOverflow, ContextOverflowError, slideTurns } from './overflow.js';
+import { type DecodeProfile, type FinishReason, GenerationClock, type GenerationStats } from './stats.js';
 import { StreamedText } from './stops.js';
 import { type RoutingStep, RoutingTrace } from './trace.js';
 
-export { EngineDisposedError, EngineOptionError };
-export type { FinishReason, GenerationStats, RoutingStep };
+export { ContextOverflowError, DeviceLostError, EngineDisposedError, EngineOptionError };
+export type { DecodeProfile, FinishReason, GenerationStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
   onProgress?: (p: LoadProgress) => void;
@@ -36,6 +40,20 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Attach each step's routing to its chunk and per-layer expert load to the stats. */
   trace?: boolean;
+  /**
+   * Where the next token is picked: 'gpu' (default) samples beside the forward and reads back only
+   * the token id; 'cpu' reads the logits row back and samples there (the same choices, in float64).
+   */
+  sampling?: 'gpu' | 'cpu';
+  /**
+   * Keep the KV cache from call to call (default true): a call prefills only what follows the longest
+   * common prefix of the cached tokens and its prompt. false: prefill the whole prompt.
+   */
+  reuseCache?: boolean;
+  /** A prompt that leaves no room in the context: 'error' (default) or 'slide' (a conversation's oldest turns go). */
+  contextOverflow?: ContextOverflow;
+  /** Time where each decode step goes (stats.decodeProfile); waits for the queue before each readback, so off by default. */
+  profile?: boolean;
 }
 
 export interface GenerationChunk {
@@ -52,7 +70,7 @@ export class Engine {
   /** OpenAI-style chat completions (as WebLLM users know them). */
   readonly chat: { completions: ChatCompletions };
   private busy: Promise<void> = Promise.resolve();
-  /** Aborted by dispose(), with an EngineDisposedError: the running call's forwards check it. */
+  /** Aborted by dispose() (EngineDisposedError) or the device's loss (DeviceLostError): the running call's forwards check it. */
   private readonly lifetime = new AbortController();
   /** The tokens the decoder's KV cache holds. */
   private readonly sequence: Sequence;
@@ -69,6 +87,7 @@ export class Engine {
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
+    void device.lost.then((info) => this.end(new DeviceLostError(info.reason, info.message)));
   }
 
   /** Loads config.json, the safetensors weights and (when present) the tokenizer from `source`. */
@@ -109,7 +128,7 @@ export class Engine {
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
     } catch (e) {
-      throw this.failure(e);
+      throw await this.failure(e);
     } finally {
       release();
     }
@@ -133,7 +152,7 @@ export class Engine {
     try {
       yield* this.run(prompt, o);
     } catch (e) {
-      throw this.failure(e);
+      throw await this.failure(e);
     } finally {
       release();
     }
@@ -144,8 +163,12 @@ export class Engine {
    * submit and throws EngineDisposedError, as does every call after; a second dispose() does nothing.
    */
   dispose(): void {
+    this.end(new EngineDisposedError());
+  }
+
+  private end(why: EngineDisposedError | DeviceLostError): void {
     if (this.disposed) return;
-    this.lifetime.abort(new EngineDisposedError());
+    this.lifetime.abort(why);
     this.decoder.destroy();
     this.experts?.dispose();
   }
@@ -155,45 +178,77 @@ export class Engine {
     const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
     const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
     const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
-    const sampler = new Sampler(o);
-    const ids = this.encode(prompt);
+    if (o.sampling !== undefined && o.sampling !== 'gpu' && o.sampling !== 'cpu') {
+      throw new EngineOptionError('sampling', `must be 'gpu' or 'cpu', got ${JSON.stringify(o.sampling)}`);
+    }
+    if (o.reuseCache !== undefined && typeof o.reuseCache !== 'boolean') {
+      throw new EngineOptionError('reuseCache', `must be a boolean, got ${String(o.reuseCache)}`);
+    }
+    if (o.contextOverflow !== undefined && o.contextOverflow !== 'error' && o.contextOverflow !== 'slide') {
+      throw new EngineOptionError('contextOverflow', `must be 'error' or 'slide', got ${JSON.stringify(o.contextOverflow)}`);
+    }
+    const cpu = o.sampling === 'cpu' ? new Sampler(o) : undefined;
+    // Sliding makes room for the whole reply where dropping turns can.
+    const slid = o.contextOverflow === 'slide' && Array.isArray(prompt)
+      ? slideTurns(prompt, (m) => this.encode(m), (n) => this.contextLength - n >= maxTokens)
+      : undefined;
+    const ids = slid?.ids ?? this.encode(prompt);
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
-    if (room < 1) throw new RangeError(`webmoe: the prompt has ${ids.length} tokens, the context holds ${this.contextLength}`);
+    if (room < 1) {
+      const hint = slid
+        ? 'its system messages and last turn alone do not fit: load with a longer contextLength'
+        : 'drop earlier messages, pass contextOverflow: \'slide\' with a conversation, or load with a longer contextLength';
+      throw new ContextOverflowError(ids.length, this.contextLength, hint);
+    }
     const budget = Math.min(maxTokens, room);
     const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
-    seq.truncate(0); // each call starts a fresh sequence
+    // What the cache holds of this prompt stays, but for its last token, whose logits the first pick needs.
+    seq.truncate(o.reuseCache === false ? 0 : Math.min(seq.commonPrefix(ids), ids.length - 1));
+    const cached = seq.length;
+
+    const profile = o.profile ? { forwards: 0, gpuMs: 0, readbackMs: 0 } : undefined;
+    const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
+    /** Runs `tokens` after the sequence and picks the next token. */
+    const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> =>
+      gpu ? seq.appendRead(tokens, gpu.reader, signal, onPiece) : cpu!.next(await seq.append(tokens, 'last', signal, onPiece), seq.tokens, ids.length);
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
-    let logits = await seq.append(ids, 'last', signal, trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
-    clock.prefilled();
-    let routing = trace && prefill;
     let generated = 0;
     let finishReason: FinishReason = 'length';
-    while (generated < budget) {
-      const next = sampler.next(logits, seq.tokens);
-      clock.sampled();
-      if (eos.has(next)) {
-        finishReason = 'stop';
-        break;
+    try {
+      let next = await step(ids.slice(cached), trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
+      clock.prefilled();
+      this.decoder.profile = profile;
+      let routing = trace && prefill;
+      while (generated < budget) {
+        clock.sampled();
+        if (eos.has(next)) {
+          finishReason = 'stop';
+          break;
+        }
+        generated++;
+        const out = text.push(next);
+        yield { text: out.text, tokens: [next], routing };
+        if (out.stopped) {
+          finishReason = 'stop';
+          break;
+        }
+        if (generated === budget) break;
+        next = await step([next]);
+        routing = trace && [await trace.step(seq.length - 1, 1)];
       }
-      generated++;
-      const out = text.push(next);
-      yield { text: out.text, tokens: [next], routing };
-      if (out.stopped) {
-        finishReason = 'stop';
-        break;
-      }
-      if (generated === budget) break;
-      logits = await seq.append([next], 'last', signal);
-      routing = trace && [await trace.step(seq.length - 1, 1)];
+    } finally {
+      this.decoder.profile = undefined;
+      gpu?.destroy();
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [], stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad()) };
+    yield { text: text.end(), tokens: [],
+      stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile }) };
   }
 
   private needTokenizer(): TextTokenizer {
@@ -201,13 +256,23 @@ export class Engine {
     return this.tokenizer;
   }
 
-  /** What a call that failed throws: once disposed, EngineDisposedError (a shard worker ended by dispose() fails otherwise). */
-  private failure(e: unknown): unknown {
-    return this.disposed && !(e instanceof EngineDisposedError) ? new EngineDisposedError() : e;
+  /**
+   * What a call that failed throws: once ended, why (a shard worker ended by dispose() fails otherwise,
+   * a readback on a lost device with a bare AbortError, which may come before the device's lost promise).
+   */
+  private async failure(e: unknown): Promise<unknown> {
+    if (!this.disposed && e instanceof Error && e.name === 'AbortError') await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
+    return this.disposed && !(e instanceof EngineDisposedError || e instanceof DeviceLostError) ? this.ended() : e;
+  }
+
+  /** Why the engine no longer runs: disposed, or its device lost. */
+  private ended(): Error {
+    const why: unknown = this.lifetime.signal.reason;
+    return why instanceof DeviceLostError ? why : new EngineDisposedError();
   }
 
   private checkOpen(): void {
-    if (this.disposed) throw new EngineDisposedError();
+    if (this.disposed) throw this.ended();
   }
 
   /** Waits for the calls before to end; throws (holding nothing) if the engine is disposed meanwhile. */
@@ -220,7 +285,7 @@ export class Engine {
     await before;
     if (this.disposed) {
       release();
-      throw new EngineDisposedError();
+      throw this.ended();
     }
     return release;
   }

@@ -1,4 +1,4 @@
-// The engine's own errors: a call on a disposed engine, and a call or load option out of its range
+// The engine's own errors: a call on a disposed engine or one whose device was lost, and a call or load option out of its range
 // (named as the caller spelled it: `maxTokens`, or `max_tokens` through the OpenAI surface).
 
 export class EngineDisposedError extends Error {
@@ -6,6 +6,15 @@ export class EngineDisposedError extends Error {
 
   constructor(what = 'the engine') {
     super(`webmoe: ${what} was disposed: load the model again`);
+  }
+}
+
+/** The engine's GPU device was lost (a driver reset, the GPU process ending) or destroyed: its GPU memory is gone. */
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+
+  constructor(readonly reason: GPUDeviceLostReason, detail: string) {
+    super(`webmoe: the GPU device was ${reason === 'destroyed' ? 'destroyed' : 'lost'}${detail ? ` (${detail})` : ''}: load the model again on a new device`);
   }
 }
 

@@ -11,6 +11,31 @@ export interface GenerationStats {
   finishReason: FinishReason;
   /** with `trace`: per MoE layer, tokens routed to each expert over the call */
   expertLoad?: { layer: number; counts: number[] }[];
+  /** prompt tokens whose keys and values the cache held from earlier calls (not prefilled) */
+  cachedTokens?: number;
+  /** with `contextOverflow: 'slide'`: messages dropped from the start of the conversation */
+  droppedMessages?: number;
+  /** with `profile`: where a decode step's time went, in ms per step */
+  decodeProfile?: DecodeProfile;
+}
+
+/**
+ * A decode step's time: `gpuMs` from its submit to the queue's work done, `readbackMs` from then to
+ * the token (or logits row) in hand, `cpuMs` the rest of the step's wall time (recording, writes, the
+ * CPU sampler where it runs, detokenizing, stop strings, the consumer of the stream).
+ */
+export interface DecodeProfile {
+  steps: number;
+  gpuMs: number;
+  readbackMs: number;
+  cpuMs: number;
+}
+
+/** What the call knows beside the counts: the cache it reused, the turns it dropped, its decode profile. */
+export interface CallFigures {
+  cachedTokens?: number;
+  droppedMessages?: number;
+  profile?: { forwards: number; gpuMs: number; readbackMs: number };
 }
 
 /** The clock of one call: started when the call starts, marked when the prompt is in and at the first sample. */
@@ -31,16 +56,33 @@ export class GenerationClock {
     this.firstTokenMs = this.decodeStart - this.start;
   }
 
-  stats(promptTokens: number, completionTokens: number, finishReason: FinishReason, expertLoad?: GenerationStats['expertLoad']): GenerationStats {
+  stats(
+    promptTokens: number,
+    completionTokens: number,
+    finishReason: FinishReason,
+    expertLoad?: GenerationStats['expertLoad'],
+    { cachedTokens = 0, droppedMessages, profile }: CallFigures = {},
+  ): GenerationStats {
     const decodeMs = performance.now() - this.decodeStart;
+    const steps = profile?.forwards ?? 0;
     return {
       promptTokens,
       completionTokens,
-      prefillTokensPerSecond: (promptTokens / this.prefillMs) * 1000,
+      prefillTokensPerSecond: ((promptTokens - cachedTokens) / this.prefillMs) * 1000,
       decodeTokensPerSecond: completionTokens > 1 ? ((completionTokens - 1) / decodeMs) * 1000 : 0,
       timeToFirstTokenMs: this.firstTokenMs,
       finishReason,
       expertLoad,
+      cachedTokens,
+      ...(droppedMessages !== undefined && { droppedMessages }),
+      ...(steps && {
+        decodeProfile: {
+          steps,
+          gpuMs: profile!.gpuMs / steps,
+          readbackMs: profile!.readbackMs / steps,
+          cpuMs: (decodeMs - profile!.gpuMs - profile!.readbackMs) / steps,
+        },
+      }),
     };
   }
 }

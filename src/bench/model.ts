@@ -1,7 +1,10 @@
 // A whole model's generation speed: prefill and decode tokens/s and time to first token of one greedy
 // generation, after a short warm-up (the first call compiles every pipeline); and the weight bytes a
 // decode token reads, with the tokens/s that the copy kernel's bandwidth would allow (the floor).
-import type { Engine, GenerationStats } from '../api/engine.js';
+// Beside it: the same generation with the CPU sampler (the logits row read back each token, as before
+// GPU sampling), where a decode step's time goes in each, and the time to first token of a chat's
+// later turn with and without the KV cache kept from the turns before.
+import type { DecodeProfile, Engine, GenerateOptions, GenerationStats } from '../api/engine.js';
 import type { ModelConfig } from '../model/config.js';
 import { rowBytes, swigluExpertBytes } from '../weights/matrix.js';
 import type { BenchRecord } from './cases.js';
@@ -23,6 +26,12 @@ export interface ModelBenchRecord {
   floorTokensPerSecond?: number;
   /** decodeTokensPerSecond / floorTokensPerSecond (1: at the weight-bandwidth floor) */
   decodeOverFloor?: number;
+  /** a decode step's time (ms) with GPU sampling, from a second, profiled run */
+  decodeProfile?: DecodeProfile;
+  /** the same generation sampled on the CPU from the logits row read back each token */
+  cpuSampling?: { decodeTokensPerSecond: number; decodeOverFloor?: number; decodeProfile?: DecodeProfile };
+  /** a chat of `turns` turns (each adds the reply and TURN_TOKENS tokens): its last turn's time to first token */
+  reuse?: { turns: number; promptTokens: number; cachedTokens: number; timeToFirstTokenMs: number; timeToFirstTokenNoReuseMs: number };
 }
 
 export interface ModelBenchOptions {
@@ -113,13 +122,22 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
     ids = Array.from({ length: want }, (_, i) => (i * 7919 + 13) % engine.config.vocab);
   }
   const prompt = { tokens: ids.slice(0, want) };
-  const run = async (maxTokens: number): Promise<GenerationStats> => {
+  const maxTokens = o.maxTokens ?? 32;
+  // Every run prefills its whole prompt: the cache of the run before must not make it look fast.
+  const run = async (n: number, more: GenerateOptions = {}): Promise<GenerationStats> => {
     let stats: GenerationStats | undefined;
-    for await (const chunk of engine.generate(prompt, { maxTokens, temperature: 0, signal: o.signal })) stats = chunk.stats ?? stats;
+    for await (const chunk of engine.generate(prompt, { maxTokens: n, temperature: 0, signal: o.signal, reuseCache: false, ...more })) {
+      stats = chunk.stats ?? stats;
+    }
     return stats!;
   };
   await run(2);
-  const s = await run(o.maxTokens ?? 32);
+  await run(2, { sampling: 'cpu' });
+  const s = await run(maxTokens);
+  const cpu = await run(maxTokens, { sampling: 'cpu' });
+  const profiled = await run(maxTokens, { profile: true });
+  const cpuProfiled = await run(maxTokens, { sampling: 'cpu', profile: true });
+  const reuse = await timeTurns(engine, prompt.tokens, o.signal);
   const active = activeBytesPerToken(engine.config, o.dtype as WeightDType);
   const floor = o.bandwidthBytesPerSecond && o.bandwidthBytesPerSecond / active;
   return {
@@ -132,5 +150,48 @@ async function timeGeneration(engine: Engine, o: ModelBenchOptions): Promise<Omi
     timeToFirstTokenMs: s.timeToFirstTokenMs,
     activeBytesPerToken: active,
     ...(floor && { floorTokensPerSecond: floor, decodeOverFloor: s.decodeTokensPerSecond / floor }),
+    decodeProfile: profiled.decodeProfile,
+    cpuSampling: {
+      decodeTokensPerSecond: cpu.decodeTokensPerSecond,
+      ...(floor && { decodeOverFloor: cpu.decodeTokensPerSecond / floor }),
+      decodeProfile: cpuProfiled.decodeProfile,
+    },
+    reuse,
+  };
+}
+
+/** Turns of the chat timeTurns plays, and the new tokens each turn after the first adds. */
+const TURNS = 4;
+const TURN_TOKENS = 16;
+
+/**
+ * A chat of token prompts: each turn the previous prompt, its reply (8 greedy tokens) and TURN_TOKENS
+ * more; the last turn's time to first token with the cache of the turns before, then without.
+ */
+async function timeTurns(engine: Engine, first: number[], signal?: AbortSignal): Promise<ModelBenchRecord['reuse']> {
+  const V = engine.config.vocab;
+  let prompt = first;
+  let last: GenerationStats | undefined;
+  const reply = async (more: GenerateOptions) => {
+    const tokens: number[] = [];
+    for await (const c of engine.generate({ tokens: prompt }, { maxTokens: 8, temperature: 0, signal, ...more })) {
+      tokens.push(...c.tokens);
+      last = c.stats ?? last;
+    }
+    return tokens;
+  };
+  for (let turn = 1; turn <= TURNS; turn++) {
+    if (turn > 1) prompt = [...prompt, ...await reply({}), ...Array.from({ length: TURN_TOKENS }, (_, i) => (turn * 7919 + i * 104729) % V)];
+    if (prompt.length + 8 > engine.contextLength) return undefined;
+  }
+  await reply({});
+  const reused = last!;
+  await reply({ reuseCache: false });
+  return {
+    turns: TURNS,
+    promptTokens: reused.promptTokens,
+    cachedTokens: reused.cachedTokens ?? 0,
+    timeToFirstTokenMs: reused.timeToFirstTokenMs,
+    timeToFirstTokenNoReuseMs: last!.timeToFirstTokenMs,
   };
 }

@@ -64,16 +64,19 @@ const offers = (p: PeerModule, op: PeerOp) => (p.ops ?? ['gemm']).includes(op);
 
 /** Loads the peer modules from `dir` (a file: URL of bench/peers/), or fails saying how to install them. */
 export async function loadPeers(dir: URL): Promise<PeerModule[]> {
-  const peers: PeerModule[] = [];
-  for (const file of PEER_FILES) {
+  const load = async <T>(file: string): Promise<T> => {
     const url = new URL(file, dir).href;
     try {
-      peers.push(await import(/* @vite-ignore */ url) as PeerModule);
+      return await import(/* @vite-ignore */ url) as T;
     } catch (e) {
       throw new Error(`--peers: cannot load ${url} (${(e as Error).message}). The peers are installed apart from ` +
         `the package, from a checkout of the repository: ${PEERS_INSTALL}`);
     }
-  }
+  };
+  // Node has no navigator.gpu, which tfjs looks for: Dawn's (dawn.mjs), before any peer loads.
+  await (await load<{ ensureNavigatorGpu(): Promise<void> }>('dawn.mjs')).ensureNavigatorGpu();
+  const peers: PeerModule[] = [];
+  for (const file of PEER_FILES) peers.push(await load<PeerModule>(file));
   return peers;
 }
 

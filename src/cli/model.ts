@@ -3,14 +3,14 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Engine } from '../api/engine.js';
+import type { Engine } from '../api/engine.js';
 import { dtypeArg, intArg, numberArg, tokensArg } from './args.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { nodeDirSource, nodeFile, nodeModelSource } from '../io/nodeSource.js';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import type { ModelSource } from '../io/source.js';
 import { readConfig } from '../model/families/registry.js';
-import { bundledModelDir, createNodeDevice } from '../node.js';
+import { bundledModelDir, loadModel } from '../node.js';
 import type { ExpertParallelOptions } from '../moe/sharded/coordinator.js';
 
 export const modelOptions = {
@@ -40,9 +40,8 @@ export function sourceOf(model = bundledModelDir): ModelSource {
 }
 
 export async function loadEngine(model: string | undefined, dtype: string | undefined, parallel: Partial<ExpertParallelOptions> = {}): Promise<Engine> {
-  const device = await createNodeDevice();
   let last = 0;
-  return Engine.load(device, sourceOf(model), {
+  return loadModel(sourceOf(model), {
     ...parallel,
     dtype: dtypeArg(dtype),
     onProgress: (p) => {

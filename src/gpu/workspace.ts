@@ -85,16 +85,22 @@ export function uploadBuffer(device: GPUDevice, data: ArrayBufferView, label: st
 /** Copies buffers back to the CPU in one submission. */
 export async function readBuffers(device: GPUDevice, sources: GPUBuffer[], encoder?: GPUCommandEncoder): Promise<ArrayBuffer[]> {
   const enc = encoder ?? device.createCommandEncoder();
-  const staging = sources.map((src) => {
-    const s = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    enc.copyBufferToBuffer(src, 0, s, 0, src.size);
-    return s;
-  });
+  const staging = sources.map((src) => stageRead(device, enc, src));
   device.queue.submit([enc.finish()]);
-  return Promise.all(staging.map(async (s) => {
-    await s.mapAsync(GPUMapMode.READ);
-    const copy = s.getMappedRange().slice(0);
-    s.destroy();
-    return copy;
-  }));
+  return Promise.all(staging.map(mapRead));
+}
+
+/** Records a copy of `src` into a new mappable buffer, for mapRead once `encoder` is submitted. */
+export function stageRead(device: GPUDevice, encoder: GPUCommandEncoder, src: GPUBuffer): GPUBuffer {
+  const s = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  encoder.copyBufferToBuffer(src, 0, s, 0, src.size);
+  return s;
+}
+
+/** The contents of a buffer from stageRead (which it destroys). */
+export async function mapRead(s: GPUBuffer): Promise<ArrayBuffer> {
+  await s.mapAsync(GPUMapMode.READ);
+  const copy = s.getMappedRange().slice(0);
+  s.destroy();
+  return copy;
 }

@@ -1,14 +1,15 @@
 // The decoder forward shared by every family: embedding → per layer (RMSNorm → attention block →
 // residual + RMSNorm → MLP block → residual) → final RMSNorm → lm_head. The blocks are the family's
 // (blocks/); all of it is recorded into one command encoder and submitted once, and only the logits
-// are read back. (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward
-// goes on in the encoder it resolves to.)
+// are read back (or, by forwardRead, only what a reader of them computes on the GPU: a sampled
+// token). (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward goes on
+// in the encoder it resolves to.)
 import { embedKernel } from '../kernels/embed.js';
 import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { recordSteps, type Step } from '../gpu/steps.js';
-import { readBuffers, Workspace } from '../gpu/workspace.js';
+import { mapRead, stageRead, Workspace } from '../gpu/workspace.js';
 import type { RoutingBuffers } from '../moe/router.js';
 import type { ExpertMatrix } from '../weights/matrix.js';
 import type { AttentionBlock, MLPBlock } from './blocks/block.js';
@@ -49,6 +50,27 @@ interface Plan {
   routing: (RoutingBuffers | undefined)[];
 }
 
+/**
+ * What comes back of a forward: it records what it needs after the forward, in the forward's encoder
+ * (submitted next), then reads its result. The decoder's own reads the logits rows back whole; the
+ * GPU sampler (gpuSampling.ts) samples on the GPU and reads the token.
+ */
+export interface LogitsReader<T> {
+  /** `logits`: the forward's rows of logits, [rows, vocab] f32 */
+  record(encoder: GPUCommandEncoder, logits: GPUBuffer): void;
+  /** After the submit: what it read. */
+  read(): Promise<T>;
+}
+
+/** Where the time of the forwards went while a profile is set (Decoder.profile), summed over them. */
+export interface ForwardProfile {
+  forwards: number;
+  /** submit → the queue's work done (the forward and its reader's GPU work) */
+  gpuMs: number;
+  /** work done → the reader's result in hand (mapping the readback) */
+  readbackMs: number;
+}
+
 /** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
 const PLANS_KEPT = 4;
 
@@ -70,9 +92,17 @@ export class Decoder {
   /** The most tokens one piece of a forward runs, so that every ring keeps the keys its queries read. */
   readonly maxTokens: number;
   private readonly pos0: GPUBuffer;
+  // Reused by every decode step: a token allocates nothing.
+  private readonly pos0Word = new Uint32Array(1);
+  private readonly oneId = new Uint32Array(1);
   private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
   private last?: Plan;
   private destroyed = false;
+  /**
+   * Set: each forward after it waits for the queue before its readback and adds its times here (a
+   * profile of where a step's time goes; the wait costs a little, so only while profiling).
+   */
+  profile?: ForwardProfile;
 
   constructor(
     private readonly device: GPUDevice,
@@ -116,6 +146,42 @@ export class Decoder {
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
     signal?: AbortSignal,
   ): Promise<Float32Array> {
+    const pieces: Float32Array[] = [];
+    await this.pieces(tokens, pos0, async (piece, at) => void pieces.push(await this.run(piece, at, rows, this.readBack(), signal)), onPiece, signal);
+    if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
+    const all = new Float32Array(tokens.length * this.config.vocab);
+    pieces.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    return all;
+  }
+
+  /**
+   * Runs `tokens` as forward() does with the last row of logits, which stay on the GPU: `reader` gets
+   * them (earlier pieces' are read by nobody), and its result is returned.
+   */
+  async forwardRead<T>(
+    tokens: ArrayLike<number>,
+    pos0: number,
+    reader: LogitsReader<T>,
+    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const submit: LogitsReader<undefined> = { record: () => {}, read: async () => undefined };
+    let out: T | undefined;
+    await this.pieces(tokens, pos0, async (piece, at, last) => {
+      if (last) out = await this.run(piece, at, 'last', reader, signal);
+      else await this.run(piece, at, 'last', submit, signal);
+    }, onPiece, signal);
+    return out as T;
+  }
+
+  /** Checks `tokens` at pos0 … and runs them in pieces of at most maxTokens through `runPiece`. */
+  private async pieces(
+    tokens: ArrayLike<number>,
+    pos0: number,
+    runPiece: (piece: Uint32Array<ArrayBuffer>, pos0: number, last: boolean) => Promise<void>,
+    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const T = tokens.length;
     const { vocab } = this.config;
     if (T === 0) throw new DecoderInputError('webmoe: forward() needs at least one token');
@@ -126,18 +192,14 @@ export class Decoder {
       const id = tokens[i];
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new DecoderInputError(`webmoe: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
     }
-    const ids = Uint32Array.from(tokens);
-    const pieces: Float32Array[] = [];
+    const ids = T === 1 ? this.oneId : new Uint32Array(T);
+    ids.set(tokens as ArrayLike<number>);
     for (let at = 0; at < T; at += this.maxTokens) {
       const piece = ids.subarray(at, at + this.maxTokens);
-      pieces.push(await this.run(piece, pos0 + at, rows, signal));
+      await runPiece(piece, pos0 + at, at + this.maxTokens >= T);
       signal?.throwIfAborted();
       await onPiece?.(pos0 + at, piece.length);
     }
-    if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
-    const all = new Float32Array(T * vocab);
-    pieces.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-    return all;
   }
 
   /**
@@ -150,19 +212,39 @@ export class Decoder {
     );
   }
 
-  private async run(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows, signal?: AbortSignal): Promise<Float32Array> {
+  private async run<T>(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows, read: LogitsReader<T>, signal?: AbortSignal): Promise<T> {
     this.checkAlive();
     const plan = this.plans.get(`${ids.length} ${rows}`, () => this.build(ids.length, rows));
     this.device.queue.writeBuffer(plan.ids, 0, ids);
-    this.device.queue.writeBuffer(this.pos0, 0, new Uint32Array([pos0]));
+    this.pos0Word[0] = pos0;
+    this.device.queue.writeBuffer(this.pos0, 0, this.pos0Word);
     const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
     this.last = plan;
     const recorded = (await recordSteps(encoder, plan.steps, 'decoder')) ?? encoder;
     // An expert-parallel step awaits its workers: the call may be aborted or the decoder destroyed since.
     signal?.throwIfAborted();
     this.checkAlive();
-    const [logits] = await readBuffers(this.device, [plan.logits], recorded);
-    return new Float32Array(logits);
+    read.record(recorded, plan.logits);
+    this.device.queue.submit([recorded.finish()]);
+    const profile = this.profile;
+    if (!profile) return read.read();
+    const t0 = performance.now();
+    await this.device.queue.onSubmittedWorkDone();
+    const t1 = performance.now();
+    const out = await read.read();
+    profile.forwards++;
+    profile.gpuMs += t1 - t0;
+    profile.readbackMs += performance.now() - t1;
+    return out;
+  }
+
+  /** Reads the logits rows back whole. */
+  private readBack(): LogitsReader<Float32Array> {
+    let staging: GPUBuffer;
+    return {
+      record: (encoder, logits) => void (staging = stageRead(this.device, encoder, logits)),
+      read: async () => new Float32Array(await mapRead(staging)),
+    };
   }
 
   /** The routing buffers layer `l`'s MLP wrote in the last forward (none for a dense layer). */

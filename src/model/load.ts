@@ -12,11 +12,12 @@ import type { ExternalExperts } from '../moe/backend.js';
 import { tuneGemm, tuneGemv } from '../moe/tune.js';
 import { canStore, storedRows } from '../weights/convert.js';
 import { type CheckpointStorage, isQuant, STORAGES, WEIGHT_DTYPES, type WeightDType, type WeightFormat, type WeightStorage } from '../weights/format.js';
-import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
+import { createExpertMatrix, destroyExpertMatrix, expertBytes, type ExpertMatrix, type ExpertShape, writeExpertRows } from '../weights/matrix.js';
 import { type Mxfp4PlaneWriter, type Mxfp4Shape, mxfp4PlaneSinks, mxfp4Sinks, mxfp4TensorShapes } from '../weights/mxfp4Rows.js';
 import type { AttentionBlock, LoadContext, MatrixRole, MLPBlock } from './blocks/block.js';
 import { configKey, type ModelConfig } from './config.js';
 import { Decoder } from './decoder.js';
+import { checkMemory, kvCacheBytes } from './memory.js';
 import type { Family } from './families/family.js';
 
 export class ModelLoadError extends Error {
@@ -36,6 +37,12 @@ export interface DecoderLoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Keep the routed experts of MoE layers off this device (the expert-parallel scheduler). */
   experts?: ExternalExperts;
+  /**
+   * Refuse (ModelMemoryError, before anything is allocated) a model whose weights and KV cache on the
+   * GPU would take more bytes than this. Default: no limit (WebGPU does not tell a device's memory);
+   * webmoe/node sets the host's memory on a software adapter, whose GPU memory is the host's.
+   */
+  memoryLimit?: number;
   /**
    * Time the decode GEMV's tile shapes on each distinct matrix shape, and the prefill GEMM's once
    * per storage, once the weights are in, and keep the fastest for this device
@@ -203,7 +210,7 @@ export async function loadDecoder(
   const trials = new Map<string, [ExpertMatrix, number]>();
   const gemmTrials = new Map<WeightStorage, number>(); // storage → K
   const matrix = (shape: ExpertShape, label: string, role: MatrixRole, storage?: CheckpointStorage) => {
-    const m = createExpertMatrix(device, shape, storage ?? (role === 'mlp' || !isQuant(dtype) ? dtype : 'f16'), label);
+    const m = createExpertMatrix(device, shape, storageOf(dtype, role, storage), label);
     own({ destroy: () => destroyExpertMatrix(m) });
     if (!trials.has(gemvKey(m))) trials.set(gemvKey(m), [m, shape.experts > 1 ? c.topK : 1]);
     if (role === 'mlp' && !gemmTrials.has(m.dtype)) gemmTrials.set(m.dtype, m.inner);
@@ -231,8 +238,10 @@ export async function loadDecoder(
     // Names and shapes first, on a dry declaration: nothing is allocated for a config that disagrees
     // with the checkpoint (its sizes are then the checkpoint's, which exists).
     const dry = new Wants(ckpt, c.family);
-    for (const { name, shape } of checkpointTensors(family, c)) dry.tensor(name, shape);
+    const declared = declaredWeights(family, c, dtype, o.experts);
+    for (const { name, shape } of declared.tensors) dry.tensor(name, shape);
     dry.checkComplete();
+    checkMemory({ weights: declared.gpuBytes, kvCache: kvCacheBytes(c, contextLength) }, o.memoryLimit, ckpt.source.name);
     const model = declare(family, c, ctx);
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);
@@ -266,19 +275,39 @@ export async function loadDecoder(
   }
 }
 
+/** The storage of a matrix: the checkpoint's own if it has one; q8/q4 quantize the MLP weights only, the others keep f16. */
+const storageOf = (dtype: WeightDType, role: MatrixRole, storage?: CheckpointStorage): WeightStorage =>
+  storage ?? (role === 'mlp' || !isQuant(dtype) ? dtype : 'f16');
+
 /**
  * The tensors a model of this family and config reads, in the order it declares them (embedding,
  * each layer, final norm, lm_head): what a checkpoint must hold (the synthetic benchmark model's).
  */
-export function checkpointTensors(family: Family, c: ModelConfig): { name: string; shape: number[] }[] {
+export const checkpointTensors = (family: Family, c: ModelConfig): { name: string; shape: number[] }[] => declaredWeights(family, c).tensors;
+
+/**
+ * A dry declaration of the model: the tensors it reads, and the bytes its matrices take on the GPU
+ * at `dtype` (routed experts kept by `external` are not on it).
+ */
+export function declaredWeights(
+  family: Family,
+  c: ModelConfig,
+  dtype: WeightDType = 'f32',
+  external?: ExternalExperts,
+): { tensors: { name: string; shape: number[] }[]; gpuBytes: number } {
   const out: { name: string; shape: number[] }[] = [];
+  let gpuBytes = 0;
   const add = (name: string, shape: number[]) => void out.push({ name, shape });
   const ctx = (layer: number): LoadContext => ({
     device: undefined as unknown as GPUDevice,
     layer,
     label: '',
     contextLength: 1,
-    matrix: (shape, _label, _role, storage) => ({ ...shape, dtype: storage ?? 'f32', chunks: [] }),
+    matrix: (shape, _label, role, storage) => {
+      const s = storageOf(dtype, role, storage);
+      gpuBytes += shape.experts * expertBytes(shape, s);
+      return { ...shape, dtype: s, chunks: [] };
+    },
     rows: add,
     mxfp4Rows: (blocks, scales, shape) => {
       const want = mxfp4TensorShapes(shape);
@@ -288,7 +317,8 @@ export function checkpointTensors(family: Family, c: ModelConfig): { name: strin
     sink: add,
     host: add,
     shared: () => () => undefined as unknown as GPUBuffer,
+    external,
   });
   declare(family, c, ctx);
-  return out;
+  return { tensors: out, gpuBytes };
 }

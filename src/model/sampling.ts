@@ -1,6 +1,8 @@
-// The next token from the logits, as Hugging Face transformers' logits processors pick it: the
-// repetition penalty, then temperature, top-k and top-p, then a draw from a seeded generator;
-// greedy (argmax) when the temperature is 0.
+// The next token from the logits, as Hugging Face transformers' logits processors pick it: the logit
+// bias, the repetition penalty, the frequency and presence penalties (OpenAI's, over the generated
+// tokens), then temperature, top-k and top-p, then a draw from a seeded generator over the kept
+// tokens in id order; greedy (argmax) when the temperature is 0. The GPU sampler (gpuSampling.ts)
+// does the same in float32 and, for a seed, draws the same numbers.
 
 export interface SamplingOptions {
   /** 0 or undefined: greedy */
@@ -13,6 +15,12 @@ export interface SamplingOptions {
   repetitionPenalty?: number;
   /** same seed, same tokens; undefined: a random seed */
   seed?: number;
+  /** OpenAI's: subtracted from a logit once per time the token was generated in this call */
+  frequencyPenalty?: number;
+  /** OpenAI's: subtracted from the logit of every token generated in this call */
+  presencePenalty?: number;
+  /** added to the logits of these token ids before anything else */
+  logitBias?: Record<number, number>;
 }
 
 /**
@@ -27,8 +35,48 @@ export class NonFiniteLogitsError extends RangeError {
   override name = 'NonFiniteLogitsError';
 }
 
-function check(ok: boolean, option: string, rule: string, value: number): void {
+function check(ok: boolean, option: string, rule: string, value: unknown): void {
   if (!ok) throw new RangeError(`webmoe: sampling option ${option} must be ${rule}, got ${value}`);
+}
+
+/** The options checked, with their defaults: what the CPU and the GPU sampler both run. */
+export interface SamplingPlan {
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
+  /** [token id, bias] pairs */
+  bias: [number, number][];
+  /** uniform numbers in [0, 1) from the seed */
+  random: () => number;
+}
+
+export function samplingPlan(o: SamplingOptions): SamplingPlan {
+  const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1, frequencyPenalty = 0, presencePenalty = 0, logitBias = {}, seed } = o;
+  check(temperature >= 0 && Number.isFinite(temperature), 'temperature', 'a finite number ≥ 0', temperature);
+  check(Number.isInteger(topK) && topK >= 0, 'topK', 'an integer ≥ 0', topK);
+  check(topP > 0 && topP <= 1, 'topP', 'in (0, 1]', topP);
+  check(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty), 'repetitionPenalty', 'a finite number > 0', repetitionPenalty);
+  check(Number.isFinite(frequencyPenalty), 'frequencyPenalty', 'a finite number', frequencyPenalty);
+  check(Number.isFinite(presencePenalty), 'presencePenalty', 'a finite number', presencePenalty);
+  check(typeof logitBias === 'object' && logitBias !== null, 'logitBias', 'an object of token id → bias', logitBias);
+  const bias = Object.entries(logitBias).map(([id, b]): [number, number] => {
+    check(/^(0|[1-9]\d*)$/.test(id), 'logitBias', 'keyed by token ids (integers ≥ 0)', JSON.stringify(id));
+    check(typeof b === 'number' && Number.isFinite(b), `logitBias[${id}]`, 'a finite number', b);
+    return [Number(id), b];
+  });
+  if (seed !== undefined) check(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
+  const random = generator(seed ?? Math.floor(Math.random() * 2 ** 32));
+  return { temperature, topK, topP, repetitionPenalty, frequencyPenalty, presencePenalty, bias, random };
+}
+
+/** Refuses a logit bias on a token outside the vocabulary. */
+export function checkBias(bias: readonly [number, number][], vocab: number): void {
+  for (const [id] of bias) {
+    if (id >= vocab) throw new RangeError(`webmoe: sampling option logitBias names token ${id}, outside the vocabulary of ${vocab}`);
+  }
 }
 
 /** mulberry32 on the seed; two draws make one 53-bit uniform in [0, 1). */
@@ -61,55 +109,76 @@ function bucketReaching(x: Float64Array, target: number): number {
 }
 
 export class Sampler {
-  private readonly temperature: number;
-  private readonly topK: number;
-  private readonly topP: number;
-  private readonly penalty: number;
-  private readonly random: () => number;
+  private readonly plan: SamplingPlan;
   // Kept between calls: a fresh copy per token would allocate megabytes for a 256k vocabulary.
   private weights = new Float64Array(0);
   private order = new Uint32Array(0);
+  /** seen[id] === stamp: the token was met in this pass (a penalty applies once per token) */
+  private seen = new Uint32Array(0);
+  private stamp = 0;
   private readonly mass = new Float64Array(BUCKETS);
   private readonly count = new Float64Array(BUCKETS);
 
   constructor(o: SamplingOptions = {}) {
-    const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1, seed } = o;
-    check(temperature >= 0 && Number.isFinite(temperature), 'temperature', 'a finite number ≥ 0', temperature);
-    check(Number.isInteger(topK) && topK >= 0, 'topK', 'an integer ≥ 0', topK);
-    check(topP > 0 && topP <= 1, 'topP', 'in (0, 1]', topP);
-    check(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty), 'repetitionPenalty', 'a finite number > 0', repetitionPenalty);
-    if (seed !== undefined) check(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
-    this.temperature = temperature;
-    this.topK = topK;
-    this.topP = topP;
-    this.penalty = repetitionPenalty;
-    this.random = generator(seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.plan = samplingPlan(o);
   }
 
-  /** Picks the next token from `logits` [vocab]; `previous` are the tokens so far (prompt and output), for the repetition penalty. */
-  next(logits: Float32Array, previous: readonly number[]): number {
+  /**
+   * Picks the next token from `logits` [vocab]; `previous` are the tokens so far (prompt and output),
+   * for the repetition penalty; those from `promptLength` on are the generated ones, for the frequency
+   * and presence penalties.
+   */
+  next(logits: Float32Array, previous: readonly number[], promptLength = 0): number {
     const vocab = logits.length;
+    const { temperature, repetitionPenalty, frequencyPenalty, presencePenalty, bias } = this.plan;
     if (vocab === 0) throw new RangeError('webmoe: Sampler.next got no logits');
     if (this.weights.length !== vocab) {
+      checkBias(bias, vocab);
       this.weights = new Float64Array(vocab);
       this.order = new Uint32Array(vocab);
+      this.seen = new Uint32Array(vocab);
     }
     const w = this.weights;
     w.set(logits);
-    if (this.penalty !== 1) {
+    for (const [id, b] of bias) w[id] += b;
+    const penalties = repetitionPenalty !== 1 || frequencyPenalty !== 0 || presencePenalty !== 0;
+    if (penalties) {
       for (const id of previous) {
         if (!(Number.isInteger(id) && id >= 0 && id < vocab)) {
           throw new RangeError(`webmoe: Sampler.next: previous token ${id} is outside the vocabulary of ${vocab}`);
         }
-        // From the unpenalised logit, so a token seen twice is penalised once, as in transformers.
-        const x = logits[id];
-        w[id] = x > 0 ? x / this.penalty : x * this.penalty;
+      }
+    }
+    if (repetitionPenalty !== 1) {
+      const stamp = this.nextStamp();
+      for (const id of previous) {
+        // Once per token, so a token seen twice is penalised once, as in transformers.
+        if (this.seen[id] === stamp) continue;
+        this.seen[id] = stamp;
+        w[id] = w[id] > 0 ? w[id] / repetitionPenalty : w[id] * repetitionPenalty;
+      }
+    }
+    if (frequencyPenalty !== 0 || presencePenalty !== 0) {
+      const stamp = this.nextStamp();
+      for (let i = promptLength; i < previous.length; i++) {
+        const id = previous[i];
+        w[id] -= frequencyPenalty;
+        if (this.seen[id] !== stamp) w[id] -= presencePenalty;
+        this.seen[id] = stamp;
       }
     }
     const best = argmax(w);
     if (best < 0) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
     if (!Number.isFinite(w[best])) throw new NonFiniteLogitsError(`webmoe: the largest logit is ${w[best]} (the model overflowed): no token to sample`);
-    return this.temperature === 0 ? best : this.sample(w, w[best]);
+    return temperature === 0 ? best : this.sample(w, w[best]);
+  }
+
+  private nextStamp(): number {
+    if (++this.stamp === 2 ** 32) {
+      this.seen.fill(0);
+      this.stamp = 1;
+    }
+    return this.stamp;
   }
 
   /** Turns the (penalised) logits in `w`, whose largest is `max`, into unnormalised probabilities, filters them and draws. */
@@ -120,7 +189,7 @@ export class Sampler {
     count.fill(0);
     let total = 0;
     for (let i = 0; i < vocab; i++) {
-      const d = (max - w[i]) / this.temperature;
+      const d = (max - w[i]) / this.plan.temperature;
       const p = Math.exp(-d);
       w[i] = p;
       total += p;
@@ -129,8 +198,8 @@ export class Sampler {
       count[b]++;
     }
 
-    const topK = this.topK < vocab ? this.topK : 0;
-    const topP = this.topP;
+    const topK = this.plan.topK < vocab ? this.plan.topK : 0;
+    const topP = this.plan.topP;
     // Only the best buckets can hold the top-k tokens (whose mass top-p needs), or without top-k
     // the nucleus: gather just those.
     let last = BUCKETS - 1;
@@ -158,9 +227,11 @@ export class Sampler {
         while (m < n && sum < target) sum += w[kept[m++]];
         n = m;
       }
+      // The draw walks the kept tokens in id order, as the GPU sampler does: one seed, one token.
+      kept.subarray(0, n).sort();
     }
 
-    let r = this.random() * sum;
+    let r = this.plan.random() * sum;
     let pick = kept[0];
     for (let j = 0; j < n; j++) {
       const id = kept[j];

@@ -4,7 +4,7 @@
 // overwritten by the next append). A sliding window's ring keeps only its last positions: what a
 // forward wrote since (even one that failed) may have overwritten keys an earlier position needs, and
 // the sequence then drops back to what the cache can still continue (decoder.resumes), at worst nothing.
-import type { Decoder, LogitRows } from './decoder.js';
+import type { Decoder, LogitRows, LogitsReader } from './decoder.js';
 
 export class Sequence {
   private readonly valid: number[] = [];
@@ -38,18 +38,32 @@ export class Sequence {
     signal?: AbortSignal,
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
   ): Promise<Float32Array> {
+    return this.extend(tokens, signal, () => this.decoder.forward(tokens, this.valid.length, rows, onPiece, signal));
+  }
+
+  /** Runs `tokens` as append() does, the last row of logits going to `reader` on the GPU (Decoder.forwardRead). */
+  async appendRead<T>(
+    tokens: readonly number[],
+    reader: LogitsReader<T>,
+    signal?: AbortSignal,
+    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+  ): Promise<T> {
+    return this.extend(tokens, signal, () => this.decoder.forwardRead(tokens, this.valid.length, reader, onPiece, signal));
+  }
+
+  private async extend<T>(tokens: readonly number[], signal: AbortSignal | undefined, forward: () => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
     this.written = Math.max(this.written, this.valid.length + tokens.length);
-    let logits: Float32Array;
+    let out: T;
     try {
-      logits = await this.decoder.forward(tokens, this.valid.length, rows, onPiece, signal);
+      out = await forward();
     } catch (e) {
       this.keepResumable();
       throw e;
     }
     this.valid.push(...tokens);
     signal?.throwIfAborted();
-    return logits;
+    return out;
   }
 
   /** Keeps positions 0 … length − 1 only (fewer where a sliding window's ring has lost keys they need). */

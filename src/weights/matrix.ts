@@ -54,7 +54,7 @@ export const swigluExpertBytes = (H: number, I: number, dtype: WeightStorage): n
  * Splits a stacked matrix into bindings of at most `limitBytes`: whole experts while one fits,
  * otherwise ranges of output columns of one expert (a column keeps its gate and up rows together).
  */
-export function planChunks(s: ExpertShape, dtype: WeightStorage, limitBytes: number): Omit<ExpertChunk, 'buffer'>[] {
+export function planChunks(s: ExpertShape, dtype: WeightStorage, limitBytes: number, label = 'a matrix'): Omit<ExpertChunk, 'buffer'>[] {
   const columnBytes = s.parts * rowBytes(s.inner, dtype);
   const oneExpert = columnBytes * s.outputs;
   const chunks: Omit<ExpertChunk, 'buffer'>[] = [];
@@ -68,7 +68,8 @@ export function planChunks(s: ExpertShape, dtype: WeightStorage, limitBytes: num
   const cols = Math.floor(limitBytes / columnBytes);
   if (cols === 0) {
     throw new RangeError(
-      `one output column of an expert needs ${columnBytes} bytes, over the storage binding limit of ${limitBytes}`,
+      `webmoe: ${label}: one output column of an expert (${s.parts} × ${s.inner} ${dtype} inputs) needs ${columnBytes} bytes, ` +
+        `over this device's storage binding limit of ${limitBytes} (maxStorageBufferBindingSize): the model's hidden or intermediate size is too large for it`,
     );
   }
   for (let e = 0; e < s.experts; e++) {
@@ -87,7 +88,7 @@ export function uploadExpertMatrix(
 ): ExpertMatrix {
   const { experts, parts, outputs, inner } = shape;
   const format = STORAGES[dtype];
-  const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => {
+  const chunks = planChunks(shape, dtype, storageBindingLimit(device), label).map((c) => {
     const span = (c.n1 - c.n0) * inner;
     const out = new Uint8Array((c.e1 - c.e0) * parts * (c.n1 - c.n0) * format.rowBytes(inner));
     let o = 0;
@@ -106,7 +107,7 @@ export function uploadExpertMatrix(
 
 /** An unfilled matrix, for weights streamed in with writeExpertRows (never whole in host memory). */
 export function createExpertMatrix(device: GPUDevice, shape: ExpertShape, dtype: WeightStorage, label: string): ExpertMatrix {
-  const chunks = planChunks(shape, dtype, storageBindingLimit(device)).map((c) => ({
+  const chunks = planChunks(shape, dtype, storageBindingLimit(device), label).map((c) => ({
     ...c,
     buffer: device.createBuffer({
       label: `${label} ${chunkName(c)}`,

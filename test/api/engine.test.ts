@@ -50,6 +50,17 @@ describe('Engine', () => {
     expect(c.tokens).not.toEqual(a.tokens);
   });
 
+  it('samples on the GPU as on the CPU: the same greedy tokens, the same tokens for a seed', async () => {
+    const prompt = { tokens: [0, 17, 42, 99, 5] };
+    const greedy = (sampling: 'gpu' | 'cpu') => collect(engine.generate(prompt, { maxTokens: 10, sampling, repetitionPenalty: 1.3, logitBias: { 7: 1 } }));
+    expect((await greedy('gpu')).tokens).toEqual((await greedy('cpu')).tokens);
+    const o = { maxTokens: 12, temperature: 1.2, topK: 50, topP: 0.95, frequencyPenalty: 0.5, seed: 5 };
+    const gpu = await collect(engine.generate(prompt, { ...o, sampling: 'gpu' }));
+    const cpu = await collect(engine.generate(prompt, { ...o, sampling: 'cpu' }));
+    expect(gpu.tokens).toEqual(cpu.tokens);
+    await expect(collect(engine.generate(prompt, { sampling: 'tpu' as 'gpu' }))).rejects.toThrow(/sampling must be 'gpu' or 'cpu', got "tpu"/);
+  });
+
   it('text deltas add up to the decoded tokens; stops at maxTokens or a stop string', async () => {
     const long = await collect(engine.generate('Hello', { maxTokens: 10, temperature: 1, seed: 3 }));
     expect(long.chunks[long.chunks.length - 1].stats!.finishReason).toBe('length');
@@ -71,7 +82,7 @@ describe('Engine', () => {
   });
 
   it('traces routing per layer and token, and the expert load of the call', async () => {
-    const { chunks } = await collect(engine.generate({ tokens: [0, 5, 9] }, { maxTokens: 3, trace: true }));
+    const { chunks } = await collect(engine.generate({ tokens: [0, 5, 9] }, { maxTokens: 3, trace: true, reuseCache: false }));
     const first = chunks[0].routing![0];
     expect(first.positions).toEqual([0, 1, 2]);
     expect(first.layers.map((l) => l.layer)).toEqual([0, 1]);

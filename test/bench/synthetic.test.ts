@@ -111,7 +111,7 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       let config: ModelConfig | undefined;
       const r = await benchModel(async () => {
         const engine = await Engine.load(device, syntheticGraniteSource({ scale: { layers: 2, vocab: 4096, experts: 16 } }), { dtype: 'q4',
-          contextLength: 64 });
+          contextLength: 128 });
         expect(engine.model).toBe('synthetic granite-3.1-1b-a400m (2 layers, vocab 4096, 16 experts)');
         const logits = await engine.logits([1, 500, 4095]);
         for (const row of logits) {
@@ -128,6 +128,18 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       expect(r.floorTokensPerSecond).toBeCloseTo(1e9 / r.activeBytesPerToken, 6);
       expect(r.decodeOverFloor).toBeCloseTo(r.decodeTokensPerSecond / r.floorTokensPerSecond!, 9);
       expect(r.decodeTokensPerSecond).toBeGreaterThan(0);
+      // Where a decode step's time goes, GPU and CPU sampling; the 4th turn of a chat with and without reuse.
+      for (const p of [r.decodeProfile!, r.cpuSampling!.decodeProfile!]) {
+        expect(p.steps).toBe(3);
+        expect(p.gpuMs).toBeGreaterThan(0);
+        expect(p.readbackMs).toBeGreaterThanOrEqual(0);
+        expect(Number.isFinite(p.cpuMs)).toBe(true);
+      }
+      expect(r.cpuSampling!.decodeOverFloor).toBeCloseTo(r.cpuSampling!.decodeTokensPerSecond / r.floorTokensPerSecond!, 9);
+      // turns of 8, 32, 56 and 80 tokens: the cache holds the third prompt and 7 of its 8 reply tokens
+      expect(r.reuse).toMatchObject({ turns: 4, promptTokens: 80, cachedTokens: 63 });
+      expect(r.reuse!.timeToFirstTokenMs).toBeGreaterThan(0);
+      expect(r.reuse!.timeToFirstTokenNoReuseMs).toBeGreaterThan(0);
     });
   });
 

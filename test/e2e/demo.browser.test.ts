@@ -2,10 +2,12 @@
 // page loads the bundled model, streams a reply, stops a long one and reads the weights from the Cache
 // API after a reload, all in its engine worker, and says so when the GPU process crashes; the benchmark
 // page completes its quick preset. Screenshots: test-results/screenshots/.
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync } from 'node:fs';
 import { benchRatios, type BenchRecord } from '../../src/bench/cases.js';
+import { PEERS_INSTALL } from '../../src/bench/peers.js';
+import { PAGE_PEER_PACKAGES } from '../../demo/bench/peerPlugin.js';
 import { launchChromium } from './browser.js';
 import { type DemoServer, SCREENSHOTS, serveDemo } from './demo.js';
 
@@ -33,6 +35,36 @@ async function open(path: string, script?: string): Promise<Page> {
   if (script) await page.addInitScript(script);
   await page.goto(new URL(path, server.url).href);
   return page;
+}
+
+/** Whether the demo build has the benchmark page's peers (bench/peers/ installed). */
+const PEERS_INSTALLED = PAGE_PEER_PACKAGES.every((p) => existsSync(`bench/peers/node_modules/${p}/package.json`));
+
+/** No chart's text overlaps a bar, a reference line or another text, and none runs past its chart's edge. */
+async function expectChartsReadable(page: Page): Promise<void> {
+  const problems = await page.evaluate(() => {
+    const out: string[] = [];
+    for (const svg of Array.from(document.querySelectorAll('#charts svg'))) {
+      const box = svg.getBoundingClientRect();
+      const items = Array.from(svg.querySelectorAll('text, rect, line')).map((e) => {
+        const r = e.getBoundingClientRect();
+        // A vertical line's box has no width: give it its stroke's.
+        return { e, r: e.tagName === 'line' ? { left: r.left - 1, right: r.right + 1, top: r.top, bottom: r.bottom } : r };
+      });
+      for (const [i, a] of items.entries()) {
+        if (a.r.left < box.left - 0.5 || a.r.right > box.right + 0.5) out.push(`${a.e.textContent} runs past its chart`);
+        for (const b of items.slice(i + 1)) {
+          // A ratio chart's bars start at its reference line: only text must keep clear of it.
+          if ([a, b].some((c) => c.e.tagName === 'line') && ![a, b].some((c) => c.e.tagName === 'text')) continue;
+          const overlap = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left) > 0.5 &&
+            Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top) > 0.5;
+          if (overlap) out.push(`"${a.e.textContent}" overlaps "${b.e.textContent}" in ${svg.getAttribute('aria-label')}`);
+        }
+      }
+    }
+    return out;
+  });
+  expect(problems).toEqual([]);
 }
 
 /** Counts the GPU devices the page's own thread asks for (init scripts do not run in workers). */
@@ -160,28 +192,57 @@ describe('chat page errors', () => {
 });
 
 describe('benchmark page', () => {
-  it('completes the quick preset and shows its table, charts and JSON', async () => {
+  it('completes the quick preset with the peers and shows its table, ratios, charts, summary and JSON', async () => {
     const page = await open('bench.html');
     await waitForStatus(page, /software adapter/, 60_000);
     expect(await page.inputValue('#preset')).toBe('quick');
     expect(await page.textContent('#device')).toMatch(/features/);
+    // The peers are in the build where bench/peers/ is installed (CI installs them; see .ci/run).
+    const peers = PEERS_INSTALLED;
+    expect(await page.getByLabel('Peers: tfjs and onnxruntime-web').isChecked()).toBe(peers);
+    if (!peers) expect(await page.textContent('#peers-note')).toContain(PEERS_INSTALL);
     await page.getByRole('button', { name: 'Run benchmark' }).click();
     await waitForStatus(page, /^Done in [\d.]+ s\.$/, 580_000);
+    // The panel shows the device the run used.
+    expect(await page.textContent('#device')).toMatch(/shownthe device this run used/);
     const table = page.getByRole('table', { name: 'Benchmark results' });
     const cases = await table.locator('tbody tr td:first-child').allTextContents();
-    expect(cases).toEqual(['copy', 'gemm', 'gemm', 'gemv', 'moe', 'moe', 'moe-dense', 'moe-dense']);
-    expect(await page.locator('#charts svg').count()).toBeGreaterThanOrEqual(3);
+    const own = ['copy', 'gemm', 'gemm', 'gemv', 'moe', 'moe', 'moe-dense', 'moe-dense'];
+    const peerRows = ['peer:tfjs-webgpu gemm', 'peer:tfjs-webgpu gemm', 'peer:tfjs-webgpu gemm', 'peer:ort-webgpu gemm', 'peer:ort-webgpu gemm',
+      'peer:ort-webgpu gemm', 'peer:ort-webgpu qmoe', 'peer:ort-webgpu qmoe'];
+    expect(cases).toEqual(peers ? [...own, ...peerRows] : own);
+    expect(await page.locator('#charts svg').count()).toBeGreaterThanOrEqual(peers ? 5 : 4);
     const report = JSON.parse((await page.textContent('#json'))!);
     expect(Object.keys(report)).toEqual(['adapter', 'date', 'dtype', 'quick', 'records', 'ratios', 'model', 'environment']);
     expect(report.quick).toBe(true);
     expect(Object.keys(report.environment.tiles.chosen)).toContainEqual(expect.stringMatching(/^gemv /)); // the trial's choices
-    expect(report.records).toHaveLength(8);
+    expect(report.records).toHaveLength(cases.length);
     expect(Object.keys(report.records[0])).toEqual(['name', 'shape', 'ms', 'gflops', 'gbps', 'error']);
+    // Every row, the peers' included, was checked against the float64 reference before it counted.
+    for (const r of report.records) expect(r.error, r.name).toBeLessThanOrEqual(1e-3);
     expect(report.model.decodeTokensPerSecond).toBeGreaterThan(0);
     expect(report.model.loadSeconds).toBeGreaterThan(0);
     expect(report.model.prefillTokensPerSecond).toBeGreaterThan(0);
     expect(await page.getAttribute('#download', 'href')).toMatch(/^blob:/);
+    // Ratios say which way is better; the summary names webmoe against each peer per shape.
+    const ratios = await page.getByRole('table', { name: 'Ratios' }).locator('tbody tr td:last-child').allTextContents();
+    expect(ratios.filter((t) => /^sparse [\d.]+× (faster|slower) than dense$/.test(t))).toHaveLength(2);
+    const summary = await page.inputValue('#summary');
+    expect(summary.split('\n')[0]).toMatch(/^webmoe bench, \d{4}-\d\d-\d\d: google \/ swiftshader.*, Chrome \d+; f32 weights, quick shapes, 1 run$/);
+    if (peers) {
+      expect(report.environment.peers).toEqual({ versions: expect.objectContaining({ 'onnxruntime-web': expect.any(String) }), failed: [] });
+      expect(ratios).toContainEqual(expect.stringMatching(/^webmoe [\d.]+× (faster|slower) than ort-webgpu qmoe$/));
+      expect(summary).toMatch(/^gemm 256x256x256: webmoe [\d.]+ ms, tfjs-webgpu [\d.]+ ms, ort-webgpu [\d.]+ ms → webmoe [\d.]+× (faster|slower) than /m);
+      expect(summary).toMatch(/^moe T=1 .*ort-webgpu [\d.]+ ms → webmoe [\d.]+× (faster|slower) than ort-webgpu; dense block /m);
+    }
+    await expectChartsReadable(page);
     await page.screenshot({ path: `${SCREENSHOTS}/bench.png`, fullPage: true });
+    // Copy summary: on the clipboard, or (no clipboard permission here) selected for the user to copy.
+    await page.getByRole('button', { name: 'Copy summary' }).click();
+    await waitForStatus(page, /^The summary is (on the clipboard|selected)/, 10_000);
+    if (/selected/.test((await page.textContent('#status'))!)) {
+      expect(await page.evaluate(() => document.getSelection()?.toString() || document.activeElement?.id)).toMatch(/summary|^webmoe bench/);
+    }
     await page.close();
   }, 600_000);
 
@@ -217,7 +278,8 @@ describe('benchmark page', () => {
     expect(cases).toEqual(records.map((r) => r.name));
     const ratios = await page.getByRole('table', { name: 'Ratios' }).textContent();
     expect(ratios).toContain('moe T=1: ort-webgpu qmoe time / webmoe time10.00');
-    expect(ratios).toContain('gemm 1024x1024x1024: webmoe time / best peer time (ort-webgpu)2.00');
+    expect(ratios).toContain('gemm 1024x1024x1024: webmoe time / best peer time (ort-webgpu)2.00webmoe 2.00× slower than ort-webgpu');
+    expect(await page.inputValue('#summary')).toContain('gemm 1024x1024x1024: webmoe 8.000 ms, ort-webgpu 4.000 ms → webmoe 2.00× slower than ort-webgpu');
     const models = await page.getByRole('table', { name: 'Model speed' }).locator('tbody td').allTextContents();
     expect(models).toEqual(['synthetic granite-3.1-1b-a400m', 'q4', '36.5', '16', '8', '3.0', '2.0', '900', '424.9', '4.0', '0.500']);
     await page.setInputFiles('#report-file', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"a": 1}') });

@@ -6,7 +6,7 @@ import { randomRouting, randomSpec } from '../helpers/spec.js';
 import { referenceMoE, relativeError } from '../../src/moe/reference.js';
 import { Rng } from '../ref/rng.js';
 import { type BrowserPage, openPage } from './browser.js';
-import type { Plain, runModel, runSpecs, tileTrials } from './page.js';
+import type { loseDevice, Plain, runModel, runSpecs, tileTrials } from './page.js';
 import { Engine } from '../../src/api/engine.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { testDevice } from '../helpers/gpu.js';
@@ -85,6 +85,17 @@ describe('a model in Chromium', () => {
     expect(got.reply).toBe(reply.choices[0].message.content);
     engine.dispose();
     device.destroy();
+  });
+
+  it('a device lost mid-generation: DeviceLostError, then a new engine on a new device', async () => {
+    await browser.page.waitForFunction(() => 'loseDevice' in globalThis);
+    const got = await browser.page.evaluate(
+      (url) => (globalThis as unknown as { loseDevice: typeof loseDevice }).loseDevice(url),
+      new URL(`/${modelDir('mixtral')}/`, browser.page.url()).href,
+    );
+    expect(got.during).toMatch(/^DeviceLostError: webmoe: the GPU device was destroyed.*load the model again on a new device/);
+    expect(got.after).toMatch(/^DeviceLostError/);
+    expect(got.reply).toBeTruthy();
   });
 });
 

@@ -40,6 +40,22 @@ export async function runModel(url: string, tokens: number[]) {
   return { logits, progress, reply: reply.choices[0].message.content };
 }
 
+/** Loses the device mid-generation (destroy()): the error the call and a later call get, then a new engine's reply. */
+export async function loseDevice(url: string) {
+  const device = await createDevice();
+  const engine = await loadModel(url, { device, contextLength: 64 });
+  const it = engine.generate({ tokens: [1, 2, 3] }, { maxTokens: 20 });
+  await it.next();
+  device.destroy();
+  const named = (e: unknown) => `${(e as Error).name}: ${(e as Error).message}`;
+  const during = await it.next().then(() => 'no error', named);
+  const after = await engine.logits([1, 2]).then(() => 'no error', named);
+  const again = await loadModel(url, { contextLength: 64 });
+  const reply = await again.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5, temperature: 0 });
+  again.dispose();
+  return { during, after, reply: reply.choices[0].message.content };
+}
+
 /** tileTrial() twice in the page, then twice in fresh workers, one after the other. */
 export async function tileTrials() {
   const inWorker = () =>
@@ -58,4 +74,4 @@ export async function tileTrials() {
   return { page: [await tileTrial(), await tileTrial()], worker: [await inWorker(), await inWorker()] };
 }
 
-Object.assign(globalThis, { runSpecs, runModel, tileTrials });
+Object.assign(globalThis, { runSpecs, runModel, loseDevice, tileTrials });

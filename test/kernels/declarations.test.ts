@@ -28,7 +28,7 @@ describe('kernel declarations', () => {
   it('finds every kernel', () => {
     expect(kernels.map((k) => k.name).sort()).toEqual(
       ['align', 'attention', 'attention prep', 'combine', 'copy', 'embed', 'mla attention', 'mla prep', 'mla query', 'mla value', 'moe_gemm', 'moe_gemv',
-        'rmsnorm', 'router'],
+        'rmsnorm', 'router', 'sample'],
     );
   });
 

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { NonFiniteLogitsError, Sampler, type SamplingOptions } from '../../src/model/sampling.js';
 import { Rng } from '../ref/rng.js';
+import { bound, chiSquare, reference } from '../ref/sampling.js';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
-
-/** Softmax after CTRL's repetition penalty (once per distinct token) and the temperature, in float64. */
-function reference(logits: Float32Array, previous: number[], temperature: number, penalty = 1): number[] {
-  const x = Array.from(logits);
-  for (const id of new Set(previous)) x[id] = x[id] > 0 ? x[id] / penalty : x[id] * penalty;
-  const max = x.reduce((a, b) => Math.max(a, b), -Infinity);
-  const e = x.map((v) => Math.exp((v - max) / temperature));
-  const z = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / z);
-}
 
 function counts(o: SamplingOptions, logits: Float32Array, previous: number[], n: number): number[] {
   const s = new Sampler(o);
@@ -20,24 +11,6 @@ function counts(o: SamplingOptions, logits: Float32Array, previous: number[], n:
   for (let i = 0; i < n; i++) c[s.next(logits, previous)]++;
   return c;
 }
-
-/** Pearson's χ² of the counts against the probabilities; Infinity when an impossible token was drawn. */
-function chiSquare(c: number[], probs: number[]): number {
-  const n = c.reduce((a, b) => a + b, 0);
-  let chi = 0;
-  for (let i = 0; i < c.length; i++) {
-    const expected = probs[i] * n;
-    if (expected === 0) {
-      if (c[i] > 0) return Infinity;
-      continue;
-    }
-    chi += (c[i] - expected) ** 2 / expected;
-  }
-  return chi;
-}
-
-/** Far in the tail of χ² with `dof` degrees of freedom (p < 1e-6 for the sizes used here). */
-const bound = (dof: number) => dof + 7 * Math.sqrt(2 * dof) + 10;
 
 const argmax = (x: Float32Array) => x.indexOf(x.reduce((a, b) => Math.max(a, b), -Infinity));
 
@@ -87,6 +60,23 @@ describe('Sampler', () => {
     expect(chiSquare(c, reference(logits, previous, 0.7))).toBeGreaterThan(bound(5));
     // A token seen twice is penalised once.
     expect(chiSquare(c, reference(logits, [...previous, 0, 1], 0.7, 1.4))).toBeLessThan(bound(5));
+  });
+
+  it('adds the logit bias, then the frequency and presence penalties over the generated tokens only', () => {
+    const logits = f32([1.5, -0.5, 2, 0.2, -2, 1.1]);
+    const previous = [0, 5, 2, 2, 1, 2]; // the prompt is [0, 5]; 2, 2, 1, 2 were generated
+    const o = { temperature: 0.9, repetitionPenalty: 1.2, frequencyPenalty: 0.3, presencePenalty: 0.4, logitBias: { 4: 2.5, 0: -0.5 } };
+    const s = new Sampler({ ...o, seed: 3 });
+    const c = new Array<number>(6).fill(0);
+    for (let i = 0; i < 200_000; i++) c[s.next(logits, previous, 2)]++;
+    const extra = { bias: o.logitBias, generated: [2, 2, 1, 2], frequency: 0.3, presence: 0.4 };
+    expect(chiSquare(c, reference(logits, previous, 0.9, 1.2, extra))).toBeLessThan(bound(5));
+    // The prompt's tokens are not counted: the same penalties over all of them is another distribution.
+    expect(chiSquare(c, reference(logits, previous, 0.9, 1.2, { ...extra, generated: previous }))).toBeGreaterThan(bound(5));
+    expect(new Sampler({ logitBias: { 1: 10 } }).next(logits, [])).toBe(1);
+    expect(new Sampler({ presencePenalty: 1 }).next(f32([2, 1.5]), [0], 0)).toBe(1);
+    expect(new Sampler({ presencePenalty: 1 }).next(f32([2, 1.5]), [0], 1)).toBe(0);
+    expect(new Sampler({ frequencyPenalty: 0.2 }).next(f32([2, 1.5]), [0, 0, 0], 0)).toBe(1);
   });
 
   it('applies the penalty before greedy choice: divides positive logits, multiplies negative ones', () => {
@@ -147,6 +137,11 @@ describe('Sampler', () => {
     expect(() => new Sampler({ topP: 1.5 })).toThrow(/topP.*1\.5/);
     expect(() => new Sampler({ repetitionPenalty: 0 })).toThrow(/repetitionPenalty.*0/);
     expect(() => new Sampler({ seed: 0.5 })).toThrow(/seed.*0\.5/);
+    expect(() => new Sampler({ frequencyPenalty: Infinity })).toThrow(/frequencyPenalty.*Infinity/);
+    expect(() => new Sampler({ presencePenalty: NaN })).toThrow(/presencePenalty.*NaN/);
+    expect(() => new Sampler({ logitBias: { 2: NaN } })).toThrow(/logitBias\[2\].*NaN/);
+    expect(() => new Sampler({ logitBias: { '-1': 1 } })).toThrow(/logitBias must be keyed by token ids/);
+    expect(() => new Sampler({ logitBias: { 5: 1 } }).next(f32([1, 2]), [])).toThrow(/logitBias names token 5, outside the vocabulary of 2/);
     expect(() => new Sampler({ temperature: -1 })).toThrow(RangeError);
   });
 

@@ -27,7 +27,9 @@ describe('weights split across storage bindings', () => {
     // 2·700·200·4 B = 1 120 000 B per expert → columns: 1 MiB / 1600 B = 655 columns per binding.
     expect(planChunks({ experts: 2, parts: 2, outputs: 700, inner: 200 }, 'f32', MiB).map((c) => [c.e0, c.e1, c.n0, c.n1]))
       .toEqual([[0, 1, 0, 655], [0, 1, 655, 700], [1, 2, 0, 655], [1, 2, 655, 700]]);
-    expect(() => planChunks({ experts: 1, parts: 2, outputs: 4, inner: 200_000 }, 'f32', MiB)).toThrow(/one output column/);
+    expect(() => planChunks({ experts: 1, parts: 2, outputs: 4, inner: 200_000 }, 'f32', MiB, 'layer 3 experts gate/up')).toThrow(
+      /^webmoe: layer 3 experts gate\/up: one output column of an expert \(2 × 200000 f32 inputs\) needs 1600000 bytes, over this device's storage binding limit of 1048576 \(maxStorageBufferBindingSize\)/,
+    );
   });
 
   for (const [intermediate, what] of [[300, 'several experts'], [700, 'part of one expert']] as const) {
