@@ -40,8 +40,9 @@ export default defineConfig({
       formats: ['es'],
     },
     rolldownOptions: {
-      // comlink is bundled: a module worker has no import map, so the browser's worker scripts import no bare names.
-      external: ['webgpu', /^node:/],
+      // comlink is bundled: a module worker has no import map, so the browser's worker scripts import no
+      // bare names. xgrammar (1 MB, loaded only for structured output) stays the app's dependency.
+      external: ['webgpu', /^node:/, '@mlc-ai/web-xgrammar'],
     },
   },
   test: {

@@ -19,6 +19,7 @@ import { readBuffers, Workspace } from './gpu/workspace.js';
 import { dtypeArg, errorLine, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
+import { expertCacheBench } from './cli/expertCacheBench.js';
 import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
 import type { HostWeights } from './weights/convert.js';
@@ -36,6 +37,8 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --model: the bundled model (a small MoE trained on Jane Austen's novels).
       --workers N: the routed experts sharded over N GPU worker threads (expert-parallel);
       --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
+      --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch]: the routed
+      experts loaded on demand into MB of GPU slots (docs/expert-cache.md); also for logits, perplexity.
   webmoe logits [--model DIR|URL] --tokens 1,2,3 [--dtype f32|f16|q8|q4] [--workers N ...]
       Prints {"logits": [[...], ...]}: the logits of every position, by generation's prefill path.
   webmoe inspect FILE_OR_DIR
@@ -53,6 +56,14 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --synthetic granite: also granite-3.1-1b-a400m's shape with random weights made as they load (2.7 GB
       of BF16; --quick: 2 of its 24 layers); each model's row adds its weight bytes per decode token and
       the decode floor: copy bandwidth / those bytes.
+  webmoe bench --expert-cache [--model DIR|URL] [--text FILE] [--tokens 400] [--dtype …] [--out bench-results/expert-cache.json]
+      The expert cache alone: a text decoded teacher-forced (default: the held-out Austen excerpt
+      bench/austen-heldout.txt on the bundled model) with every expert resident, then at budgets of
+      2, 4, 6 and all experts a layer, LRU and LFU, prefetch off and on: hit rate, MiB uploaded a token,
+      decode tok/s and its ratio to all-resident, prefetch precision/recall.
+      --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
+      Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the
+      cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token.
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
@@ -164,8 +175,19 @@ async function bench(args: string[]): Promise<void> {
       'skip-model': { type: 'boolean', default: false },
       peers: { type: 'boolean', default: false },
       synthetic: { type: 'string' },
+      'expert-cache': { type: 'boolean', default: false },
+      text: { type: 'string' },
+      tokens: { type: 'string', default: '400' },
+      'gpu-mb': { type: 'string', default: '2048' },
+      'host-mb': { type: 'string', default: '4096' },
     },
   });
+  if (v['expert-cache']) {
+    const out = v.out === 'bench-results/bench.json' ? 'bench-results/expert-cache.json' : v.out!;
+    const o = { model: v.model, text: v.text, tokens: intArg(v.tokens, 'tokens'), dtype: dtypeArg(v.dtype), out, quick: v.quick!, synthetic: v.synthetic,
+      gpuMiB: intArg(v['gpu-mb'], 'gpu-mb'), hostMiB: intArg(v['host-mb'], 'host-mb') };
+    return expertCacheBench(o);
+  }
   if (v.synthetic !== undefined && v.synthetic !== 'granite') {
     throw new Error(`--synthetic: the one synthetic model is 'granite' (granite-3.1-1b-a400m, random weights), got '${v.synthetic}'`);
   }

@@ -11,10 +11,15 @@ export {
   type LoadModelOptions,
   type Prompt,
   type RoutingStep,
+  type TextLogprob,
 } from './api/engine.js';
+import { loadModel } from './api/load.js';
+import { mlcEngineCreator } from './api/webllm.js';
 export { loadModel, type LoadOptions } from './api/load.js';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, CompletionUsage } from './api/openai.js';
 export { type ContextOverflow, ContextOverflowError } from './api/overflow.js';
+export type { ChatCompletionMessageParam, ContentPart, ResponseFormat, ToolChoice } from './api/request.js';
+export { CreateWebWorkerMLCEngine, type InitProgressReport, type MLCEngineConfig } from './api/webllm.js';
 export { type EngineApi, engineApi, type ModelFiles, type ModelSpec } from './api/worker/engineHost.js';
 export { exposeEngine, modelSpecSource } from './api/worker/exposeEngine.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
@@ -34,10 +39,16 @@ export type { Activation } from './kernels/expertMatmul.js';
 export { MAX_SIZES, type ModelConfig, ModelConfigError } from './model/config.js';
 export { Decoder, DecoderInputError } from './model/decoder.js';
 export { FAMILIES, readConfig } from './model/families/registry.js';
+export { GrammarError, type GrammarSpec } from './model/grammar.js';
 export { ModelLoadError } from './model/load.js';
+export type { TokenLogprob } from './model/logprobs.js';
 export { ModelMemoryError } from './model/memory.js';
 export { NonFiniteLogitsError, Sampler, type SamplingOptions } from './model/sampling.js';
 export { type ChatMessage, type ChatTemplateOptions, type ChatTool, TextTokenizer, TokenizerError } from './model/tokenizer.js';
+export type { ParsedToolCall } from './model/toolCalls.js';
+export { CachedExperts, ExpertCacheError, type ExpertCacheOptions } from './moe/cached/experts.js';
+export type { ExpertCachePolicy } from './moe/cached/policy.js';
+export type { ExpertCacheCounts, ExpertCacheStats } from './moe/cached/stats.js';
 export { MoELayer, type MoELayerOptions, type RoutingBuffers } from './moe/layer.js';
 export { referenceMoE, referenceRoute, relativeError, type ReferenceRouting } from './moe/reference.js';
 export { runMoE, type MoEResult } from './moe/run.js';
@@ -54,6 +65,8 @@ export {
   type SharedExpertWeights,
 } from './moe/spec.js';
 export { WorkerError } from './platform/workers.js';
+/** WebLLM's CreateMLCEngine(model, { initProgressCallback }): loadModel for WebLLM apps (the model is a URL). */
+export const CreateMLCEngine = mlcEngineCreator(loadModel);
 export type { HostWeights } from './weights/convert.js';
 export { type CheckpointStorage, FORMATS, STORAGES, type WeightDType, type WeightFormat, type WeightStorage } from './weights/format.js';
 export { planChunks, type ExpertMatrix } from './weights/matrix.js';

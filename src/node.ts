@@ -7,6 +7,8 @@ import type { LoadOptions } from './api/load.js';
 import { createNodeDevice } from './gpu/nodeDevice.js';
 import { nodeModelSource } from './io/nodeSource.js';
 import type { ModelSource } from './io/source.js';
+import { mlcEngineCreator } from './api/webllm.js';
+import './platform/nodeXGrammar.js'; // structured output's grammar library, run as CommonJS
 
 // Relative to this module, which sits directly under src/ and dist/ alike. A variable, so that the
 // build leaves the folder alone instead of treating `new URL('…', import.meta.url)` as an asset.
@@ -24,6 +26,9 @@ export async function loadModel(model: string | ModelSource = bundledModelDir, o
   const memoryLimit = options.memoryLimit ?? (device.adapterInfo?.isFallbackAdapter ? totalmem() : undefined);
   return Engine.load(device, typeof model === 'string' ? nodeModelSource(model) : model, { ...options, memoryLimit });
 }
+
+/** WebLLM's CreateMLCEngine(model, { initProgressCallback }): loadModel for WebLLM apps (a folder or URL). */
+export const CreateMLCEngine = mlcEngineCreator(loadModel);
 
 export { createNodeDevice };
 export { nodeDirSource, nodeFile, nodeModelSource } from './io/nodeSource.js';

@@ -11,10 +11,14 @@ import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { GpuSampler } from '../model/gpuSampling.js';
+import { Grammars, type GrammarSpec, type TokenMatcher } from '../model/grammar.js';
+import { logprobs, type TokenLogprob } from '../model/logprobs.js';
 import { Sampler, type SamplingOptions } from '../model/sampling.js';
+import { type ParsedToolCall, parseToolCalls, toolCallFormat } from '../model/toolCalls.js';
 import { Sequence } from '../model/sequence.js';
-import { type ChatMessage, TextTokenizer } from '../model/tokenizer.js';
+import { type ChatMessage, type ChatTool, TextTokenizer } from '../model/tokenizer.js';
 import { ExpertCoordinator, type ExpertParallelOptions } from '../moe/sharded/coordinator.js';
+import { CachedExperts, type ExpertCacheOptions } from '../moe/cached/experts.js';
 import { DeviceLostError, EngineDisposedError, EngineOptionError, positiveInteger, stopStrings } from './errors.js';
 import { ChatCompletions } from './openai.js';
 import { type ContextOverflow, ContextOverflowError, slideTurns } from './overflow.js';
@@ -25,7 +29,7 @@ import { type RoutingStep, RoutingTrace } from './trace.js';
 export { ContextOverflowError, DeviceLostError, EngineDisposedError, EngineOptionError };
 export type { DecodeProfile, FinishReason, GenerationStats, RoutingStep };
 
-export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions> {
+export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions>, Partial<ExpertCacheOptions> {
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -54,6 +58,24 @@ export interface GenerateOptions extends SamplingOptions {
   contextOverflow?: ContextOverflow;
   /** Time where each decode step goes (stats.decodeProfile); waits for the queue before each readback, so off by default. */
   profile?: boolean;
+  /** Attach to each chunk its tokens' log-probabilities under the model (the CPU sampling path). */
+  logprobs?: boolean;
+  /** With `logprobs`: also the log-probabilities of this many most likely tokens per step, 0 to 20. */
+  topLogprobs?: number;
+  /**
+   * A conversation prompt: the tools, given to the chat template as `tools`. The model's calls, in
+   * its template's syntax, are parsed out of the text: it comes whole on the last chunk, with them.
+   */
+  tools?: ChatTool[];
+  /** A conversation prompt: more chat template variables (enable_thinking, reasoning_effort, …). */
+  templateVariables?: Record<string, unknown>;
+  /** Constrain the output to a grammar (any JSON object, a JSON schema, EBNF): a token mask per step (the CPU sampling path). */
+  grammar?: GrammarSpec;
+}
+
+/** A token's log-probability, with its text (special tokens included). */
+export interface TextLogprob extends TokenLogprob {
+  text: string;
 }
 
 export interface GenerationChunk {
@@ -62,6 +84,10 @@ export interface GenerationChunk {
   /** token ids this chunk stands for */
   tokens: number[];
   routing?: RoutingStep[];
+  /** with `logprobs`: one per token of `tokens`, with the most likely alternatives in `top` */
+  logprobs?: (TextLogprob & { top: TextLogprob[] })[];
+  /** on the last chunk only, with `tools`: the calls the model made */
+  toolCalls?: ParsedToolCall[];
   /** on the last chunk only */
   stats?: GenerationStats;
 }
@@ -74,6 +100,13 @@ export class Engine {
   private readonly lifetime = new AbortController();
   /** The tokens the decoder's KV cache holds. */
   private readonly sequence: Sequence;
+  /** Set by interruptGenerate(): the running call ends before its next token. */
+  private interrupted = false;
+  /** The text of the last call, and its stats once it ended (WebLLM's getMessage, runtimeStatsText). */
+  private message = '';
+  private lastStats?: GenerationStats;
+  /** The tokenizer's vocabulary prepared for grammars, on first use. */
+  private grammars?: Grammars;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -84,6 +117,8 @@ export class Engine {
     readonly model: string,
     /** the expert-parallel scheduler (load with `workers`): its placement and time stats */
     readonly experts?: ExpertCoordinator,
+    /** the expert cache (load with `expertCacheBytes`): its stats() */
+    readonly expertCache?: CachedExperts,
   ) {
     this.chat = { completions: new ChatCompletions(this) };
     this.sequence = new Sequence(decoder);
@@ -96,6 +131,9 @@ export class Engine {
     const { family, config } = readConfig(ckpt.config);
     checkContextLength(options.contextLength, config);
     const tokenizer = await loadTokenizer(source, options.signal);
+    if (options.expertCacheBytes !== undefined) {
+      return Engine.loadCached(device, ckpt, source.name, tokenizer, { ...options, expertCacheBytes: options.expertCacheBytes });
+    }
     if (options.workers === undefined) return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name);
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
     const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
@@ -107,6 +145,25 @@ export class Engine {
       return new Engine(device, config, tokenizer, decoder, source.name, experts);
     } catch (e) {
       experts.dispose();
+      throw e;
+    }
+  }
+
+  /** An engine whose routed experts live in the expert cache (GPU slots under a budget, a host tier, the source). */
+  private static async loadCached(device: GPUDevice, ckpt: Checkpoint, name: string, tokenizer: TextTokenizer | undefined,
+    options: LoadModelOptions & ExpertCacheOptions): Promise<Engine>
+  {
+    if (options.workers !== undefined) {
+      throw new EngineOptionError('expertCacheBytes', 'cannot be combined with workers (the expert cache runs the experts on this device): give one of them');
+    }
+    const { family, config } = readConfig(ckpt.config);
+    const cache = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', options);
+    try {
+      const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts: cache });
+      if (options.tune ?? true) await cache.tune();
+      return new Engine(device, config, tokenizer, decoder, name, undefined, cache);
+    } catch (e) {
+      cache.dispose();
       throw e;
     }
   }
@@ -134,12 +191,48 @@ export class Engine {
     }
   }
 
-  /** Token ids of a prompt: plain text with the tokenizer's BOS, or a conversation through the chat template. */
-  encode(prompt: Prompt): number[] {
+  /**
+   * Token ids of a prompt: plain text with the tokenizer's BOS, or a conversation through the chat
+   * template (with `tools` and `templateVariables`, which only a conversation takes).
+   */
+  encode(prompt: Prompt, chat: Pick<GenerateOptions, 'tools' | 'templateVariables'> = {}): number[] {
     this.checkOpen();
+    if (!Array.isArray(prompt) && (chat.tools || chat.templateVariables)) {
+      throw new EngineOptionError(chat.tools ? 'tools' : 'templateVariables', 'needs a conversation prompt (a list of messages)');
+    }
     if (!Array.isArray(prompt) && typeof prompt === 'object') return prompt.tokens;
     const tok = this.needTokenizer();
-    return typeof prompt === 'string' ? tok.encode(prompt) : tok.applyChatTemplate(prompt, { addGenerationPrompt: true }).ids;
+    if (typeof prompt === 'string') return tok.encode(prompt);
+    // An OpenAI reply that only calls tools has content null; Qwen's template reads content as a
+    // string ('</think>' in content), so it gets '' there (DeepSeek's tests `content is none`).
+    const messages = toolCallFormat(tok.chatTemplate) === 'hermes' ? prompt.map((m) => (m.content === null ? { ...m, content: '' } : m)) : prompt;
+    return tok.applyChatTemplate(messages, { addGenerationPrompt: true, tools: chat.tools, variables: chat.templateVariables }).ids;
+  }
+
+  /** WebLLM's resetChat: forgets the conversation the KV cache holds, the last message and (unless `keepStats`) its stats. */
+  async resetChat(keepStats = false): Promise<void> {
+    const release = await this.acquire();
+    this.sequence.truncate(0);
+    this.message = '';
+    if (!keepStats) this.lastStats = undefined;
+    release();
+  }
+
+  /** WebLLM's interruptGenerate: the running call ends before its next token, as if done (finishReason 'abort'). */
+  interruptGenerate(): void {
+    this.interrupted = true;
+  }
+
+  /** WebLLM's getMessage: the text of the running or last call. */
+  async getMessage(): Promise<string> {
+    return this.message;
+  }
+
+  /** WebLLM's runtimeStatsText: the last call's prefill and decode speed. */
+  async runtimeStatsText(): Promise<string> {
+    const s = this.lastStats;
+    if (!s) return 'prefill: 0.0 tokens/sec, decoding: 0.0 tokens/sec';
+    return `prefill: ${s.prefillTokensPerSecond.toFixed(1)} tokens/sec, decoding: ${s.decodeTokensPerSecond.toFixed(1)} tokens/sec`;
   }
 
   /**
@@ -149,11 +242,17 @@ export class Engine {
    */
   async *generate(prompt: Prompt, o: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
     const release = await this.acquire();
+    let matcher: TokenMatcher | undefined;
     try {
-      yield* this.run(prompt, o);
+      if (o.grammar) {
+        this.grammars ??= new Grammars(this.needTokenizer(), this.config.vocab, [...this.eosIds()]);
+        matcher = await this.grammars.matcher(o.grammar);
+      }
+      yield* this.run(prompt, o, matcher);
     } catch (e) {
       throw await this.failure(e);
     } finally {
+      matcher?.dispose();
       release();
     }
   }
@@ -171,10 +270,19 @@ export class Engine {
     this.lifetime.abort(why);
     this.decoder.destroy();
     this.experts?.dispose();
+    this.grammars?.dispose();
+    this.expertCache?.dispose();
   }
 
-  private async *run(prompt: Prompt, o: GenerateOptions): AsyncGenerator<GenerationChunk> {
+  /** The ids that end generation: config's eos_token_id and the tokenizer's EOS. */
+  private eosIds(): Set<number> {
+    return this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
+  }
+
+  private async *run(prompt: Prompt, o: GenerateOptions, grammar?: TokenMatcher): AsyncGenerator<GenerationChunk> {
     const clock = new GenerationClock();
+    this.interrupted = false;
+    this.message = '';
     const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
     const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
     const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
@@ -187,12 +295,24 @@ export class Engine {
     if (o.contextOverflow !== undefined && o.contextOverflow !== 'error' && o.contextOverflow !== 'slide') {
       throw new EngineOptionError('contextOverflow', `must be 'error' or 'slide', got ${JSON.stringify(o.contextOverflow)}`);
     }
-    const cpu = o.sampling === 'cpu' ? new Sampler(o) : undefined;
+    const top = o.topLogprobs ?? 0;
+    if (!(Number.isInteger(top) && top >= 0 && top <= 20)) throw new EngineOptionError('topLogprobs', `must be an integer in 0…20, got ${top}`);
+    // A grammar's mask and log-probabilities need the logits row: they sample on the CPU.
+    const needsRow = grammar !== undefined || o.logprobs === true;
+    if (needsRow && o.sampling === 'gpu') {
+      throw new EngineOptionError('sampling', `'gpu' cannot ${grammar ? 'apply a grammar' : 'give logprobs'}: leave it unset or 'cpu'`);
+    }
+    const cpu = o.sampling === 'cpu' || needsRow ? new Sampler(o) : undefined;
     // Sliding makes room for the whole reply where dropping turns can.
     const slid = o.contextOverflow === 'slide' && Array.isArray(prompt)
-      ? slideTurns(prompt, (m) => this.encode(m), (n) => this.contextLength - n >= maxTokens)
+      ? slideTurns(prompt, (m) => this.encode(m, o), (n) => this.contextLength - n >= maxTokens)
       : undefined;
-    const ids = slid?.ids ?? this.encode(prompt);
+    const ids = slid?.ids ?? this.encode(prompt, o);
+    const toolFormat = o.tools?.length ? toolCallFormat(this.tokenizer?.chatTemplate) : undefined;
+    if (o.tools?.length && !toolFormat) {
+      throw new EngineOptionError('tools',
+        `cannot be parsed from ${this.model}'s output: its chat template defines no tool calls webmoe knows (Qwen3's, DeepSeek's, gpt-oss's)`);
+    }
     if (ids.length === 0) throw new RangeError('webmoe: the prompt has no tokens');
     const room = this.contextLength - ids.length;
     if (room < 1) {
@@ -202,7 +322,7 @@ export class Engine {
       throw new ContextOverflowError(ids.length, this.contextLength, hint);
     }
     const budget = Math.min(maxTokens, room);
-    const eos = this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
+    const eos = this.eosIds();
     const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
     const seq = this.sequence;
@@ -212,14 +332,23 @@ export class Engine {
 
     const profile = o.profile ? { forwards: 0, gpuMs: 0, readbackMs: 0 } : undefined;
     const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
+    /** The CPU path's last logits row (for logprobs). */
+    let row: Float32Array | undefined;
     /** Runs `tokens` after the sequence and picks the next token. */
-    const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> =>
-      gpu ? seq.appendRead(tokens, gpu.reader, signal, onPiece) : cpu!.next(await seq.append(tokens, 'last', signal, onPiece), seq.tokens, ids.length);
+    const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> => {
+      if (gpu) return seq.appendRead(tokens, gpu.reader, signal, onPiece);
+      row = await seq.append(tokens, 'last', signal, onPiece);
+      const next = cpu!.next(row, seq.tokens, ids.length, await grammar?.mask());
+      grammar?.accept(next);
+      return next;
+    };
+    const cacheBefore = this.expertCache?.countsNow();
 
     // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
     let generated = 0;
     let finishReason: FinishReason = 'length';
+    const output: number[] = [];
     try {
       let next = await step(ids.slice(cached), trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
       clock.prefilled();
@@ -227,13 +356,21 @@ export class Engine {
       let routing = trace && prefill;
       while (generated < budget) {
         clock.sampled();
+        if (this.interrupted) {
+          finishReason = 'abort';
+          break;
+        }
         if (eos.has(next)) {
           finishReason = 'stop';
           break;
         }
         generated++;
+        output.push(next);
         const out = text.push(next);
-        yield { text: out.text, tokens: [next], routing };
+        this.message += out.text;
+        // With tools the text waits for the end, where the calls are cut out of it.
+        const shown = toolFormat ? '' : out.text;
+        yield { text: shown, tokens: [next], routing, ...(o.logprobs && { logprobs: [this.withText(logprobs(row!, next, top))] }) };
         if (out.stopped) {
           finishReason = 'stop';
           break;
@@ -247,8 +384,26 @@ export class Engine {
       gpu?.destroy();
     }
     signal.throwIfAborted();
-    yield { text: text.end(), tokens: [],
-      stats: clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile }) };
+    let rest = text.end();
+    let toolCalls: ParsedToolCall[] | undefined;
+    if (toolFormat) {
+      const parsed = parseToolCalls(toolFormat, this.tokenizer!.decode(output));
+      rest = parsed.content;
+      toolCalls = parsed.calls;
+      this.message = rest;
+      if (toolCalls.length) finishReason = 'tool_calls';
+    } else {
+      this.message += rest;
+    }
+    this.lastStats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile });
+    if (this.expertCache) this.lastStats.expertCache = this.expertCache.stats(cacheBefore);
+    yield { text: rest, tokens: [], ...(toolCalls && { toolCalls }), stats: this.lastStats };
+  }
+
+  /** Log-probabilities with their tokens' text (special tokens written out). */
+  private withText(l: TokenLogprob & { top: TokenLogprob[] }): TextLogprob & { top: TextLogprob[] } {
+    const text = (t: TokenLogprob) => ({ ...t, text: this.tokenizer?.decode([t.token]) ?? '' });
+    return { ...text(l), top: l.top.map(text) };
   }
 
   private needTokenizer(): TextTokenizer {
@@ -265,8 +420,8 @@ export class Engine {
     return this.disposed && !(e instanceof EngineDisposedError || e instanceof DeviceLostError) ? this.ended() : e;
   }
 
-  /** Why the engine no longer runs: disposed, or its device lost. */
-  private ended(): Error {
+  /** Why the engine no longer runs (once `disposed`): EngineDisposedError, or DeviceLostError. */
+  ended(): Error {
     const why: unknown = this.lifetime.signal.reason;
     return why instanceof DeviceLostError ? why : new EngineDisposedError();
   }

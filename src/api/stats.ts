@@ -1,6 +1,8 @@
 // A generation's figures: token counts, prefill and decode speed, time to first token, why it ended.
+import type { ExpertCacheStats } from '../moe/cached/stats.js';
 
-export type FinishReason = 'stop' | 'length';
+/** 'abort': ended by interruptGenerate(); 'tool_calls': the model called tools (given `tools`). */
+export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
 
 export interface GenerationStats {
   promptTokens: number;
@@ -11,6 +13,8 @@ export interface GenerationStats {
   finishReason: FinishReason;
   /** with `trace`: per MoE layer, tokens routed to each expert over the call */
   expertLoad?: { layer: number; counts: number[] }[];
+  /** with the expert cache (`expertCacheBytes`): its counters over the call and the experts resident at its end */
+  expertCache?: ExpertCacheStats;
   /** prompt tokens whose keys and values the cache held from earlier calls (not prefilled) */
   cachedTokens?: number;
   /** with `contextOverflow: 'slide'`: messages dropped from the start of the conversation */

@@ -39,7 +39,39 @@ export const GRANITE_3_1_1B_A400M: Readonly<Record<string, unknown>> = {
   vocab_size: 49155,
 };
 
+/**
+ * Qwen3-30B-A3B's MoE shape as a GraniteMoE config (the synthetic family): 48 layers of 128 experts of
+ * I 768, top-8, H 2048, vocab 151936, untied lm_head; its attention as GraniteMoE has it (32 heads of
+ * 64 with 4 KV heads: Qwen3's heads are 128 wide, and it norms q and k), multipliers 1. For the expert
+ * cache's benchmark: 29 B parameters, almost all of them in the experts.
+ */
+export const QWEN3_30B_A3B_SHAPE: Readonly<Record<string, unknown>> = {
+  ...GRANITE_3_1_1B_A400M,
+  attention_multiplier: 0.125,
+  embedding_multiplier: 1,
+  residual_multiplier: 1,
+  logits_scaling: 1,
+  hidden_size: 2048,
+  intermediate_size: 768,
+  num_attention_heads: 32,
+  num_key_value_heads: 4,
+  num_hidden_layers: 48,
+  num_local_experts: 128,
+  num_experts_per_tok: 8,
+  max_position_embeddings: 40960,
+  tie_word_embeddings: false,
+  vocab_size: 151936,
+};
+
+/** The real models whose shapes the synthetic checkpoints take. */
+export const SYNTHETIC_BASES = {
+  granite: { name: 'granite-3.1-1b-a400m', config: GRANITE_3_1_1B_A400M },
+  'qwen3-30b-a3b': { name: 'Qwen3-30B-A3B-shaped', config: QWEN3_30B_A3B_SHAPE },
+} as const;
+
 export interface SyntheticOptions {
+  /** The shape. Default granite. */
+  base?: keyof typeof SYNTHETIC_BASES;
   /** Default 1. */
   seed?: number;
   /** Element type of the weights. Default 'BF16' (the checkpoint's own). */
@@ -126,13 +158,14 @@ export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSourc
   const dtype = o.dtype ?? 'BF16';
   const seed = o.seed ?? 1;
   const s = o.scale ?? {};
+  const base = SYNTHETIC_BASES[o.base ?? 'granite'];
   const config: Record<string, unknown> = {
-    ...GRANITE_3_1_1B_A400M,
+    ...base.config,
     ...(s.layers !== undefined && { num_hidden_layers: s.layers }),
     ...(s.vocab !== undefined && { vocab_size: s.vocab }),
     ...(s.experts !== undefined && {
       num_local_experts: s.experts,
-      num_experts_per_tok: Math.min(s.experts, GRANITE_3_1_1B_A400M.num_experts_per_tok as number),
+      num_experts_per_tok: Math.min(s.experts, base.config.num_experts_per_tok as number),
     }),
     torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float16',
   };
@@ -188,8 +221,8 @@ export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSourc
   };
   const layers = config.num_hidden_layers as number;
   return {
-    name: `synthetic granite-3.1-1b-a400m${
-      layers === 24 && !s.vocab && !s.experts ? '' : ` (${
+    name: `synthetic ${base.name}${
+      layers === base.config.num_hidden_layers && !s.vocab && !s.experts ? '' : ` (${
         [
           `${layers} layers`,
           s.vocab !== undefined && `vocab ${s.vocab}`,

@@ -12,6 +12,8 @@ import type { ModelSource } from '../io/source.js';
 import { readConfig } from '../model/families/registry.js';
 import { bundledModelDir, loadModel } from '../node.js';
 import type { ExpertParallelOptions } from '../moe/sharded/coordinator.js';
+import type { ExpertCacheOptions } from '../moe/cached/experts.js';
+import type { ExpertCachePolicy } from '../moe/cached/policy.js';
 
 export const modelOptions = {
   model: { type: 'string' },
@@ -19,6 +21,10 @@ export const modelOptions = {
   workers: { type: 'string' },
   'gpu-expert-budget': { type: 'string' },
   'cpu-workers': { type: 'string' },
+  'expert-cache': { type: 'string' },
+  'host-cache': { type: 'string' },
+  'expert-cache-policy': { type: 'string' },
+  prefetch: { type: 'boolean' },
 } as const;
 
 /** The expert-parallel flags: --workers N [--gpu-expert-budget MB] [--cpu-workers N]. */
@@ -35,11 +41,32 @@ export function parallelArgs(v: { workers?: string; 'gpu-expert-budget'?: string
   };
 }
 
+/** The expert-cache flags: --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch]. */
+export function cacheArgs(
+  v: { 'expert-cache'?: string; 'host-cache'?: string; 'expert-cache-policy'?: string; prefetch?: boolean },
+): Partial<ExpertCacheOptions> {
+  const mb = (name: 'expert-cache' | 'host-cache') => {
+    const n = numberArg(v[name], name);
+    return n === undefined ? undefined : n * 2 ** 20;
+  };
+  const expertCacheBytes = mb('expert-cache');
+  if (expertCacheBytes === undefined) {
+    if (v['host-cache'] !== undefined || v['expert-cache-policy'] !== undefined || v.prefetch) {
+      throw new Error('--host-cache, --expert-cache-policy and --prefetch need --expert-cache MB');
+    }
+    return {};
+  }
+  return { expertCacheBytes, hostCacheBytes: mb('host-cache'), expertCachePolicy: v['expert-cache-policy'] as ExpertCachePolicy | undefined,
+    prefetch: v.prefetch };
+}
+
 export function sourceOf(model = bundledModelDir): ModelSource {
   return nodeModelSource(model);
 }
 
-export async function loadEngine(model: string | undefined, dtype: string | undefined, parallel: Partial<ExpertParallelOptions> = {}): Promise<Engine> {
+export async function loadEngine(model: string | undefined, dtype: string | undefined,
+  parallel: Partial<ExpertParallelOptions & ExpertCacheOptions> = {}): Promise<Engine>
+{
   let last = 0;
   return loadModel(sourceOf(model), {
     ...parallel,
@@ -75,7 +102,7 @@ export async function generate(args: string[]): Promise<void> {
     },
   });
   if (v.prompt === undefined) throw new Error('--prompt TEXT is required');
-  const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
+  const engine = await loadEngine(v.model, v.dtype, { ...parallelArgs(v), ...cacheArgs(v) });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const prompt = v.chat ? [{ role: 'user', content: v.prompt }] : v.prompt;
@@ -96,6 +123,13 @@ export async function generate(args: string[]): Promise<void> {
       console.error(`\n${s.promptTokens} prompt tokens, ${s.completionTokens} generated (${s.finishReason}); ` +
         `prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s, ` +
         `time to first token ${s.timeToFirstTokenMs.toFixed(0)} ms`);
+      const c = s.expertCache;
+      if (c) {
+        console.error(`expert cache: ${c.slots} slots, hit rate ${(100 * c.hitRate).toFixed(1)}%, ` +
+          `${(c.bytesPerToken / 2 ** 20).toFixed(2)} MiB uploaded a token, prefetch precision ${c.prefetch.precision.toFixed(2)} recall ${
+            c.prefetch.recall.toFixed(2)
+          }`);
+      }
     }
   }
   engine.dispose();
@@ -105,7 +139,7 @@ export async function logits(args: string[]): Promise<void> {
   const { values: v } = parseArgs({ args, strict: true, options: { ...modelOptions, tokens: { type: 'string' } } });
   if (!v.tokens) throw new Error('--tokens 1,2,3 is required');
   const tokens = tokensArg(v.tokens, 'tokens');
-  const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
+  const engine = await loadEngine(v.model, v.dtype, { ...parallelArgs(v), ...cacheArgs(v) });
   try {
     const rows = await engine.logits(tokens);
     process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { intArg } from './args.js';
-import { loadEngine, modelOptions, parallelArgs } from './model.js';
+import { cacheArgs, loadEngine, modelOptions, parallelArgs } from './model.js';
 
 /** −log softmax(row)[target], in float64. */
 function tokenLoss(row: Float32Array, target: number): number {
@@ -23,7 +23,7 @@ export async function perplexity(args: string[]): Promise<void> {
   });
   if (!v.text) throw new Error('--text FILE is required');
   const window = intArg(v.window, 'window');
-  const engine = await loadEngine(v.model, v.dtype, parallelArgs(v));
+  const engine = await loadEngine(v.model, v.dtype, { ...parallelArgs(v), ...cacheArgs(v) });
   try {
     if (window < 2 || window > engine.contextLength) throw new Error(`--window must be in 2…${engine.contextLength} (the context), got ${window}`);
     const tok = engine.tokenizer;

@@ -2,7 +2,7 @@
 // their tensors; every name and shape is checked before anything is uploaded, and every tensor of the
 // checkpoint must be one of them. Then the shards are streamed once, piece by piece, straight into
 // GPU buffers (per-expert Hub tensors land in their slot of the stacked expert matrices on the way).
-import { type Checkpoint, type LoadProgress, type RowSink, streamTensors } from '../io/checkpoint.js';
+import { type Checkpoint, type LoadProgress, readRows, type RowSink, streamTensors } from '../io/checkpoint.js';
 import type { TensorInfo } from '../io/safetensors.js';
 import { checkDecodable, decodeToF32 } from '../io/dtype.js';
 import { checkFinite } from '../io/finite.js';
@@ -54,6 +54,8 @@ export interface DecoderLoadOptions {
 /** Tensors wanted from the checkpoint, with their expected shapes and where their rows go. */
 class Wants {
   readonly sinks = new Map<string, RowSink>();
+  /** declared tensors read only later, by row ranges (reread), never streamed at load */
+  readonly later = new Set<string>();
   private readonly missing: string[] = [];
 
   constructor(private readonly ckpt: Checkpoint, private readonly family: string) {}
@@ -104,6 +106,13 @@ class Wants {
   rows(device: GPUDevice, name: string, shape: number[], m: ExpertMatrix, firstRow: number): void {
     const format = STORAGES[m.dtype];
     this.add(name, shape, (r, rows) => writeExpertRows(device, m, firstRow + r, storedRows(format, rows, m.inner, name)), format);
+  }
+
+  /** Part `part` of `parts` equal runs of tensor `name`'s rows, read again by row range, to its sink. */
+  async reread(name: string, part: number, parts: number, signal?: AbortSignal): Promise<void> {
+    const t = this.ckpt.tensors.get(name)!;
+    const rows = t.shape.slice(0, -1).reduce((a, b) => a * b, 1) / parts;
+    await this.sinks.get(name)!(part * rows, await readRows(this.ckpt, name, part * rows, rows, signal));
   }
 
   /** A small tensor kept on the host. */
@@ -233,6 +242,7 @@ export async function loadDecoder(
       return b;
     },
     external: o.experts,
+    reread: { source: ckpt.source.name, rows: (name, part, parts, signal) => wants.reread(name, part, parts, signal), later: (name) => wants.later.add(name) },
   });
   try {
     // Names and shapes first, on a dry declaration: nothing is allocated for a config that disagrees
@@ -241,12 +251,13 @@ export async function loadDecoder(
     const declared = declaredWeights(family, c, dtype, o.experts);
     for (const { name, shape } of declared.tensors) dry.tensor(name, shape);
     dry.checkComplete();
-    checkMemory({ weights: declared.gpuBytes, kvCache: kvCacheBytes(c, contextLength) }, o.memoryLimit, ckpt.source.name);
+    checkMemory({ weights: declared.gpuBytes + (o.experts?.deviceBytes ?? 0), kvCache: kvCacheBytes(c, contextLength) }, o.memoryLimit, ckpt.source.name);
     const model = declare(family, c, ctx);
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);
 
-    await streamTensors(ckpt, wants.sinks, { signal: o.signal, onProgress: o.onProgress });
+    const now = new Map([...wants.sinks].filter(([name]) => !wants.later.has(name)));
+    await streamTensors(ckpt, now, { signal: o.signal, onProgress: o.onProgress });
     if (o.tune ?? true) {
       for (const [m, slots] of trials.values()) {
         o.signal?.throwIfAborted();

@@ -1,8 +1,8 @@
 // The next token from the logits, as Hugging Face transformers' logits processors pick it: the logit
 // bias, the repetition penalty, the frequency and presence penalties (OpenAI's, over the generated
-// tokens), then temperature, top-k and top-p, then a draw from a seeded generator over the kept
-// tokens in id order; greedy (argmax) when the temperature is 0. The GPU sampler (gpuSampling.ts)
-// does the same in float32 and, for a seed, draws the same numbers.
+// tokens), a grammar's mask of allowed tokens, then temperature, top-k and top-p, then a draw from a
+// seeded generator over the kept tokens in id order; greedy (argmax) when the temperature is 0. The
+// GPU sampler (gpuSampling.ts) does the same but the mask in float32 and, for a seed, draws the same numbers.
 
 export interface SamplingOptions {
   /** 0 or undefined: greedy */
@@ -15,11 +15,11 @@ export interface SamplingOptions {
   repetitionPenalty?: number;
   /** same seed, same tokens; undefined: a random seed */
   seed?: number;
-  /** OpenAI's: subtracted from a logit once per time the token was generated in this call */
+  /** OpenAI's: subtracted from a logit once per time the token was generated in this call, in [-2, 2] */
   frequencyPenalty?: number;
-  /** OpenAI's: subtracted from the logit of every token generated in this call */
+  /** OpenAI's: subtracted from the logit of every token generated in this call, in [-2, 2] */
   presencePenalty?: number;
-  /** added to the logits of these token ids before anything else */
+  /** OpenAI's: added to the logits of these token ids before anything else, each in [-100, 100] */
   logitBias?: Record<number, number>;
 }
 
@@ -59,12 +59,13 @@ export function samplingPlan(o: SamplingOptions): SamplingPlan {
   check(Number.isInteger(topK) && topK >= 0, 'topK', 'an integer ≥ 0', topK);
   check(topP > 0 && topP <= 1, 'topP', 'in (0, 1]', topP);
   check(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty), 'repetitionPenalty', 'a finite number > 0', repetitionPenalty);
-  check(Number.isFinite(frequencyPenalty), 'frequencyPenalty', 'a finite number', frequencyPenalty);
-  check(Number.isFinite(presencePenalty), 'presencePenalty', 'a finite number', presencePenalty);
+  // OpenAI's ranges
+  check(Math.abs(frequencyPenalty) <= 2, 'frequencyPenalty', 'in [-2, 2]', frequencyPenalty);
+  check(Math.abs(presencePenalty) <= 2, 'presencePenalty', 'in [-2, 2]', presencePenalty);
   check(typeof logitBias === 'object' && logitBias !== null, 'logitBias', 'an object of token id → bias', logitBias);
   const bias = Object.entries(logitBias).map(([id, b]): [number, number] => {
     check(/^(0|[1-9]\d*)$/.test(id), 'logitBias', 'keyed by token ids (integers ≥ 0)', JSON.stringify(id));
-    check(typeof b === 'number' && Number.isFinite(b), `logitBias[${id}]`, 'a finite number', b);
+    check(typeof b === 'number' && Math.abs(b) <= 100, `logitBias[${id}]`, 'in [-100, 100]', b);
     return [Number(id), b];
   });
   if (seed !== undefined) check(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
@@ -126,9 +127,10 @@ export class Sampler {
   /**
    * Picks the next token from `logits` [vocab]; `previous` are the tokens so far (prompt and output),
    * for the repetition penalty; those from `promptLength` on are the generated ones, for the frequency
-   * and presence penalties.
+   * and presence penalties. `allowed`, a bitmask of the tokens a grammar allows (bit i % 32 of word
+   * i / 32), leaves the others out.
    */
-  next(logits: Float32Array, previous: readonly number[], promptLength = 0): number {
+  next(logits: Float32Array, previous: readonly number[], promptLength = 0, allowed?: Int32Array): number {
     const vocab = logits.length;
     const { temperature, repetitionPenalty, frequencyPenalty, presencePenalty, bias } = this.plan;
     if (vocab === 0) throw new RangeError('webmoe: Sampler.next got no logits');
@@ -167,6 +169,7 @@ export class Sampler {
         this.seen[id] = stamp;
       }
     }
+    if (allowed) { for (let i = 0; i < vocab; i++) if (!((allowed[i >>> 5] >>> (i & 31)) & 1)) w[i] = -Infinity; }
     const best = argmax(w);
     if (best < 0) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
     if (!Number.isFinite(w[best])) throw new NonFiniteLogitsError(`webmoe: the largest logit is ${w[best]} (the model overflowed): no token to sample`);

@@ -108,6 +108,28 @@ function templateSource(config: Record<string, unknown>, chatTemplate?: string):
   return undefined;
 }
 
+/** How tokens spell bytes, as grammar-constrained decoding (xgrammar) names it. */
+export type VocabularyType = 'byte_level' | 'byte_fallback' | 'raw';
+
+/** The types of a component of tokenizer.json and of those a Sequence of it holds. */
+function componentTypes(c: unknown): { type?: unknown; [key: string]: unknown }[] {
+  if (typeof c !== 'object' || c === null) return [];
+  const o = c as { type?: unknown; [key: string]: unknown };
+  const inner = ['decoders', 'normalizers', 'pretokenizers'].flatMap((k) => (Array.isArray(o[k]) ? o[k] as unknown[] : []));
+  return [o, ...inner.flatMap(componentTypes)];
+}
+
+/** A tokenizer.json's byte spelling (its decoder's) and whether its encoding prepends a space (SentencePiece's ▁). */
+function vocabularyKind(json: Record<string, unknown>): { type: VocabularyType; prependSpace: boolean } {
+  const decoders = componentTypes(json.decoder).map((d) => d.type);
+  const type = decoders.includes('ByteLevel') ? 'byte_level' : decoders.includes('ByteFallback') ? 'byte_fallback' : 'raw';
+  const prepend = componentTypes(json.normalizer).some((n) => n.type === 'Prepend' && n.prepend === '\u2581')
+    || componentTypes(json.pre_tokenizer).some((p) =>
+      p.type === 'Metaspace' && (p.prepend_scheme === 'always' || p.prepend_scheme === 'first' || p.add_prefix_space === true)
+    );
+  return { type, prependSpace: prepend };
+}
+
 export class TextTokenizer {
   readonly bosToken?: string;
   readonly eosToken?: string;
@@ -120,7 +142,12 @@ export class TextTokenizer {
   private template?: Template;
   private readonly cleanUpSpaces: boolean;
 
-  private constructor(private readonly tokenizer: Tokenizer, config: Record<string, unknown>, chatTemplate?: string) {
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    config: Record<string, unknown>,
+    chatTemplate: string | undefined,
+    private readonly kind: { type: VocabularyType; prependSpace: boolean },
+  ) {
     for (const key of TEMPLATE_TOKENS) {
       const text = tokenText(config[key]);
       if (text !== undefined) this.templateTokens[key] = text;
@@ -155,7 +182,7 @@ export class TextTokenizer {
     } catch (e) {
       throw new TokenizerError(`webmoe: tokenizer.json cannot be loaded: ${reason(e)}`, { cause: e });
     }
-    return new TextTokenizer(tokenizer, tokenizerConfig as Record<string, unknown>, chatTemplate);
+    return new TextTokenizer(tokenizer, tokenizerConfig as Record<string, unknown>, chatTemplate, vocabularyKind(tokenizerJson as Record<string, unknown>));
   }
 
   /** The ids that end generation: the model config's eos_token_id (one or a list) and the tokenizer's EOS. */
@@ -206,6 +233,24 @@ export class TextTokenizer {
     // As transformers: the template writes every special token it wants (a BOS included), so the
     // post-processor adds none; adding them would double the BOS of most templates.
     return { text, ids: this.encode(text, { addSpecialTokens: false }) };
+  }
+
+  /** The chat template's source (chat_template.jinja or tokenizer_config's), if any. */
+  get chatTemplate(): string | undefined {
+    return this.source;
+  }
+
+  /**
+   * The vocabulary as grammar-constrained decoding needs it: `size` entries (the model's vocabulary,
+   * which may be larger), each id's token as stored, '' for special tokens and unused ids (never
+   * text: a grammar must not match a `<|im_end|>` inside a JSON string); how tokens spell bytes; and
+   * whether encoding prepends a space.
+   */
+  vocabulary(size: number): { tokens: string[]; type: VocabularyType; prependSpace: boolean } {
+    const tokens = new Array<string>(size).fill('');
+    for (const [token, id] of this.tokenizer.get_vocab(true)) if (id < size) tokens[id] = token;
+    for (const [id, added] of this.tokenizer.get_added_tokens_decoder()) if (added.special && id < size) tokens[id] = '';
+    return { tokens, ...this.kind };
   }
 
   /**

@@ -39,6 +39,28 @@ export interface ExternalExperts {
    * planes (MXFP4: 0 the codes, 1 the scales; weights/mxfp4Rows.ts): the checkpoint's bytes as they are.
    */
   plane(layer: number, matrix: 'gateUp' | 'down', plane: number, firstRow: number, bytes: Uint8Array): void | Promise<void>;
+  /**
+   * How to read layer `layer`'s experts again from the model source, and its router on the host:
+   * handed once per MoE layer as the model is declared (the cached backend fetches its misses so, and
+   * predicts a layer's experts with its router). Backends that keep every expert need not take it.
+   */
+  source?(layer: number, s: ExpertSource): void;
+  /** The experts are read only through source(), when needed: the load streams none of their rows. */
+  readonly onDemand?: boolean;
+  /** Bytes the experts take on the decoder's device (the expert cache's slots), for the load's memory check. */
+  readonly deviceBytes?: number;
   /** The backend that runs the layer's routed experts there (the layer's block routes and combines). */
   backend(layer: number): ExpertBackend;
+}
+
+/** One MoE layer's experts in the model source, and its router (filled as the checkpoint streams). */
+export interface ExpertSource {
+  /** the model source's name, for errors */
+  name: string;
+  /** Reads expert `expert`'s rows again, by row ranges: they arrive through rows() and plane() as at load. */
+  read(expert: number, signal?: AbortSignal): Promise<void>;
+  /** [E, H], [E] and [E]: the layer's router weights, logit bias and selection bias */
+  router: Float32Array;
+  routerBias?: Float32Array;
+  selectionBias?: Float32Array;
 }

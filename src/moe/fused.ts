@@ -47,16 +47,12 @@ export class FusedExperts implements ExpertBackend {
   }
 
   needs(tokens: number): { bytes: number; grid: number } {
-    const { experts, topK, hidden, intermediate } = this.shape;
-    const { hRows, grid } = slotShape(tokens, topK, experts, this.path);
-    return { bytes: 4 * Math.max(hRows * intermediate, tokens * topK * hidden), grid };
+    return ffnNeeds(this.shape, tokens, this.path);
   }
 
   /** Picks the decode GEMV's and the prefill GEMM's tiles for this backend's matrices on this device (moe/tune.ts). */
-  async tune(): Promise<TileTrial[]> {
-    const { gateUp, down } = this.pair;
-    const k = this.shape.topK;
-    return [...await tuneGemv(this.device, gateUp, k), ...await tuneGemv(this.device, down, k), ...await tuneGemm(this.device, gateUp.dtype, gateUp.inner)];
+  tune(): Promise<TileTrial[]> {
+    return tunePair(this.device, this.pair, this.shape.topK);
   }
 
   destroy(): void {
@@ -64,4 +60,15 @@ export class FusedExperts implements ExpertBackend {
     destroyExpertMatrix(this.pair.down);
     for (const b of [this.pair.slotOf, this.pair.gateUpBias, this.pair.downBias]) b?.destroy();
   }
+}
+
+/** What a call of expert FFNs of `s` on `tokens` needs: its largest activation buffer (bytes) and grid dimension. */
+export function ffnNeeds(s: FusedShape, tokens: number, path: PathOptions): { bytes: number; grid: number } {
+  const { hRows, grid } = slotShape(tokens, s.topK, s.experts, path);
+  return { bytes: 4 * Math.max(hRows * s.intermediate, tokens * s.topK * s.hidden), grid };
+}
+
+/** Picks the decode GEMV's tiles for both matrices (with k slots a token) and the prefill GEMM's for their storage. */
+export async function tunePair(device: GPUDevice, { gateUp, down }: Pick<ExpertPair, 'gateUp' | 'down'>, k: number): Promise<TileTrial[]> {
+  return [...await tuneGemv(device, gateUp, k), ...await tuneGemv(device, down, k), ...await tuneGemm(device, gateUp.dtype, gateUp.inner)];
 }

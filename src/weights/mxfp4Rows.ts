@@ -60,7 +60,7 @@ export function mxfp4PlaneSinks(
   const dest = destinations(R, rowOf);
   const blocks = mxBlocks(K);
   return {
-    blocks: wholeRows(codeBytes, (firstRow, rows) => writeMapped(write, 0, codeBytes, dest, firstRow, rows, codeBytes)),
+    blocks: wholeRows(codeBytes, 16, (firstRow, rows) => writeMapped(write, 0, codeBytes, dest, firstRow, rows, codeBytes)),
     scales: (firstRow, raw) => {
       const nan = raw.bytes.indexOf(255);
       if (nan >= 0) {
@@ -110,13 +110,16 @@ async function writeMapped(write: Mxfp4PlaneWriter, plane: number, width: number
 }
 
 /**
- * A sink of a tensor's rows regrouped into rows of `rowBytes` (a whole number of its own rows): the
- * pieces streamTensors hands out end anywhere, so the part of a row that ends a piece waits for the next.
+ * A sink of a tensor's rows (of `tensorRowBytes`) regrouped into rows of `rowBytes` (a whole number of
+ * its own rows): the pieces streamTensors hands out end anywhere, so the part of a row that ends a piece
+ * waits for the next. A piece that starts with nothing held starts where its first row says (a second
+ * read of one expert's rows: the expert cache).
  */
-function wholeRows(rowBytes: number, sink: (firstRow: number, rows: Uint8Array) => Promise<void>): RowSink {
+function wholeRows(rowBytes: number, tensorRowBytes: number, sink: (firstRow: number, rows: Uint8Array) => Promise<void>): RowSink {
   let held = new Uint8Array(0);
   let next = 0; // the first row not yet handed on
-  return async (_, raw: RawRows) => {
+  return async (firstRow, raw: RawRows) => {
+    if (!held.length) next = (firstRow * tensorRowBytes) / rowBytes;
     let bytes = raw.bytes;
     if (held.length) {
       const head = bytes.subarray(0, rowBytes - held.length);

@@ -102,15 +102,17 @@ describe('Engine', () => {
   it('OpenAI-style chat completions, streamed and not', async () => {
     const messages = [{ role: 'user', content: 'Hi there' }];
     const chunks = [];
-    for await (const c of await engine.chat.completions.create({ messages, stream: true, max_tokens: 5, temperature: 0 })) chunks.push(c);
+    const stream = await engine.chat.completions.create({ messages, stream: true, stream_options: { include_usage: true }, max_tokens: 5, temperature: 0 });
+    for await (const c of stream) chunks.push(c);
     expect(chunks[0].object).toBe('chat.completion.chunk');
     expect(chunks[0].choices[0].delta.role).toBe('assistant');
-    const last = chunks[chunks.length - 1];
-    expect(last.choices[0].finish_reason).toMatch(/stop|length/);
+    expect(chunks[chunks.length - 2].choices[0].finish_reason).toMatch(/stop|length/);
+    const last = chunks[chunks.length - 1]; // include_usage: an extra chunk with no choices
+    expect(last.choices).toEqual([]);
     expect(last.usage!.total_tokens).toBe(last.usage!.prompt_tokens + last.usage!.completion_tokens);
     const whole = await engine.chat.completions.create({ messages, max_tokens: 5, temperature: 0 });
     expect(whole.object).toBe('chat.completion');
-    expect(whole.choices[0].message.content).toBe(chunks.map((c) => c.choices[0].delta.content ?? '').join(''));
+    expect(whole.choices[0].message.content).toBe(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''));
     expect(whole.usage.prompt_tokens).toBe(engine.tokenizer!.applyChatTemplate(messages).ids.length);
   });
 

@@ -92,7 +92,8 @@ describe('Engine lifecycle', () => {
       const request = engine.chat.completions.create({ messages, stream, stop: 5 } as unknown as { messages: typeof messages; stream: false });
       await expect(request).rejects.toThrow(EngineOptionError);
     }
-    await expect(engine.chat.completions.create({ messages, max_tokens: null, top_p: 2 })).rejects.toThrow(/sampling option topP/);
+    // top_p by its OpenAI name too (before the sampler, which calls it topP)
+    await expect(engine.chat.completions.create({ messages, max_tokens: null, top_p: 2 })).rejects.toThrow('webmoe: top_p must be a number in (0, 1], got 2');
   });
 
   it('refuses a contextLength that is not a positive integer or beyond max_position_embeddings, making no buffer', async () => {

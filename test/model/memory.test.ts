@@ -10,6 +10,8 @@ import { kvCacheBytes, ModelMemoryError } from '../../src/model/memory.js';
 import type { WeightDType } from '../../src/weights/format.js';
 import { syntheticGraniteSource } from '../../src/bench/synthetic.js';
 import { loadModel } from '../../src/node.js';
+import { Engine } from '../../src/api/engine.js';
+import { swigluExpertBytes } from '../../src/weights/matrix.js';
 import { testDevice } from '../helpers/gpu.js';
 import { FAMILY_MODELS, modelDir } from '../helpers/models.js';
 
@@ -64,6 +66,21 @@ describe('model memory', () => {
     });
     expect(made).toEqual({ matrices: 0, kvCache: 0, other: 0 });
     (await loadDecoder(device, ckpt, family, config, { contextLength: 64, memoryLimit: need, tune: false })).destroy();
+    device.destroy();
+  });
+
+  it('the expert cache: its slots count, not the routed experts it keeps off the GPU', async () => {
+    const device = await testDevice();
+    const { config, family } = await open('mixtral');
+    const kv = kvCacheBytes(config, 64);
+    const full = declaredWeights(family, config).gpuBytes + kv;
+    const expert = swigluExpertBytes(config.hidden, config.moeIntermediate, 'f32');
+    const routed = config.layers * config.experts * expert;
+    const load = (memoryLimit: number) =>
+      Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64, memoryLimit, expertCacheBytes: config.topK * expert, tune: false });
+    await expect(Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64, memoryLimit: full - 1 })).rejects.toThrow(ModelMemoryError);
+    (await load(full - routed + config.topK * expert)).dispose();
+    await expect(load(full - routed + config.topK * expert - 1)).rejects.toThrow(ModelMemoryError);
     device.destroy();
   });
 

@@ -48,10 +48,10 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('package entry points', () => {
-  it('webmoe imports no Node module and no Dawn: only the browser-safe tokenizer, template and worker packages', () => {
+  it('webmoe imports no Node module and no Dawn: only the browser-safe tokenizer, template, grammar and worker packages', () => {
     const { files, bare } = reachable('src/index.ts');
     expect(files.size).toBeGreaterThan(10);
-    expect([...bare].sort()).toEqual(['@huggingface/jinja', '@huggingface/tokenizers', 'comlink']);
+    expect([...bare].sort()).toEqual(['@huggingface/jinja', '@huggingface/tokenizers', '@mlc-ai/web-xgrammar', 'comlink']);
   });
 
   it('webmoe/node adds only Dawn (loaded on demand), comlink\'s worker_threads adapter and Node built-ins', () => {

@@ -48,6 +48,11 @@ export interface EngineApi {
   logits(tokens: number[]): Promise<Float32Array[]>;
   encode(prompt: Prompt): number[];
   decode(tokens: number[]): string;
+  /** WebLLM's calls, as on Engine. */
+  resetChat(keepStats?: boolean): Promise<void>;
+  interruptGenerate(): void;
+  getMessage(): Promise<string>;
+  runtimeStatsText(): Promise<string>;
   dispose(): void;
 }
 
@@ -122,6 +127,10 @@ export function engineApi(open: OpenModel): EngineApi {
       if (!e.tokenizer) throw new Error(`webmoe: ${e.model} has no tokenizer.json`);
       return e.tokenizer.decode(tokens, { skipSpecialTokens: true });
     },
+    resetChat: (keepStats) => loaded().resetChat(keepStats),
+    interruptGenerate: () => loaded().interruptGenerate(),
+    getMessage: () => loaded().getMessage(),
+    runtimeStatsText: () => loaded().runtimeStatsText(),
     dispose() {
       for (const id of [...calls.keys()]) cancel(id, 'disposed');
       engine?.dispose();

@@ -8,6 +8,7 @@ import { nodeModelSource } from '../../io/nodeSource.js';
 import { fileUrlsSource } from '../../io/fileUrlsSource.js';
 import { fileListSource } from '../../io/source.js';
 import '../../platform/nodeWorkers.js'; // shard workers it starts are worker_threads too
+import '../../platform/nodeXGrammar.js'; // structured output's grammar library, run as CommonJS
 import { engineApi } from './engineHost.js';
 
 expose(engineApi((model) => ({

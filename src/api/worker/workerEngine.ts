@@ -108,6 +108,26 @@ export class WorkerEngine {
     return this.call(() => this.api.decode(tokens));
   }
 
+  /** WebLLM's resetChat, as Engine.resetChat. */
+  resetChat(keepStats?: boolean): Promise<void> {
+    return this.call(() => this.api.resetChat(keepStats));
+  }
+
+  /** WebLLM's interruptGenerate: the running call ends before its next token (its stream ends, not throws). */
+  interruptGenerate(): void {
+    void this.call(() => this.api.interruptGenerate()).catch(() => {});
+  }
+
+  /** WebLLM's getMessage: the text of the running or last call. */
+  getMessage(): Promise<string> {
+    return this.call(() => this.api.getMessage());
+  }
+
+  /** WebLLM's runtimeStatsText: the last call's prefill and decode speed. */
+  runtimeStatsText(): Promise<string> {
+    return this.call(() => this.api.runtimeStatsText());
+  }
+
   get disposed(): boolean {
     return this.isDisposed;
   }

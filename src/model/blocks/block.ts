@@ -78,6 +78,16 @@ export interface LoadContext {
   shared(key: string, make: () => GPUBuffer): () => GPUBuffer;
   /** Where the routed experts of MoE layers go when they are not loaded onto this device. */
   external?: ExternalExperts;
+  /**
+   * Reads rows of a declared tensor again from the source, by row range, to the sink declared for it:
+   * part `part` of `parts` equal runs of its rows (one expert of a stacked [E, …] tensor: part e of E).
+   */
+  reread?: {
+    source: string;
+    rows(name: string, part: number, parts: number, signal?: AbortSignal): Promise<void>;
+    /** The declared tensor is not streamed at load: its rows are only read again, when wanted. */
+    later(name: string): void;
+  };
 }
 
 /**

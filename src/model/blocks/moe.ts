@@ -118,6 +118,27 @@ export const moe = (s: MoeSpec): BlockLoader<MLPBlock> => (ctx) => {
   let selectionBias: Float32Array | undefined;
   if (s.names.selectionBias) ctx.host(s.names.selectionBias, [E], selectionBias = new Float32Array(E));
   const weights = { router, routerBias, shared, selectionBias };
+  if (external?.source && ctx.reread) {
+    // Expert e's tensors and runs of rows: e of E of a stacked tensor, or the whole of its own.
+    const tensorsOf = (e: number): [string, number, number][] => {
+      if ('mxfp4' in ex) return [ex.mxfp4.gateUp.blocks, ex.mxfp4.gateUp.scales, ex.mxfp4.down.blocks, ex.mxfp4.down.scales].map((n) => [n, e, E]);
+      if ('inputMajor' in ex) return [[ex.inputMajor.gateUp, e, E], [ex.inputMajor.down, e, E]];
+      if ('gateUp' in ex) return [[ex.gateUp, e, E], [ex.down, e, E]];
+      return [[ex.gate(e), 0, 1], [ex.up(e), 0, 1], [ex.down(e), 0, 1]];
+    };
+    const { source, rows: reread, later } = ctx.reread;
+    if (external.onDemand) { for (let e = 0; e < E; e++) for (const [name] of tensorsOf(e)) later(name); }
+    external.source(ctx.layer, {
+      name: source,
+      router,
+      routerBias,
+      selectionBias,
+      // In turn, not at once: a sink may gather an expert's rows (input-major experts).
+      read: async (e, signal) => {
+        for (const [name, part, of] of tensorsOf(e)) await reread(name, part, of, signal);
+      },
+    });
+  }
   return () => (local
     ? MoELayer.create(ctx.device, s.config, {
       ...weights,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineDisposedError, type GenerationChunk } from '../../../src/api/engine.js';
 import { nodeDirSource } from '../../../src/io/nodeSource.js';
 import '../../../src/platform/nodeWorkers.js';
+import '../../../src/platform/nodeXGrammar.js';
 import { createWorkerEngine, type WorkerEngine } from '../../../src/api/worker/workerEngine.js';
 import { abortAfter, collect } from '../../helpers/generation.js';
 import { testDevice } from '../../helpers/gpu.js';
@@ -72,6 +73,33 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(reply.usage.completion_tokens).toBe(same.usage.completion_tokens);
   });
 
+  it('WebLLM calls through the worker: interruptGenerate ends the stream, getMessage, runtimeStatsText, resetChat', async () => {
+    const chunks = [];
+    for await (const c of remote.generate('Hi', { maxTokens: 20, logitBias: { 70: 100 } })) {
+      chunks.push(c);
+      if (chunks.length === 2) remote.interruptGenerate();
+    }
+    expect(chunks[chunks.length - 1].stats!.finishReason).toBe('abort');
+    expect(chunks[chunks.length - 1].stats!.completionTokens).toBeLessThan(20);
+    expect(await remote.getMessage()).toBe(chunks.map((c) => c.text).join(''));
+    expect(await remote.runtimeStatsText()).toMatch(/^prefill: [\d.]+ tokens\/sec, decoding: [\d.]+ tokens\/sec$/);
+    await remote.resetChat();
+    expect(await remote.getMessage()).toBe('');
+  });
+
+  it('structured output through the worker: the in-thread engine\'s reply', async () => {
+    const request = {
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 40,
+      temperature: 0,
+      response_format: { type: 'json_schema' as const,
+        json_schema: { name: 'x', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } },
+    };
+    const reply = await remote.chat.completions.create(request);
+    expect(Object.keys(JSON.parse(reply.choices[0].message.content!))).toEqual(['ok']);
+    expect(reply.choices[0].message.content).toBe((await local.chat.completions.create(request)).choices[0].message.content);
+  });
+
   it('dispose() mid-stream ends the stream and refuses every later call with EngineDisposedError', async () => {
     const engine = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64 });
     const it = engine.generate('Hi', { maxTokens: 20 });
@@ -115,5 +143,19 @@ parentPort.addEventListener('message', (event) => {
     expect(seen.length).toBe(2);
     await expect(dying.logits([1, 2])).rejects.toThrow(/engine worker died/);
     dying.dispose();
+  });
+
+  it('with the expert cache: the same tokens and logits, and its stats on the last chunk', async () => {
+    const cached = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64, expertCacheBytes: 2 * 3 * 64 * 16 * 4, prefetch: true });
+    try {
+      const prompt = { tokens: [0, 17, 42, 99, 5] };
+      const a = await collect(cached.generate(prompt, { maxTokens: 8 }));
+      expect(a.tokens).toEqual((await collect(local.generate(prompt, { maxTokens: 8 }))).tokens);
+      expect(a.last.stats!.expertCache!.slots).toBe(2);
+      expect(a.last.stats!.expertCache!.misses).toBeGreaterThan(0);
+      expect(await cached.logits(prompt.tokens)).toEqual(await local.logits(prompt.tokens));
+    } finally {
+      cached.dispose();
+    }
   });
 });

@@ -1,0 +1,174 @@
+// The expert cache on a model's real routing: a text decoded token by token, teacher-forced (each
+// step's token is the text's next, in windows of `window` positions), through the fused path (every
+// expert resident) and through the cache at budgets of b experts per MoE layer, each policy, prefetch
+// off and on: hit rate, bytes uploaded per token, decode tok/s and its ratio to the fused path's,
+// prefetch precision and recall. The first `warmup` tokens of each run (pipelines compile, the cache
+// fills) are left out of the figures.
+import { Engine, type GenerationStats } from '../api/engine.js';
+import type { Checkpoint } from '../io/checkpoint.js';
+import type { ModelSource } from '../io/source.js';
+import { moeConfigOf, sparseLayers } from '../model/config.js';
+import type { Decoder } from '../model/decoder.js';
+import { readConfig } from '../model/families/registry.js';
+import { loadDecoder } from '../model/load.js';
+import { CachedExperts } from '../moe/cached/experts.js';
+import type { ExpertCachePolicy } from '../moe/cached/policy.js';
+import type { WeightDType } from '../weights/format.js';
+import { swigluExpertBytes } from '../weights/matrix.js';
+
+export interface ExpertCacheBenchRow {
+  /** GPU slots, as experts per MoE layer (of `experts`), and as slots */
+  perLayer: number;
+  experts: number;
+  slots: number;
+  policy: ExpertCachePolicy;
+  prefetch: boolean;
+  hitRate: number;
+  bytesPerToken: number;
+  decodeTokensPerSecond: number;
+  /** decodeTokensPerSecond / the fused path's */
+  overFused: number;
+  precision: number;
+  recall: number;
+}
+
+export interface ExpertCacheBench {
+  model: string;
+  dtype: WeightDType;
+  /** tokens timed per run (after the warm-up) */
+  tokens: number;
+  fusedTokensPerSecond: number;
+  rows: ExpertCacheBenchRow[];
+}
+
+export interface ExpertCacheBenchOptions {
+  dtype: WeightDType;
+  /** experts per MoE layer the budgets hold */
+  budgets: number[];
+  policies: ExpertCachePolicy[];
+  /** Positions a window of the text runs over before the next starts at 0. Default 128. */
+  window?: number;
+  /** Tokens decoded before the timing starts. Default 16. */
+  warmup?: number;
+  hostCacheBytes?: number;
+  onRow?: (r: ExpertCacheBenchRow) => void;
+}
+
+/** Tokens per second of teacher-forced decoding of `tokens` (after `warmup` of them), and a hook at the mark. */
+async function decode(d: Decoder, tokens: number[], window: number, warmup: number, onMark: () => void): Promise<number> {
+  let t0 = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    if (i === warmup) {
+      onMark();
+      t0 = performance.now();
+    }
+    await d.forward([tokens[i]], i % window, 'last');
+  }
+  return ((tokens.length - warmup) / (performance.now() - t0)) * 1000;
+}
+
+export async function benchExpertCache(device: GPUDevice, ckpt: Checkpoint, tokens: number[], o: ExpertCacheBenchOptions): Promise<ExpertCacheBench> {
+  const { family, config } = readConfig(ckpt.config);
+  const window = o.window ?? 128;
+  const warmup = o.warmup ?? 16;
+  const load = { dtype: o.dtype, contextLength: window };
+  const fused = await loadDecoder(device, ckpt, family, config, load);
+  const fusedTokensPerSecond = await decode(fused, tokens, window, warmup, () => {});
+  fused.destroy();
+  const sparse = sparseLayers(config);
+  const dtype = config.expertStorage ?? o.dtype;
+  const rows: ExpertCacheBenchRow[] = [];
+  for (const perLayer of o.budgets) {
+    for (const policy of o.policies) {
+      for (const prefetch of [false, true]) {
+        const cache = CachedExperts.create(device, moeConfigOf(config), sparse, dtype, {
+          expertCacheBytes: perLayer * sparse.length * swigluExpertBytes(config.hidden, config.moeIntermediate, dtype),
+          hostCacheBytes: o.hostCacheBytes,
+          expertCachePolicy: policy,
+          prefetch,
+        });
+        try {
+          const decoder = await loadDecoder(device, ckpt, family, config, { ...load, experts: cache });
+          await cache.tune();
+          let mark = cache.countsNow();
+          const tps = await decode(decoder, tokens, window, warmup, () => (mark = cache.countsNow()));
+          decoder.destroy();
+          const s = cache.stats(mark);
+          const row: ExpertCacheBenchRow = {
+            perLayer,
+            experts: config.experts,
+            slots: cache.slots,
+            policy,
+            prefetch,
+            hitRate: s.hitRate,
+            bytesPerToken: s.bytesPerToken,
+            decodeTokensPerSecond: tps,
+            overFused: tps / fusedTokensPerSecond,
+            precision: s.prefetch.precision,
+            recall: s.prefetch.recall,
+          };
+          rows.push(row);
+          o.onRow?.(row);
+        } finally {
+          cache.dispose();
+        }
+      }
+    }
+  }
+  return { model: ckpt.source.name, dtype: o.dtype, tokens: tokens.length - warmup, fusedTokensPerSecond, rows };
+}
+
+export interface CachedModelRecord {
+  model: string;
+  dtype: WeightDType;
+  expertCacheBytes: number;
+  hostCacheBytes: number;
+  slots: number;
+  loadSeconds: number;
+  promptTokens: number;
+  generatedTokens: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  hitRate: number;
+  /** bytes uploaded into GPU slots per token, and the expert bytes a token's routing reads */
+  bytesPerToken: number;
+  activeExpertBytesPerToken: number;
+}
+
+/**
+ * A model (a synthetic one: no tokenizer) through the expert cache end to end: the load, one
+ * generation from random token ids; its speed and the cache's figures over the generation.
+ */
+export async function benchCachedModel(device: GPUDevice, source: ModelSource,
+  o: { dtype: WeightDType; expertCacheBytes: number; hostCacheBytes: number; promptTokens: number; maxTokens: number }): Promise<CachedModelRecord>
+{
+  const t0 = performance.now();
+  const engine = await Engine.load(device, source, { dtype: o.dtype, expertCacheBytes: o.expertCacheBytes, hostCacheBytes: o.hostCacheBytes,
+    contextLength: 256 });
+  const loadSeconds = (performance.now() - t0) / 1000;
+  try {
+    const c = engine.config;
+    const prompt = Array.from({ length: o.promptTokens }, (_, i) => (i * 7919 + 13) % c.vocab);
+    let stats: GenerationStats | undefined;
+    for await (const chunk of engine.generate({ tokens: prompt }, { maxTokens: o.maxTokens, temperature: 0 })) stats = chunk.stats ?? stats;
+    const s = stats!;
+    const cache = s.expertCache!;
+    return {
+      model: source.name,
+      dtype: o.dtype,
+      expertCacheBytes: o.expertCacheBytes,
+      hostCacheBytes: o.hostCacheBytes,
+      slots: cache.slots,
+      loadSeconds,
+      promptTokens: s.promptTokens,
+      generatedTokens: s.completionTokens,
+      prefillTokensPerSecond: s.prefillTokensPerSecond,
+      decodeTokensPerSecond: s.decodeTokensPerSecond,
+      hitRate: cache.hitRate,
+      bytesPerToken: cache.bytesPerToken,
+      activeExpertBytesPerToken: c.sparse.filter(Boolean).length * c.topK * cache.expertBytes,
+    };
+  } finally {
+    engine.dispose();
+  }
+}

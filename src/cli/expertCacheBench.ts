@@ -1,0 +1,79 @@
+// `webmoe bench --expert-cache`: the expert cache's rows (src/bench/expertCache.ts) on a model with a
+// tokenizer (default: the bundled one) over a text (default: the committed held-out Austen excerpt,
+// bench/austen-heldout.txt): a table, and JSON to --out.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { openCheckpoint } from '../io/checkpoint.js';
+import { TextTokenizer } from '../model/tokenizer.js';
+import { benchCachedModel, benchExpertCache, type ExpertCacheBenchRow } from '../bench/expertCache.js';
+import { syntheticGraniteSource } from '../bench/synthetic.js';
+import { createNodeDevice } from '../node.js';
+import type { WeightDType } from '../weights/format.js';
+import { sourceOf } from './model.js';
+
+export const HELDOUT_TEXT = 'bench/austen-heldout.txt';
+
+export interface ExpertCacheBenchArgs {
+  model?: string;
+  text?: string;
+  tokens: number;
+  dtype: WeightDType;
+  out: string;
+  quick: boolean;
+  synthetic?: string;
+  gpuMiB: number;
+  hostMiB: number;
+}
+
+export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
+  if (o.synthetic !== undefined) return syntheticRow(o);
+  const source = sourceOf(o.model);
+  const ckpt = await openCheckpoint(source);
+  const json = await source.text('tokenizer.json');
+  if (json === undefined) throw new Error(`${source.name} has no tokenizer.json: the expert-cache bench decodes a text`);
+  const config = await source.text('tokenizer_config.json');
+  const tokenizer = TextTokenizer.fromJSON(JSON.parse(json) as object, JSON.parse(config ?? '{}') as object);
+  const text = o.text ?? HELDOUT_TEXT;
+  const tokens = tokenizer.encode(readFileSync(text, 'utf8')).slice(0, o.tokens);
+  const device = await createNodeDevice();
+  const E = (ckpt.config.num_local_experts ?? ckpt.config.num_experts ?? ckpt.config.n_routed_experts) as number;
+  const budgets = [...[2, 4, 6].filter((b) => b < E), E]; // E: every expert resident, through the cache (its readback per layer)
+  console.log(
+    `expert cache on ${source.name} (${o.dtype}), ${tokens.length} tokens of ${text} decoded teacher-forced; budgets ${budgets} of ${E} experts a layer`,
+  );
+  console.log('experts/layer policy prefetch   hit rate   MiB/token   decode tok/s   × fused   precision   recall');
+  const row = (r: ExpertCacheBenchRow) =>
+    console.log(
+      `${`${r.perLayer}/${r.experts}`.padStart(13)} ${r.policy.padStart(6)} ${String(r.prefetch).padStart(8)} ${(100 * r.hitRate).toFixed(1).padStart(9)}% ` +
+        `${(r.bytesPerToken / 2 ** 20).toFixed(3).padStart(11)} ${r.decodeTokensPerSecond.toFixed(1).padStart(14)} ${r.overFused.toFixed(2).padStart(9)} ` +
+        `${r.prefetch ? r.precision.toFixed(2).padStart(11) : ''.padStart(11)} ${r.prefetch ? r.recall.toFixed(2).padStart(8) : ''}`,
+    );
+  const result = await benchExpertCache(device, ckpt, tokens, { dtype: o.dtype, budgets, policies: ['lru', 'lfu'], onRow: row });
+  console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s`);
+  device.destroy();
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, JSON.stringify({ ...result, text }, null, 2));
+  console.log(`wrote ${o.out}`);
+}
+
+/** The synthetic Qwen3-30B-A3B-shaped model through the cache, end to end. */
+async function syntheticRow(o: ExpertCacheBenchArgs): Promise<void> {
+  if (o.synthetic !== 'qwen3-30b-a3b') throw new Error(`--synthetic with --expert-cache: 'qwen3-30b-a3b', got '${o.synthetic}'`);
+  const source = syntheticGraniteSource({ base: 'qwen3-30b-a3b', ...(o.quick && { scale: { layers: 4 } }) });
+  console.log(`${source.name}: ${(source.bytes / 2 ** 30).toFixed(1)} GiB of BF16, ${o.dtype}, GPU budget ${o.gpuMiB} MiB, host ${o.hostMiB} MiB`);
+  const device = await createNodeDevice();
+  const r = await benchCachedModel(device, source, {
+    dtype: o.dtype,
+    expertCacheBytes: o.gpuMiB * 2 ** 20,
+    hostCacheBytes: o.hostMiB * 2 ** 20,
+    promptTokens: 4, // few: on a 2-core software adapter a token of 48 layers takes minutes
+    maxTokens: 4,
+  });
+  device.destroy();
+  console.log(`load ${r.loadSeconds.toFixed(1)} s; ${r.slots} GPU slots; prefill ${r.prefillTokensPerSecond.toFixed(2)} tok/s, decode ` +
+    `${r.decodeTokensPerSecond.toFixed(2)} tok/s; hit rate ${(100 * r.hitRate).toFixed(1)}%; ${(r.bytesPerToken / 2 ** 20).toFixed(1)} MiB uploaded a token ` +
+    `(a token's routed experts: ${(r.activeExpertBytesPerToken / 2 ** 20).toFixed(1)} MiB)`);
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, JSON.stringify(r, null, 2));
+  console.log(`wrote ${o.out}`);
+}
