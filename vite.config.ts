@@ -1,4 +1,16 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+// `new URL(/* @vite-ignore */ '…', import.meta.url)` in src/ (worker scripts, the bundled model's
+// files): the library build leaves each alone, and this drops the comment from dist/ so that the app's
+// bundler (Vite, webpack) follows it and emits the file with the app.
+const urlsForTheAppsBundler: Plugin = {
+  name: 'webmoe:urls-for-the-apps-bundler',
+  // Blanked, not removed: every line and column stays put, so the source maps stay right (map: null).
+  renderChunk: (code) => ({
+    code: code.replace(/(new URL\(\s*)(\/\* @vite-ignore \*\/)(\s*"[^"]+",\s*import\.meta\.url\s*\))/g, (_, a, c: string, b) => a + ' '.repeat(c.length) + b),
+    map: null,
+  }),
+};
 
 // The library build: `webmoe` (browser and Node), `webmoe/node` (Dawn) and the CLI. The WGSL files are
 // imported by src/kernels/shaders.ts (import.meta.glob with `?raw`), so they are inlined as strings in
@@ -6,6 +18,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   // public/ holds the demo's assets (the bundled model); the package ships it as it is.
   publicDir: false,
+  plugins: [urlsForTheAppsBundler],
   build: {
     target: 'es2022',
     outDir: 'dist',
@@ -16,6 +29,7 @@ export default defineConfig({
       entry: {
         index: 'src/index.ts',
         node: 'src/node.ts',
+        'bundled-model': 'src/bundledModel.ts',
         cli: 'src/cli.ts',
         // Worker scripts (src/platform/workers.ts and nodeWorkers.ts find them beside the modules in dist/).
         'engine-worker': 'src/api/worker/engineWorker.ts',
@@ -26,8 +40,9 @@ export default defineConfig({
       formats: ['es'],
     },
     rolldownOptions: {
-      // xgrammar (1 MB, loaded only for structured output) stays the app's dependency, as comlink.
-      external: ['webgpu', 'comlink', /^node:/, '@mlc-ai/web-xgrammar'],
+      // comlink is bundled: a module worker has no import map, so the browser's worker scripts import no
+      // bare names. xgrammar (1 MB, loaded only for structured output) stays the app's dependency.
+      external: ['webgpu', /^node:/, '@mlc-ai/web-xgrammar'],
     },
   },
   test: {

@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export {
   Engine,
@@ -21,16 +20,19 @@ export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCo
 export { type ContextOverflow, ContextOverflowError } from './api/overflow.js';
 export type { ChatCompletionMessageParam, ContentPart, ResponseFormat, ToolChoice } from './api/request.js';
 export { CreateWebWorkerMLCEngine, type InitProgressReport, type MLCEngineConfig } from './api/webllm.js';
-export { type EngineApi, engineApi, type ModelSpec } from './api/worker/engineHost.js';
+export { type EngineApi, engineApi, type ModelFiles, type ModelSpec } from './api/worker/engineHost.js';
+export { exposeEngine, modelSpecSource } from './api/worker/exposeEngine.js';
 export { createWorkerEngine, WorkerEngine, type WorkerEngineOptions } from './api/worker/workerEngine.js';
 export { createDevice, type DeviceOptions } from './gpu/device.js';
 export { f16BitsToF32, f32ToF16Bits, fromF16, toF16 } from './gpu/f16.js';
 export { capStorageBinding, storageBindingLimit } from './gpu/limits.js';
-export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress } from './io/cacheSource.js';
+export { cachedUrlSource, type CachedSourceOptions, DEFAULT_CACHE, type DownloadProgress, modelUrlSource } from './io/cacheSource.js';
 export { type Checkpoint, type LoadProgress, openCheckpoint, type RawRows, readRows, type RowSink, streamTensors } from './io/checkpoint.js';
 export { decodeToF32 } from './io/dtype.js';
-export { SourceError } from './io/error.js';
+export { SourceError, StorageQuotaError } from './io/error.js';
+export { fileUrlsSource } from './io/fileUrlsSource.js';
 export { NonFiniteWeightError } from './io/finite.js';
+export { type CachedModel, deleteCachedModel, listCachedModels, type ModelCache } from './io/modelStores.js';
 export { readSafetensorsHeader, SafetensorsError, type TensorInfo } from './io/safetensors.js';
 export { fileListSource, type ModelFile, type ModelSource, urlSource } from './io/source.js';
 export type { Activation } from './kernels/expertMatmul.js';

@@ -4,16 +4,14 @@
 // page's memory), downloads and device loss as events, and GPU out-of-memory as a ModelFitError.
 import { expose, type ProxyMarked } from 'comlink';
 import {
-  cachedUrlSource,
   createDevice,
   type DownloadProgress,
   type EngineApi,
   engineApi,
-  fileListSource,
   type ModelSource,
   type ModelSpec,
+  modelSpecSource,
   openCheckpoint,
-  urlSource,
   type WeightDType,
 } from '../../src/index.js';
 import { catchOutOfMemory, gpuBytes } from './fit.js';
@@ -42,9 +40,8 @@ let events: ChatWorkerEvents | undefined;
 let device: Promise<GPUDevice> | undefined;
 
 function source(model: ModelSpec): ModelSource {
-  if (typeof model !== 'string') return fileListSource(model);
   const onDownload = (p: DownloadProgress) => void Promise.resolve(events?.download(p)).catch(() => {});
-  return typeof caches === 'undefined' ? urlSource(model) : cachedUrlSource(model, { onDownload });
+  return modelSpecSource(model, { onDownload });
 }
 
 function gpu(): Promise<GPUDevice> {

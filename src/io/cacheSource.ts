@@ -1,9 +1,13 @@
-// A URL ModelSource that keeps the files it fetches in the browser's Cache API, so that a reload reads
-// them from disk instead of the network. A file not yet cached is fetched whole (the Cache API refuses
-// partial 206 responses) straight into the cache, its bytes counted as they pass; every read then
-// slices the cached Blob like a picked File, so the JS heap never holds a whole weight file.
+// A URL ModelSource that keeps the files it fetches in the browser (Cache API or OPFS: modelStores.ts),
+// so that a reload reads them from disk instead of the network. A file not yet kept is fetched whole
+// (the Cache API refuses partial 206 responses) straight into the store, its bytes counted as they
+// pass; every read then slices the stored Blob like a picked File, so the JS heap never holds a whole
+// weight file.
 import { SourceError } from './error.js';
-import { fetchNamed, fileListSource, isHtmlPage, isHtmlText, type ModelSource } from './source.js';
+import { cacheApiStore, type ModelCache, modelFolderUrl, opfsStore } from './modelStores.js';
+import { fetchNamed, fileListSource, isHtmlPage, isHtmlText, type ModelSource, urlSource } from './source.js';
+
+export { DEFAULT_CACHE } from './modelStores.js';
 
 export interface DownloadProgress {
   file: string;
@@ -13,23 +17,22 @@ export interface DownloadProgress {
 }
 
 export interface CachedSourceOptions {
-  /** Cache API bucket. Default 'webmoe-models'. */
+  /** The bucket: a Cache API cache, or an OPFS folder. Default 'webmoe-models'. */
   cacheName?: string;
-  /** Called as the bytes of a file not yet cached arrive. */
+  /** Where files are kept. Default 'cache-api'. */
+  storage?: Exclude<ModelCache, 'none'>;
+  /** Called as the bytes of a file not yet kept arrive. */
   onDownload?: (p: DownloadProgress) => void;
   fetch?: typeof fetch;
 }
 
-export const DEFAULT_CACHE = 'webmoe-models';
-
-/** Files under `baseUrl`, fetched once into the Cache API and read from there afterwards. */
+/** Files under `baseUrl`, fetched once into the Cache API (or OPFS) and read from there afterwards. */
 export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): ModelSource {
   const get: typeof fetch = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const dir = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-  const base = typeof location === 'undefined' ? new URL(dir) : new URL(dir, location.href);
-  const cacheName = o.cacheName ?? DEFAULT_CACHE;
+  const model = modelFolderUrl(baseUrl);
+  const store = o.storage === 'opfs' ? opfsStore(o.cacheName) : cacheApiStore(o.cacheName);
 
-  async function download(cache: Cache, url: string, file: string, signal?: AbortSignal): Promise<boolean> {
+  async function download(url: string, file: string, signal?: AbortSignal): Promise<boolean> {
     const res = await fetchNamed(get, url, { signal });
     const missing = res.status === 404 || isHtmlPage(url, res); // a host's page for a missing file: that file missing
     if (missing || !res.ok || !res.body) {
@@ -47,27 +50,23 @@ export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): M
         out.enqueue(piece);
       },
     }), { signal });
-    // An aborted or failed stream makes put() reject and stores nothing.
-    const type = res.headers.get('Content-Type');
-    await cache.put(url, new Response(counted, { headers: type ? { 'Content-Type': type } : {} }));
+    await store.put(model, file, counted, res.headers.get('Content-Type'));
     return true;
   }
 
   async function blob(file: string, signal?: AbortSignal): Promise<Blob | undefined> {
     signal?.throwIfAborted();
-    const url = new URL(file, base).href;
-    const cache = await caches.open(cacheName);
-    let hit = await cache.match(url);
-    if (!hit) {
-      if (!(await download(cache, url, file, signal))) return undefined;
-      hit = await cache.match(url);
-      if (!hit) throw new SourceError(url, 'the browser did not keep it in the cache (out of storage?)');
-    }
-    return hit.blob();
+    const hit = await store.get(model, file);
+    if (hit) return hit;
+    const url = new URL(file, model).href;
+    if (!(await download(url, file, signal))) return undefined;
+    const kept = await store.get(model, file);
+    if (!kept) throw new SourceError(url, 'the browser did not keep it (out of storage?)');
+    return kept;
   }
 
   return {
-    name: base.href,
+    name: model,
     async open(file, signal) {
       const b = await blob(file, signal);
       return b && fileListSource([new File([b], file)]).open(file, signal);
@@ -76,8 +75,20 @@ export function cachedUrlSource(baseUrl: string, o: CachedSourceOptions = {}): M
       const text = await (await blob(file, signal))?.text();
       if (text === undefined || !isHtmlText(file, text)) return text;
       // An HTML page sent without its Content-Type: that file missing, and not kept.
-      await (await caches.open(cacheName)).delete(new URL(file, base).href);
+      await store.delete(model, file);
       return undefined;
     },
   };
+}
+
+const CACHES: ModelCache[] = ['cache-api', 'opfs', 'none'];
+
+/**
+ * The source loadModel(url) reads: kept in `cache` — by default the Cache API where the page has one
+ * (a secure context), else read from the network each time.
+ */
+export function modelUrlSource(url: string, o: Omit<CachedSourceOptions, 'storage'> & { cache?: ModelCache } = {}): ModelSource {
+  const cache = o.cache ?? (typeof caches === 'undefined' ? 'none' : 'cache-api');
+  if (!CACHES.includes(cache)) throw new TypeError(`webmoe: cache must be one of ${CACHES.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(cache)}`);
+  return cache === 'none' ? urlSource(url, { fetch: o.fetch }) : cachedUrlSource(url, { ...o, storage: cache });
 }

@@ -20,3 +20,15 @@ export class SourceError extends Error {
     this.file = file;
   }
 }
+
+// The browser's storage (Cache API or OPFS) refused a file for lack of room. It names the file, what is
+// used of the quota, and what to do.
+export class StorageQuotaError extends SourceError {
+  constructor(file: string, storage: string, usage?: number, quota?: number) {
+    const mb = (n: number) => `${Math.round(n / 1e6)} MB`;
+    const used = usage !== undefined && quota !== undefined ? ` (${mb(usage)} used of ${mb(quota)})` : '';
+    super(file,
+      `the browser's storage quota for this site is full${used}, so the ${storage} cannot keep this file: delete cached models (deleteCachedModel) or load with cache: 'none'`);
+    this.name = 'StorageQuotaError';
+  }
+}

@@ -19,9 +19,14 @@ export class WorkerError extends Error {
   override name = 'WorkerError';
 }
 
-const FILES: Record<WorkerScript, string> = { engine: 'engine-worker.js', shard: 'shard-worker.js' };
-// A variable, so that the build leaves the URLs alone (they point at files of dist/ beside this module).
-const HERE = import.meta.url;
+// The worker scripts of dist/ beside this module, each in the form bundlers (Vite, webpack) follow to
+// bundle a worker: `new Worker(new URL('…', import.meta.url), { type: 'module' })`, written out in full.
+// The library build leaves them to the app's bundler (the comment; vite.config.ts drops it from dist/);
+// without a bundler, the browser finds the files beside this module.
+const DEFAULT_WORKERS: Record<WorkerScript, () => Worker> = {
+  engine: () => new Worker(new URL(/* @vite-ignore */ './engine-worker.js', import.meta.url), { type: 'module', name: 'webmoe engine' }),
+  shard: () => new Worker(new URL(/* @vite-ignore */ './shard-worker.js', import.meta.url), { type: 'module', name: 'webmoe shard' }),
+};
 
 /** A promise that rejects when `fail` is called (never unhandled: callers race it). */
 export function deathWatch(): { died: Promise<never>; fail: (e: unknown) => void } {
@@ -35,7 +40,7 @@ const browserSpawner: Spawner = (script, url) => {
   if (typeof Worker === 'undefined') {
     throw new WorkerError('webmoe: this environment has no Worker (in Node, use the webmoe/node entry point)');
   }
-  return adoptWorker(new Worker(url ?? new URL(FILES[script], HERE), { type: 'module', name: `webmoe ${script}` }));
+  return adoptWorker(url ? new Worker(url, { type: 'module', name: `webmoe ${script}` }) : DEFAULT_WORKERS[script]());
 };
 
 /** A browser Worker someone else started, watched like one of ours (its `error` events end the calls waiting on it). */

@@ -26,11 +26,11 @@ export async function runSpecs(specs: Plain[], bindingLimit?: number) {
   return { results, f16 };
 }
 
-/** Loads a model folder by URL (range requests to the dev server), then logits and a greedy reply. */
+/** Loads a model folder by URL (range requests to the dev server: no cache), then logits and a greedy reply. */
 export async function runModel(url: string, tokens: number[]) {
   const device = await createDevice();
   let progress = 0;
-  const engine = await loadModel(url, { device, onProgress: (p) => {
+  const engine = await loadModel(url, { device, cache: 'none', onProgress: (p) => {
     progress = p.loadedBytes / p.totalBytes;
   } });
   const logits = (await engine.logits(tokens)).map((r) => Array.from(r));

@@ -2,16 +2,28 @@
 // calls. Generation is pulled a chunk at a time (start, next), so the page's iterator keeps the
 // in-thread engine's pace and semantics; cancel aborts a call the page gave up on.
 import { type ProxyMarked, releaseProxy, type Remote, transfer } from 'comlink';
+import type { DownloadProgress } from '../../io/cacheSource.js';
 import type { LoadProgress } from '../../io/checkpoint.js';
+import type { ModelCache } from '../../io/modelStores.js';
 import type { ModelSource } from '../../io/source.js';
 import type { ModelConfig } from '../../model/config.js';
 import { Engine, type GenerateOptions, type GenerationChunk, type LoadModelOptions, type Prompt } from '../engine.js';
 
-/** A model the worker can open itself: a URL (or, in Node, a folder path), or browser File objects. */
-export type ModelSpec = string | File[];
+/**
+ * A model the worker can open itself: a URL (or, in Node, a folder path), browser File objects, or a
+ * URL for each file (`{ files: bundledModelFiles }` from webmoe/bundled-model).
+ */
+export type ModelSpec = string | File[] | ModelFiles;
+
+export interface ModelFiles {
+  files: Readonly<Record<string, string>>;
+}
 
 /** Load options that cross to the worker (no signal or callback: those are the page's). */
-export type WorkerLoadOptions = Omit<LoadModelOptions, 'signal' | 'onProgress' | 'shardWorkerUrl'> & { shardWorkerUrl?: string };
+export type WorkerLoadOptions = Omit<LoadModelOptions, 'signal' | 'onProgress' | 'shardWorkerUrl'> & { shardWorkerUrl?: string; cache?: ModelCache };
+
+/** A callback the page passed with Comlink's proxy(). */
+type Proxied<F> = F & ProxyMarked;
 
 export interface LoadedModel {
   model: string;
@@ -21,7 +33,12 @@ export interface LoadedModel {
 }
 
 export interface EngineApi {
-  load(model: ModelSpec, options: WorkerLoadOptions, onProgress?: ((p: LoadProgress) => void) & ProxyMarked): Promise<LoadedModel>;
+  load(
+    model: ModelSpec,
+    options: WorkerLoadOptions,
+    onProgress?: Proxied<(p: LoadProgress) => void>,
+    onDownload?: Proxied<(p: DownloadProgress) => void>,
+  ): Promise<LoadedModel>;
   abortLoad(reason: string): void;
   /** Starts a generation; returns its id for next() and cancel(). */
   start(prompt: Prompt, options: Omit<GenerateOptions, 'signal'>): number;
@@ -39,8 +56,14 @@ export interface EngineApi {
   dispose(): void;
 }
 
+/** How a worker opens a model: the source and device of its platform. */
+export type OpenModel = (
+  model: ModelSpec,
+  options: { cache?: ModelCache; onDownload?: (p: DownloadProgress) => void },
+) => { source: ModelSource; device: () => Promise<GPUDevice> };
+
 /** The engine worker's object; `open` makes the source and device of its platform. */
-export function engineApi(open: (model: ModelSpec) => { source: ModelSource; device: () => Promise<GPUDevice> }): EngineApi {
+export function engineApi(open: OpenModel): EngineApi {
   let engine: Engine | undefined;
   let loading: AbortController | undefined;
   const calls = new Map<number, { it: AsyncGenerator<GenerationChunk>; abort: AbortController }>();
@@ -57,8 +80,8 @@ export function engineApi(open: (model: ModelSpec) => { source: ModelSource; dev
     return engine;
   };
   return {
-    async load(model, options, onProgress) {
-      const { source, device } = open(model);
+    async load(model, { cache, ...options }, onProgress, onDownload) {
+      const { source, device } = open(model, { cache, onDownload: onDownload && ((p) => void onDownload(p)) });
       loading = new AbortController();
       try {
         engine = await Engine.load(await device(), source, {
@@ -68,7 +91,7 @@ export function engineApi(open: (model: ModelSpec) => { source: ModelSource; dev
         });
       } finally {
         loading = undefined;
-        (onProgress as Remote<unknown> | undefined)?.[releaseProxy]();
+        for (const p of [onProgress, onDownload]) (p as Remote<unknown> | undefined)?.[releaseProxy]();
       }
       return { model: engine.model, config: engine.config, contextLength: engine.contextLength, hasTokenizer: !!engine.tokenizer };
     },

@@ -2,14 +2,15 @@
 // in-thread Engine's surface on the caller's side: load progress, generation as an async iterator,
 // abort by AbortSignal, stats on the last chunk, the OpenAI-style chat API, dispose.
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import type { GenerateOptions, GenerationChunk, LoadModelOptions, Prompt } from '../engine.js';
+import type { GenerateOptions, GenerationChunk, Prompt } from '../engine.js';
 import { EngineDisposedError } from '../errors.js';
+import type { LoadOptions } from '../load.js';
 import { ChatCompletions } from '../openai.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { EngineApi, ModelSpec } from './engineHost.js';
 import { adoptWorker, guard, spawnWorker, type WorkerHandle } from '../../platform/workers.js';
 
-export interface WorkerEngineOptions extends Omit<LoadModelOptions, 'shardWorkerUrl'> {
+export interface WorkerEngineOptions extends Omit<LoadOptions, 'shardWorkerUrl' | 'device'> {
   /** The engine worker script. Default: the built one beside the package's modules. */
   workerUrl?: string | URL;
   /**
@@ -43,15 +44,16 @@ export class WorkerEngine {
 
   /** Starts the worker and loads `model` (a URL or, in Node, a folder; or browser File objects) in it. */
   static async create(model: ModelSpec, options: WorkerEngineOptions = {}): Promise<WorkerEngine> {
-    const { signal, onProgress, workerUrl, worker, ...rest } = options;
+    const { signal, onProgress, onDownload, workerUrl, worker, ...rest } = options;
     signal?.throwIfAborted();
     const handle = worker ? adoptWorker(typeof worker === 'function' ? worker() : worker) : spawnWorker('engine', workerUrl);
     const api = wrap<EngineApi>(handle.endpoint);
     const progress = onProgress && proxy(onProgress);
+    const download = onDownload && proxy(onDownload);
     const abort = () => void api.abortLoad(String(signal?.reason ?? 'aborted')).catch(() => {});
     signal?.addEventListener('abort', abort, { once: true });
     try {
-      const m = await guard(handle, WHAT, api.load(model, rest, progress));
+      const m = await guard(handle, WHAT, api.load(pageUrls(model), rest, progress, download));
       return new WorkerEngine(handle, api, m.model, m.config, m.contextLength);
     } catch (e) {
       handle.terminate();
@@ -150,6 +152,13 @@ export class WorkerEngine {
       throw this.isDisposed ? disposed() : e;
     });
   }
+}
+
+/** A page's relative URLs made absolute: the worker would resolve them against its script's URL. */
+function pageUrls(model: ModelSpec): ModelSpec {
+  if (typeof location === 'undefined' || Array.isArray(model)) return model; // Node: strings are paths too
+  const abs = (url: string) => new URL(url, location.href).href;
+  return typeof model === 'string' ? abs(model) : { files: Object.fromEntries(Object.entries(model.files).map(([f, u]) => [f, abs(u)])) };
 }
 
 /** Runs the engine in a dedicated worker; the same calls as the Engine loadModel gives. */

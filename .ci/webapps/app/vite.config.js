@@ -1,0 +1,2 @@
+// The scratch app with Vite: nothing webmoe needs, only where the build goes.
+export default { build: { outDir: 'vite-dist' } };

@@ -1,0 +1,4 @@
+// The app's own engine worker: what exposeEngine() is for.
+import { exposeEngine } from 'webmoe';
+
+exposeEngine();
