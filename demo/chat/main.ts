@@ -92,7 +92,9 @@ function showSizes(): void {
     const mark = f.fits === undefined ? '?' : f.fits ? '✓' : '✗';
     const chosen = d === dtypeSelect.value ? ' class="chosen"' : '';
     const why = `weights and ${FIT_POSITIONS} positions of KV cache: about ${mb(f.bytes)} MB`;
-    return `<tr${chosen}><th scope="row">${d}</th><td>${sizeText(entry.gb[d])}</td><td class="fit-${String(f.fits)}" title="${why}">${mark} ${f.text}</td></tr>`;
+    return `<tr${chosen}><th scope="row">${d}</th><td>${sizeText(entry.gb[d])}</td><td class="fit-${
+      String(f.fits)
+    }" title="${why}">${mark} ${f.text}</td></tr>`;
   });
   table.innerHTML = `<caption>${entry.family} · ${paramsText(entry)}</caption><thead><tr><th scope="col">weights</th><th scope="col">size</th>` +
     `<th scope="col">fits?</th></tr></thead><tbody>${rows.join('')}</tbody><tfoot><tr><td colspan="3">${budgetText(deviceGiB)}</td></tr></tfoot>`;
@@ -202,8 +204,9 @@ async function load(choice: ModelChoice): Promise<void> {
     const c = engine.config;
     const mode = chat ? 'chat (the model’s chat template)' : 'plain completion (the model has no chat template)';
     progress.done(`${mb(size.weightBytes)} MB loaded`);
-    byId('model-info').textContent =
-      `${shortName(choice.name)}: ${c.family}, ${c.layers} layers, ${c.experts} experts (top-${c.topK}), vocab ${c.vocab}, ${dtype} weights; ${mode}.`;
+    byId('model-info').textContent = `${
+      shortName(choice.name)
+    }: ${c.family}, ${c.layers} layers, ${c.experts} experts (top-${c.topK}), vocab ${c.vocab}, ${dtype} weights; ${mode}.`;
     byId('model-badge').textContent = `${shortName(choice.name)} · ${dtype}`;
     systemPrompt.disabled = !chat;
     showMemory(model);

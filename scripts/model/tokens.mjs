@@ -17,6 +17,5 @@ else if (op === 'chat') {
   const template = new Template(readFileSync(join(dir, 'chat_template.jinja'), 'utf8'));
   const text = template.render({ bos_token: config.bos_token, eos_token: config.eos_token, messages: JSON.parse(arg), add_generation_prompt: true });
   console.log(JSON.stringify(tok.encode(text, { add_special_tokens: false }).ids));
-}
-else if (op === 'decode') console.log(JSON.stringify(tok.decode(arg.split(',').map(Number))));
+} else if (op === 'decode') console.log(JSON.stringify(tok.decode(arg.split(',').map(Number))));
 else throw new Error('usage: node scripts/model/tokens.mjs MODEL_DIR encode TEXT | decode IDS | chat MESSAGES_JSON');
