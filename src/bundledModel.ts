@@ -8,6 +8,7 @@ import type { ModelSource } from './io/source.js';
 
 /** The bundled model's files, each at the URL the app serves it from. */
 export const bundledModelFiles: Readonly<Record<string, string>> = {
+  'chat_template.jinja': new URL(/* @vite-ignore */ '../public/models/austen-moe/chat_template.jinja', import.meta.url).href,
   'config.json': new URL(/* @vite-ignore */ '../public/models/austen-moe/config.json', import.meta.url).href,
   'model.safetensors': new URL(/* @vite-ignore */ '../public/models/austen-moe/model.safetensors', import.meta.url).href,
   'tokenizer.json': new URL(/* @vite-ignore */ '../public/models/austen-moe/tokenizer.json', import.meta.url).href,

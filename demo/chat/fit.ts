@@ -1,16 +1,24 @@
 // Will the model fit? The GPU memory its weights (in the chosen dtype) and KV cache take, checked
 // against what the browser tells of the machine before loading, and the GPU's out-of-memory errors
 // during the load turned into that same message.
-import { type Checkpoint, readConfig, type WeightDType } from '../../src/index.js';
+import { type Checkpoint, FORMATS, readConfig, type WeightDType } from '../../src/index.js';
 import { mb } from '../common/status.js';
 
 /** The model is too big for this device (a sentence for the user, so the plain name 'Error'). */
 export class ModelFitError extends Error {}
 
-/** GPU bytes of the weights at `dtype` (norms and routers are f32, and small) plus the KV cache. */
+/** The MLP matrices (experts, shared experts, dense MLPs): those q8 and q4 quantize; the other matrices stay f16. */
+const MLP = /experts|mlp|block_sparse_moe/;
+
+/** GPU bytes of the weights at `dtype` (about: norms and routers are f32, and small) plus the KV cache. */
 export function gpuBytes(ckpt: Checkpoint, dtype: WeightDType): number {
   let weights = 0;
-  for (const t of ckpt.tensors.values()) weights += t.shape.reduce((a, b) => a * b, 1) * (dtype === 'f16' ? 2 : 4);
+  for (const [name, t] of ckpt.tensors) {
+    const inner = t.shape.at(-1) ?? 1;
+    const rows = t.shape.reduce((a, b) => a * b, 1) / inner;
+    const stored = t.shape.length < 2 ? 'f32' : (dtype === 'q8' || dtype === 'q4') && !MLP.test(name) ? 'f16' : dtype;
+    weights += rows * FORMATS[stored].rowBytes(inner);
+  }
   const c = readConfig(ckpt.config).config;
   const kv = c.layers * 2 * c.kvHeads * c.headDim * 4 * Math.min(c.maxPositions, 2048);
   return weights + kv;

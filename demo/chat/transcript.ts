@@ -1,63 +1,65 @@
-// The conversation as role="log": user messages, and replies built from token spans. Each span is the
-// text one generated token's chunk added; hovering or focusing it reports the token's position.
+// The conversation as role="log": chat bubbles. The user's messages are shown as typed (whatever
+// their length); a reply streams in as markdown, rendered (sanitised) at most once a frame.
+import { markdownHtml } from './markdown.js';
+
 export class Transcript {
-  constructor(private readonly log: HTMLElement, onToken: (position: number, span: HTMLElement) => void) {
-    const pick = (e: Event) => {
-      const span = (e.target as HTMLElement).closest<HTMLElement>('.token');
-      if (span) onToken(Number(span.dataset.position), span);
-    };
-    log.addEventListener('mouseover', pick);
-    log.addEventListener('focusin', pick);
-  }
+  constructor(private readonly log: HTMLElement) {}
 
   addUser(text: string): void {
-    this.message('user', 'You').append(text);
+    this.bubble('user', 'You').textContent = text;
   }
 
   startReply(model: string): Reply {
-    return new Reply(this.message('assistant', model), this.log);
+    return new Reply(this.bubble('assistant', model), this.log);
   }
 
   clear(): void {
     this.log.replaceChildren();
   }
 
-  private message(role: string, who: string): HTMLElement {
+  get empty(): boolean {
+    return this.log.childElementCount === 0;
+  }
+
+  private bubble(role: string, who: string): HTMLElement {
     const el = document.createElement('article');
     el.className = `message ${role}`;
     const name = document.createElement('h3');
     name.textContent = who;
-    const body = document.createElement('p');
+    const body = document.createElement('div');
+    body.className = 'body';
     el.append(name, body);
     this.log.append(el);
+    this.log.scrollTop = this.log.scrollHeight;
     return body;
   }
 }
 
 export class Reply {
-  private last?: HTMLElement;
+  private markdown = '';
+  private pending = false;
 
-  constructor(private readonly body: HTMLElement, private readonly log: HTMLElement) {}
-
-  /** Adds a generated token's text; text that arrives without a token joins the last span. */
-  add(text: string, position: number | undefined): void {
-    if (position === undefined) {
-      if (!text) return;
-      (this.last ?? this.body).append(text);
-    } else {
-      const span = document.createElement('span');
-      span.className = 'token';
-      span.tabIndex = 0;
-      span.dataset.position = String(position);
-      span.textContent = text;
-      this.body.append(span);
-      this.last = span;
-    }
-    this.log.scrollTop = this.log.scrollHeight;
+  constructor(private readonly body: HTMLElement, private readonly log: HTMLElement) {
+    body.classList.add('typing');
   }
 
+  add(text: string): void {
+    if (!text) return;
+    this.markdown += text;
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => this.render());
+  }
+
+  /** The reply's text as generated (the markdown source). */
   text(): string {
-    return this.body.textContent ?? '';
+    return this.markdown;
+  }
+
+  /** Renders what is there now and ends the typing indicator. */
+  finish(): void {
+    this.render();
+    this.body.classList.remove('typing');
   }
 
   note(text: string): void {
@@ -65,5 +67,12 @@ export class Reply {
     el.className = 'note';
     el.textContent = text;
     this.body.after(el);
+  }
+
+  private render(): void {
+    this.pending = false;
+    const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+    this.body.innerHTML = markdownHtml(this.markdown);
+    if (atBottom) this.log.scrollTop = this.log.scrollHeight;
   }
 }

@@ -8,13 +8,10 @@ export function setStatus(el: HTMLElement, message: string, kind: StatusKind = '
   el.textContent = message;
 }
 
-/** The message of anything thrown, with its name when that says more (ModelLoadError: …). */
+/** The message of anything thrown, in plain words: no error class name, no "webmoe: " prefix. */
 export function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const named = e.name && e.name !== 'Error' && !e.message.startsWith(e.name) ? `${e.name}: ` : '';
-    return `${named}${e.message}`;
-  }
-  return String(e);
+  const text = e instanceof Error ? e.message : String(e);
+  return text.replace(/^webmoe: /, '');
 }
 
 export const isAbort = (e: unknown): boolean => e instanceof DOMException && e.name === 'AbortError';

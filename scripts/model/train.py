@@ -5,16 +5,27 @@ Reads CORPUS_DIR/{train,val}.bin (uint16 token ids from scripts/model/tokenizer.
 RUN_DIR/{arch}.pt (the weights) and RUN_DIR/{arch}.json (loss curve, validation loss, expert load).
 Both archs see the same batches in the same order (one seed) and spend the same active parameters
 per token: the dense FFN's width is top_k × the expert width.
+
+The chat fine-tune: --init MODEL_DIR --chat --name moe-chat starts from a Hub folder's weights and
+fills half of each batch with conversations (CORPUS_DIR/{train,val}_chat.bin and _chat_starts.bin
+from scripts/model/chats.mjs), each window from a conversation's BOS; the other half stays prose so
+the model keeps its narrative. It reports the validation loss on both before and after.
 """
 import argparse
 import json
 import math
 import time
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'fixtures'))
+import make_models as ref  # noqa: E402  (the safetensors reader)
 
 CONFIG = dict(vocab_size=1024, hidden_size=256, num_hidden_layers=4, num_attention_heads=8,
               num_key_value_heads=4, intermediate_size=384, num_local_experts=8, num_experts_per_tok=2,
@@ -165,12 +176,50 @@ def batches(data, rng, batch, seq, bos):
     return x, y
 
 
+def chat_batches(data, starts, rng, batch, seq):
+    """Windows from random conversations' BOS: inputs data[o:o+seq], targets one further."""
+    off = starts[rng.integers(0, len(starts), batch)]
+    win = np.stack([data[o:o + seq + 1] for o in np.minimum(off, len(data) - seq - 1)]).astype(np.int64)
+    win = torch.from_numpy(win)
+    return win[:, :-1], win[:, 1:]
+
+
 @torch.no_grad()
-def evaluate(model, data, seq, bos):
-    """Mean loss over every non-overlapping window of the split, and the share of slots per expert."""
+def evaluate_chats(model, data, starts, seq):
+    """Mean loss over the tokens of every conversation (its first seq + 1 tokens, BOS not scored)."""
+    model.eval()
+    total, n = 0.0, 0
+    ends = np.append(starts[1:], len(data))
+    for s, e in zip(starts, ends):
+        win = torch.from_numpy(data[s:min(e, s + seq + 1)].astype(np.int64))[None]
+        logits, _, _ = model(win[:, :-1])
+        total += F.cross_entropy(logits[0], win[0, 1:], reduction='sum').item()
+        n += win.shape[1] - 1
+    model.train()
+    return total / n
+
+
+def from_hub(model, model_dir):
+    """Loads a Hub folder written by export.py: the Mixtral names back to this module's stacked ones."""
+    weights, _ = ref.load_checkpoint(Path(model_dir))
+    state = {}
+    for name, t in model.state_dict().items():
+        hub = name if name == 'lm_head.weight' else 'model.' + name
+        if '.experts.' in hub:
+            prefix, w = hub.rsplit('.', 1)
+            state[name] = torch.stack([weights[f'{prefix}.{e}.{w}.weight'] for e in range(t.shape[0])])
+        else:
+            state[name] = weights[hub]
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+
+
+@torch.no_grad()
+def evaluate(model, data, seq, bos, windows=None):
+    """Mean loss over the split's non-overlapping windows (the first `windows`, or all), and the share
+    of slots per expert."""
     model.eval()
     total, n, counts = 0.0, 0, 0
-    starts = list(range(0, len(data) - seq, seq))
+    starts = list(range(0, len(data) - seq, seq))[:windows]
     for i in range(0, len(starts), 16):
         y = torch.from_numpy(np.stack([data[o:o + seq] for o in starts[i:i + 16]]).astype(np.int64))
         x = torch.cat((torch.full((y.shape[0], 1), bos), y[:, :-1]), 1)
@@ -193,7 +242,12 @@ def main():
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--init', help='a Hub folder to start from (the chat fine-tune)')
+    ap.add_argument('--chat', action='store_true', help='half of each batch from the conversations')
+    ap.add_argument('--name', help='the run files\' name (default: the arch)')
+    ap.add_argument('--val-windows', type=int, help='score only the first N prose validation windows')
     a = ap.parse_args()
+    name = a.name or a.arch
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -201,6 +255,19 @@ def main():
     val = np.fromfile(f'{a.data}/val.bin', dtype=np.uint16)
     c = CONFIG
     model = Model(c, a.arch)
+    before = {}
+    if a.init:
+        from_hub(model, a.init)
+        before['val_loss'] = evaluate(model, val, a.seq, c['bos_token_id'], a.val_windows)[0]
+    if a.chat:
+        chat = np.fromfile(f'{a.data}/train_chat.bin', dtype=np.uint16)
+        chat_starts = np.fromfile(f'{a.data}/train_chat_starts.bin', dtype=np.uint32).astype(np.int64)
+        val_chat = np.fromfile(f'{a.data}/val_chat.bin', dtype=np.uint16)
+        val_chat_starts = np.fromfile(f'{a.data}/val_chat_starts.bin', dtype=np.uint32).astype(np.int64)
+        if a.init:
+            before['val_chat_loss'] = evaluate_chats(model, val_chat, val_chat_starts, a.seq)
+    if before:
+        print('before:', json.dumps(before), flush=True)
     decay = [p for p in model.parameters() if p.dim() > 1]
     rest = [p for p in model.parameters() if p.dim() <= 1]
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': rest, 'weight_decay': 0.0}],
@@ -211,7 +278,13 @@ def main():
     log = []
     t0 = time.time()
     for step in range(a.steps):
-        x, y = batches(train, rng, a.batch, a.seq, c['bos_token_id'])
+        if a.chat:
+            half = a.batch // 2
+            xs, ys = zip(batches(train, rng, a.batch - half, a.seq, c['bos_token_id']),
+                         chat_batches(chat, chat_starts, rng, half, a.seq))
+            x, y = torch.cat(xs), torch.cat(ys)
+        else:
+            x, y = batches(train, rng, a.batch, a.seq, c['bos_token_id'])
         logits, aux, _ = model(x)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         opt.zero_grad(set_to_none=True)
@@ -222,19 +295,24 @@ def main():
         if step % 50 == 0 or step == a.steps - 1:
             el = time.time() - t0
             log.append(dict(step=step, loss=loss.item(), aux=float(aux), seconds=round(el, 1)))
-            print(f'{a.arch} step {step} loss {loss.item():.4f} aux {float(aux):.4f} '
+            print(f'{name} step {step} loss {loss.item():.4f} aux {float(aux):.4f} '
                   f'{(step + 1) * a.batch * a.seq / el:.0f} tok/s', flush=True)
     train_seconds = time.time() - t0
-    val_loss, load = evaluate(model, val, a.seq, c['bos_token_id'])
+    val_loss, load = evaluate(model, val, a.seq, c['bos_token_id'], a.val_windows)
     params = sum(p.numel() for p in model.parameters())
-    result = dict(arch=a.arch, config=c, steps=a.steps, batch=a.batch, seq=a.seq, lr=a.lr, seed=a.seed,
+    result = dict(arch=a.arch, val_windows=a.val_windows, config=c, steps=a.steps, batch=a.batch, seq=a.seq, lr=a.lr, seed=a.seed,
                   tokens=a.steps * a.batch * a.seq, train_seconds=round(train_seconds), params=params,
                   val_loss=val_loss, val_ppl=math.exp(val_loss), log=log)
+    if a.init:
+        result.update(init=a.init, before=before)
+    if a.chat:
+        result['val_chat_loss'] = evaluate_chats(model, val_chat, val_chat_starts, a.seq)
+        result['val_chat_ppl'] = math.exp(result['val_chat_loss'])
     if a.arch == 'moe':
         result['expert_load'] = load  # per layer, share of routed slots per expert on the val split
     print(json.dumps({k: v for k, v in result.items() if k != 'log'}))
-    torch.save(model.state_dict(), f'{a.out}/{a.arch}.pt')
-    with open(f'{a.out}/{a.arch}.json', 'w') as f:
+    torch.save(model.state_dict(), f'{a.out}/{name}.pt')
+    with open(f'{a.out}/{name}.json', 'w') as f:
         json.dump(result, f, indent=1)
 
 

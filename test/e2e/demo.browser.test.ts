@@ -1,7 +1,9 @@
 // The demo pages in Chromium (WebGPU on SwiftShader), built and served as `npm start` does: the chat
-// page loads the bundled model, streams a reply, stops a long one and reads the weights from the Cache
-// API after a reload, all in its engine worker, and says so when the GPU process crashes; the benchmark
-// page completes its quick preset. Screenshots: test-results/screenshots/.
+// page loads the bundled model, chats with it through chat.completions, stops a long reply, keeps its
+// model when another fails to load, clears the conversation when the model changes, reads the weights
+// from the Cache API after a reload, all in its engine worker, works at a phone's width and says so
+// when the GPU process crashes; the benchmark page completes its quick preset. Screenshots:
+// test-results/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -13,6 +15,13 @@ import { type DemoServer, SCREENSHOTS, serveDemo } from './demo.js';
 
 let server: DemoServer;
 let browser: Browser;
+
+/**
+ * For the Stop test: a first message whose reply with the page's sampling and Seed 1 runs to
+ * STOP_TOKENS tokens before its end of turn (Engine.generate on lavapipe, same system prompt).
+ */
+const STOP_MESSAGE = 'Good morning! Have you heard the news from Netherfield?';
+const STOP_TOKENS = 68;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -29,8 +38,8 @@ afterAll(async () => {
  * A page that reports its errors to the test output (they also show in the page's status line), with
  * `script` run before its own (to take WebGPU away, or shrink the memory it reports).
  */
-async function open(path: string, script?: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+async function open(path: string, script?: string, viewport = { width: 1440, height: 960 }): Promise<Page> {
+  const page = await browser.newPage({ viewport });
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   if (script) await page.addInitScript(script);
   await page.goto(new URL(path, server.url).href);
@@ -95,34 +104,60 @@ async function setSetting(page: Page, label: string, value: string): Promise<voi
   await page.getByLabel(label, { exact: true }).fill(value);
 }
 
+/** Sends `text` and waits for the reply to end (the status says Done). */
+async function chat(page: Page, text: string): Promise<void> {
+  await page.getByRole('textbox', { name: 'Message' }).fill(text);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await waitForStatus(page, /^Done\.$/, 300_000);
+}
+
+/** What an error line must never show: a JavaScript error class name. */
+const CLASS_NAME = /\b[A-Z][A-Za-z]*Error\b/;
+
 describe('chat page', () => {
   let page: Page;
   beforeAll(async () => {
     page = await open('index.html', COUNT_DEVICES);
   }, 60_000);
 
-  it('loads the bundled model and streams a reply into the log', async () => {
-    await waitForStatus(page, /^Ready/, 300_000);
+  it('loads the bundled model and chats with it through chat.completions', async () => {
+    await waitForStatus(page, /^Ready: chat \(the model’s chat template\)\.$/, 300_000);
     await expect.poll(() => page.textContent('#model-info')).toMatch(/mixtral, 4 layers, 8 experts \(top-2\)/);
     expect(await page.textContent('#load-label')).toMatch(/MB loaded/);
+    expect(await page.getByLabel('System prompt').inputValue()).toBe('You are a character in a novel by Jane Austen.');
+    // The picker: the bundled model first, its size per dtype and whether each fits.
+    expect(await page.getByRole('combobox', { name: 'Model', exact: true }).inputValue()).toBe('./models/austen-moe/');
+    expect(await page.locator('#sizes tbody th').allTextContents()).toEqual(['f16', 'f32', 'q8', 'q4']);
 
-    await setSetting(page, 'Max tokens', '12');
+    await setSetting(page, 'Max tokens', '40');
     await setSetting(page, 'Seed', '1');
-    await page.getByRole('textbox', { name: 'Message' }).fill('It is a truth universally acknowledged');
-    await page.getByRole('button', { name: 'Send' }).click();
+    await chat(page, 'Good morning! Have you heard the news from Netherfield?');
     const log = page.getByRole('log');
-    await expect.poll(() => log.locator('.message.assistant .token').count(), { timeout: 120_000 }).toBeGreaterThan(0);
-    await waitForStatus(page, /^Done\.$/, 300_000);
-    expect(await log.locator('.message.user').textContent()).toContain('It is a truth universally acknowledged');
-    const tokens = await log.locator('.message.assistant .token').count();
-    expect(tokens).toBeGreaterThan(0);
-    expect(tokens).toBeLessThanOrEqual(12);
-    expect(await page.textContent('#stats')).toMatch(/prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · time to first token \d+ ms/);
-    // The heatmap: one row per MoE layer, one cell per expert; a token's experts on hover.
+    expect(await log.locator('.message.user .body').textContent()).toBe('Good morning! Have you heard the news from Netherfield?');
+    // The reply is rendered markdown: paragraphs, not the raw text.
+    expect((await log.locator('.message.assistant .body').textContent())!.trim().length).toBeGreaterThan(0);
+    expect(await log.locator('.message.assistant .body p').count()).toBeGreaterThan(0);
+    // A chat reply ends at the template's end of turn or at Max tokens.
+    expect(await page.textContent('#stats')).toMatch(
+      /\d+ prompt tokens, \d+ generated \((stop|length)\) · prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · time to first token \d+ ms/,
+    );
+    // The routing view: the reply's tokens coloured by their top expert, a legend, one heatmap row per
+    // MoE layer with a cell per expert, and a token's experts in every layer on hover.
+    const tokens = page.locator('#routing-tokens .token');
+    expect(await tokens.count()).toBeGreaterThan(0);
+    expect(await tokens.count()).toBeLessThanOrEqual(40);
+    expect(await page.locator('#routing-tokens .token[data-expert]').count()).toBeGreaterThan(0);
+    expect(await page.locator('#routing-legend li').count()).toBeGreaterThan(0);
+    expect(await page.locator('#routing-layer option').allTextContents()).toEqual(['layer 0', 'layer 1', 'layer 2', 'layer 3']);
     expect(await page.locator('#heatmap tbody tr').count()).toBe(4);
     expect(await page.locator('#heatmap tbody tr:first-child td').count()).toBe(8);
-    await log.locator('.message.assistant .token').first().hover();
+    await tokens.filter({ hasText: /\w/ }).first().hover();
     await expect.poll(() => page.textContent('#token-info')).toMatch(/layer 0: e\d \d\.\d\d, e\d \d\.\d\d/);
+    await page.getByLabel('Layer').selectOption('3');
+    expect(await page.locator('#routing-tokens .token[data-expert]').count()).toBeGreaterThan(0);
+    // A second turn: the conversation goes on (its history is in the prompt).
+    await chat(page, 'Indeed! And what do you think of Mr. Darcy?');
+    expect(await log.locator('.message.assistant').count()).toBe(2);
     await page.screenshot({ path: `${SCREENSHOTS}/chat.png`, fullPage: true });
     // All of it ran in the engine worker: the page's thread never asked for a GPU device.
     expect(await page.getAttribute('body', 'data-engine')).toBe('worker');
@@ -131,16 +166,17 @@ describe('chat page', () => {
   }, 600_000);
 
   it('Stop ends a long generation', async () => {
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    expect(await page.locator('.message').count()).toBe(0);
     await setSetting(page, 'Max tokens', '100000');
-    await page.getByRole('textbox', { name: 'Message' }).fill('Mr. Darcy');
-    const replies = page.locator('.message.assistant');
+    await page.getByRole('textbox', { name: 'Message' }).fill(STOP_MESSAGE);
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => replies.nth(1).locator('.token').count(), { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => page.locator('#routing-tokens .token').count(), { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
     const stop = page.getByRole('button', { name: 'Stop' });
     expect(await stop.isEnabled()).toBe(true);
     await stop.click();
     const text = await waitForStatus(page, /^Stopped after \d+ tokens\.$/, 120_000);
-    expect(Number(text.match(/\d+/)![0])).toBeLessThan(400);
+    expect(Number(text.match(/\d+/)![0])).toBeLessThan(STOP_TOKENS);
     expect(await stop.isDisabled()).toBe(true);
     expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
     await page.screenshot({ path: `${SCREENSHOTS}/chat-stopped.png`, fullPage: true });
@@ -156,18 +192,44 @@ describe('chat page', () => {
     expect(fetched.filter((u) => u.endsWith('model.safetensors'))).toEqual([]);
   }, 600_000);
 
-  it('a model URL that does not exist ends in an alert, not a hang', async () => {
+  it('a model URL that does not exist ends in an alert, and the loaded model keeps working', async () => {
+    await setSetting(page, 'Max tokens', '8');
+    await chat(page, 'How do you do?');
+    const messages = await page.locator('.message').count();
     const requested: string[] = [];
     page.on('request', (r) => requested.push(r.url()));
     await page.getByLabel('Model URL').fill('./models/no-such-model/');
+    expect(await page.getByRole('combobox', { name: 'Model', exact: true }).inputValue()).toBe(''); // "another model"
     await page.getByRole('button', { name: 'Load' }).click();
     await page.waitForSelector('#status[role="alert"]', { timeout: 60_000 });
-    expect(await page.textContent('#status')).toMatch(/Could not load the model: .*no-such-model\/config\.json: not found/);
+    const alert = (await page.textContent('#status'))!;
+    expect(alert).toMatch(/^Could not load no-such-model: .*\/models\/no-such-model\/config\.json: not found\. Check the address/);
+    expect(alert).toMatch(/The previous model, austen-moe, is still loaded\.$/);
+    expect(alert).not.toMatch(CLASS_NAME);
     await page.screenshot({ path: `${SCREENSHOTS}/chat-load-failed.png`, fullPage: true });
     // The engine worker's fetches reach the page's request events (which the reload test counts on).
     expect(requested).toContainEqual(expect.stringMatching(/\/models\/no-such-model\/config\.json$/));
+    // The conversation and the model are still there, and the model still answers.
+    expect(await page.locator('.message').count()).toBe(messages);
+    await chat(page, 'Are you still there?');
+    expect(await page.locator('.message').count()).toBe(messages + 2);
+  }, 300_000);
+
+  it('switching models (the bundled one at q8) clears the conversation', async () => {
+    await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption('./models/austen-moe/');
+    expect(await page.getByLabel('Model URL').inputValue()).toBe('./models/austen-moe/');
+    await page.getByLabel('Weights').selectOption('q8');
+    await page.getByRole('button', { name: 'Load' }).click();
+    await page.waitForSelector('#status[role="status"]:text-matches("^Loading")', { timeout: 60_000 });
+    await waitForStatus(page, /^Ready/, 300_000);
+    expect(await page.locator('.message').count()).toBe(0);
+    expect(await page.locator('#routing-tokens .token').count()).toBe(0);
+    expect(await page.textContent('#model-badge')).toBe('austen-moe · q8');
+    expect(await page.textContent('#model-info')).toMatch(/q8 weights; chat/);
+    await chat(page, 'Good evening.');
+    expect(await page.locator('.message.assistant').count()).toBe(1);
     await page.close();
-  }, 120_000);
+  }, 600_000);
 });
 
 describe('chat page errors', () => {
@@ -181,14 +243,42 @@ describe('chat page errors', () => {
     await page.close();
   }, 120_000);
 
-  it('a model bigger than the device: says it does not fit', async () => {
+  it('a model bigger than the device: says it does not fit, before and after trying', async () => {
     const page = await openWith('Object.defineProperty(Navigator.prototype, \'deviceMemory\', { get: () => 1 / 64 })');
+    // Before downloading: the picker marks which weights fit the 16 MiB this device reports.
+    const fits = () => page.locator('#sizes tbody td:last-child').allTextContents();
+    expect(await fits()).toEqual([
+      '✗ too big', // f16: 21.5 MB
+      '✗ too big', // f32
+      '✗ too big', // q8: 12.7 MB + 8.4 MB of KV cache
+      '✓ fits', // q4: 7.9 MB + 8.4 MB
+    ]);
+    expect(await page.textContent('#sizes tfoot')).toBe('This device reports 0.015625 GiB of memory.');
     await page.waitForSelector('#status[role="alert"]', { timeout: 120_000 });
-    expect(await page.textContent('#status')).toMatch(
-      /The model does not fit: it needs about \d+ MB of GPU memory with f16 weights, more than the 0.015625 GiB/,
-    );
+    const alert = (await page.textContent('#status'))!;
+    expect(alert).toMatch(/The model does not fit: it needs about \d+ MB of GPU memory with f16 weights, more than the 0.015625 GiB/);
+    expect(alert).not.toMatch(CLASS_NAME);
+    await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption('https://huggingface.co/mistralai/Mixtral-8x7B-Instruct-v0.1');
+    expect(await page.textContent('#sizes caption')).toBe('mixtral · 46.7 B parameters (12.9 B active per token)');
+    expect(await page.locator('#sizes tbody td:nth-child(2)').allTextContents()).toEqual(['93.4 GB', '186.8 GB', '51.1 GB', '28.6 GB']);
     await page.close();
   }, 180_000);
+
+  it('at a phone\'s width: one column, the conversation first, nothing wider than the screen', async () => {
+    const page = await open('index.html', undefined, { width: 390, height: 844 });
+    await waitForStatus(page, /^Ready/, 300_000);
+    await setSetting(page, 'Max tokens', '24');
+    await setSetting(page, 'Seed', '2');
+    await page.getByRole('textbox', { name: 'Message' }).scrollIntoViewIfNeeded();
+    await chat(page, 'Pray, what is your opinion of a long engagement? '.repeat(4).trim());
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const top = async (sel: string) => (await page.locator(sel).boundingBox())!.y;
+    expect(await top('#transcript')).toBeLessThan(await top('#model-heading'));
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${SCREENSHOTS}/chat-phone.png` });
+    await page.screenshot({ path: `${SCREENSHOTS}/chat-phone-full.png`, fullPage: true });
+    await page.close();
+  }, 400_000);
 });
 
 describe('benchmark page', () => {

@@ -22,8 +22,12 @@ function start() {
 
 try {
   const engine = await start();
+  // A chat turn, as an app makes one (the bundled model has a chat template).
+  const messages = [{ role: 'user', content: 'Do you dance, Mr. Darcy?' }];
   let text = '';
-  for await (const chunk of engine.generate('It was a fine morning, and Elizabeth', { maxTokens: 12, temperature: 0 })) text += chunk.text;
+  for await (const c of await engine.chat.completions.create({ messages, max_tokens: 12, temperature: 0, stream: true })) {
+    text += c.choices[0]?.delta.content ?? '';
+  }
   engine.dispose();
   out.textContent = text;
   out.dataset.done = 'ok';

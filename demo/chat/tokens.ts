@@ -1,0 +1,86 @@
+// The routing view's token strip: the reply's tokens, each coloured by the expert its chosen layer
+// gave the most weight, with a legend of those experts and their share of the reply's tokens.
+// Hovering or focusing a token reports it (its experts in every layer go to the page's token info).
+import type { RoutingLog } from './routing.js';
+
+/** A colour per expert: hues a golden angle apart, so neighbours differ however many experts there are. */
+export const expertColour = (e: number): string => `hsl(${(e * 137.508) % 360} 70% 55%)`;
+
+export class TokenStrip {
+  private tokens: { text: string; position: number }[] = [];
+  private pending = false;
+
+  constructor(
+    private readonly strip: HTMLElement,
+    private readonly legend: HTMLElement,
+    private readonly layerSelect: HTMLSelectElement,
+    onToken: (position: number, span: HTMLElement) => void,
+  ) {
+    const pick = (e: Event) => {
+      const span = (e.target as HTMLElement).closest<HTMLElement>('.token');
+      if (span) onToken(Number(span.dataset.position), span);
+    };
+    strip.addEventListener('mouseover', pick);
+    strip.addEventListener('focusin', pick);
+  }
+
+  /** A generated token's text at `position`. */
+  add(text: string, position: number): void {
+    this.tokens.push({ text, position });
+  }
+
+  clear(): void {
+    this.tokens = [];
+    this.strip.replaceChildren();
+    this.legend.replaceChildren();
+  }
+
+  /** Draws on the next animation frame (streaming calls it per token). */
+  schedule(log: RoutingLog): void {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw(log);
+    });
+  }
+
+  draw(log: RoutingLog): void {
+    this.offerLayers([...log.load.keys()].sort((a, b) => a - b));
+    const layer = Number(this.layerSelect.value);
+    const counts = new Map<number, number>();
+    this.strip.replaceChildren(...this.tokens.map(({ text, position }) => {
+      const span = document.createElement('span');
+      span.className = 'token';
+      span.tabIndex = 0;
+      span.dataset.position = String(position);
+      span.textContent = text.replace(/\n/g, '↵'); // a line break shows as a token of its own
+      const routed = log.at(position)?.find((l) => l.layer === layer);
+      const top = routed?.ids[routed.weights.indexOf(Math.max(...routed.weights))];
+      if (top === undefined) span.classList.add('unrouted');
+      else {
+        span.style.setProperty('--expert', expertColour(top));
+        span.dataset.expert = String(top);
+        counts.set(top, (counts.get(top) ?? 0) + 1);
+      }
+      return span;
+    }));
+    const total = [...counts.values()].reduce((a, b) => a + b, 0) || 1;
+    this.legend.replaceChildren(...[...counts].sort(([a], [b]) => a - b).map(([e, n]) => {
+      const item = document.createElement('li');
+      item.style.setProperty('--expert', expertColour(e));
+      item.textContent = `e${e} · ${Math.round((100 * n) / total)}%`;
+      item.title = `expert ${e} is the top expert of ${n} of these tokens in layer ${layer}`;
+      return item;
+    }));
+  }
+
+  /** The MoE layers the trace reports (a dense layer has no routing), keeping the chosen one. */
+  private offerLayers(layers: number[]): void {
+    const have = Array.from(this.layerSelect.options, (o) => Number(o.value));
+    if (have.join() === layers.join()) return;
+    const chosen = this.layerSelect.value;
+    this.layerSelect.replaceChildren(...layers.map((l) => new Option(`layer ${l}`, String(l))));
+    if (layers.map(String).includes(chosen)) this.layerSelect.value = chosen;
+  }
+}
