@@ -157,6 +157,15 @@ function newConversation(): void {
   stats.textContent = '';
 }
 
+/** The expert cache's budget in MB, or undefined (every expert on the GPU). */
+function expertCacheMB(): number | undefined {
+  const v = byId<HTMLInputElement>('expert-cache').value.trim();
+  if (v === '') return undefined;
+  const n = Number(v);
+  if (!(n > 0 && Number.isFinite(n))) throw new RangeError(`Expert cache must be a number of MB above 0, got "${v}"`);
+  return n;
+}
+
 async function load(choice: ModelChoice): Promise<void> {
   loading?.abort();
   const controller = (loading = new AbortController());
@@ -166,6 +175,7 @@ async function load(choice: ModelChoice): Promise<void> {
   let worker: Worker | undefined;
   let handedOver = false;
   try {
+    const cacheMB = expertCacheMB();
     // On this thread: only whether there is WebGPU and an able adapter (no device, no kernels).
     checkLimits(await requestAdapter());
     controller.signal.throwIfAborted();
@@ -184,12 +194,14 @@ async function load(choice: ModelChoice): Promise<void> {
     setStatus(status, `Reading ${choice.name}…`);
     const size = await guard(handle, 'the engine worker', remote.size(choice.spec, dtype));
     controller.signal.throwIfAborted();
-    checkFits(size.gpuBytes, dtype);
+    // With an expert cache only its budget of the experts is on the GPU: the engine checks its minimum.
+    if (cacheMB === undefined) checkFits(size.gpuBytes, dtype);
     setStatus(status, `Loading ${choice.name} (${mb(size.weightBytes)} MB of weights, about ${mb(size.gpuBytes)} MB on the GPU as ${dtype})…`);
     handedOver = true;
     const engine = await createWorkerEngine(choice.spec, {
       worker,
       dtype,
+      ...(cacheMB !== undefined && { expertCacheBytes: cacheMB * 2 ** 20 }),
       signal: controller.signal,
       onProgress: (p) => progress.update('uploading to the GPU', p.loadedBytes, p.totalBytes),
     });
@@ -247,8 +259,12 @@ function adoptSystemPrompt(switched: boolean, choice: ModelChoice): void {
 // ---- replies ----
 
 function statsText(s: GenerationStats): string {
+  const r = s.routing;
+  const c = s.expertCache;
   return `${s.promptTokens} prompt tokens, ${s.completionTokens} generated (${s.finishReason}) · prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s · ` +
-    `decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s · time to first token ${s.timeToFirstTokenMs.toFixed(0)} ms`;
+    `decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s · time to first token ${s.timeToFirstTokenMs.toFixed(0)} ms` +
+    (r ? ` · ${r.activePerToken.toFixed(2)} experts a token, load max/mean ${Math.max(...r.layers.map((l) => l.maxOverMean)).toFixed(2)}` : '') +
+    (c ? ` · expert cache: ${(100 * c.hitRate).toFixed(0)}% hits, ${mb(c.bytesPerToken)} MB uploaded a token` : '');
 }
 
 async function reply(m: Loaded, text: string, options: GenerateOptions): Promise<void> {

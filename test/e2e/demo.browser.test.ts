@@ -215,10 +215,11 @@ describe('chat page', () => {
     expect(await page.locator('.message').count()).toBe(messages + 2);
   }, 300_000);
 
-  it('switching models (the bundled one at q8) clears the conversation', async () => {
+  it('switching models (the bundled one at q8, 1 MB of expert cache) clears the conversation; routing controls and cache figures', async () => {
     await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption('./models/austen-moe/');
     expect(await page.getByLabel('Model URL').inputValue()).toBe('./models/austen-moe/');
     await page.getByLabel('Weights').selectOption('q8');
+    await page.getByLabel('Expert cache (MB)').fill('1');
     await page.getByRole('button', { name: 'Load' }).click();
     await page.waitForSelector('#status[role="status"]:text-matches("^Loading")', { timeout: 60_000 });
     await waitForStatus(page, /^Ready/, 300_000);
@@ -226,8 +227,13 @@ describe('chat page', () => {
     expect(await page.locator('#routing-tokens .token').count()).toBe(0);
     expect(await page.textContent('#model-badge')).toBe('austen-moe · q8');
     expect(await page.textContent('#model-info')).toMatch(/q8 weights; chat/);
+    await setSetting(page, 'Experts per token', '1');
     await chat(page, 'Good evening.');
     expect(await page.locator('.message.assistant').count()).toBe(1);
+    // q8 experts of 0.3 MB: 1 MB holds 3 of the 32; one expert a token
+    expect(await page.textContent('#stats')).toMatch(/ · 1\.00 experts a token, load max\/mean [\d.]+ · expert cache: \d+% hits, [\d.]+ MB uploaded a token$/);
+    await page.screenshot({ path: `${SCREENSHOTS}/chat-expert-cache.png`, fullPage: true });
+    await setSetting(page, 'Experts per token', '');
     await page.close();
   }, 600_000);
 });
