@@ -58,7 +58,7 @@ let routing: RoutingLog | undefined;
 const HOVER_HINT = 'Hover over (or focus) a token to see its experts in every layer.';
 
 const transcript = new Transcript(byId('transcript'));
-const strip = new TokenStrip(byId('routing-tokens'), byId('routing-legend'), byId<HTMLSelectElement>('routing-layer'), showToken);
+const strip = new TokenStrip(byId('routing-tokens'), byId('routing-legend'), byId<HTMLSelectElement>('routing-layer'), byId('expert-fires'), showToken);
 
 function showToken(position: number, span: HTMLElement): void {
   const layers = routing?.at(position);

@@ -1,5 +1,6 @@
 // The routing view's token strip: the reply's tokens, each coloured by the expert its chosen layer
-// gave the most weight, with a legend of those experts and their share of the reply's tokens.
+// gave the most weight, with a legend of those experts and their share of the reply's tokens, and
+// what each expert fires on: the tokens it weighted most in that layer.
 // Hovering or focusing a token reports it (its experts in every layer go to the page's token info).
 import type { RoutingLog } from './routing.js';
 
@@ -14,6 +15,7 @@ export class TokenStrip {
     private readonly strip: HTMLElement,
     private readonly legend: HTMLElement,
     private readonly layerSelect: HTMLSelectElement,
+    private readonly fires: HTMLElement,
     onToken: (position: number, span: HTMLElement) => void,
   ) {
     const pick = (e: Event) => {
@@ -33,6 +35,7 @@ export class TokenStrip {
     this.tokens = [];
     this.strip.replaceChildren();
     this.legend.replaceChildren();
+    this.fires.replaceChildren();
   }
 
   /** Draws on the next animation frame (streaming calls it per token). */
@@ -49,6 +52,8 @@ export class TokenStrip {
     this.offerLayers([...log.load.keys()].sort((a, b) => a - b));
     const layer = Number(this.layerSelect.value);
     const counts = new Map<number, number>();
+    /** per expert, the weight it gave each token text in this layer */
+    const weightOf = new Map<number, Map<string, number>>();
     this.strip.replaceChildren(...this.tokens.map(({ text, position }) => {
       const span = document.createElement('span');
       span.className = 'token';
@@ -56,6 +61,11 @@ export class TokenStrip {
       span.dataset.position = String(position);
       span.textContent = text.replace(/\n/g, '↵'); // a line break shows as a token of its own
       const routed = log.at(position)?.find((l) => l.layer === layer);
+      routed?.ids.forEach((e, i) => {
+        const texts = weightOf.get(e) ?? new Map<string, number>();
+        texts.set(text.trim() || text, (texts.get(text.trim() || text) ?? 0) + routed.weights[i]);
+        weightOf.set(e, texts);
+      });
       const top = routed?.ids[routed.weights.indexOf(Math.max(...routed.weights))];
       if (top === undefined) span.classList.add('unrouted');
       else {
@@ -71,6 +81,13 @@ export class TokenStrip {
       item.style.setProperty('--expert', expertColour(e));
       item.textContent = `e${e} · ${Math.round((100 * n) / total)}%`;
       item.title = `expert ${e} is the top expert of ${n} of these tokens in layer ${layer}`;
+      return item;
+    }));
+    this.fires.replaceChildren(...[...weightOf].sort(([a], [b]) => a - b).map(([e, texts]) => {
+      const item = document.createElement('li');
+      item.style.setProperty('--expert', expertColour(e));
+      const most = [...texts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([t]) => `“${t}”`);
+      item.textContent = `e${e}: ${most.join(' ')}`;
       return item;
     }));
   }

@@ -141,8 +141,9 @@ describe('chat page', () => {
     expect(await page.textContent('#stats')).toMatch(
       /\d+ prompt tokens, \d+ generated \((stop|length)\) · prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · time to first token \d+ ms/,
     );
-    // The routing view: the reply's tokens coloured by their top expert, a legend, one heatmap row per
-    // MoE layer with a cell per expert, and a token's experts in every layer on hover.
+    // The routing view: the reply's tokens coloured by their top expert, a legend, what each expert
+    // fires on, one heatmap row per MoE layer with a cell per expert and its imbalance figures, and a
+    // token's experts in every layer on hover.
     const tokens = page.locator('#routing-tokens .token');
     expect(await tokens.count()).toBeGreaterThan(0);
     expect(await tokens.count()).toBeLessThanOrEqual(40);
@@ -150,7 +151,11 @@ describe('chat page', () => {
     expect(await page.locator('#routing-legend li').count()).toBeGreaterThan(0);
     expect(await page.locator('#routing-layer option').allTextContents()).toEqual(['layer 0', 'layer 1', 'layer 2', 'layer 3']);
     expect(await page.locator('#heatmap tbody tr').count()).toBe(4);
-    expect(await page.locator('#heatmap tbody tr:first-child td').count()).toBe(8);
+    expect(await page.locator('#heatmap tbody tr:first-child td:not(.figure)').count()).toBe(8);
+    const [maxOverMean, cv] = (await page.locator('#heatmap tbody tr:first-child td.figure').allTextContents()).map(Number);
+    expect(maxOverMean).toBeGreaterThanOrEqual(1);
+    expect(cv).toBeGreaterThanOrEqual(0);
+    expect(await page.locator('#expert-fires li').first().textContent()).toMatch(/^e\d: (“[^”]+” ?){1,4}$/);
     await tokens.filter({ hasText: /\w/ }).first().hover();
     await expect.poll(() => page.textContent('#token-info')).toMatch(/layer 0: e\d \d\.\d\d, e\d \d\.\d\d/);
     await page.getByLabel('Layer').selectOption('3');

@@ -7,7 +7,7 @@ import type { LoadProgress } from '../../io/checkpoint.js';
 import type { ModelCache } from '../../io/modelStores.js';
 import type { ModelSource } from '../../io/source.js';
 import type { ModelConfig } from '../../model/config.js';
-import { Engine, type GenerateOptions, type GenerationChunk, type LoadModelOptions, type Prompt } from '../engine.js';
+import { Engine, type GenerateOptions, type GenerationChunk, type LoadModelOptions, type Prompt, type RoutingOptions, type RoutingStats } from '../engine.js';
 
 /**
  * A model the worker can open itself: a URL (or, in Node, a folder path), browser File objects, or a
@@ -45,7 +45,11 @@ export interface EngineApi {
   /** The call's next chunk; none when it has ended. */
   next(id: number): Promise<{ chunk?: GenerationChunk }>;
   cancel(id: number, reason: string): void;
-  logits(tokens: number[]): Promise<Float32Array[]>;
+  logits(tokens: number[], options?: { routing?: RoutingOptions }): Promise<Float32Array[]>;
+  /** The routing controls, as on Engine. */
+  setRouting(o: RoutingOptions): void;
+  setExpertMask(layer: number, mask: ArrayLike<boolean | number>): void;
+  routingStats(): Promise<RoutingStats | undefined>;
   encode(prompt: Prompt): number[];
   decode(tokens: number[]): string;
   /** WebLLM's calls, as on Engine. */
@@ -117,8 +121,8 @@ export function engineApi(open: OpenModel): EngineApi {
       }
     },
     cancel,
-    async logits(tokens) {
-      const rows = await loaded().logits(tokens);
+    async logits(tokens, options) {
+      const rows = await loaded().logits(tokens, options);
       return transfer(rows, rows.map((r) => r.buffer));
     },
     encode: (prompt) => loaded().encode(prompt),
@@ -127,6 +131,9 @@ export function engineApi(open: OpenModel): EngineApi {
       if (!e.tokenizer) throw new Error(`webmoe: ${e.model} has no tokenizer.json`);
       return e.tokenizer.decode(tokens, { skipSpecialTokens: true });
     },
+    setRouting: (o) => loaded().setRouting(o),
+    setExpertMask: (layer, mask) => loaded().setExpertMask(layer, mask),
+    routingStats: () => loaded().routingStats(),
     resetChat: (keepStats) => loaded().resetChat(keepStats),
     interruptGenerate: () => loaded().interruptGenerate(),
     getMessage: () => loaded().getMessage(),

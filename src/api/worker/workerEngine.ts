@@ -2,7 +2,7 @@
 // in-thread Engine's surface on the caller's side: load progress, generation as an async iterator,
 // abort by AbortSignal, stats on the last chunk, the OpenAI-style chat API, dispose.
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import type { GenerateOptions, GenerationChunk, Prompt } from '../engine.js';
+import type { GenerateOptions, GenerationChunk, Prompt, RoutingOptions, RoutingStats } from '../engine.js';
 import { EngineDisposedError } from '../errors.js';
 import type { LoadOptions } from '../load.js';
 import { ChatCompletions } from '../openai.js';
@@ -93,9 +93,24 @@ export class WorkerEngine {
     }
   }
 
-  /** Logits of every position of `tokens` ([T][vocab]). */
-  logits(tokens: number[]): Promise<Float32Array[]> {
-    return this.call(() => this.api.logits(tokens));
+  /** Logits of every position of `tokens` ([T][vocab]), under the call's `routing` (as Engine.logits). */
+  logits(tokens: number[], options: { routing?: RoutingOptions } = {}): Promise<Float32Array[]> {
+    return this.call(() => this.api.logits(tokens, options));
+  }
+
+  /** Routing defaults of every later call, as Engine.setRouting (docs/routing.md). */
+  setRouting(o: RoutingOptions): Promise<void> {
+    return this.call(() => this.api.setRouting(o));
+  }
+
+  /** Disables experts of MoE layer `layer`, as Engine.setExpertMask. */
+  setExpertMask(layer: number, mask: ArrayLike<boolean | number>): Promise<void> {
+    return this.call(() => this.api.setExpertMask(layer, Array.from(mask)));
+  }
+
+  /** The latest call's routing telemetry, as Engine.routingStats. */
+  routingStats(): Promise<RoutingStats | undefined> {
+    return this.call(() => this.api.routingStats());
   }
 
   /** Token ids of a prompt (tokenized in the worker). */

@@ -100,6 +100,25 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(reply.choices[0].message.content).toBe((await local.chat.completions.create(request)).choices[0].message.content);
   });
 
+  it('routing controls through the worker: per-call logits, setRouting, setExpertMask and routingStats as in-thread', async () => {
+    const tokens = [0, 17, 42, 99, 5];
+    expect(await remote.logits(tokens, { routing: { topK: 1 } })).toEqual(await local.logits(tokens, { routing: { topK: 1 } }));
+    const mask = Array.from({ length: local.config.experts }, (_, e) => e !== 1);
+    for (const e of [remote, local]) {
+      await e.setRouting({ topP: 0.5 });
+      await e.setExpertMask(0, mask);
+    }
+    const [a, b] = [await collect(remote.generate({ tokens }, { maxTokens: 4 })), await collect(local.generate({ tokens }, { maxTokens: 4 }))];
+    expect(a.tokens).toEqual(b.tokens);
+    expect(await remote.routingStats()).toEqual(await local.routingStats());
+    expect((await remote.routingStats())!.layers[0].load[1]).toBe(0);
+    for (const e of [remote, local]) {
+      await e.setRouting({});
+      await e.setExpertMask(0, mask.map(() => true));
+    }
+    await expect(remote.setRouting({ topP: 2 })).rejects.toThrow(/routing\.topP must be in \(0, 1\], got 2/);
+  });
+
   it('dispose() mid-stream ends the stream and refuses every later call with EngineDisposedError', async () => {
     const engine = await createWorkerEngine(modelDir('mixtral'), { contextLength: 64 });
     const it = engine.generate('Hi', { maxTokens: 20 });
