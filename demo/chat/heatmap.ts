@@ -20,7 +20,7 @@ export class Heatmap {
 
   draw(log: RoutingLog): void {
     const head = `<tr><th scope="col">layer</th>${Array.from({ length: log.experts }, (_, e) => `<th scope="col">e${e}</th>`).join('')}` +
-      `<th scope="col" title="the largest load over the mean load">max/mean</th><th scope="col" title="the loads' standard deviation over their mean">CV</th></tr>`;
+      `<th scope="col" title="the largest load over the mean load">max/<br>mean</th><th scope="col" title="the loads' standard deviation over their mean">CV</th></tr>`;
     const rows = [...log.load].sort(([a], [b]) => a - b).map(([layer, counts]) => {
       const total = counts.reduce((a, b) => a + b, 0) || 1;
       const cells = counts.map((n, e) => {

@@ -283,7 +283,8 @@ async function reply(m: Loaded, text: string, options: GenerateOptions): Promise
   let promptTokens = 0;
   let generated = 0;
   const onChunk = (chunk: GenerationChunk) => {
-    if (generated === 0 && chunk.routing?.[0]) promptTokens = chunk.routing[0].positions.length;
+    // The prompt's last position (the KV cache may have held the start of it: only the rest is routed).
+    if (generated === 0 && chunk.routing?.length) promptTokens = chunk.routing.at(-1)!.positions.at(-1)! + 1;
     log.add(chunk.routing);
     if (chunk.tokens.length) strip.add(chunk.text, promptTokens + generated);
     generated += chunk.tokens.length;
