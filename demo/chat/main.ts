@@ -152,7 +152,7 @@ function newConversation(): void {
   history = [];
   routing = undefined;
   heatmap.clear();
-  strip.clear();
+  strip.forget();
   tokenInfo.textContent = HOVER_HINT;
   stats.textContent = '';
 }

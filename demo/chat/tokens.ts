@@ -1,6 +1,6 @@
 // The routing view's token strip: the reply's tokens, each coloured by the expert its chosen layer
 // gave the most weight, with a legend of those experts and their share of the reply's tokens, and
-// what each expert fires on: the tokens it weighted most in that layer.
+// what each expert fires on: the tokens it weighted most in that layer over the conversation.
 // Hovering or focusing a token reports it (its experts in every layer go to the page's token info).
 import type { RoutingLog } from './routing.js';
 
@@ -10,6 +10,9 @@ export const expertColour = (e: number): string => `hsl(${(e * 137.508) % 360} 7
 export class TokenStrip {
   private tokens: { text: string; position: number }[] = [];
   private pending = false;
+  /** the routing of the reply drawn last, and per layer, expert and token text the weights of the conversation's earlier replies */
+  private log?: RoutingLog;
+  private earlier = new Map<number, Map<number, Map<string, number>>>();
 
   constructor(
     private readonly strip: HTMLElement,
@@ -31,7 +34,18 @@ export class TokenStrip {
     this.tokens.push({ text, position });
   }
 
+  /** A new conversation: forgets the earlier replies too. */
+  forget(): void {
+    this.earlier.clear();
+    this.log = undefined;
+    this.clear();
+  }
+
+  /** A new reply: the last one's weights join the earlier replies'. */
   clear(): void {
+    const log = this.log;
+    if (log) { for (const layer of log.load.keys()) this.earlier.set(layer, this.weights(log, layer, this.earlier.get(layer) ?? new Map())); }
+    this.log = undefined;
     this.tokens = [];
     this.strip.replaceChildren();
     this.legend.replaceChildren();
@@ -51,9 +65,9 @@ export class TokenStrip {
   draw(log: RoutingLog): void {
     this.offerLayers([...log.load.keys()].sort((a, b) => a - b));
     const layer = Number(this.layerSelect.value);
+    this.log = log;
     const counts = new Map<number, number>();
-    /** per expert, the weight it gave each token text in this layer */
-    const weightOf = new Map<number, Map<string, number>>();
+    const weightOf = this.weights(log, layer, structuredClone(this.earlier.get(layer) ?? new Map<number, Map<string, number>>()));
     this.strip.replaceChildren(...this.tokens.map(({ text, position }) => {
       const span = document.createElement('span');
       span.className = 'token';
@@ -61,11 +75,6 @@ export class TokenStrip {
       span.dataset.position = String(position);
       span.textContent = text.replace(/\n/g, '↵'); // a line break shows as a token of its own
       const routed = log.at(position)?.find((l) => l.layer === layer);
-      routed?.ids.forEach((e, i) => {
-        const texts = weightOf.get(e) ?? new Map<string, number>();
-        texts.set(text.trim() || text, (texts.get(text.trim() || text) ?? 0) + routed.weights[i]);
-        weightOf.set(e, texts);
-      });
       const top = routed?.ids[routed.weights.indexOf(Math.max(...routed.weights))];
       if (top === undefined) span.classList.add('unrouted');
       else {
@@ -90,6 +99,20 @@ export class TokenStrip {
       item.textContent = `e${e}: ${most.join(' ')}`;
       return item;
     }));
+  }
+
+  /** Adds to `into` (per expert, token text → weight) the weights layer `layer` gave this reply's tokens. */
+  private weights(log: RoutingLog, layer: number, into: Map<number, Map<string, number>>): Map<number, Map<string, number>> {
+    for (const { text, position } of this.tokens) {
+      const routed = log.at(position)?.find((l) => l.layer === layer);
+      const key = text.trim() || text;
+      routed?.ids.forEach((e, i) => {
+        const texts = into.get(e) ?? new Map<string, number>();
+        texts.set(key, (texts.get(key) ?? 0) + routed.weights[i]);
+        into.set(e, texts);
+      });
+    }
+    return into;
   }
 
   /** The MoE layers the trace reports (a dense layer has no routing), keeping the chosen one. */
