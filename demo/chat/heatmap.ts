@@ -5,6 +5,8 @@ import type { RoutingLog } from './routing.js';
 
 export class Heatmap {
   private pending = false;
+  /** With an expert cache: per layer, the experts on the GPU at the end of the reply (outlined). */
+  resident?: Map<number, Set<number>>;
 
   constructor(private readonly table: HTMLTableElement) {}
 
@@ -25,17 +27,24 @@ export class Heatmap {
       const total = counts.reduce((a, b) => a + b, 0) || 1;
       const cells = counts.map((n, e) => {
         const share = n / total;
-        return `<td style="--share:${share.toFixed(3)}" title="layer ${layer}, expert ${e}: ${n} tokens (${(100 * share).toFixed(0)}%)">${n}</td>`;
+        const onGpu = this.resident?.get(layer)?.has(e);
+        return `<td style="--share:${share.toFixed(3)}"${onGpu ? ' class="resident"' : ''} title="layer ${layer}, expert ${e}: ${n} tokens (${
+          (100 * share).toFixed(0)
+        }%)${onGpu ? ', on the GPU' : ''}">${n}</td>`;
       });
       const mean = total / counts.length;
       const cv = Math.sqrt(counts.reduce((a, n) => a + (n - mean) ** 2, 0) / counts.length) / mean;
       const imbalance = `<td class="figure">${(Math.max(...counts) / mean).toFixed(2)}</td><td class="figure">${cv.toFixed(2)}</td>`;
       return `<tr><th scope="row">${layer}</th>${cells.join('')}${imbalance}</tr>`;
     });
-    this.table.innerHTML = `<caption>Tokens routed to each expert, per layer (this reply)</caption><thead>${head}</thead><tbody>${rows.join('')}</tbody>`;
+    const note = this.resident ? '; outlined: the experts the expert cache holds on the GPU' : '';
+    this.table.innerHTML = `<caption>Tokens routed to each expert, per layer (this reply)${note}</caption><thead>${head}</thead><tbody>${
+      rows.join('')
+    }</tbody>`;
   }
 
   clear(): void {
+    this.resident = undefined;
     this.table.innerHTML = '';
   }
 }

@@ -291,6 +291,8 @@ async function reply(m: Loaded, text: string, options: GenerateOptions): Promise
     heatmap.schedule(log);
     strip.schedule(log);
     if (chunk.stats) stats.textContent = statsText(chunk.stats);
+    const cache = chunk.stats?.expertCache;
+    if (cache) heatmap.resident = new Map(cache.resident.map(({ layer, experts }) => [layer, new Set(experts)]));
   };
   const { maxTokens, temperature, topP, seed, ...extras } = options;
   try {

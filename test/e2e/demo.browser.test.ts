@@ -237,6 +237,8 @@ describe('chat page', () => {
     expect(await page.locator('.message.assistant').count()).toBe(1);
     // q8 experts of 0.3 MB: 1 MB holds 3 of the 32; one expert a token
     expect(await page.textContent('#stats')).toMatch(/ · 1\.00 experts a token, load max\/mean [\d.]+ · expert cache: \d+% hits, [\d.]+ MB uploaded a token$/);
+    // the 3 experts the cache holds, outlined in the load table
+    expect(await page.locator('#heatmap td.resident').count()).toBe(3);
     await page.screenshot({ path: `${SCREENSHOTS}/chat-expert-cache.png`, fullPage: true });
     await setSetting(page, 'Experts per token', '');
     await page.close();
