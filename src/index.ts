@@ -10,6 +10,8 @@ export {
   type GenerationStats,
   type LoadModelOptions,
   type Prompt,
+  type RoutingOptions,
+  type RoutingStats,
   type RoutingStep,
   type TextLogprob,
 } from './api/engine.js';

@@ -367,7 +367,7 @@ byId<HTMLFormElement>('send-form').addEventListener('submit', (e) => {
   if (!model || generating || !text.trim()) return;
   let options: GenerateOptions;
   try {
-    options = readSettings(settingsForm);
+    options = readSettings(settingsForm, model.engine.config.experts);
   } catch (err) {
     setStatus(status, `${errorText(err)}: fix it under Sampling.`, 'error');
     return;

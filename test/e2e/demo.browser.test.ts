@@ -233,14 +233,18 @@ describe('chat page', () => {
     expect(await page.textContent('#model-badge')).toBe('austen-moe · q8');
     expect(await page.textContent('#model-info')).toMatch(/q8 weights; chat/);
     await setSetting(page, 'Experts per token', '1');
+    await setSetting(page, 'Disabled experts', '0:0');
+    await setSetting(page, 'Capacity factor', '2');
     await chat(page, 'Good evening.');
+    // expert 0 of layer 0 disabled: no token went to it
+    expect(await page.locator('#heatmap tbody tr:first-child td:not(.figure)').first().textContent()).toBe('0');
     expect(await page.locator('.message.assistant').count()).toBe(1);
     // q8 experts of 0.3 MB: 1 MB holds 3 of the 32; one expert a token
     expect(await page.textContent('#stats')).toMatch(/ · 1\.00 experts a token, load max\/mean [\d.]+ · expert cache: \d+% hits, [\d.]+ MB uploaded a token$/);
     // the 3 experts the cache holds, outlined in the load table
     expect(await page.locator('#heatmap td.resident').count()).toBe(3);
     await page.screenshot({ path: `${SCREENSHOTS}/chat-expert-cache.png`, fullPage: true });
-    await setSetting(page, 'Experts per token', '');
+    for (const setting of ['Experts per token', 'Disabled experts', 'Capacity factor']) await setSetting(page, setting, '');
     await page.close();
   }, 600_000);
 });
