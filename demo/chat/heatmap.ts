@@ -1,23 +1,15 @@
 // The expert-load heatmap: a table, one row per MoE layer, one cell per expert, shaded by the share
 // of that layer's tokens the expert received, and the layer's imbalance (max/mean and coefficient of
 // variation of the loads, as the engine's routing stats); redrawn (at most once a frame) as tokens stream.
+import { FrameDrawn } from './frameDrawn.js';
 import type { RoutingLog } from './routing.js';
 
-export class Heatmap {
-  private pending = false;
+export class Heatmap extends FrameDrawn<RoutingLog> {
   /** With an expert cache: per layer, the experts on the GPU at the end of the reply (outlined). */
   resident?: Map<number, Set<number>>;
 
-  constructor(private readonly table: HTMLTableElement) {}
-
-  /** Draws `log` on the next animation frame (streaming calls it per token). */
-  schedule(log: RoutingLog): void {
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.draw(log);
-    });
+  constructor(private readonly table: HTMLTableElement) {
+    super();
   }
 
   draw(log: RoutingLog): void {

@@ -2,14 +2,14 @@
 // gave the most weight, with a legend of those experts and their share of the reply's tokens, and
 // what each expert fires on: the tokens it weighted most in that layer over the conversation.
 // Hovering or focusing a token reports it (its experts in every layer go to the page's token info).
+import { FrameDrawn } from './frameDrawn.js';
 import type { RoutingLog } from './routing.js';
 
 /** A colour per expert: hues a golden angle apart, so neighbours differ however many experts there are. */
 export const expertColour = (e: number): string => `hsl(${(e * 137.508) % 360} 70% 55%)`;
 
-export class TokenStrip {
+export class TokenStrip extends FrameDrawn<RoutingLog> {
   private tokens: { text: string; position: number }[] = [];
-  private pending = false;
   /** the routing of the reply drawn last, and per layer, expert and token text the weights of the conversation's earlier replies */
   private log?: RoutingLog;
   private earlier = new Map<number, Map<number, Map<string, number>>>();
@@ -21,6 +21,7 @@ export class TokenStrip {
     private readonly fires: HTMLElement,
     onToken: (position: number, span: HTMLElement) => void,
   ) {
+    super();
     const pick = (e: Event) => {
       const span = (e.target as HTMLElement).closest<HTMLElement>('.token');
       if (span) onToken(Number(span.dataset.position), span);
@@ -50,16 +51,6 @@ export class TokenStrip {
     this.strip.replaceChildren();
     this.legend.replaceChildren();
     this.fires.replaceChildren();
-  }
-
-  /** Draws on the next animation frame (streaming calls it per token). */
-  schedule(log: RoutingLog): void {
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.draw(log);
-    });
   }
 
   draw(log: RoutingLog): void {
