@@ -8,6 +8,7 @@ import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkp
 import type { ModelSource } from '../io/source.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
+import type { Family } from '../model/families/family.js';
 import { readConfig } from '../model/families/registry.js';
 import { type DecoderLoadOptions, loadDecoder } from '../model/load.js';
 import { GpuSampler } from '../model/gpuSampling.js';
@@ -146,16 +147,19 @@ export class Engine {
     const tokenizer = await loadTokenizer(source, options.signal);
     const storage = config.expertStorage ?? options.dtype ?? 'f32';
     if (options.expertCacheBytes !== undefined) {
-      return (await Engine.loadCached(device, ckpt, source.name, tokenizer, { ...options, expertCacheBytes: options.expertCacheBytes })).withRouting(
-        options.routing,
-      );
+      if (options.workers !== undefined) {
+        throw new EngineOptionError('expertCacheBytes', 'cannot be combined with workers (the expert cache runs the experts on this device): give one of them');
+      }
+      const cache = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), storage, { ...options,
+        expertCacheBytes: options.expertCacheBytes });
+      return (await Engine.loadCached(device, ckpt, family, config, cache, source.name, tokenizer, options)).withRouting(options.routing);
     }
     if (options.workers === undefined) {
       return new Engine(device, config, tokenizer, await loadDecoder(device, ckpt, family, config, options), source.name, undefined, undefined, storage)
         .withRouting(options.routing);
     }
     // Expert-parallel: the routed experts go to shard workers as the checkpoint streams (MXFP4 ones as they are).
-    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', {
+    const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), storage, {
       ...options,
       workers: options.workers,
     });
@@ -168,19 +172,14 @@ export class Engine {
     }
   }
 
-  /** An engine whose routed experts live in the expert cache (GPU slots under a budget, a host tier, the source). */
-  private static async loadCached(device: GPUDevice, ckpt: Checkpoint, name: string, tokenizer: TextTokenizer | undefined,
-    options: LoadModelOptions & ExpertCacheOptions): Promise<Engine>
+  /** An engine whose routed experts live in the expert cache `cache` (GPU slots under a budget, a host tier, the source). */
+  private static async loadCached(device: GPUDevice, ckpt: Checkpoint, family: Family, config: ModelConfig, cache: CachedExperts, name: string,
+    tokenizer: TextTokenizer | undefined, options: LoadModelOptions): Promise<Engine>
   {
-    if (options.workers !== undefined) {
-      throw new EngineOptionError('expertCacheBytes', 'cannot be combined with workers (the expert cache runs the experts on this device): give one of them');
-    }
-    const { family, config } = readConfig(ckpt.config);
-    const cache = CachedExperts.create(device, moeConfigOf(config), sparseLayers(config), config.expertStorage ?? options.dtype ?? 'f32', options);
     try {
       const decoder = await loadDecoder(device, ckpt, family, config, { ...options, experts: cache });
       if (options.tune ?? true) await cache.tune();
-      return new Engine(device, config, tokenizer, decoder, name, undefined, cache, config.expertStorage ?? options.dtype ?? 'f32');
+      return new Engine(device, config, tokenizer, decoder, name, undefined, cache, cache.dtype);
     } catch (e) {
       cache.dispose();
       throw e;

@@ -12,7 +12,8 @@ import type { ExpertMatrix } from '../weights/matrix.js';
 /** Calls on at most this many tokens take the GEMV (decode) path, unless told otherwise. */
 const GEMV_MAX_TOKENS = 4;
 
-const NONE = 0xffffffff;
+/** The kernels' NONE: a slot table's entry for an expert its matrix does not hold, a padding row. */
+export const NONE = 0xffffffff;
 
 /** How the routing slots of one call reach the experts. */
 export interface Slots {

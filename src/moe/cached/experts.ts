@@ -15,6 +15,7 @@ import { STORAGES, type WeightStorage } from '../../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, swigluExpertBytes } from '../../weights/matrix.js';
 import type { ExpertBackend, ExpertSource, ExternalExperts } from '../backend.js';
 import { tunePair } from '../fused.js';
+import { NONE } from '../matmul.js';
 import { NO_EXPERT } from '../router.js';
 import type { MoEConfig } from '../spec.js';
 import type { TileTrial } from '../tune.js';
@@ -40,7 +41,6 @@ export class ExpertCacheError extends Error {
   override name = 'ExpertCacheError';
 }
 
-const NONE = 0xffffffff;
 const DEFAULT_HOST_BYTES = 256 * 1024 * 1024;
 
 /** What a layer call hands the cache: its input rows, routed ids, and the expert kernels to run on the slots. */
