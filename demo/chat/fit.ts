@@ -1,27 +1,18 @@
 // Will the model fit? The GPU memory its weights (in the chosen dtype) and KV cache take, checked
 // against what the browser tells of the machine before loading, and the GPU's out-of-memory errors
 // during the load turned into that same message.
-import { type Checkpoint, FORMATS, readConfig, type WeightDType } from '../../src/index.js';
+import { type Checkpoint, readConfig, type WeightDType } from '../../src/index.js';
+import { declaredWeights } from '../../src/model/load.js';
+import { kvCacheBytes } from '../../src/model/memory.js';
 import { mb } from '../common/status.js';
 
 /** The model is too big for this device (a sentence for the user, so the plain name 'Error'). */
 export class ModelFitError extends Error {}
 
-/** The MLP matrices (experts, shared experts, dense MLPs): those q8 and q4 quantize; the other matrices stay f16. */
-const MLP = /experts|mlp|block_sparse_moe/;
-
-/** GPU bytes of the weights at `dtype` (about: norms and routers are f32, and small) plus the KV cache. */
+/** GPU bytes of the weights at `dtype` and the KV cache of the default context, as the loader will allocate them. */
 export function gpuBytes(ckpt: Checkpoint, dtype: WeightDType): number {
-  let weights = 0;
-  for (const [name, t] of ckpt.tensors) {
-    const inner = t.shape.at(-1) ?? 1;
-    const rows = t.shape.reduce((a, b) => a * b, 1) / inner;
-    const stored = t.shape.length < 2 ? 'f32' : (dtype === 'q8' || dtype === 'q4') && !MLP.test(name) ? 'f16' : dtype;
-    weights += rows * FORMATS[stored].rowBytes(inner);
-  }
-  const c = readConfig(ckpt.config).config;
-  const kv = c.layers * 2 * c.kvHeads * c.headDim * 4 * Math.min(c.maxPositions, 2048);
-  return weights + kv;
+  const { family, config } = readConfig(ckpt.config);
+  return declaredWeights(family, config, dtype).gpuBytes + kvCacheBytes(config, Math.min(config.maxPositions, 2048));
 }
 
 const tooBig = (bytes: number, dtype: WeightDType, why: string) =>
