@@ -41,6 +41,10 @@ afterAll(async () => {
 async function open(path: string, script?: string, viewport = { width: 1440, height: 960 }): Promise<Page> {
   const page = await browser.newPage({ viewport });
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  const messages: string[] = [];
+  page.on('console', (m) => messages.push(`${m.type()}: ${m.text()}`));
+  consoleOf.set(page, messages);
+  await page.addInitScript(STATUS_HISTORY);
   if (script) await page.addInitScript(script);
   await page.goto(new URL(path, server.url).href);
   return page;
@@ -86,14 +90,38 @@ const COUNT_DEVICES = `{
   }
 }`;
 
-/** Waits for the status line to match, failing at once (with its text) if it turns into an alert. */
+/** Each page's console messages, for a timeout's error. */
+const consoleOf = new WeakMap<Page, string[]>();
+
+/** Records each text the status line shows, with the second it showed, for a timeout's error. */
+const STATUS_HISTORY = `{
+  const t0 = performance.now();
+  globalThis.__statusHistory = [];
+  addEventListener('DOMContentLoaded', () => {
+    const el = document.getElementById('status');
+    if (!el) return;
+    new MutationObserver(() => __statusHistory.push(((performance.now() - t0) / 1000).toFixed(1) + ' s: ' + el.textContent))
+      .observe(el, { childList: true, characterData: true, subtree: true });
+  });
+}`;
+
+/**
+ * Waits for the status line to match, failing at once (with its text) if it turns into an alert; on a
+ * timeout the error says what the status line showed when, and what the page logged.
+ */
 async function waitForStatus(page: Page, pattern: RegExp, timeout: number): Promise<string> {
   const handle = await page.waitForFunction((source) => {
     const el = document.getElementById('status')!;
     const text = el.textContent ?? '';
     if (el.getAttribute('role') === 'alert' || new RegExp(source).test(text)) return text;
     return false;
-  }, pattern.source, { timeout, polling: 100 });
+  }, pattern.source, { timeout, polling: 100 }).catch(async (err: Error) => {
+    const silent = new Promise<string[]>((resolve) => setTimeout(() => resolve(['(the page did not answer in 5 s)']), 5000));
+    const history = await Promise.race([silent, page.evaluate(() => (globalThis as unknown as { __statusHistory: string[] }).__statusHistory)
+      .catch((e: Error) => [`(the page did not answer: ${e.message})`])]);
+    throw new Error(`${err.message}\nthe status line showed:\n  ${history.slice(-30).join('\n  ')}\n` +
+      `the page logged:\n  ${(consoleOf.get(page) ?? []).slice(-30).join('\n  ')}`);
+  });
   const text = (await handle.jsonValue()) as string;
   expect(await page.getAttribute('#status', 'role'), text).toBe('status');
   return text;
