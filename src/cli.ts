@@ -20,6 +20,7 @@ import { dtypeArg, errorLine, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
 import { expertCacheBench } from './cli/expertCacheBench.js';
+import { EXPERT_CACHE_TOKENS } from './bench/expertCache.js';
 import { sweep } from './cli/sweep.js';
 import { benchWorkers } from './cli/workersBench.js';
 import { createNodeDevice } from './node.js';
@@ -187,7 +188,7 @@ async function bench(args: string[]): Promise<void> {
       synthetic: { type: 'string' },
       'expert-cache': { type: 'boolean', default: false },
       text: { type: 'string' },
-      tokens: { type: 'string', default: '400' },
+      tokens: { type: 'string', default: String(EXPERT_CACHE_TOKENS) },
       'gpu-mb': { type: 'string', default: '2048' },
       'host-mb': { type: 'string', default: '4096' },
     },

@@ -14,7 +14,7 @@ const NS = 'http://www.w3.org/2000/svg';
 /** The charts' font (style.css sets the same on `.charts text`). */
 const FONT = '11px system-ui, sans-serif';
 
-function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+export function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
   const e = document.createElementNS(NS, name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text !== undefined) e.textContent = text;
@@ -23,7 +23,7 @@ function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string,
 
 let measure: CanvasRenderingContext2D | null | undefined;
 /** A text's width in the charts' font (a canvas measures without layout); 7 px a character without one. */
-function textWidth(text: string, bold = false): number {
+export function textWidth(text: string, bold = false): number {
   measure ??= document.createElement('canvas').getContext('2d');
   if (!measure) return text.length * 7;
   measure.font = bold ? `bold ${FONT}` : FONT;

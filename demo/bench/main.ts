@@ -1,9 +1,11 @@
 // The benchmark page: one button runs `webmoe bench`'s cases on this browser's WebGPU adapter, then
 // (where the build has them) the peer libraries' cases on the same device, as `webmoe bench --peers`,
-// then the bundled model's generation speed, and shows a table, charts, a text summary and the JSON
-// (the same shape as the Node command writes, so runs compare field by field).
+// then the bundled model's generation speed and its expert-cache budget curve, and shows a table,
+// charts, a text summary and the JSON (the same shape as the Node command writes, so runs compare
+// field by field).
 import { missing as missingPeers, loadPeers, versions as peerVersions } from 'virtual:webmoe-bench-peers';
 import { type BenchRecord, runBenchmarks } from '../../src/bench/cases.js';
+import type { ExpertCacheBenchRow } from '../../src/bench/expertCache.js';
 import { benchModel, copyBandwidth, type ModelBenchRecord, modelBenchSize } from '../../src/bench/model.js';
 import { type PeerModule, PEERS_INSTALL, runPeerGemms, runPeerMoE } from '../../src/bench/peers.js';
 import { benchReport, type BenchReport } from '../../src/bench/report.js';
@@ -14,6 +16,7 @@ import { checkLimits, isSoftwareAdapter, requestAdapter } from '../common/gpu.js
 import { byId, errorText, setStatus } from '../common/status.js';
 import { BUNDLED_MODEL } from '../common/bundled.js';
 import { describeDevice, renderDevice } from './device.js';
+import { measureExpertCache, renderExpertCache, showExpertCache } from './expertCache.js';
 import { renderCharts, renderModels, renderRatios, renderRecords } from './results.js';
 import { summary } from './summary.js';
 
@@ -72,7 +75,7 @@ async function benchmark(): Promise<void> {
     showDevice(d, 'the device this run used');
     const records: BenchRecord[] = [];
     results.innerHTML = '';
-    for (const id of ['ratios', 'model']) byId<HTMLTableElement>(id).innerHTML = '';
+    for (const id of ['ratios', 'model', 'expert-cache']) byId<HTMLTableElement>(id).innerHTML = '';
     byId('charts').replaceChildren();
     peerNotes.replaceChildren();
     const onRecord = (r: BenchRecord) => {
@@ -89,6 +92,14 @@ async function benchmark(): Promise<void> {
     const model = await benchModel(() => loadModel(BUNDLED_MODEL, { device, dtype }), { dtype, ...modelBenchSize(quick),
       bandwidthBytesPerSecond: copyBandwidth(records) });
 
+    setStatus(status, 'Timing the bundled model through the expert cache at each budget…');
+    const expertRows: ExpertCacheBenchRow[] = [];
+    const expertCache = await measureExpertCache(device, BUNDLED_MODEL, { dtype, quick, onRow: (r) => {
+      expertRows.push(r);
+      setStatus(status, `Measured the expert cache at ${r.perLayer} of ${r.experts} experts a layer, prefetch ${r.prefetch ? 'on' : 'off'}…`);
+      renderExpertCache(byId<HTMLTableElement>('expert-cache'), expertRows);
+    } });
+
     const report = benchReport(d.adapter, { dtype, quick }, records, {
       model,
       environment: {
@@ -100,6 +111,7 @@ async function benchmark(): Promise<void> {
         tiles: { chosen: tileChoices(device), timed: tileTrials(device) },
         ...(withPeers && { peers: { versions: peerVersions, failed } }),
       },
+      expertCache,
     });
     show(report);
     setStatus(status, `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s${failed.length ? `; ${failed.length} peer(s) failed, see below` : ''}.`);
@@ -125,6 +137,7 @@ function show(report: BenchReport): void {
   renderRatios(byId<HTMLTableElement>('ratios'), report.ratios);
   renderModels(byId<HTMLTableElement>('model'), models);
   renderCharts(byId('charts'), report.records, report.ratios, models[0]);
+  showExpertCache(byId<HTMLTableElement>('expert-cache'), byId('charts'), report.expertCache);
   summaryText.value = summary(report);
   summaryText.rows = summaryText.value.split('\n').length;
   byId('share').hidden = false;

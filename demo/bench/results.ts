@@ -7,7 +7,7 @@ import { faster, ratioReading } from './ratios.js';
 /** A number's digits, or blank where a record lacks it (null in a case, a field older reports lack). */
 const fixed = (v: number | null | undefined, digits = 2) => (v == null ? '' : v.toFixed(digits));
 
-function fill(table: HTMLTableElement, head: string[], rows: string[][]): void {
+export function fill(table: HTMLTableElement, head: string[], rows: string[][]): void {
   table.innerHTML = '';
   const tr = table.createTHead().insertRow();
   for (const h of head) {

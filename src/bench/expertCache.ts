@@ -5,12 +5,13 @@
 // prefetch precision and recall. The first `warmup` tokens of each run (pipelines compile, the cache
 // fills) are left out of the figures.
 import { Engine, type GenerationStats } from '../api/engine.js';
-import type { Checkpoint } from '../io/checkpoint.js';
+import { type Checkpoint, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
 import { moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { loadDecoder } from '../model/load.js';
+import { TextTokenizer } from '../model/tokenizer.js';
 import { CachedExperts } from '../moe/cached/experts.js';
 import type { ExpertCachePolicy } from '../moe/cached/policy.js';
 import type { WeightDType } from '../weights/format.js';
@@ -40,6 +41,9 @@ export interface ExpertCacheBench {
   fusedTokensPerSecond: number;
   rows: ExpertCacheBenchRow[];
 }
+
+/** Tokens of the text `webmoe bench --expert-cache` decodes by default (the benchmark page's full preset too). */
+export const EXPERT_CACHE_TOKENS = 400;
 
 export interface ExpertCacheBenchOptions {
   dtype: WeightDType;
@@ -116,6 +120,27 @@ export async function benchExpertCache(device: GPUDevice, ckpt: Checkpoint, toke
     }
   }
   return { model: ckpt.source.name, dtype: o.dtype, tokens: tokens.length - warmup, fusedTokensPerSecond, rows };
+}
+
+/**
+ * The budgets the bench measures, in experts per MoE layer of `experts`: 2, 4 and 6 (those below it)
+ * and all of them (every expert resident, through the cache: what its readback per layer costs).
+ */
+export const expertCacheBudgets = (experts: number): number[] => [...[2, 4, 6].filter((b) => b < experts), experts];
+
+/**
+ * benchExpertCache on a model source with a tokenizer (`webmoe bench --expert-cache`, the benchmark
+ * page): the first `tokens` tokens of `text`, at expertCacheBudgets of the model's experts.
+ */
+export async function benchExpertCacheOnText(device: GPUDevice, source: ModelSource, text: string,
+  o: Omit<ExpertCacheBenchOptions, 'budgets'> & { tokens: number }): Promise<ExpertCacheBench>
+{
+  const json = await source.text('tokenizer.json');
+  if (json === undefined) throw new Error(`${source.name} has no tokenizer.json: the expert-cache bench decodes a text`);
+  const config = await source.text('tokenizer_config.json');
+  const tokens = TextTokenizer.fromJSON(JSON.parse(json) as object, JSON.parse(config ?? '{}') as object).encode(text).slice(0, o.tokens);
+  const ckpt = await openCheckpoint(source);
+  return benchExpertCache(device, ckpt, tokens, { ...o, budgets: expertCacheBudgets(readConfig(ckpt.config).config.experts) });
 }
 
 export interface CachedModelRecord {

@@ -1,6 +1,7 @@
 // The benchmark's JSON, one shape for `webmoe bench` (Node) and the benchmark page (browser), so that
 // runs on different devices and runtimes can be compared field by field.
 import { benchRatios, type BenchRecord } from './cases.js';
+import type { ExpertCacheBench } from './expertCache.js';
 import type { ModelBenchRecord } from './model.js';
 
 export interface BenchReport {
@@ -17,6 +18,8 @@ export interface BenchReport {
   synthetic?: ModelBenchRecord;
   /** where the run happened, when known: user agent, adapter limits and features */
   environment?: Record<string, unknown>;
+  /** the expert cache's budget curve (the benchmark page: the bundled model, LRU, prefetch off and on) */
+  expertCache?: ExpertCacheBench;
 }
 
 export function adapterName(info: { vendor?: string; architecture?: string; description?: string } | undefined): string {
@@ -27,7 +30,7 @@ export function benchReport(
   adapter: string,
   o: { dtype: string; quick: boolean },
   records: BenchRecord[],
-  extra: Pick<BenchReport, 'model' | 'synthetic' | 'environment'> = {},
+  extra: Pick<BenchReport, 'model' | 'synthetic' | 'environment' | 'expertCache'> = {},
 ): BenchReport {
   return { adapter, date: new Date().toISOString(), dtype: o.dtype, quick: o.quick, records, ratios: benchRatios(records), ...extra };
 }

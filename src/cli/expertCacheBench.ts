@@ -3,9 +3,7 @@
 // bench/austen-heldout.txt): a table, and JSON to --out.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { openCheckpoint } from '../io/checkpoint.js';
-import { TextTokenizer } from '../model/tokenizer.js';
-import { benchCachedModel, benchExpertCache, type ExpertCacheBenchRow } from '../bench/expertCache.js';
+import { benchCachedModel, benchExpertCacheOnText, type ExpertCacheBenchRow } from '../bench/expertCache.js';
 import { syntheticGraniteSource } from '../bench/synthetic.js';
 import { createNodeDevice } from '../node.js';
 import type { WeightDType } from '../weights/format.js';
@@ -28,19 +26,9 @@ export interface ExpertCacheBenchArgs {
 export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
   if (o.synthetic !== undefined) return syntheticRow(o);
   const source = sourceOf(o.model);
-  const ckpt = await openCheckpoint(source);
-  const json = await source.text('tokenizer.json');
-  if (json === undefined) throw new Error(`${source.name} has no tokenizer.json: the expert-cache bench decodes a text`);
-  const config = await source.text('tokenizer_config.json');
-  const tokenizer = TextTokenizer.fromJSON(JSON.parse(json) as object, JSON.parse(config ?? '{}') as object);
   const text = o.text ?? HELDOUT_TEXT;
-  const tokens = tokenizer.encode(readFileSync(text, 'utf8')).slice(0, o.tokens);
   const device = await createNodeDevice();
-  const E = (ckpt.config.num_local_experts ?? ckpt.config.num_experts ?? ckpt.config.n_routed_experts) as number;
-  const budgets = [...[2, 4, 6].filter((b) => b < E), E]; // E: every expert resident, through the cache (its readback per layer)
-  console.log(
-    `expert cache on ${source.name} (${o.dtype}), ${tokens.length} tokens of ${text} decoded teacher-forced; budgets ${budgets} of ${E} experts a layer`,
-  );
+  console.log(`expert cache on ${source.name} (${o.dtype}), the first ${o.tokens} tokens of ${text} decoded teacher-forced`);
   console.log('experts/layer policy prefetch   hit rate   MiB/token   decode tok/s   × fused   precision   recall');
   const row = (r: ExpertCacheBenchRow) =>
     console.log(
@@ -48,8 +36,9 @@ export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
         `${(r.bytesPerToken / 2 ** 20).toFixed(3).padStart(11)} ${r.decodeTokensPerSecond.toFixed(1).padStart(14)} ${r.overFused.toFixed(2).padStart(9)} ` +
         `${r.prefetch ? r.precision.toFixed(2).padStart(11) : ''.padStart(11)} ${r.prefetch ? r.recall.toFixed(2).padStart(8) : ''}`,
     );
-  const result = await benchExpertCache(device, ckpt, tokens, { dtype: o.dtype, budgets, policies: ['lru', 'lfu'], onRow: row });
-  console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s`);
+  const result = await benchExpertCacheOnText(device, source, readFileSync(text, 'utf8'), { dtype: o.dtype, tokens: o.tokens, policies: ['lru', 'lfu'],
+    onRow: row });
+  console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s; ${result.tokens} tokens timed`);
   device.destroy();
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ ...result, text }, null, 2));

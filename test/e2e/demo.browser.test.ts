@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync } from 'node:fs';
 import { benchRatios, type BenchRecord } from '../../src/bench/cases.js';
+import type { ExpertCacheBench } from '../../src/bench/expertCache.js';
 import { PEERS_INSTALL } from '../../src/bench/peers.js';
 import { PAGE_PEER_PACKAGES } from '../../demo/bench/peerPlugin.js';
 import { launchChromium } from './browser.js';
@@ -348,7 +349,7 @@ describe('benchmark page', () => {
     expect(cases).toEqual(peers ? [...own, ...peerRows] : own);
     expect(await page.locator('#charts svg').count()).toBeGreaterThanOrEqual(peers ? 5 : 4);
     const report = JSON.parse((await page.textContent('#json'))!);
-    expect(Object.keys(report)).toEqual(['adapter', 'date', 'dtype', 'quick', 'records', 'ratios', 'model', 'environment']);
+    expect(Object.keys(report)).toEqual(['adapter', 'date', 'dtype', 'quick', 'records', 'ratios', 'model', 'environment', 'expertCache']);
     expect(report.quick).toBe(true);
     expect(Object.keys(report.environment.tiles.chosen)).toContainEqual(expect.stringMatching(/^gemv /)); // the trial's choices
     expect(report.records).toHaveLength(cases.length);
@@ -358,6 +359,22 @@ describe('benchmark page', () => {
     expect(report.model.decodeTokensPerSecond).toBeGreaterThan(0);
     expect(report.model.loadSeconds).toBeGreaterThan(0);
     expect(report.model.prefillTokensPerSecond).toBeGreaterThan(0);
+    // The expert cache's budget curve: its shape and ranges (on a short text the hit rate need not rise with the budget).
+    const curve = report.expertCache as ExpertCacheBench;
+    expect(curve.rows.map((r) => `${r.perLayer}/${r.experts} ${r.policy} ${r.prefetch}`)).toEqual(
+      [2, 4, 6, 8].flatMap((b) => [`${b}/8 lru false`, `${b}/8 lru true`]),
+    );
+    expect(curve.tokens).toBeGreaterThan(0);
+    expect(curve.fusedTokensPerSecond).toBeGreaterThan(0);
+    for (const r of curve.rows) {
+      expect(r.hitRate).toBeGreaterThanOrEqual(0);
+      expect(r.hitRate).toBeLessThanOrEqual(1);
+      expect(r.bytesPerToken).toBeGreaterThanOrEqual(0);
+      expect(r.decodeTokensPerSecond).toBeGreaterThan(0);
+    }
+    expect(await page.getByRole('table', { name: 'Expert cache budget curve' }).locator('tbody tr td:first-child').allTextContents())
+      .toEqual([2, 4, 6, 8].flatMap((b) => [`${b} of 8`, `${b} of 8`]));
+    expect(await page.locator('#charts svg[aria-label^="Expert cache"]').count()).toBe(1);
     expect(await page.getAttribute('#download', 'href')).toMatch(/^blob:/);
     // Ratios say which way is better; the summary names webmoe against each peer per shape.
     const ratios = await page.getByRole('table', { name: 'Ratios' }).locator('tbody tr td:last-child').allTextContents();
@@ -417,6 +434,21 @@ describe('benchmark page', () => {
     expect(await page.inputValue('#summary')).toContain('gemm 1024x1024x1024: webmoe 8.000 ms, ort-webgpu 4.000 ms → webmoe 2.00× slower than ort-webgpu');
     const models = await page.getByRole('table', { name: 'Model speed' }).locator('tbody td').allTextContents();
     expect(models).toEqual(['synthetic granite-3.1-1b-a400m', 'q4', '36.5', '16', '8', '3.0', '2.0', '900', '424.9', '4.0', '0.500']);
+    // A report without the expert cache's curve (an older one) shows none; one with it shows its table and chart.
+    expect(await page.locator('#expert-cache tr').count()).toBe(0);
+    const row = (perLayer: number, prefetch: boolean, hitRate: number) => ({ perLayer, experts: 8, slots: 4 * perLayer, policy: 'lru', prefetch, hitRate,
+      bytesPerToken: (1 - hitRate) * 9 * 2 ** 20, decodeTokensPerSecond: 10 + perLayer, overFused: (10 + perLayer) / 20, precision: 0.59, recall: 0.59 });
+    const expertCache = { model: './models/austen-moe/', dtype: 'q4', tokens: 284, fusedTokensPerSecond: 20,
+      rows: [2, 4, 6, 8].flatMap((b) => [row(b, false, b / 10), row(b, true, b / 9)]) };
+    await page.setInputFiles('#report-file', { name: 'curve.json', mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify({ ...report, expertCache })) });
+    await waitForStatus(page, /^Showing curve\.json: a GPU/, 10_000);
+    const curve = await page.getByRole('table', { name: 'Expert cache budget curve' }).locator('tbody tr').allTextContents();
+    expect(curve[0]).toBe('2 of 8LRUoff20.0%7.2012.00.60');
+    expect(curve[7]).toBe('8 of 8LRUon88.9%1.0018.00.900.59 / 0.59');
+    expect(await page.locator('#charts svg[aria-label^="Expert cache on austen-moe"]').count()).toBe(1);
+    await expectChartsReadable(page);
+    await page.screenshot({ path: `${SCREENSHOTS}/bench-report.png`, fullPage: true });
     await page.setInputFiles('#report-file', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"a": 1}') });
     await page.waitForFunction(() => document.getElementById('status')!.getAttribute('role') === 'alert', null, { timeout: 10_000 });
     expect(await page.textContent('#status')).toMatch(/^Cannot show notes\.json: it has no records and ratios/);
