@@ -76,6 +76,18 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     expect([...decodeToF32(await bytesOf(7, 'model.norm.weight', 0, 2048), 'BF16', 'test')].every((v) => v === 1)).toBe(true);
   });
 
+  it('makes F16 or BF16: the same weights of a seed, rounded two ways', async () => {
+    const read = async (dtype: 'F16' | 'BF16') => {
+      const source = syntheticGraniteSource({ seed: 7, dtype, scale: { layers: 2 } });
+      const t = (await openCheckpoint(source)).tensors.get(GATE_UP)!;
+      expect(t).toMatchObject({ dtype, shape: [32, 1024, 1024] });
+      return decodeToF32(await readRange((await source.open(t.file))!, t.begin + 2 * 12345, t.begin + 2 * 60000), dtype, 'test');
+    };
+    const [h, b] = [await read('F16'), await read('BF16')];
+    expect(h.some((v, i) => v !== b[i])).toBe(true);
+    for (let i = 0; i < h.length; i++) expect(Math.abs(h[i] - b[i]), `element ${i}`).toBeLessThanOrEqual(2 ** -8 * Math.abs(h[i]) + 2 ** -24);
+  });
+
   it('counts the weight bytes a decode token reads', () => {
     const { config: c } = readConfig({
       ...GRANITE_3_1_1B_A400M,
