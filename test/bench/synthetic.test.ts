@@ -3,6 +3,7 @@
 // q4, generates and is benchmarked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/api/engine.js';
+import { benchCachedModel } from '../../src/bench/expertCache.js';
 import { activeBytesPerToken, benchModel, copyBandwidth } from '../../src/bench/model.js';
 import { GRANITE_3_1_1B_A400M, syntheticGraniteSource } from '../../src/bench/synthetic.js';
 import { openCheckpoint } from '../../src/io/checkpoint.js';
@@ -10,6 +11,7 @@ import { decodeToF32 } from '../../src/io/dtype.js';
 import { readRange } from '../../src/io/source.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import { readConfig } from '../../src/model/families/registry.js';
+import { swigluExpertBytes } from '../../src/weights/matrix.js';
 import { testDevice } from '../helpers/gpu.js';
 
 const GATE_UP = 'model.layers.1.block_sparse_moe.input_linear.weight';
@@ -156,6 +158,22 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       expect(Number.isInteger(r.dispatchesPerDecodeStep)).toBe(true);
       expect(r.dispatchesPerDecodeStep).toBeGreaterThan(2);
       expect(r.dispatchesPerDecodeStepPerLayer).toBe(r.dispatchesPerDecodeStep! / 2);
+    });
+
+    it('runs a model through the expert cache end to end, with the floor of its decode', async () => {
+      const source = syntheticGraniteSource({ dtype: 'F16', scale: { layers: 2, vocab: 4096, experts: 16 } });
+      const expert = swigluExpertBytes(1024, 512, 'q4');
+      const r = await benchCachedModel(device, source, { dtype: 'q4', expertCacheBytes: 12 * expert, hostCacheBytes: 4 * expert, promptTokens: 3,
+        maxTokens: 3, bandwidthBytesPerSecond: 1e9 });
+      const c = readConfig(source.config).config;
+      expect(r).toMatchObject({ model: source.name, slots: 12, promptTokens: 3, generatedTokens: 3, activeBytesPerToken: activeBytesPerToken(c, 'q4'),
+        activeExpertBytesPerToken: 2 * 8 * expert });
+      expect(r.loadSeconds).toBeGreaterThan(0);
+      expect(r.hitRate).toBeGreaterThanOrEqual(0);
+      expect(r.hitRate).toBeLessThan(1); // 16 experts a layer in 12 slots: some are read again
+      expect(r.bytesPerToken).toBeGreaterThan(0);
+      expect(r.floorTokensPerSecond).toBeCloseTo(1e9 / r.activeBytesPerToken, 6);
+      expect(r.decodeOverFloor).toBeCloseTo(r.decodeTokensPerSecond / r.floorTokensPerSecond!, 9);
     });
   });
 
