@@ -138,15 +138,13 @@ function valueTable(amplitude: number, dtype: 'BF16' | 'F16'): Uint16Array {
   return t;
 }
 
-/** Elements [2·p0, 2·p1) of tensor t, two a word: element 2p takes the low half of hash p, 2p + 1 the high half. */
-function words(t: SyntheticTensor, p0: number, p1: number, dtype: 'BF16' | 'F16'): Uint32Array<ArrayBuffer> {
+/** Element pairs p0… of tensor t into `out`, a word each: element 2p takes the low half of hash p, 2p + 1 the high half. */
+function words(t: SyntheticTensor, p0: number, dtype: 'BF16' | 'F16', out: Uint32Array): void {
   const table = valueTable(t.amplitude, dtype);
-  const out = new Uint32Array(p1 - p0);
-  for (let p = p0; p < p1; p++) {
-    const h = mix(p, t.seed);
-    out[p - p0] = table[h & 0xffff] | (table[h >>> 16] << 16);
+  for (let i = 0; i < out.length; i++) {
+    const h = mix(p0 + i, t.seed);
+    out[i] = table[h & 0xffff] | (table[h >>> 16] << 16);
   }
-  return out;
 }
 
 /** Every tensor of a GraniteMoE checkpoint, in file order, as the family's blocks declare them. */
@@ -205,8 +203,14 @@ export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSourc
       const b0 = Math.max(d0, t.begin) - t.begin; // bytes within the tensor
       const b1 = Math.min(d1, t.end) - t.begin;
       const p0 = b0 >> 2; // element pairs: 4 bytes each
-      const bytes = new Uint8Array(words(t, p0, (b1 + 3) >> 2, dtype).buffer, b0 - 4 * p0, b1 - b0);
-      out.set(bytes, t.begin + b0 + dataStart - start);
+      const at = out.byteOffset + t.begin + b0 + dataStart - start;
+      if (b0 % 4 === 0 && b1 % 4 === 0 && at % 4 === 0) { // the usual case: straight into the piece
+        words(t, p0, dtype, new Uint32Array(out.buffer, at, (b1 - b0) / 4));
+      } else {
+        const w = new Uint32Array(((b1 + 3) >> 2) - p0);
+        words(t, p0, dtype, w);
+        out.set(new Uint8Array(w.buffer, b0 - 4 * p0, b1 - b0), at - out.byteOffset);
+      }
     }
   }
 

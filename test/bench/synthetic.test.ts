@@ -68,6 +68,7 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     const [a, b] = [1001, 70001]; // odd offsets: ranges that split a BF16 element
     const whole = await bytesOf(7, GATE_UP, a, b);
     expect(await bytesOf(7, GATE_UP, a, b, [1, 4097, 30000])).toEqual(whole);
+    expect((await bytesOf(7, GATE_UP, a - 1, b + 3)).subarray(1, -3)).toEqual(whole); // whole words, written straight into the pieces
     expect(await bytesOf(8, GATE_UP, a, b)).not.toEqual(whole);
     // weights: zero mean, standard deviation 1/√fan_in (fan_in 1024); norms: 1
     const values = decodeToF32(await bytesOf(7, GATE_UP, 0, 1 << 20), 'BF16', 'test');
