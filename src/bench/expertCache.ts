@@ -146,8 +146,8 @@ export interface CachedModelRecord {
  * generation from random token ids; its speed and the cache's figures over the generation.
  */
 export async function benchCachedModel(device: GPUDevice, source: ModelSource,
-  o: { dtype: WeightDType; expertCacheBytes: number; hostCacheBytes: number; promptTokens: number; maxTokens: number; bandwidthBytesPerSecond?: number }):
-  Promise<CachedModelRecord>
+  o: { dtype: WeightDType; expertCacheBytes: number; hostCacheBytes: number; promptTokens: number; maxTokens: number;
+    bandwidthBytesPerSecond?: number }): Promise<CachedModelRecord>
 {
   const t0 = performance.now();
   const engine = await Engine.load(device, source, { dtype: o.dtype, expertCacheBytes: o.expertCacheBytes, hostCacheBytes: o.hostCacheBytes,

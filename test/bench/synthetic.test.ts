@@ -164,8 +164,8 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     it('runs a model through the expert cache end to end, with the floor of its decode', async () => {
       const source = syntheticGraniteSource({ dtype: 'F16', scale: { layers: 2, vocab: 4096, experts: 16 } });
       const expert = swigluExpertBytes(1024, 512, 'q4');
-      const r = await benchCachedModel(device, source, { dtype: 'q4', expertCacheBytes: 12 * expert, hostCacheBytes: 4 * expert, promptTokens: 3,
-        maxTokens: 3, bandwidthBytesPerSecond: 1e9 });
+      const r = await benchCachedModel(device, source, { dtype: 'q4', expertCacheBytes: 12 * expert, hostCacheBytes: 4 * expert, promptTokens: 3, maxTokens: 3,
+        bandwidthBytesPerSecond: 1e9 });
       const c = readConfig(source.config).config;
       expect(r).toMatchObject({ model: source.name, slots: 12, promptTokens: 3, generatedTokens: 3, activeBytesPerToken: activeBytesPerToken(c, 'q4'),
         activeExpertBytesPerToken: 2 * 8 * expert });
