@@ -3,6 +3,7 @@
 // q4, generates and is benchmarked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/api/engine.js';
+import { copyRecord } from '../../src/bench/cases.js';
 import { benchCachedModel } from '../../src/bench/expertCache.js';
 import { activeBytesPerToken, benchModel, copyBandwidth } from '../../src/bench/model.js';
 import { GRANITE_3_1_1B_A400M, syntheticGraniteSource } from '../../src/bench/synthetic.js';
@@ -159,6 +160,13 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       expect(Number.isInteger(r.dispatchesPerDecodeStep)).toBe(true);
       expect(r.dispatchesPerDecodeStep).toBeGreaterThan(2);
       expect(r.dispatchesPerDecodeStepPerLayer).toBe(r.dispatchesPerDecodeStep! / 2);
+    });
+
+    it('measures the copy bandwidth on data it checks', async () => {
+      const r = await copyRecord(device, 1 << 20, 1);
+      expect(r).toMatchObject({ name: 'copy', shape: '1 MiB', gflops: null, error: 0 });
+      expect(r.gbps).toBeCloseTo(2 ** 21 / r.ms / 1e6, 9);
+      expect(copyBandwidth([r])).toBe(r.gbps! * 1e9);
     });
 
     it('runs a model through the expert cache end to end, with the floor of its decode', async () => {
