@@ -73,7 +73,7 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       decode tok/s and its ratio to all-resident, prefetch precision/recall.
       --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
       Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the
-      cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token.
+      cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token, and the decode floor.
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU

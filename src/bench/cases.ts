@@ -50,6 +50,18 @@ export function benchShapes(quick: boolean): BenchShapes {
       moe: { hidden: 2048, intermediate: 768, experts: 32, topK: 4, tokens: [1, 64, 512] } };
 }
 
+/** The copy kernel over `bytes`: its GB/s counts the bytes read and written (the bandwidth ceiling). */
+export async function copyRecord(device: GPUDevice, bytes: number, runs: number): Promise<BenchRecord> {
+  const ws = new Workspace(device);
+  const data = randomArray(bytes / 4, 1);
+  const dst = ws.buffer(bytes, 'copy dst');
+  const copy = copyKernel(ws, ws.upload(data, 'copy src'), dst, bytes);
+  const ms = await medianMs(device, (enc) => pass(enc, [copy]), runs);
+  const [copied] = await readBuffers(device, [dst]);
+  ws.destroy();
+  return { name: 'copy', shape: `${bytes >> 20} MiB`, ms, gflops: null, gbps: (2 * bytes) / ms / 1e6, error: relativeError(new Float32Array(copied), data) };
+}
+
 export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Promise<BenchRecord[]> {
   const runs = o.runs ?? 5;
   const dtype = o.dtype ?? 'f32';
@@ -67,24 +79,7 @@ export async function runBenchmarks(device: GPUDevice, o: BenchOptions = {}): Pr
     o.onRecord?.(r);
   };
 
-  // Copy: read + write bytes.
-  {
-    const ws = new Workspace(device);
-    const data = randomArray(shapes.copyBytes / 4, 1);
-    const dst = ws.buffer(shapes.copyBytes, 'copy dst');
-    const copy = copyKernel(ws, ws.upload(data, 'copy src'), dst, shapes.copyBytes);
-    const ms = await medianMs(device, (enc) => pass(enc, [copy]), runs);
-    const [copied] = await readBuffers(device, [dst]);
-    record({
-      name: 'copy',
-      shape: `${shapes.copyBytes >> 20} MiB`,
-      ms,
-      gflops: null,
-      gbps: (2 * shapes.copyBytes) / ms / 1e6,
-      error: relativeError(new Float32Array(copied), data),
-    });
-    ws.destroy();
-  }
+  record(await copyRecord(device, shapes.copyBytes, runs));
 
   // Dense GEMM y[M,N] = x[M,K]·W[N,K]ᵀ as the model's projections run it: the expert kernels with one
   // expert and every row on it.

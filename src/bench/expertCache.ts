@@ -16,6 +16,7 @@ import { CachedExperts } from '../moe/cached/experts.js';
 import type { ExpertCachePolicy } from '../moe/cached/policy.js';
 import type { WeightDType } from '../weights/format.js';
 import { swigluExpertBytes } from '../weights/matrix.js';
+import { activeBytesPerToken } from './model.js';
 
 export interface ExpertCacheBenchRow {
   /** GPU slots, as experts per MoE layer (of `experts`), and as slots */
@@ -158,6 +159,11 @@ export interface CachedModelRecord {
   /** bytes uploaded into GPU slots per token, and the expert bytes a token's routing reads */
   bytesPerToken: number;
   activeExpertBytesPerToken: number;
+  /** weight bytes one decode token reads on the GPU (activeBytesPerToken: the routed experts' among them) */
+  activeBytesPerToken: number;
+  /** bandwidth / activeBytesPerToken, when one was given: the decode rate were every expert resident and reads the only cost */
+  floorTokensPerSecond?: number;
+  decodeOverFloor?: number;
 }
 
 /**
@@ -165,7 +171,8 @@ export interface CachedModelRecord {
  * generation from random token ids; its speed and the cache's figures over the generation.
  */
 export async function benchCachedModel(device: GPUDevice, source: ModelSource,
-  o: { dtype: WeightDType; expertCacheBytes: number; hostCacheBytes: number; promptTokens: number; maxTokens: number }): Promise<CachedModelRecord>
+  o: { dtype: WeightDType; expertCacheBytes: number; hostCacheBytes: number; promptTokens: number; maxTokens: number;
+    bandwidthBytesPerSecond?: number }): Promise<CachedModelRecord>
 {
   const t0 = performance.now();
   const engine = await Engine.load(device, source, { dtype: o.dtype, expertCacheBytes: o.expertCacheBytes, hostCacheBytes: o.hostCacheBytes,
@@ -178,6 +185,8 @@ export async function benchCachedModel(device: GPUDevice, source: ModelSource,
     for await (const chunk of engine.generate({ tokens: prompt }, { maxTokens: o.maxTokens, temperature: 0 })) stats = chunk.stats ?? stats;
     const s = stats!;
     const cache = s.expertCache!;
+    const active = activeBytesPerToken(c, o.dtype);
+    const floor = o.bandwidthBytesPerSecond && o.bandwidthBytesPerSecond / active;
     return {
       model: source.name,
       dtype: o.dtype,
@@ -192,6 +201,8 @@ export async function benchCachedModel(device: GPUDevice, source: ModelSource,
       hitRate: cache.hitRate,
       bytesPerToken: cache.bytesPerToken,
       activeExpertBytesPerToken: c.sparse.filter(Boolean).length * c.topK * cache.expertBytes,
+      activeBytesPerToken: active,
+      ...(floor && { floorTokensPerSecond: floor, decodeOverFloor: s.decodeTokensPerSecond / floor }),
     };
   } finally {
     engine.dispose();

@@ -1,9 +1,12 @@
 // A synthetic checkpoint for benchmarks: a model of a real model's shape with random weights, served
 // as a ModelSource without ever existing on disk or whole in memory. The safetensors header is built
 // up front; every byte range of the data is computed when it is read, from a counter-based hash of
-// (seed, tensor, element), so any two reads of the same bytes agree whatever their ranges.
+// (seed, tensor, element pair), so any two reads of the same bytes agree whatever their ranges.
 // Weights are uniform with standard deviation 1/√fan_in (fan_in: the tensor's last dimension), norms
-// are 1: activations stay finite through any number of layers.
+// are 1: activations stay finite through any number of layers. Speed: one hash makes a 32-bit word of
+// two elements, each half of it an index into a table of 65536 values of the tensor's distribution,
+// already in the file's dtype (the loader's work on the bytes is then what a real file's would be).
+import { f32ToF16Bits } from '../gpu/f16.js';
 import { readConfig } from '../model/families/registry.js';
 import { checkpointTensors } from '../model/load.js';
 import type { ModelFile, ModelSource } from '../io/source.js';
@@ -100,7 +103,7 @@ export interface SyntheticSource extends ModelSource {
 
 const PIECE_BYTES = 4 * 1024 * 1024;
 
-/** A 32-bit mix of two words (lowbias32 after an xor-multiply): the PRNG, addressed by element. */
+/** A 32-bit mix of two words (lowbias32 after an xor-multiply): the PRNG, addressed by element pair. */
 function mix(a: number, b: number): number {
   let h = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 16;
@@ -113,34 +116,35 @@ function mix(a: number, b: number): number {
 const f32 = new Float32Array(1);
 const f32Bits = new Uint32Array(f32.buffer);
 
-/** 16-bit values of elements [i0, i1) of tensor t. */
-function elements(t: SyntheticTensor, i0: number, i1: number, dtype: 'BF16' | 'F16', out: Uint16Array): void {
-  const one = dtype === 'BF16' ? 0x3f80 : 0x3c00;
-  if (t.amplitude === 0) {
-    out.fill(one, 0, i1 - i0);
-    return;
-  }
-  for (let i = i0; i < i1; i++) {
-    const u = mix(i, t.seed) * 2 ** -31 - 1; // [-1, 1)
-    const v = u * t.amplitude;
-    if (dtype === 'BF16') {
-      f32[0] = v;
-      out[i - i0] = f32Bits[0] >>> 16;
-    } else {
-      out[i - i0] = f16Bits(v);
-    }
-  }
-}
-
-/** f32 → f16 bits for |v| < 65504, round to nearest (subnormals flushed to 0: weights here are ≥ 2⁻¹⁴ or noise). */
-function f16Bits(v: number): number {
+/** f32 → bf16 bits, rounded to nearest even (the values here are finite). */
+function bf16Bits(v: number): number {
   f32[0] = v;
   const x = f32Bits[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 112;
-  if (exp <= 0) return sign;
-  const mant = (x >>> 13) & 0x3ff;
-  return (sign | (exp << 10) | mant) + ((x >>> 12) & 1);
+  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+}
+
+const tables = new Map<string, Uint16Array>();
+
+/** The 65536 values an element takes, as `dtype` bits: u ↦ a·((u + ½)/32768 − 1), uniform on (−a, a); a = 0: all 1 (a norm). */
+function valueTable(amplitude: number, dtype: 'BF16' | 'F16'): Uint16Array {
+  const key = `${dtype} ${amplitude}`;
+  let t = tables.get(key);
+  if (!t) {
+    const bits = dtype === 'BF16' ? bf16Bits : f32ToF16Bits;
+    t = new Uint16Array(0x10000);
+    for (let u = 0; u < 0x10000; u++) t[u] = bits(amplitude === 0 ? 1 : amplitude * ((u + 0.5) / 32768 - 1));
+    tables.set(key, t);
+  }
+  return t;
+}
+
+/** Element pairs p0… of tensor t into `out`, a word each: element 2p takes the low half of hash p, 2p + 1 the high half. */
+function words(t: SyntheticTensor, p0: number, dtype: 'BF16' | 'F16', out: Uint32Array): void {
+  const table = valueTable(t.amplitude, dtype);
+  for (let i = 0; i < out.length; i++) {
+    const h = mix(p0 + i, t.seed);
+    out[i] = table[h & 0xffff] | (table[h >>> 16] << 16);
+  }
 }
 
 /** Every tensor of a GraniteMoE checkpoint, in file order, as the family's blocks declare them. */
@@ -198,12 +202,15 @@ export function syntheticGraniteSource(o: SyntheticOptions = {}): SyntheticSourc
       if (t.end <= d0 || t.begin >= d1) continue;
       const b0 = Math.max(d0, t.begin) - t.begin; // bytes within the tensor
       const b1 = Math.min(d1, t.end) - t.begin;
-      const i0 = b0 >> 1;
-      const i1 = (b1 + 1) >> 1;
-      const values = new Uint16Array(i1 - i0);
-      elements(t, i0, i1, dtype, values);
-      const bytes = new Uint8Array(values.buffer, b0 - 2 * i0, b1 - b0);
-      out.set(bytes, t.begin + b0 + dataStart - start);
+      const p0 = b0 >> 2; // element pairs: 4 bytes each
+      const at = out.byteOffset + t.begin + b0 + dataStart - start;
+      if (b0 % 4 === 0 && b1 % 4 === 0 && at % 4 === 0) { // the usual case: straight into the piece
+        words(t, p0, dtype, new Uint32Array(out.buffer, at, (b1 - b0) / 4));
+      } else {
+        const w = new Uint32Array(((b1 + 3) >> 2) - p0);
+        words(t, p0, dtype, w);
+        out.set(new Uint8Array(w.buffer, b0 - 4 * p0, b1 - b0), at - out.byteOffset);
+      }
     }
   }
 

@@ -121,6 +121,8 @@ export interface StreamOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Source bytes per piece handed to a sink (at least one row). Default 8 MiB. */
   pieceBytes?: number;
+  /** A gap between wanted tensors longer than this is not read: one read ends before it, another starts after. Default 64 MiB. */
+  gapBytes?: number;
 }
 
 /** Hands out exact byte counts from a stream of pieces of any size, copying nothing. */
@@ -169,12 +171,25 @@ async function deliver(t: TensorInfo, pull: Pull, sink: RowSink, pieceBytes: num
   }
 }
 
+/** Tensors in offset order, split where the gap between two is longer than `gap` bytes. */
+function runs(list: TensorInfo[], gap: number): TensorInfo[][] {
+  const out: TensorInfo[][] = [];
+  for (const t of list) {
+    const run = out.at(-1);
+    if (run && t.begin - run.at(-1)!.end <= gap) run.push(t);
+    else out.push([t]);
+  }
+  return out;
+}
+
 /**
- * Reads the wanted tensors, each shard once and in offset order, and hands each sink its tensor in
- * pieces of whole rows. Holds at most one piece (max(pieceBytes, one row) source bytes) at a time.
+ * Reads the wanted tensors, each shard in offset order, and hands each sink its tensor in pieces of
+ * whole rows. Holds at most one piece (max(pieceBytes, one row) source bytes) at a time. A shard is one
+ * read from the first wanted byte to the last, except across long gaps (the experts an expert cache
+ * reads later: gigabytes a file, or a URL, need not deliver at load).
  */
 export async function streamTensors(ckpt: Checkpoint, sinks: Map<string, RowSink>, options: StreamOptions = {}): Promise<void> {
-  const { signal, onProgress, pieceBytes = 8 * 1024 * 1024 } = options;
+  const { signal, onProgress, pieceBytes = 8 * 1024 * 1024, gapBytes = 64 * 1024 * 1024 } = options;
   const wanted = [...sinks.keys()].map((name) => {
     const t = ckpt.tensors.get(name);
     if (!t) throw new SafetensorsError(ckpt.source.name, 'not in the checkpoint', name);
@@ -188,21 +203,23 @@ export async function streamTensors(ckpt: Checkpoint, sinks: Map<string, RowSink
     if (!list.length) continue;
     const f = await ckpt.source.open(file, signal);
     if (!f) throw new SafetensorsError(pathOf(ckpt.source, file), 'no longer exists');
-    const it = f.stream(list[0].begin, list[list.length - 1].end, signal)[Symbol.asyncIterator]();
-    const pull = new Pull(it, file);
-    try {
-      let pos = list[0].begin;
-      for (const t of list) {
-        for (let skip = t.begin - pos; skip > 0;) skip -= (await pull.take(skip)).length;
-        await deliver(t, pull, sinks.get(t.name)!, pieceBytes, (n) => {
-          loadedBytes += n;
-          onProgress?.({ loadedBytes, totalBytes, tensor: t.name, file });
-          signal?.throwIfAborted();
-        });
-        pos = t.end;
+    for (const run of runs(list, gapBytes)) {
+      const it = f.stream(run[0].begin, run[run.length - 1].end, signal)[Symbol.asyncIterator]();
+      const pull = new Pull(it, file);
+      try {
+        let pos = run[0].begin;
+        for (const t of run) {
+          for (let skip = t.begin - pos; skip > 0;) skip -= (await pull.take(skip)).length;
+          await deliver(t, pull, sinks.get(t.name)!, pieceBytes, (n) => {
+            loadedBytes += n;
+            onProgress?.({ loadedBytes, totalBytes, tensor: t.name, file });
+            signal?.throwIfAborted();
+          });
+          pos = t.end;
+        }
+      } finally {
+        await it.return?.();
       }
-    } finally {
-      await it.return?.();
     }
   }
 }

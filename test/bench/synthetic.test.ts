@@ -3,6 +3,8 @@
 // q4, generates and is benchmarked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/api/engine.js';
+import { copyRecord } from '../../src/bench/cases.js';
+import { benchCachedModel } from '../../src/bench/expertCache.js';
 import { activeBytesPerToken, benchModel, copyBandwidth } from '../../src/bench/model.js';
 import { GRANITE_3_1_1B_A400M, syntheticGraniteSource } from '../../src/bench/synthetic.js';
 import { openCheckpoint } from '../../src/io/checkpoint.js';
@@ -10,6 +12,7 @@ import { decodeToF32 } from '../../src/io/dtype.js';
 import { readRange } from '../../src/io/source.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import { readConfig } from '../../src/model/families/registry.js';
+import { swigluExpertBytes } from '../../src/weights/matrix.js';
 import { testDevice } from '../helpers/gpu.js';
 
 const GATE_UP = 'model.layers.1.block_sparse_moe.input_linear.weight';
@@ -66,6 +69,7 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     const [a, b] = [1001, 70001]; // odd offsets: ranges that split a BF16 element
     const whole = await bytesOf(7, GATE_UP, a, b);
     expect(await bytesOf(7, GATE_UP, a, b, [1, 4097, 30000])).toEqual(whole);
+    expect((await bytesOf(7, GATE_UP, a - 1, b + 3)).subarray(1, -3)).toEqual(whole); // whole words, written straight into the pieces
     expect(await bytesOf(8, GATE_UP, a, b)).not.toEqual(whole);
     // weights: zero mean, standard deviation 1/√fan_in (fan_in 1024); norms: 1
     const values = decodeToF32(await bytesOf(7, GATE_UP, 0, 1 << 20), 'BF16', 'test');
@@ -74,6 +78,18 @@ describe('synthetic granite-3.1-1b-a400m', () => {
     expect(Math.abs(mean)).toBeLessThan(1e-3);
     expect(std).toBeCloseTo(1 / 32, 3);
     expect([...decodeToF32(await bytesOf(7, 'model.norm.weight', 0, 2048), 'BF16', 'test')].every((v) => v === 1)).toBe(true);
+  });
+
+  it('makes F16 or BF16: the same weights of a seed, rounded two ways', async () => {
+    const read = async (dtype: 'F16' | 'BF16') => {
+      const source = syntheticGraniteSource({ seed: 7, dtype, scale: { layers: 2 } });
+      const t = (await openCheckpoint(source)).tensors.get(GATE_UP)!;
+      expect(t).toMatchObject({ dtype, shape: [32, 1024, 1024] });
+      return decodeToF32(await readRange((await source.open(t.file))!, t.begin + 2 * 12345, t.begin + 2 * 60000), dtype, 'test');
+    };
+    const [h, b] = [await read('F16'), await read('BF16')];
+    expect(h.some((v, i) => v !== b[i])).toBe(true);
+    for (let i = 0; i < h.length; i++) expect(Math.abs(h[i] - b[i]), `element ${i}`).toBeLessThanOrEqual(2 ** -8 * Math.abs(h[i]) + 2 ** -24);
   });
 
   it('counts the weight bytes a decode token reads', () => {
@@ -144,6 +160,29 @@ describe('synthetic granite-3.1-1b-a400m', () => {
       expect(Number.isInteger(r.dispatchesPerDecodeStep)).toBe(true);
       expect(r.dispatchesPerDecodeStep).toBeGreaterThan(2);
       expect(r.dispatchesPerDecodeStepPerLayer).toBe(r.dispatchesPerDecodeStep! / 2);
+    });
+
+    it('measures the copy bandwidth on data it checks', async () => {
+      const r = await copyRecord(device, 1 << 20, 1);
+      expect(r).toMatchObject({ name: 'copy', shape: '1 MiB', gflops: null, error: 0 });
+      expect(r.gbps).toBeCloseTo(2 ** 21 / r.ms / 1e6, 9);
+      expect(copyBandwidth([r])).toBe(r.gbps! * 1e9);
+    });
+
+    it('runs a model through the expert cache end to end, with the floor of its decode', async () => {
+      const source = syntheticGraniteSource({ dtype: 'F16', scale: { layers: 2, vocab: 4096, experts: 16 } });
+      const expert = swigluExpertBytes(1024, 512, 'q4');
+      const r = await benchCachedModel(device, source, { dtype: 'q4', expertCacheBytes: 12 * expert, hostCacheBytes: 4 * expert, promptTokens: 3, maxTokens: 3,
+        bandwidthBytesPerSecond: 1e9 });
+      const c = readConfig(source.config).config;
+      expect(r).toMatchObject({ model: source.name, slots: 12, promptTokens: 3, generatedTokens: 3, activeBytesPerToken: activeBytesPerToken(c, 'q4'),
+        activeExpertBytesPerToken: 2 * 8 * expert });
+      expect(r.loadSeconds).toBeGreaterThan(0);
+      expect(r.hitRate).toBeGreaterThanOrEqual(0);
+      expect(r.hitRate).toBeLessThan(1); // 16 experts a layer in 12 slots: some are read again
+      expect(r.bytesPerToken).toBeGreaterThan(0);
+      expect(r.floorTokensPerSecond).toBeCloseTo(1e9 / r.activeBytesPerToken, 6);
+      expect(r.decodeOverFloor).toBeCloseTo(r.decodeTokensPerSecond / r.floorTokensPerSecond!, 9);
     });
   });
 

@@ -25,7 +25,7 @@ function tensors(rng: Rng, specs: Record<string, [FloatDType, number[]]>) {
 }
 
 /** Streams the named tensors and returns them whole, with each one's piece sizes (in values). */
-async function load(source: ModelSource, names: string[], options: { pieceBytes?: number; onProgress?: (p: LoadProgress) => void } = {}) {
+async function load(source: ModelSource, names: string[], options: { pieceBytes?: number; gapBytes?: number; onProgress?: (p: LoadProgress) => void } = {}) {
   const ckpt = await openCheckpoint(source);
   (source as Partial<MemSource>).reads?.splice(0); // count only the tensor reads, not the headers'
   const got = new Map(names.map((n) => [n, collector(ckpt.tensors.get(n)!.shape)]));
@@ -61,6 +61,25 @@ describe('streamTensors', () => {
     expect(progress.length).toBe(3 + 4 + 1 + 1);
     expect(progress.at(-1)).toEqual({ loadedBytes: total, totalBytes: total, tensor: 'd', file: 'model.safetensors' });
     expect(progress.map((p) => p.tensor)).toEqual(['a', 'a', 'a', 'b', 'b', 'b', 'b', 'c', 'd']);
+  });
+
+  it('reads across a gap up to gapBytes, and starts another read past a longer one', async () => {
+    const { enc, values } = tensors(new Rng(5), {
+      a: ['F16', [3, 4]],
+      gap: ['F32', [2, 5]], // 40 bytes not wanted (an expert cache's experts, say)
+      b: ['BF16', [2, 3]],
+      c: ['F32', [4]],
+    });
+    const bytes = encodeSafetensors(enc);
+    for (const [gapBytes, reads] of [[40, [['a', 'c']]], [39, [['a', 'a'], ['b', 'c']]]] as const) {
+      const source = memSource({ 'config.json': config, 'model.safetensors': bytes }, 7);
+      const { ckpt, got } = await load(source, ['a', 'b', 'c'], { gapBytes, pieceBytes: 8 });
+      for (const n of ['a', 'b', 'c']) expect(got.get(n)!.out, n).toEqual(values[n]);
+      const t = ckpt.tensors;
+      expect(source.reads, `gapBytes ${gapBytes}`).toEqual(
+        reads.map(([first, last]) => ({ file: 'model.safetensors', start: t.get(first)!.begin, end: t.get(last)!.end, closed: true })),
+      );
+    }
   });
 
   it('random shapes, dtypes, chunk and piece sizes', async () => {
