@@ -16,11 +16,7 @@ struct Params {
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> pos0: u32;
-@group(0) @binding(2) var<storage, read> qkv: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> norms: array<f32>;
-@group(0) @binding(5) var<storage, read> rope: array<vec2f>;
+// bindings 1–5 (pos0, qkv, bias, norms, rope): qkv_prep.wgsl
 @group(0) @binding(6) var<storage, read_write> q: array<f32>;
 @group(0) @binding(7) var<storage, read_write> kCache: array<f32>;
 @group(0) @binding(8) var<storage, read_write> vCache: array<f32>;

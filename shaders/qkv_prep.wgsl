@@ -2,13 +2,19 @@
 // clip, rotary embedding (rotate-half) for a q or k head; + bias and clip for a v head. prepHead()
 // hands each value to prepped(t, head, i, value), which the including kernel defines (the prep kernel
 // stores q and the cache; the decode attention keeps them in workgroup memory), and reads its p (Hq,
-// Hkv, D, eps), pos0, qkv, bias, norms, rope and WG. Heads are numbered q, then k, then v.
+// Hkv, D, eps) and WG, and bindings 1–5 declared here. Heads are numbered q, then k, then v.
 // NORM: 0 none; 1 per head over D (Qwen3-MoE); 2 over the whole q or k projection before the head
 //       split (OLMoE). norms = [q weights, then k weights] (D each for 1, Hq·D then Hkv·D for 2).
 // CLIP > 0: q, k and v clamped to ±CLIP after the projection and the norm, before the rotation
 //       (OLMoE's clip_qkv).
 // rope: [positions, D/2] of (cos, sin), computed on the CPU in float64. Bounds: D even.
 // prepHead() has workgroup barriers: call it in uniform control flow, with a uniform head.
+
+@group(0) @binding(1) var<uniform> pos0: u32;
+@group(0) @binding(2) var<storage, read> qkv: array<f32>;  // [T, (Hq + 2·Hkv)·D]
+@group(0) @binding(3) var<storage, read> bias: array<f32>;  // [(Hq + 2·Hkv)·D]
+@group(0) @binding(4) var<storage, read> norms: array<f32>;
+@group(0) @binding(5) var<storage, read> rope: array<vec2f>;
 
 override NORM: u32 = 0u;
 override CLIP: f32 = 0.0;

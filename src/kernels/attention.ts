@@ -24,15 +24,14 @@ export interface KVCache {
   v: GPUBuffer;
 }
 
+/** Bindings 1–5 of the kernels that prepare q, k and v (qkv_prep.wgsl). */
+const PREP_BINDINGS = { pos0: 'uniform', qkv: 'read', bias: 'read', norms: 'read', rope: 'read' } as const;
+
 export const ATTENTION_PREP = defineKernel('attention prep', {
   files: ['qkv_prep', 'attention_prep'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', eps: 'f32' },
   bindings: {
-    pos0: 'uniform',
-    qkv: 'read',
-    bias: 'read',
-    norms: 'read',
-    rope: 'read',
+    ...PREP_BINDINGS,
     q: 'read_write',
     kCache: 'read_write',
     vCache: 'read_write',
@@ -51,11 +50,7 @@ export const ATTENTION_DECODE = defineKernel('attention decode', {
   files: ['qkv_prep', 'attention_core', 'attention_decode'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', eps: 'f32', scale: 'f32' },
   bindings: {
-    pos0: 'uniform',
-    qkv: 'read',
-    bias: 'read',
-    norms: 'read',
-    rope: 'read',
+    ...PREP_BINDINGS,
     kCache: 'read_write',
     vCache: 'read_write',
     sinks: 'read',
