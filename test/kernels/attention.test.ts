@@ -279,7 +279,8 @@ describe('attention decode kernel (prep and attention in one launch)', () => {
     const label = JSON.stringify(c);
     const err = relativeError(await readF32(device, out, c.heads * c.D), attentionRef(c, Float32Array.from(ref.q), k, v, sinks, scale));
     expect(err, label).toBeLessThan(1e-5);
-    for (const [ring, got, rows] of [[kRing, await readF32(device, cache.k, kRing.length), ref.k], [vRing, await readF32(device, cache.v, vRing.length), ref.v]] as const) {
+    for (const [ring, buffer, rows] of [[kRing, cache.k, ref.k], [vRing, cache.v, ref.v]] as const) {
+      const got = await readF32(device, buffer, ring.length);
       for (let g = 0; g < c.kvHeads; g++) {
         const at = (g * c.maxSeq + slot) * c.D;
         expect(relativeError(got.subarray(at, at + c.D), rows[g][0]), label).toBeLessThan(1e-5);
