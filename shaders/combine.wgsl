@@ -1,6 +1,7 @@
-// Combine: y[t, h] = Σ_j ys[t·k + j, h] + shared[t, h] over the slots with an expert. The down GEMM
-// already applied each slot's routing weight (and the shared expert's sigmoid gate), so this is a
-// plain gather-and-sum: each output element is written by one thread, no float atomics.
+// Combine: y[t, h] = Σ_j ys[t·k + j, h] + shared[t, h] over the slots with an expert (slotSum(),
+// slot_rows.wgsl). The down GEMM already applied each slot's routing weight (and the shared expert's
+// sigmoid gate), so this is a plain gather-and-sum: each output element is written by one thread, no
+// float atomics. The decoder does not launch it: its next RMSNorm sums the rows (rmsnorm.wgsl).
 // Layout: ys [T·k, H], ids [T·k] (NONE: an empty slot, its row of ys never written), shared [T, H]
 // (read only when HAS_SHARED) → y [T, H].
 // Dispatch: (ceil(H / WG), T, 1).
@@ -10,9 +11,7 @@ struct Params {
   topK: u32,
 }
 
-override HAS_SHARED: bool = false;
 const WG = 64u;
-const NONE = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ys: array<f32>;
@@ -24,13 +23,6 @@ const NONE = 0xffffffffu;
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let h = gid.x;
   let t = gid.y;
-  let H = p.hidden;
-  if (h >= H) { return; }
-  var acc = 0.0;
-  if (HAS_SHARED) { acc = sharedY[t * H + h]; }
-  for (var j = 0u; j < p.topK; j++) {
-    let s = t * p.topK + j;
-    if (ids[s] != NONE) { acc += ys[s * H + h]; }
-  }
-  y[t * H + h] = acc;
+  if (h >= p.hidden) { return; }
+  y[t * p.hidden + h] = slotSum(t, h, p.hidden);
 }

@@ -13,21 +13,25 @@ export interface AttentionDims {
 /** q/k RMSNorm: none, per head (Qwen3-MoE), or over the whole q/k projection (OLMoE). */
 export type QKNorm = 'none' | 'head' | 'full';
 
+/** How the prep kernel prepares q, k and v: the q/k norm and its epsilon, the clip (absent: none). */
+export type Prep = { norm: QKNorm; eps: number; clip?: number };
+/** How the attention kernel attends: the softmax scale, a sliding window, sinks. */
+export type Attend = { scale: number; window?: number; sinks?: boolean };
+
 export interface KVCache {
   /** [Hkv, maxSeq, D] each; position j in slot j mod maxSeq */
   k: GPUBuffer;
   v: GPUBuffer;
 }
 
+/** Bindings 1–5 of the kernels that prepare q, k and v (qkv_prep.wgsl). */
+const PREP_BINDINGS = { pos0: 'uniform', qkv: 'read', bias: 'read', norms: 'read', rope: 'read' } as const;
+
 export const ATTENTION_PREP = defineKernel('attention prep', {
-  files: ['attention_prep'],
+  files: ['qkv_prep', 'attention_prep'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', eps: 'f32' },
   bindings: {
-    pos0: 'uniform',
-    qkv: 'read',
-    bias: 'read',
-    norms: 'read',
-    rope: 'read',
+    ...PREP_BINDINGS,
     q: 'read_write',
     kCache: 'read_write',
     vCache: 'read_write',
@@ -36,13 +40,28 @@ export const ATTENTION_PREP = defineKernel('attention prep', {
 });
 
 export const ATTENTION = defineKernel('attention', {
-  files: ['attention'],
+  files: ['attention_core', 'attention'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', scale: 'f32' },
   bindings: { pos0: 'uniform', q: 'read', kCache: 'read', vCache: 'read', sinks: 'read', out: 'read_write' },
   overrides: ['WINDOW', 'SINKS'],
 });
 
+export const ATTENTION_DECODE = defineKernel('attention decode', {
+  files: ['qkv_prep', 'attention_core', 'attention_decode'],
+  uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', eps: 'f32', scale: 'f32' },
+  bindings: {
+    ...PREP_BINDINGS,
+    kCache: 'read_write',
+    vCache: 'read_write',
+    sinks: 'read',
+    out: 'read_write',
+  },
+  overrides: ['NORM', 'CLIP', 'WINDOW', 'SINKS'],
+});
+
 const dims = (d: AttentionDims) => ({ Hq: d.heads, Hkv: d.kvHeads, D: d.headDim, maxSeq: d.maxSeq });
+const prepOverrides = (d: Prep) => ({ NORM: ['none', 'head', 'full'].indexOf(d.norm), CLIP: d.clip });
+const attendOverrides = (d: Attend) => ({ WINDOW: d.window, SINKS: d.sinks ? 1 : undefined });
 
 /**
  * qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache at positions pos0 + t (pos0: a u32 uniform); `clip`
@@ -50,7 +69,7 @@ const dims = (d: AttentionDims) => ({ Hq: d.heads, Hkv: d.kvHeads, D: d.headDim,
  */
 export function attentionPrepKernel(
   ws: Workspace,
-  d: AttentionDims & { norm: QKNorm; eps: number; clip?: number },
+  d: AttentionDims & Prep,
   b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; q: GPUBuffer; cache: KVCache },
   tokens: number,
 ): Dispatch {
@@ -58,7 +77,7 @@ export function attentionPrepKernel(
     uniforms: { ...dims(d), eps: d.eps },
     buffers: { pos0: b.pos0, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, q: b.q, kCache: b.cache.k, vCache: b.cache.v },
     grid: [d.heads + 2 * d.kvHeads, tokens],
-    overrides: { NORM: ['none', 'head', 'full'].indexOf(d.norm), CLIP: d.clip },
+    overrides: prepOverrides(d),
   });
 }
 
@@ -69,7 +88,7 @@ export function attentionPrepKernel(
  */
 export function attentionKernel(
   ws: Workspace,
-  d: AttentionDims & { scale: number; window?: number; sinks?: boolean },
+  d: AttentionDims & Attend,
   b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
   tokens: number,
 ): Dispatch {
@@ -77,6 +96,23 @@ export function attentionKernel(
     uniforms: { ...dims(d), scale: d.scale },
     buffers: { pos0: b.pos0, q: b.q, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
     grid: [d.heads, tokens],
-    overrides: { WINDOW: d.window, SINKS: d.sinks ? 1 : undefined },
+    overrides: attendOverrides(d),
+  });
+}
+
+/**
+ * A decode step of one token at pos0 in one launch: attentionPrepKernel then attentionKernel, value for
+ * value (the token's key and value go into the cache as there).
+ */
+export function attentionDecodeKernel(
+  ws: Workspace,
+  d: AttentionDims & Prep & Attend,
+  b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
+): Dispatch {
+  return ATTENTION_DECODE.launch(ws, {
+    uniforms: { ...dims(d), eps: d.eps, scale: d.scale },
+    buffers: { pos0: b.pos0, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
+    grid: [d.heads],
+    overrides: { ...prepOverrides(d), ...attendOverrides(d) },
   });
 }

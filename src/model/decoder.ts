@@ -5,6 +5,7 @@
 // token). (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward goes on
 // in the encoder it resolves to.)
 import { embedKernel } from '../kernels/embed.js';
+import type { SlotRows } from '../kernels/combine.js';
 import { rmsNormKernel } from '../kernels/rmsnorm.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
@@ -329,18 +330,20 @@ export class Decoder {
       const n = ws.buffer(T * H * 4, 'normed');
       const y = ws.buffer(T * H * 4, 'sub-block out');
       const logits = ws.buffer(outRows * vocab * 4, 'logits');
-      const norm = (weight: GPUBuffer, add?: GPUBuffer) => rmsNormKernel(ws, { h, add, weight, out: n }, T, H, c.rmsEps, c.residualScale);
+      const norm = (weight: GPUBuffer, add?: SlotRows) => rmsNormKernel(ws, { h, add, weight, out: n }, T, H, c.rmsEps, c.residualScale);
       const steps: Step[] = [...embedKernel(ws, this.w.embed, { ids, x: h }, T, c.embeddingScale)];
+      let mlpOut: SlotRows | undefined;
       const routing = this.w.layers.map((layer, l) => {
-        // The previous layer's MLP output (in y) joins the residual as this layer's norm runs.
-        steps.push(norm(layer.inputNorm, l ? y : undefined));
+        // The previous layer's MLP output (its rows, summed there) joins the residual as this layer's norm runs.
+        steps.push(norm(layer.inputNorm, mlpOut));
         steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, pos0: this.pos0, cache: this.caches[l], positions: this.positions[l] }));
-        steps.push(norm(layer.postNorm, y));
-        const mlp = layer.mlp.plan(ws, n, y, T);
+        steps.push(norm(layer.postNorm, { ys: y, topK: 1 }));
+        const mlp = layer.mlp.planRows(ws, n, T);
         steps.push(...mlp.steps);
+        mlpOut = mlp.rows;
         return mlp.routing;
       });
-      steps.push(norm(this.w.finalNorm, y));
+      steps.push(norm(this.w.finalNorm, mlpOut));
       let head = n;
       if (rows === 'last') {
         const last = (head = ws.buffer(H * 4, 'last row'));

@@ -2,7 +2,7 @@
 // over workers), an optional shared expert and the combine. plan() records it into a caller's
 // workspace; with the fused backend the whole block is one compute pass and nothing is read back, so
 // routing never waits for the CPU.
-import { combineKernel } from '../kernels/combine.js';
+import { combineKernel, type SlotRows } from '../kernels/combine.js';
 import type { Routing } from '../kernels/router.js';
 import { tallyKernel } from '../kernels/tally.js';
 import { storageBindingLimit } from '../gpu/limits.js';
@@ -120,6 +120,15 @@ export class MoELayer {
    * Throws MoEInputError when the call does not fit the device.
    */
   plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutingBuffers } {
+    const { steps, routing, rows } = this.planRows(ws, x, tokens);
+    return { steps: [...steps, combineKernel(ws, rows, y, tokens, this.config.hidden)], routing };
+  }
+
+  /**
+   * plan() up to the combine: the steps leave MoE(x) as each token's rows to sum (its k slots, the
+   * shared expert's row), for a kernel that sums them on its way (the decoder's next RMSNorm).
+   */
+  planRows(ws: Workspace, x: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutingBuffers; rows: SlotRows } {
     const k = this.current.topK;
     this.checkFits(tokens, k);
     const { hidden: H, numExperts: E } = this.config;
@@ -135,9 +144,9 @@ export class MoELayer {
       work.push(...s.route, ...this.shared.experts.plan(ws, x, s, tokens, sharedY));
     }
     // The shared expert first: a backend that leaves the GPU submits it with the router.
-    work.push(...this.experts.plan(ws, x, routed, tokens, ys), combineKernel(ws, { ys, ids: routed.ids, shared: sharedY, y }, tokens, H, k));
+    work.push(...this.experts.plan(ws, x, routed, tokens, ys));
     const { ids, weights, counts } = routed;
-    return { steps: [...steps, ...work], routing: { ids, weights, counts, topK: k } };
+    return { steps: [...steps, ...work], routing: { ids, weights, counts, topK: k }, rows: { ys, ids, shared: sharedY, topK: k } };
   }
 
   /**

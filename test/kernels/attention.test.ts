@@ -2,7 +2,7 @@
 // windows over a ring of cache slots, attention sinks) and the prep kernel that fills it (bias, q/k
 // norms, clip_qkv, rotation, ring slots), over random shapes; outputs and caches poisoned first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attentionKernel, attentionPrepKernel, type QKNorm } from '../../src/kernels/attention.js';
+import { attentionDecodeKernel, attentionKernel, attentionPrepKernel, type QKNorm } from '../../src/kernels/attention.js';
 import { Workspace } from '../../src/gpu/workspace.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { ropeTable } from '../../src/model/rope.js';
@@ -130,6 +130,74 @@ interface PrepCase {
   clip?: number;
 }
 
+/** Random prep inputs of `c`: qkv [T, width], bias, q/k norm weights, rope table. */
+function prepInputs(rng: Rng, c: PrepCase) {
+  const { heads: Hq, kvHeads: Hkv, D, T } = c;
+  const width = (Hq + 2 * Hkv) * D;
+  const qkv = rng.array(T * width);
+  const bias = rng.array(width, 0.2);
+  const norms = c.norm === 'head'
+    ? rng.array(2 * D, 0.1).map((x) => 1 + x)
+    : c.norm === 'full'
+    ? rng.array((Hq + Hkv) * D, 0.1).map((x) => 1 + x)
+    : new Float32Array(1);
+  const rope = ropeTable(c.pos0 + T, { invFreq: Array.from({ length: D / 2 }, (_, i) => 10000 ** (-(2 * i) / D)), attentionFactor: 1.2 });
+  return { qkv, bias, norms, rope, eps: 1e-6 };
+}
+
+/**
+ * float64: x = qkv + bias; RMSNorm of the span (head, or all q / all k heads) × weights; clamp; rotate
+ * half. q [T, Hq, D]; k and v [Hkv][T][D], by the call's token.
+ */
+function prepRef(c: PrepCase, i: ReturnType<typeof prepInputs>) {
+  const { heads: Hq, kvHeads: Hkv, D, T } = c;
+  const width = (Hq + 2 * Hkv) * D;
+  const q = new Float64Array(T * Hq * D);
+  const k = Array.from({ length: Hkv }, () => Array.from({ length: T }, () => new Float64Array(D)));
+  const v = Array.from({ length: Hkv }, () => Array.from({ length: T }, () => new Float64Array(D)));
+  const clip = (x: number) => (c.clip ? Math.min(c.clip, Math.max(-c.clip, x)) : x);
+  for (let t = 0; t < T; t++) {
+    const x = Array.from({ length: width }, (_, j) => i.qkv[t * width + j] + i.bias[j]);
+    const pos = c.pos0 + t;
+    for (let head = 0; head < Hq + 2 * Hkv; head++) {
+      const row = x.slice(head * D, head * D + D);
+      if (head >= Hq + Hkv) {
+        row.forEach((r, d) => (v[head - Hq - Hkv][t][d] = clip(r)));
+        continue;
+      }
+      const isQ = head < Hq;
+      let scale = 1;
+      let w = (_d: number) => 1;
+      if (c.norm === 'head') {
+        scale = 1 / Math.sqrt(row.reduce((a, r) => a + r * r, 0) / D + i.eps);
+        w = (d) => i.norms[(isQ ? 0 : D) + d];
+      } else if (c.norm === 'full') {
+        const span = isQ ? x.slice(0, Hq * D) : x.slice(Hq * D, (Hq + Hkv) * D);
+        scale = 1 / Math.sqrt(span.reduce((a, r) => a + r * r, 0) / span.length + i.eps);
+        w = (d) => i.norms[head * D + d];
+      }
+      const n = row.map((r, d) => clip(r * scale * w(d)));
+      const half = D / 2;
+      const out = isQ ? q.subarray((t * Hq + head) * D, (t * Hq + head + 1) * D) : k[head - Hq][t];
+      for (let j = 0; j < half; j++) {
+        const [cos, sin] = [i.rope[(pos * half + j) * 2], i.rope[(pos * half + j) * 2 + 1]];
+        out[j] = n[j] * cos - n[j + half] * sin;
+        out[j + half] = n[j + half] * cos + n[j] * sin;
+      }
+    }
+  }
+  return { q, k, v };
+}
+
+/** The prep kernels' uploads of `i` */
+const prepBuffers = (ws: Workspace, c: PrepCase, i: ReturnType<typeof prepInputs>) => ({
+  pos0: ws.uniform([c.pos0], 'pos0'),
+  qkv: ws.upload(i.qkv, 'qkv'),
+  bias: ws.upload(i.bias, 'bias'),
+  norms: ws.upload(i.norms, 'norms'),
+  rope: ws.upload(i.rope, 'rope'),
+});
+
 describe('attention prep kernel', () => {
   it('bias, q/k norms, clip_qkv, rotation, and the cache slot of each position (a ring), against float64', async () => {
     const rng = new Rng(5);
@@ -142,64 +210,22 @@ describe('attention prep kernel', () => {
     ];
     for (const c of cases) {
       const { heads: Hq, kvHeads: Hkv, D, T } = c;
-      const width = (Hq + 2 * Hkv) * D;
-      const qkv = rng.array(T * width);
-      const bias = rng.array(width, 0.2);
-      const norms = c.norm === 'head'
-        ? rng.array(2 * D, 0.1).map((x) => 1 + x)
-        : c.norm === 'full'
-        ? rng.array((Hq + Hkv) * D, 0.1).map((x) => 1 + x)
-        : new Float32Array(1);
-      const eps = 1e-6;
-      const rope = ropeTable(c.pos0 + T, { invFreq: Array.from({ length: D / 2 }, (_, i) => 10000 ** (-(2 * i) / D)), attentionFactor: 1.2 });
-
-      // float64: x = qkv + bias; RMSNorm of the span (head, or all q / all k heads) × weights; clamp; rotate half
-      const qRef = new Float64Array(T * Hq * D);
+      const inputs = prepInputs(rng, c);
+      const ref = prepRef(c, inputs);
+      // the cache as the kernel leaves it: each token's k and v in the slot of its position
       const kRef = new Float64Array(Hkv * c.maxSeq * D).fill(NaN);
       const vRef = new Float64Array(Hkv * c.maxSeq * D).fill(NaN);
-      const clip = (x: number) => (c.clip ? Math.min(c.clip, Math.max(-c.clip, x)) : x);
-      for (let t = 0; t < T; t++) {
-        const x = Array.from({ length: width }, (_, i) => qkv[t * width + i] + bias[i]);
-        const pos = c.pos0 + t;
-        const slot = pos % c.maxSeq;
-        for (let head = 0; head < Hq + 2 * Hkv; head++) {
-          const row = x.slice(head * D, head * D + D);
-          if (head >= Hq + Hkv) {
-            row.forEach((r, d) => (vRef[((head - Hq - Hkv) * c.maxSeq + slot) * D + d] = clip(r)));
-            continue;
-          }
-          const isQ = head < Hq;
-          let scale = 1;
-          let w = (_d: number) => 1;
-          if (c.norm === 'head') {
-            scale = 1 / Math.sqrt(row.reduce((a, r) => a + r * r, 0) / D + eps);
-            w = (d) => norms[(isQ ? 0 : D) + d];
-          } else if (c.norm === 'full') {
-            const span = isQ ? x.slice(0, Hq * D) : x.slice(Hq * D, (Hq + Hkv) * D);
-            scale = 1 / Math.sqrt(span.reduce((a, r) => a + r * r, 0) / span.length + eps);
-            w = (d) => norms[head * D + d];
-          }
-          const n = row.map((r, d) => clip(r * scale * w(d)));
-          const half = D / 2;
-          for (let i = 0; i < half; i++) {
-            const [cos, sin] = [rope[(pos * half + i) * 2], rope[(pos * half + i) * 2 + 1]];
-            const [ra, rb] = [n[i] * cos - n[i + half] * sin, n[i + half] * cos + n[i] * sin];
-            const at = isQ ? (t * Hq + head) * D : ((head - Hq) * c.maxSeq + slot) * D;
-            (isQ ? qRef : kRef)[at + i] = ra;
-            (isQ ? qRef : kRef)[at + i + half] = rb;
-          }
+      for (let g = 0; g < Hkv; g++) {
+        for (let t = 0; t < T; t++) {
+          kRef.set(ref.k[g][t], (g * c.maxSeq + (c.pos0 + t) % c.maxSeq) * D);
+          vRef.set(ref.v[g][t], (g * c.maxSeq + (c.pos0 + t) % c.maxSeq) * D);
         }
       }
-
       const ws = new Workspace(device);
-      const [q, k, v] = [poisoned(device, qRef.length * 4), poisoned(device, kRef.length * 4), poisoned(device, vRef.length * 4)];
+      const [q, k, v] = [poisoned(device, ref.q.length * 4), poisoned(device, kRef.length * 4), poisoned(device, vRef.length * 4)];
       await runKernels(device, () => [
-        attentionPrepKernel(ws, { heads: Hq, kvHeads: Hkv, headDim: D, maxSeq: c.maxSeq, norm: c.norm, eps, clip: c.clip }, {
-          pos0: ws.uniform([c.pos0], 'pos0'),
-          qkv: ws.upload(qkv, 'qkv'),
-          bias: ws.upload(bias, 'bias'),
-          norms: ws.upload(norms, 'norms'),
-          rope: ws.upload(rope, 'rope'),
+        attentionPrepKernel(ws, { heads: Hq, kvHeads: Hkv, headDim: D, maxSeq: c.maxSeq, norm: c.norm, eps: inputs.eps, clip: c.clip }, {
+          ...prepBuffers(ws, c, inputs),
           q,
           cache: { k, v },
         }, T),
@@ -211,12 +237,79 @@ describe('attention prep kernel', () => {
         return relativeError(idx.map((i) => got[i]), idx.map((i) => ref[i]));
       };
       const label = JSON.stringify(c);
-      expect(relativeError(await readF32(device, q, qRef.length), qRef), label).toBeLessThan(1e-5);
+      expect(relativeError(await readF32(device, q, ref.q.length), ref.q), label).toBeLessThan(1e-5);
       expect(written(kRef, await readF32(device, k, kRef.length)), label).toBeLessThan(1e-5);
       expect(written(vRef, await readF32(device, v, vRef.length)), label).toBeLessThan(1e-5);
       if (c.clip) expect(Math.max(...vRef.filter((x) => !Number.isNaN(x)).map(Math.abs))).toBeLessThanOrEqual(c.clip);
       ws.destroy();
       for (const b of [q, k, v]) b.destroy();
     }
+  });
+});
+
+describe('attention decode kernel (prep and attention in one launch)', () => {
+  /** Its output against float64 prep then attention, its cache slot against the prep, every other slot untouched. */
+  async function runDecode(c: Case & PrepCase, seed: number) {
+    const rng = new Rng(seed);
+    const inputs = prepInputs(rng, c);
+    const ref = prepRef(c, inputs);
+    const { k, v, kRing, vRing } = cacheOf(rng, c);
+    const slot = c.pos0 % c.maxSeq;
+    for (let g = 0; g < c.kvHeads; g++) {
+      k[g][c.pos0] = Float32Array.from(ref.k[g][0]);
+      v[g][c.pos0] = Float32Array.from(ref.v[g][0]);
+      // the slot the kernel writes: poison, so that a read of it before the write shows
+      kRing.fill(NaN, (g * c.maxSeq + slot) * c.D, (g * c.maxSeq + slot + 1) * c.D);
+      vRing.fill(NaN, (g * c.maxSeq + slot) * c.D, (g * c.maxSeq + slot + 1) * c.D);
+    }
+    const sinks = rng.array(c.heads, 2);
+    const scale = 1 / Math.sqrt(c.D);
+    const ws = new Workspace(device);
+    const out = poisoned(device, c.heads * c.D * 4);
+    const cache = { k: ws.upload(kRing, 'k'), v: ws.upload(vRing, 'v') };
+    const d = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.D, maxSeq: c.maxSeq };
+    await runKernels(device, () => [
+      attentionDecodeKernel(ws, { ...d, norm: c.norm, eps: inputs.eps, clip: c.clip, scale, window: c.window || undefined, sinks: c.sinks }, {
+        ...prepBuffers(ws, c, inputs),
+        cache,
+        sinks: ws.upload(c.sinks ? sinks : new Float32Array(1), 'sinks'),
+        out,
+      }),
+    ]);
+    const label = JSON.stringify(c);
+    const err = relativeError(await readF32(device, out, c.heads * c.D), attentionRef(c, Float32Array.from(ref.q), k, v, sinks, scale));
+    expect(err, label).toBeLessThan(1e-5);
+    for (const [ring, buffer, rows] of [[kRing, cache.k, ref.k], [vRing, cache.v, ref.v]] as const) {
+      const got = await readF32(device, buffer, ring.length);
+      for (let g = 0; g < c.kvHeads; g++) {
+        const at = (g * c.maxSeq + slot) * c.D;
+        expect(relativeError(got.subarray(at, at + c.D), rows[g][0]), label).toBeLessThan(1e-5);
+        ring.set(got.subarray(at, at + c.D), at);
+      }
+      expect(got.findIndex((x, i) => x !== ring[i]), label).toBe(-1); // every other slot as it was
+    }
+    ws.destroy();
+    out.destroy();
+  }
+
+  it('random shapes: q/k norms, clip, windows over a ring, sinks, against float64', async () => {
+    const rng = new Rng(23);
+    for (let i = 0; i < 16; i++) {
+      const [heads, kvHeads] = rng.pick([[1, 1], [4, 2], [8, 1], [6, 3], [16, 4], [5, 5]]);
+      const D = rng.pick([2, 8, 24, 64, 80, 130, 256]);
+      const pos0 = rng.pick([0, 3, 64, 130]);
+      const window = rng.pick([0, 1, 2, 5, 64, 10000]);
+      const maxSeq = window ? Math.min(rng.pick([window, window + 5]), pos0 + 4) : pos0 + 1 + rng.int(0, 3);
+      const norm = rng.pick(['none', 'head', 'full'] as const);
+      const clip = rng.pick([undefined, 0.4]);
+      await runDecode({ heads, kvHeads, D, T: 1, pos0, window, maxSeq, sinks: rng.next() < 0.5, norm, clip }, 300 + i);
+    }
+  });
+
+  it('edges: the first position (its own key alone), a window of 1, a sink against one key', async () => {
+    const base = { heads: 4, kvHeads: 2, D: 24, T: 1, norm: 'head' as const };
+    await runDecode({ ...base, pos0: 0, window: 0, maxSeq: 1, sinks: false }, 400);
+    await runDecode({ ...base, pos0: 9, window: 1, maxSeq: 1, sinks: true }, 401);
+    await runDecode({ ...base, pos0: 0, window: 0, maxSeq: 3, sinks: true, norm: 'full', clip: 0.2 }, 402);
   });
 });

@@ -27,8 +27,8 @@ const ACCESS = { uniform: 'uniform', read: 'storage,read', read_write: 'storage,
 describe('kernel declarations', () => {
   it('finds every kernel', () => {
     expect(kernels.map((k) => k.name).sort()).toEqual(
-      ['align', 'attention', 'attention prep', 'capacity', 'combine', 'copy', 'embed', 'mla attention', 'mla prep', 'mla query', 'mla value', 'moe_gemm',
-        'moe_gemv', 'rmsnorm', 'router', 'sample', 'tally'],
+      ['align', 'attention', 'attention decode', 'attention prep', 'capacity', 'combine', 'copy', 'embed', 'mla attention', 'mla prep', 'mla query',
+        'mla value', 'moe_gemm', 'moe_gemv', 'rmsnorm', 'router', 'sample', 'tally'],
     );
   });
 

@@ -32,7 +32,8 @@ function family(made: Record<string, ExpertMatrix>): Family {
     ctx.mxfp4Rows('experts.gate_up_proj_blocks', 'experts.gate_up_proj_scales', [E, 2 * I, H], made.gateUp, gateUpRow);
     ctx.mxfp4Rows('experts.down_proj_blocks', 'experts.down_proj_scales', [E, H, I], made.down);
     ctx.rows('plain', [2, H], made.plain, 0);
-    return () => ({ plan: () => ({ steps: [] }), destroy: () => {} });
+    // never run: the test loads, it runs no forward
+    return () => ({ planRows: () => ({ steps: [], rows: { ys: {} as GPUBuffer, topK: 1 } }), destroy: () => {} });
   };
   return {
     modelType: 'mxfp4 test',

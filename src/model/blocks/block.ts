@@ -4,6 +4,7 @@
 import type { RowSink } from '../../io/checkpoint.js';
 import type { Step } from '../../gpu/steps.js';
 import type { Dispatch, Workspace } from '../../gpu/workspace.js';
+import type { SlotRows } from '../../kernels/combine.js';
 import type { ExternalExperts } from '../../moe/backend.js';
 import type { RoutingBuffers } from '../../moe/router.js';
 import type { CheckpointStorage, WeightFormat } from '../../weights/format.js';
@@ -35,8 +36,12 @@ export interface AttentionBlock {
 }
 
 export interface MLPBlock {
-  /** Steps of y [T, H] = MLP(x [T, H]) into buffers of `ws`; a MoE block also gives its routing buffers. */
-  plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing?: RoutingBuffers };
+  /**
+   * Steps of MLP(x [T, H]) into buffers of `ws`, left as each token's rows to sum (the decoder's next
+   * RMSNorm sums them as it adds them to the residual: no combine launch of its own); a MoE block
+   * also gives its routing buffers.
+   */
+  planRows(ws: Workspace, x: GPUBuffer, tokens: number): { steps: Step[]; rows: SlotRows; routing?: RoutingBuffers };
   destroy(): void;
 }
 

@@ -2,7 +2,7 @@
 // GraniteMoE and gpt-oss have it: q, k and v projected by one fused matrix, then bias, q/k RMSNorm (per
 // head or over the whole projection), clip and rotation, the KV cache, causal softmax over it (all of it,
 // or a sliding window; with attention sinks where the checkpoint has them), and the o projection (+ bias).
-import { attentionKernel, attentionPrepKernel, type QKNorm } from '../../kernels/attention.js';
+import { attentionDecodeKernel, attentionKernel, attentionPrepKernel, type QKNorm } from '../../kernels/attention.js';
 import { uploadBuffer, type Workspace } from '../../gpu/workspace.js';
 import type { ExpertMatrix } from '../../weights/matrix.js';
 import { linear } from '../linear.js';
@@ -105,18 +105,23 @@ class Gqa implements AttentionBlock {
     checkActivation(this.device, qkvBytes, T);
     // Intermediates shared by every layer's attention in the plan: the layers run one after another.
     const qkv = ws.scratch('qkv', qkvBytes);
-    const q = ws.scratch('q', T * heads * D * 4);
     const att = ws.scratch('attention', T * heads * D * 4);
     const dims = { heads, kvHeads, headDim: D, maxSeq: io.positions };
     const cache = { k: io.cache.k, v: io.cache.v };
     const { bias, norms, sinks, oBias } = this.t;
     const { qkNorm: norm, eps, clip, scale, window } = this.s;
-    return [
-      ...linear(ws, this.qkv, io.x, qkv, T),
-      attentionPrepKernel(ws, { ...dims, norm, eps, clip }, { pos0: io.pos0, qkv, bias, norms, rope: this.rope(), q, cache }, T),
-      attentionKernel(ws, { ...dims, scale, window, sinks: this.s.sinks !== undefined }, { pos0: io.pos0, q, cache, sinks, out: att }, T),
-      ...linear(ws, this.o, att, io.out, T, 1, oBias),
-    ];
+    const prep = { norm, eps, clip };
+    const attend = { scale, window, sinks: this.s.sinks !== undefined };
+    const pos0 = io.pos0;
+    // A decode step prepares q, k and v inside its attention: one launch fewer.
+    const q = T > 1 && ws.scratch('q', T * heads * D * 4);
+    const attention = q
+      ? [
+        attentionPrepKernel(ws, { ...dims, ...prep }, { pos0, qkv, bias, norms, rope: this.rope(), q, cache }, T),
+        attentionKernel(ws, { ...dims, ...attend }, { pos0, q, cache, sinks, out: att }, T),
+      ]
+      : [attentionDecodeKernel(ws, { ...dims, ...prep, ...attend }, { pos0, qkv, bias, norms, rope: this.rope(), cache, sinks, out: att })];
+    return [...linear(ws, this.qkv, io.x, qkv, T), ...attention, ...linear(ws, this.o, att, io.out, T, 1, oBias)];
   }
 
   destroy(): void {
