@@ -338,7 +338,10 @@ describe('benchmark page', () => {
     expect(await page.getByLabel('Peers: tfjs and onnxruntime-web').isChecked()).toBe(peers);
     if (!peers) expect(await page.textContent('#peers-note')).toContain(PEERS_INSTALL);
     await page.getByRole('button', { name: 'Run benchmark' }).click();
-    await waitForStatus(page, /^Done in [\d.]+ s\.$/, 580_000);
+    // "Done in N s." or, where a peer's run failed, "Done in N s; 1 peer(s) failed, see below.": the
+    // notes below the table then say which and why.
+    const done = await waitForStatus(page, /^Done in [\d.]+ s/, 580_000);
+    expect(done, (await page.locator('#peer-notes').allTextContents()).join('\n')).toMatch(/^Done in [\d.]+ s\.$/);
     // The panel shows the device the run used.
     expect(await page.textContent('#device')).toMatch(/shownthe device this run used/);
     const table = page.getByRole('table', { name: 'Benchmark results' });
