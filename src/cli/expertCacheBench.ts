@@ -23,6 +23,8 @@ export interface ExpertCacheBenchArgs {
   synthetic?: string;
   gpuMiB: number;
   hostMiB: number;
+  /** experts a token the prefetch rows predict (default the model's topK) */
+  prefetchTopK?: number;
 }
 
 export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
@@ -48,7 +50,7 @@ export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
         `${(r.bytesPerToken / 2 ** 20).toFixed(3).padStart(11)} ${r.decodeTokensPerSecond.toFixed(1).padStart(14)} ${r.overFused.toFixed(2).padStart(9)} ` +
         `${r.prefetch ? r.precision.toFixed(2).padStart(11) : ''.padStart(11)} ${r.prefetch ? r.recall.toFixed(2).padStart(8) : ''}`,
     );
-  const result = await benchExpertCache(device, ckpt, tokens, { dtype: o.dtype, budgets, policies: ['lru', 'lfu'], onRow: row });
+  const result = await benchExpertCache(device, ckpt, tokens, { dtype: o.dtype, budgets, policies: ['lru', 'lfu'], onRow: row, prefetchTopK: o.prefetchTopK });
   console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s`);
   device.destroy();
   mkdirSync(dirname(o.out), { recursive: true });

@@ -26,6 +26,7 @@ export const modelOptions = {
   'host-cache': { type: 'string' },
   'expert-cache-policy': { type: 'string' },
   prefetch: { type: 'boolean' },
+  'prefetch-top-k': { type: 'string' },
   ...routingOptions,
 } as const;
 
@@ -43,9 +44,9 @@ export function parallelArgs(v: { workers?: string; 'gpu-expert-budget'?: string
   };
 }
 
-/** The expert-cache flags: --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch]. */
+/** The expert-cache flags: --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch [--prefetch-top-k N]]. */
 export function cacheArgs(
-  v: { 'expert-cache'?: string; 'host-cache'?: string; 'expert-cache-policy'?: string; prefetch?: boolean },
+  v: { 'expert-cache'?: string; 'host-cache'?: string; 'expert-cache-policy'?: string; prefetch?: boolean; 'prefetch-top-k'?: string },
 ): Partial<ExpertCacheOptions> {
   const mb = (name: 'expert-cache' | 'host-cache') => {
     const n = numberArg(v[name], name);
@@ -53,13 +54,13 @@ export function cacheArgs(
   };
   const expertCacheBytes = mb('expert-cache');
   if (expertCacheBytes === undefined) {
-    if (v['host-cache'] !== undefined || v['expert-cache-policy'] !== undefined || v.prefetch) {
-      throw new Error('--host-cache, --expert-cache-policy and --prefetch need --expert-cache MB');
+    if (v['host-cache'] !== undefined || v['expert-cache-policy'] !== undefined || v.prefetch || v['prefetch-top-k'] !== undefined) {
+      throw new Error('--host-cache, --expert-cache-policy, --prefetch and --prefetch-top-k need --expert-cache MB');
     }
     return {};
   }
   return { expertCacheBytes, hostCacheBytes: mb('host-cache'), expertCachePolicy: v['expert-cache-policy'] as ExpertCachePolicy | undefined,
-    prefetch: v.prefetch };
+    prefetch: v.prefetch, prefetchTopK: v['prefetch-top-k'] === undefined ? undefined : intArg(v['prefetch-top-k'], 'prefetch-top-k') };
 }
 
 export function sourceOf(model = bundledModelDir): ModelSource {

@@ -334,6 +334,7 @@ export class Decoder {
       const routing = this.w.layers.map((layer, l) => {
         // The previous layer's MLP output (in y) joins the residual as this layer's norm runs.
         steps.push(norm(layer.inputNorm, l ? y : undefined));
+        steps.push(...layer.mlp.ahead?.(ws, n, T) ?? []);
         steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, pos0: this.pos0, cache: this.caches[l], positions: this.positions[l] }));
         steps.push(norm(layer.postNorm, y));
         const mlp = layer.mlp.plan(ws, n, y, T);

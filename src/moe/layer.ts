@@ -140,6 +140,11 @@ export class MoELayer {
     return { steps: [...steps, ...work], routing: { ids, weights, counts, topK: k } };
   }
 
+  /** The backend's steps on the layer's normed input before its attention (MLPBlock.ahead). */
+  ahead(ws: Workspace, x: GPUBuffer, tokens: number): Step[] {
+    return this.experts.ahead?.(ws, x, tokens) ?? [];
+  }
+
   /**
    * Records y [T,H] = MoE(x [T,H]) into `encoder`. x and y are f32 storage buffers; the routing of
    * this call is readable through routing() until the next encode(). A backend that leaves the GPU

@@ -37,6 +37,11 @@ export interface AttentionBlock {
 export interface MLPBlock {
   /** Steps of y [T, H] = MLP(x [T, H]) into buffers of `ws`; a MoE block also gives its routing buffers. */
   plan(ws: Workspace, x: GPUBuffer, y: GPUBuffer, tokens: number): { steps: Step[]; routing?: RoutingBuffers };
+  /**
+   * Steps on the layer's normed input x [T, H] before its attention runs, if any (the expert cache's
+   * prefetch reads it there to predict the layer's experts while the attention runs).
+   */
+  ahead?(ws: Workspace, x: GPUBuffer, tokens: number): Step[];
   destroy(): void;
 }
 

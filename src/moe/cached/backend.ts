@@ -26,6 +26,11 @@ export class CachedLayer implements ExpertBackend {
     return [{ outside: (encoder) => this.cache.run(this.layer, encoder, { x, ids: routed.ids, tokens, topK: routed.topK, ffn }) }];
   }
 
+  /** With prefetch, reads the layer's input rows back before its attention to predict its experts (CachedExperts.ahead). */
+  ahead(_ws: Workspace, x: GPUBuffer, tokens: number): Step[] {
+    return this.cache.prefetching ? [{ outside: (encoder) => Promise.resolve(this.cache.ahead(this.layer, encoder, x, tokens)) }] : [];
+  }
+
   needs(tokens: number, topK: number): { bytes: number; grid: number } {
     return ffnNeeds(this.shape, tokens, topK, this.path);
   }

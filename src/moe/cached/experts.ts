@@ -5,11 +5,11 @@
 // distinct experts are made resident (a miss takes a free slot or the policy's victim, its bytes from
 // the host tier or read from the source by row ranges) and the same expert kernels as the fused path
 // run on the slots. A call that needs more experts than there are slots runs in batches of experts,
-// each on the slots alone. With `prefetch`, once a layer's experts are submitted its rows predict the
-// next MoE layer's experts (prefetch.ts), which are uploaded while the GPU works.
+// each on the slots alone. With `prefetch`, a layer's input rows are read back before its attention
+// to predict its experts (prefetch.ts), which are uploaded while the GPU runs the attention.
 import type { RawRows } from '../../io/checkpoint.js';
 import { recordSteps, type Step } from '../../gpu/steps.js';
-import { readBuffers, uploadBuffer } from '../../gpu/workspace.js';
+import { mapRead, readBuffers, stageRead, uploadBuffer } from '../../gpu/workspace.js';
 import { storedRows } from '../../weights/convert.js';
 import { STORAGES, type WeightStorage } from '../../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, swigluExpertBytes } from '../../weights/matrix.js';
@@ -33,8 +33,10 @@ export interface ExpertCacheOptions {
   hostCacheBytes?: number;
   /** Which slot a miss takes when none is free: 'lru' (default) or 'lfu' (with decay). */
   expertCachePolicy?: ExpertCachePolicy;
-  /** Predict the next MoE layer's experts from this layer's rows and upload them early. Default false. */
+  /** Predict each MoE layer's experts from its input rows before its attention and upload them early. Default false. */
   prefetch?: boolean;
+  /** Experts a token the prefetch predicts (its router's top ones): more raise recall and bytes uploaded. Default the model's topK. */
+  prefetchTopK?: number;
 }
 
 export class ExpertCacheError extends Error {
@@ -135,6 +137,14 @@ export class CachedExperts implements ExternalExperts {
         `webmoe: expertCachePolicy must be ${EXPERT_CACHE_POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${String(o.expertCachePolicy)}`,
       );
     }
+    if (o.prefetchTopK !== undefined) {
+      if (o.prefetch !== true) throw new ExpertCacheError(`webmoe: prefetchTopK needs prefetch: true, got prefetch ${String(o.prefetch)}`);
+      if (!Number.isInteger(o.prefetchTopK) || o.prefetchTopK < 1 || o.prefetchTopK > config.numExperts) {
+        throw new ExpertCacheError(
+          `webmoe: prefetchTopK must be an integer in 1…${config.numExperts} (the experts a layer has), got ${String(o.prefetchTopK)}`,
+        );
+      }
+    }
     return new CachedExperts(device, config, layers, dtype, o);
   }
 
@@ -204,8 +214,7 @@ export class CachedExperts implements ExternalExperts {
    * the forward goes on in.
    */
   async run(layer: number, encoder: GPUCommandEncoder, io: CallIO): Promise<GPUCommandEncoder> {
-    const next = this.options.prefetch ? this.sparse[this.sparse.indexOf(layer) + 1] : undefined;
-    const [idsBytes, xBytes] = await readBuffers(this.device, next === undefined ? [io.ids] : [io.ids, io.x], encoder);
+    const [idsBytes] = await readBuffers(this.device, [io.ids], encoder);
     // Slots the routing left empty (top-p, capacity, masks) need no expert.
     const needed = [...new Set(new Uint32Array(idsBytes, 0, io.tokens * io.topK))].filter((e) => e !== NO_EXPERT);
     await this.exclusive(async () => {
@@ -224,10 +233,25 @@ export class CachedExperts implements ExternalExperts {
         this.device.queue.submit([batch.finish()]);
       }
     });
+    return this.device.createCommandEncoder({ label: 'decoder forward' });
+  }
+
+  /** Whether layers read their input rows back to predict their experts (the `prefetch` option). */
+  get prefetching(): boolean {
+    return this.options.prefetch === true;
+  }
+
+  /**
+   * Submits `encoder` (the forward up to `layer`'s input norm) with a copy of its normed input rows x,
+   * and queues their prediction of the layer's experts and the uploads, which go on while the GPU
+   * runs the layer's attention; the layer's call waits for them. Returns the encoder to go on in.
+   */
+  ahead(layer: number, encoder: GPUCommandEncoder, x: GPUBuffer, tokens: number): GPUCommandEncoder {
+    const staged = stageRead(this.device, encoder, x);
+    this.device.queue.submit([encoder.finish()]);
+    const rows = mapRead(staged);
     // A failed prefetch is only a guess lost: the layer's own miss reads the expert again (and names the failure).
-    if (next !== undefined) {
-      this.exclusive(() => this.prefetch(next, new Float32Array(xBytes, 0, io.tokens * this.config.hidden), io.tokens)).catch(() => undefined);
-    }
+    this.exclusive(async () => this.prefetch(layer, new Float32Array(await rows, 0, tokens * this.config.hidden), tokens)).catch(() => undefined);
     return this.device.createCommandEncoder({ label: 'decoder forward' });
   }
 
@@ -248,12 +272,12 @@ export class CachedExperts implements ExternalExperts {
     l.predicted = undefined;
   }
 
-  /** Uploads the experts the next layer's router picks on these rows, as far as the slots go. */
+  /** Uploads the experts the layer's router picks on these rows (its input, before its attention), as far as the slots go. */
   private async prefetch(layer: number, x: Float32Array, tokens: number): Promise<void> {
     const l = this.layer(layer);
     if (!l.source) return;
     const { hidden, numExperts, topK, scoring } = this.config;
-    l.predicted = predictExperts(l.source, x, tokens, hidden, numExperts, topK, scoring === 'sigmoid');
+    l.predicted = predictExperts(l.source, x, tokens, hidden, numExperts, this.options.prefetchTopK ?? topK, scoring === 'sigmoid');
     const pinned = new Set<number>();
     for (const e of [...l.predicted].slice(0, this.slots)) await this.resident(layer, e, pinned, false);
   }

@@ -58,6 +58,10 @@ describe('expert cache faults', () => {
     await expect(load({ expertCacheBytes: -1 })).rejects.toThrow(/expertCacheBytes must be a number of bytes ≥ 0, got -1/);
     await expect(load({ expertCacheBytes: 1e9, expertCachePolicy: 'fifo' as 'lru' })).rejects.toThrow(/expertCachePolicy must be 'lru' or 'lfu', got fifo/);
     await expect(load({ expertCacheBytes: 1e9, workers: 1 })).rejects.toThrow(/expertCacheBytes cannot be combined with workers/);
+    await expect(load({ expertCacheBytes: 1e9, prefetchTopK: 3 })).rejects.toThrow(/prefetchTopK needs prefetch: true, got prefetch undefined/);
+    await expect(load({ expertCacheBytes: 1e9, prefetch: true, prefetchTopK: 9 })).rejects.toThrow(
+      /prefetchTopK must be an integer in 1…8 \(the experts a layer has\), got 9/,
+    );
   });
 
   it('a failed fetch names the layer, the expert and the source', async () => {
