@@ -224,7 +224,7 @@ export class Decoder {
     this.device.queue.writeBuffer(this.pos0, 0, this.pos0Word);
     const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
     this.last = plan;
-    const recorded = (await recordSteps(encoder, plan.steps, 'decoder')) ?? encoder;
+    const recorded = (await recordSteps(encoder, plan.steps, 'decoder', signal)) ?? encoder;
     // An expert-parallel step awaits its workers: the call may be aborted or the decoder destroyed since.
     signal?.throwIfAborted();
     this.checkAlive();

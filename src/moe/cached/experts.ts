@@ -211,9 +211,9 @@ export class CachedExperts implements ExternalExperts {
   /**
    * Runs a layer call's experts (the encoder holds the work up to its routing): reads the routing back,
    * makes the experts resident batch by batch and submits the kernels on each; resolves to the encoder
-   * the forward goes on in.
+   * the forward goes on in. `signal` (the call's) cancels the source reads in flight.
    */
-  async run(layer: number, encoder: GPUCommandEncoder, io: CallIO): Promise<GPUCommandEncoder> {
+  async run(layer: number, encoder: GPUCommandEncoder, io: CallIO, signal?: AbortSignal): Promise<GPUCommandEncoder> {
     const [idsBytes] = await readBuffers(this.device, [io.ids], encoder);
     // Slots the routing left empty (top-p, capacity, masks) need no expert.
     const needed = [...new Set(new Uint32Array(idsBytes, 0, io.tokens * io.topK))].filter((e) => e !== NO_EXPERT);
@@ -226,7 +226,7 @@ export class CachedExperts implements ExternalExperts {
       for (let b = 0; b < order.length; b += this.slots) {
         const pinned = new Set<number>();
         const table = new Uint32Array(E).fill(NONE);
-        for (const e of order.slice(b, b + this.slots)) table[e] = await this.resident(layer, e, pinned, true);
+        for (const e of order.slice(b, b + this.slots)) table[e] = await this.resident(layer, e, pinned, true, signal);
         this.device.queue.writeBuffer(this.layer(layer).slotOf, 0, table);
         const batch = this.device.createCommandEncoder({ label: `layer ${layer} cached experts` });
         recordSteps(batch, io.ffn, 'cached experts');
@@ -246,12 +246,12 @@ export class CachedExperts implements ExternalExperts {
    * and queues their prediction of the layer's experts and the uploads, which go on while the GPU
    * runs the layer's attention; the layer's call waits for them. Returns the encoder to go on in.
    */
-  ahead(layer: number, encoder: GPUCommandEncoder, x: GPUBuffer, tokens: number): GPUCommandEncoder {
+  ahead(layer: number, encoder: GPUCommandEncoder, x: GPUBuffer, tokens: number, signal?: AbortSignal): GPUCommandEncoder {
     const staged = stageRead(this.device, encoder, x);
     this.device.queue.submit([encoder.finish()]);
     const rows = mapRead(staged);
     // A failed prefetch is only a guess lost: the layer's own miss reads the expert again (and names the failure).
-    this.exclusive(async () => this.prefetch(layer, new Float32Array(await rows, 0, tokens * this.config.hidden), tokens)).catch(() => undefined);
+    this.exclusive(async () => this.prefetch(layer, new Float32Array(await rows, 0, tokens * this.config.hidden), tokens, signal)).catch(() => undefined);
     return this.device.createCommandEncoder({ label: 'decoder forward' });
   }
 
@@ -273,17 +273,17 @@ export class CachedExperts implements ExternalExperts {
   }
 
   /** Uploads the experts the layer's router picks on these rows (its input, before its attention), as far as the slots go. */
-  private async prefetch(layer: number, x: Float32Array, tokens: number): Promise<void> {
+  private async prefetch(layer: number, x: Float32Array, tokens: number, signal?: AbortSignal): Promise<void> {
     const l = this.layer(layer);
     if (!l.source) return;
     const { hidden, numExperts, topK, scoring } = this.config;
     l.predicted = predictExperts(l.source, x, tokens, hidden, numExperts, this.options.prefetchTopK ?? topK, scoring === 'sigmoid');
     const pinned = new Set<number>();
-    for (const e of [...l.predicted].slice(0, this.slots)) await this.resident(layer, e, pinned, false);
+    for (const e of [...l.predicted].slice(0, this.slots)) await this.resident(layer, e, pinned, false, signal);
   }
 
   /** The slot of `layer`'s expert `e`, uploaded into one first if not resident; pins it. `count`: a layer call's use (hits and misses). */
-  private async resident(layer: number, e: number, pinned: Set<number>, count: boolean): Promise<number> {
+  private async resident(layer: number, e: number, pinned: Set<number>, count: boolean, signal?: AbortSignal): Promise<number> {
     // A call or prefetch still running when the engine is disposed must not write into freed buffers.
     if (this.disposed) throw new ExpertCacheError('webmoe: the expert cache was disposed');
     const key = layer * this.config.numExperts + e;
@@ -297,7 +297,7 @@ export class CachedExperts implements ExternalExperts {
     if (count) this.counts.misses++;
     let packed = this.host.get(key);
     if (packed) this.counts.hostHits++;
-    else packed = await this.fetch(layer, e);
+    else packed = await this.fetch(layer, e, signal);
     const slot = this.free.pop() ?? this.policy.victim(pinned);
     if (slot < 0) throw new ExpertCacheError(`webmoe: no expert slot left for layer ${layer} expert ${e} (${this.slots} slots, all in use)`);
     this.place(key, packed, slot);
@@ -317,16 +317,21 @@ export class CachedExperts implements ExternalExperts {
     this.policy.use(slot, true);
   }
 
-  /** Reads expert `e` of `layer` again from the model source (its rows arrive through rows()/plane()), into the host tier. */
-  private async fetch(layer: number, e: number): Promise<PackedExpert> {
+  /**
+   * Reads expert `e` of `layer` again from the model source (its rows arrive through rows()/plane()),
+   * into the host tier. An abort of `signal` cancels the read (the source's fetch or file read gets it)
+   * and throws the signal's reason, as an aborted call does; the rows read so far are dropped.
+   */
+  private async fetch(layer: number, e: number, signal?: AbortSignal): Promise<PackedExpert> {
     const key = layer * this.config.numExperts + e;
     const source = this.layer(layer).source;
     if (!source) throw new ExpertCacheError(`webmoe: layer ${layer} expert ${e} is not resident and the loader gave no source to read it from`);
     const packed = new PackedExpert(this.shape);
     this.arriving.set(key, packed);
     try {
-      await source.read(e);
+      await source.read(e, signal);
     } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
       throw new ExpertCacheError(`webmoe: reading layer ${layer} expert ${e} from ${source.name} failed: ${(cause as Error).message}`, { cause });
     } finally {
       this.arriving.delete(key);
