@@ -38,8 +38,9 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --model: the bundled model (a small MoE trained on Jane Austen's novels).
       --workers N: the routed experts sharded over N GPU worker threads (expert-parallel);
       --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
-      --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch [--prefetch-top-k N]]: the routed
-      experts loaded on demand into MB of GPU slots (docs/expert-cache.md); also for logits, perplexity.
+      --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch [--prefetch-top-k N]]
+      [--cache-aware-margin M]: the routed experts loaded on demand into MB of GPU slots
+      (docs/expert-cache.md); also for logits, perplexity.
       Routing flags (generate, logits, perplexity; docs/routing.md): --top-k-experts K,
       --expert-top-p P [--expert-min-k K], --capacity-factor C [--capacity-mode drop|next],
       --disable-experts LAYER:E,E,… (repeatable).

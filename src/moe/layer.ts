@@ -80,6 +80,7 @@ export class MoELayer {
     this.current = router.routing;
     this.mask = Array.from(mask ?? new Array<number>(config.numExperts).fill(1), (m) => (m ? 1 : 0));
     this.totals = uploadBuffer(device, new Uint32Array(config.numExperts + 2), `${router.routing.experts} experts routing totals`);
+    experts.steer?.((extra) => router.steer(extra));
   }
 
   /** Uploads the weights (split across bindings as the device requires). Throws MoEInputError on bad input. */

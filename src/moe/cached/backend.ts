@@ -31,6 +31,11 @@ export class CachedLayer implements ExpertBackend {
     return this.cache.prefetching ? [{ outside: (encoder, signal) => Promise.resolve(this.cache.ahead(this.layer, encoder, x, tokens, signal)) }] : [];
   }
 
+  /** The cache steers the layer's router toward resident experts (its `cacheAwareMargin`). */
+  steer(route: (extra: Float32Array) => void): void {
+    this.cache.steer(this.layer, route);
+  }
+
   needs(tokens: number, topK: number): { bytes: number; grid: number } {
     return ffnNeeds(this.shape, tokens, topK, this.path);
   }

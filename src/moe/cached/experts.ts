@@ -37,6 +37,13 @@ export interface ExpertCacheOptions {
   prefetch?: boolean;
   /** Experts a token the prefetch predicts (its router's top ones): more raise recall and bytes uploaded. Default the model's topK. */
   prefetchTopK?: number;
+  /**
+   * Cache-aware routing: a resident expert's selection score is raised by this margin (router logits
+   * for a softmax router, scores for a sigmoid one), so that among candidates within it of the k-th a
+   * resident expert is chosen; the weights stay the model's. Changes the routing (and the logits).
+   * Default 0: off.
+   */
+  cacheAwareMargin?: number;
 }
 
 export class ExpertCacheError extends Error {
@@ -63,6 +70,8 @@ interface Layer {
   downBias?: Float32Array;
   /** the experts the prefetch predicted for the layer's next call */
   predicted?: Set<number>;
+  /** shifts the layer router's choice (cache-aware routing) */
+  route?: (extra: Float32Array) => void;
 }
 
 export class CachedExperts implements ExternalExperts {
@@ -87,6 +96,8 @@ export class CachedExperts implements ExternalExperts {
   /** experts whose rows are being read for a miss */
   private readonly arriving = new Map<number, PackedExpert>();
   private counts = noCounts();
+  /** layers whose resident experts changed since their router was last steered */
+  private readonly unsteered = new Set<number>();
   /** the cache's work, one piece at a time: layer calls and prefetches */
   private serial: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -132,6 +143,9 @@ export class CachedExperts implements ExternalExperts {
     };
     bytes('expertCacheBytes', o.expertCacheBytes);
     if (o.hostCacheBytes !== undefined) bytes('hostCacheBytes', o.hostCacheBytes);
+    if (o.cacheAwareMargin !== undefined && !(typeof o.cacheAwareMargin === 'number' && o.cacheAwareMargin >= 0 && Number.isFinite(o.cacheAwareMargin))) {
+      throw new ExpertCacheError(`webmoe: cacheAwareMargin must be a finite number ≥ 0, got ${String(o.cacheAwareMargin)}`);
+    }
     if (o.expertCachePolicy !== undefined && !EXPERT_CACHE_POLICIES.includes(o.expertCachePolicy)) {
       throw new ExpertCacheError(
         `webmoe: expertCachePolicy must be ${EXPERT_CACHE_POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${String(o.expertCachePolicy)}`,
@@ -167,6 +181,11 @@ export class CachedExperts implements ExternalExperts {
 
   source(layer: number, s: ExpertSource): void {
     this.layer(layer).source = s;
+  }
+
+  /** Takes layer `layer`'s router steering, used when `cacheAwareMargin` is on. */
+  steer(layer: number, route: (extra: Float32Array) => void): void {
+    if (this.options.cacheAwareMargin) this.layer(layer).route = route;
   }
 
   backend(layer: number): ExpertBackend {
@@ -232,6 +251,7 @@ export class CachedExperts implements ExternalExperts {
         recordSteps(batch, io.ffn, 'cached experts');
         this.device.queue.submit([batch.finish()]);
       }
+      this.steerRouters();
     });
     return this.device.createCommandEncoder({ label: 'decoder forward' });
   }
@@ -280,6 +300,18 @@ export class CachedExperts implements ExternalExperts {
     l.predicted = predictExperts(l.source, x, tokens, hidden, numExperts, this.options.prefetchTopK ?? topK, scoring === 'sigmoid');
     const pinned = new Set<number>();
     for (const e of [...l.predicted].slice(0, this.slots)) await this.resident(layer, e, pinned, false, signal);
+    this.steerRouters();
+  }
+
+  /** Raises the resident experts' selection scores by the margin in the routers of the layers whose residents changed. */
+  private steerRouters(): void {
+    const E = this.config.numExperts;
+    for (const layer of this.unsteered) {
+      const extra = new Float32Array(E);
+      for (let e = 0; e < E; e++) if (this.slotOfKey.has(layer * E + e)) extra[e] = this.options.cacheAwareMargin!;
+      this.layer(layer).route?.(extra);
+    }
+    this.unsteered.clear();
   }
 
   /** The slot of `layer`'s expert `e`, uploaded into one first if not resident; pins it. `count`: a layer call's use (hits and misses). */
@@ -310,6 +342,11 @@ export class CachedExperts implements ExternalExperts {
     // The slot holds nothing until the upload is queued: a failure midway leaves no expert on torn bytes.
     const old = this.owner[slot];
     if (old >= 0) this.slotOfKey.delete(old);
+    if (this.options.cacheAwareMargin) {
+      const E = this.config.numExperts;
+      if (old >= 0) this.unsteered.add(Math.floor(old / E));
+      this.unsteered.add(Math.floor(key / E));
+    }
     this.owner[slot] = -1;
     packed.upload(this.device, this.pool, slot);
     this.owner[slot] = key;
