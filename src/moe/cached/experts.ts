@@ -271,6 +271,8 @@ export class CachedExperts implements ExternalExperts {
     this.device.queue.submit([encoder.finish()]);
     const rows = mapRead(staged);
     // A failed prefetch is only a guess lost: the layer's own miss reads the expert again (and names the failure).
+    // (The readback may fail before the cache's earlier work is done: it is awaited only then.)
+    rows.catch(() => undefined);
     this.exclusive(async () => this.prefetch(layer, new Float32Array(await rows, 0, tokens * this.config.hidden), tokens, signal)).catch(() => undefined);
     return this.device.createCommandEncoder({ label: 'decoder forward' });
   }
