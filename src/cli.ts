@@ -39,8 +39,9 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --model: the bundled model (a small MoE trained on Jane Austen's novels).
       --workers N: the routed experts sharded over N GPU worker threads (expert-parallel);
       --gpu-expert-budget MB: the experts past MB live on CPU workers (--cpu-workers, default 1).
-      --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch]: the routed
-      experts loaded on demand into MB of GPU slots (docs/expert-cache.md); also for logits, perplexity.
+      --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch [--prefetch-top-k N]]
+      [--cache-aware-margin M]: the routed experts loaded on demand into MB of GPU slots
+      (docs/expert-cache.md); also for logits, perplexity.
       Routing flags (generate, logits, perplexity; docs/routing.md): --top-k-experts K,
       --expert-top-p P [--expert-min-k K], --capacity-factor C [--capacity-mode drop|next],
       --disable-experts LAYER:E,E,… (repeatable).
@@ -71,6 +72,7 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       bench/austen-heldout.txt on the bundled model) with every expert resident, then at budgets of
       2, 4, 6 and all experts a layer, LRU and LFU, prefetch off and on: hit rate, MiB uploaded a token,
       decode tok/s and its ratio to all-resident, prefetch precision/recall.
+      --prefetch-top-k N: the prefetch rows predict N experts a token (default the model's top-k).
       --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
       Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the
       cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token, and the decode floor.
@@ -189,6 +191,7 @@ async function bench(args: string[]): Promise<void> {
       'expert-cache': { type: 'boolean', default: false },
       text: { type: 'string' },
       tokens: { type: 'string', default: String(EXPERT_CACHE_TOKENS) },
+      'prefetch-top-k': { type: 'string' },
       'gpu-mb': { type: 'string', default: '2048' },
       'host-mb': { type: 'string', default: '4096' },
     },
@@ -196,7 +199,8 @@ async function bench(args: string[]): Promise<void> {
   if (v['expert-cache']) {
     const out = v.out === 'bench-results/bench.json' ? 'bench-results/expert-cache.json' : v.out!;
     const o = { model: v.model, text: v.text, tokens: intArg(v.tokens, 'tokens'), dtype: dtypeArg(v.dtype), out, quick: v.quick!, synthetic: v.synthetic,
-      gpuMiB: intArg(v['gpu-mb'], 'gpu-mb'), hostMiB: intArg(v['host-mb'], 'host-mb') };
+      gpuMiB: intArg(v['gpu-mb'], 'gpu-mb'), hostMiB: intArg(v['host-mb'], 'host-mb'),
+      prefetchTopK: v['prefetch-top-k'] === undefined ? undefined : intArg(v['prefetch-top-k'], 'prefetch-top-k') };
     return expertCacheBench(o);
   }
   if (v.synthetic !== undefined && v.synthetic !== 'granite') {

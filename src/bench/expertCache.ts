@@ -56,6 +56,8 @@ export interface ExpertCacheBenchOptions {
   /** Tokens decoded before the timing starts. Default 16. */
   warmup?: number;
   hostCacheBytes?: number;
+  /** Experts a token the prefetch predicts in the prefetch rows. Default the model's topK. */
+  prefetchTopK?: number;
   onRow?: (r: ExpertCacheBenchRow) => void;
 }
 
@@ -91,6 +93,7 @@ export async function benchExpertCache(device: GPUDevice, ckpt: Checkpoint, toke
           hostCacheBytes: o.hostCacheBytes,
           expertCachePolicy: policy,
           prefetch,
+          prefetchTopK: prefetch ? o.prefetchTopK : undefined,
         });
         try {
           const decoder = await loadDecoder(device, ckpt, family, config, { ...load, experts: cache });

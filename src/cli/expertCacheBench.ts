@@ -23,6 +23,8 @@ export interface ExpertCacheBenchArgs {
   synthetic?: string;
   gpuMiB: number;
   hostMiB: number;
+  /** experts a token the prefetch rows predict (default the model's topK) */
+  prefetchTopK?: number;
 }
 
 export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
@@ -39,7 +41,7 @@ export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
         `${r.prefetch ? r.precision.toFixed(2).padStart(11) : ''.padStart(11)} ${r.prefetch ? r.recall.toFixed(2).padStart(8) : ''}`,
     );
   const result = await benchExpertCacheOnText(device, source, readFileSync(text, 'utf8'), { dtype: o.dtype, tokens: o.tokens, policies: ['lru', 'lfu'],
-    onRow: row });
+    onRow: row, prefetchTopK: o.prefetchTopK });
   console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s; ${result.tokens} tokens timed`);
   device.destroy();
   mkdirSync(dirname(o.out), { recursive: true });

@@ -26,6 +26,8 @@ export const modelOptions = {
   'host-cache': { type: 'string' },
   'expert-cache-policy': { type: 'string' },
   prefetch: { type: 'boolean' },
+  'prefetch-top-k': { type: 'string' },
+  'cache-aware-margin': { type: 'string' },
   ...routingOptions,
 } as const;
 
@@ -43,9 +45,19 @@ export function parallelArgs(v: { workers?: string; 'gpu-expert-budget'?: string
   };
 }
 
-/** The expert-cache flags: --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu] [--prefetch]. */
+/**
+ * The expert-cache flags: --expert-cache MB [--host-cache MB] [--expert-cache-policy lru|lfu]
+ * [--prefetch [--prefetch-top-k N]] [--cache-aware-margin M].
+ */
 export function cacheArgs(
-  v: { 'expert-cache'?: string; 'host-cache'?: string; 'expert-cache-policy'?: string; prefetch?: boolean },
+  v: {
+    'expert-cache'?: string;
+    'host-cache'?: string;
+    'expert-cache-policy'?: string;
+    prefetch?: boolean;
+    'prefetch-top-k'?: string;
+    'cache-aware-margin'?: string;
+  },
 ): Partial<ExpertCacheOptions> {
   const mb = (name: 'expert-cache' | 'host-cache') => {
     const n = numberArg(v[name], name);
@@ -53,13 +65,17 @@ export function cacheArgs(
   };
   const expertCacheBytes = mb('expert-cache');
   if (expertCacheBytes === undefined) {
-    if (v['host-cache'] !== undefined || v['expert-cache-policy'] !== undefined || v.prefetch) {
-      throw new Error('--host-cache, --expert-cache-policy and --prefetch need --expert-cache MB');
+    if (
+      v['host-cache'] !== undefined || v['expert-cache-policy'] !== undefined || v.prefetch || v['prefetch-top-k'] !== undefined
+      || v['cache-aware-margin'] !== undefined
+    ) {
+      throw new Error('--host-cache, --expert-cache-policy, --prefetch, --prefetch-top-k and --cache-aware-margin need --expert-cache MB');
     }
     return {};
   }
   return { expertCacheBytes, hostCacheBytes: mb('host-cache'), expertCachePolicy: v['expert-cache-policy'] as ExpertCachePolicy | undefined,
-    prefetch: v.prefetch };
+    prefetch: v.prefetch, prefetchTopK: v['prefetch-top-k'] === undefined ? undefined : intArg(v['prefetch-top-k'], 'prefetch-top-k'),
+    cacheAwareMargin: numberArg(v['cache-aware-margin'], 'cache-aware-margin') };
 }
 
 export function sourceOf(model = bundledModelDir): ModelSource {

@@ -4,7 +4,8 @@
 import type { Dispatch } from './workspace.js';
 
 export interface Outside {
-  outside(encoder: GPUCommandEncoder): void | Promise<GPUCommandEncoder>;
+  /** `signal`: the call's, for work that leaves the GPU (an expert read from the model source) to stop on. */
+  outside(encoder: GPUCommandEncoder, signal?: AbortSignal): void | Promise<GPUCommandEncoder>;
 }
 
 export type Step = Dispatch | Outside;
@@ -13,9 +14,9 @@ export const clearStep = (buffer: GPUBuffer): Outside => ({ outside: (encoder) =
 
 /**
  * Records `steps` into `encoder`; synchronous unless a step leaves the GPU, in which case it resolves
- * to the encoder the work continues in.
+ * to the encoder the work continues in. `signal` goes to the steps outside the GPU.
  */
-export function recordSteps(encoder: GPUCommandEncoder, steps: readonly Step[], label: string): void | Promise<GPUCommandEncoder> {
+export function recordSteps(encoder: GPUCommandEncoder, steps: readonly Step[], label: string, signal?: AbortSignal): void | Promise<GPUCommandEncoder> {
   let pass: GPUComputePassEncoder | undefined;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
@@ -26,9 +27,9 @@ export function recordSteps(encoder: GPUCommandEncoder, steps: readonly Step[], 
     }
     pass?.end();
     pass = undefined;
-    const next = step.outside(encoder);
+    const next = step.outside(encoder, signal);
     if (next) {
-      return next.then(async (e) => (await recordSteps(e, steps.slice(i + 1), label)) ?? e);
+      return next.then(async (e) => (await recordSteps(e, steps.slice(i + 1), label, signal)) ?? e);
     }
   }
   pass?.end();

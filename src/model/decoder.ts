@@ -225,7 +225,7 @@ export class Decoder {
     this.device.queue.writeBuffer(this.pos0, 0, this.pos0Word);
     const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
     this.last = plan;
-    const recorded = (await recordSteps(encoder, plan.steps, 'decoder')) ?? encoder;
+    const recorded = (await recordSteps(encoder, plan.steps, 'decoder', signal)) ?? encoder;
     // An expert-parallel step awaits its workers: the call may be aborted or the decoder destroyed since.
     signal?.throwIfAborted();
     this.checkAlive();
@@ -336,6 +336,7 @@ export class Decoder {
       const routing = this.w.layers.map((layer, l) => {
         // The previous layer's MLP output (its rows, summed there) joins the residual as this layer's norm runs.
         steps.push(norm(layer.inputNorm, mlpOut));
+        steps.push(...layer.mlp.ahead?.(ws, n, T) ?? []);
         steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, pos0: this.pos0, cache: this.caches[l], positions: this.positions[l] }));
         steps.push(norm(layer.postNorm, { ys: y, topK: 1 }));
         const mlp = layer.mlp.planRows(ws, n, T);

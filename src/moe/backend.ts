@@ -17,6 +17,13 @@ export interface ExpertBackend {
    * are never read.
    */
   plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[];
+  /** Steps on the layer's normed input x [T, H] before its attention (to predict its experts early), if the backend wants it. */
+  ahead?(ws: Workspace, x: GPUBuffer, tokens: number): Step[];
+  /**
+   * Given once by the block, if the backend wants it: `route` adds extra [E] to the layer router's
+   * selection scores from the next calls on (the choice only, never the weights; Router.steer).
+   */
+  steer?(route: (extra: Float32Array) => void): void;
   /** The largest activation buffer (bytes) and grid dimension (workgroups) a call on `tokens` with k = `topK` needs on this device. */
   needs(tokens: number, topK: number): { bytes: number; grid: number };
   /** Picks the kernels' tiles for this backend's matrices on this device. */

@@ -80,6 +80,7 @@ export class MoELayer {
     this.current = router.routing;
     this.mask = Array.from(mask ?? new Array<number>(config.numExperts).fill(1), (m) => (m ? 1 : 0));
     this.totals = uploadBuffer(device, new Uint32Array(config.numExperts + 2), `${router.routing.experts} experts routing totals`);
+    experts.steer?.((extra) => router.steer(extra));
   }
 
   /** Uploads the weights (split across bindings as the device requires). Throws MoEInputError on bad input. */
@@ -147,6 +148,11 @@ export class MoELayer {
     work.push(...this.experts.plan(ws, x, routed, tokens, ys));
     const { ids, weights, counts } = routed;
     return { steps: [...steps, ...work], routing: { ids, weights, counts, topK: k }, rows: { ys, ids, shared: sharedY, topK: k } };
+  }
+
+  /** The backend's steps on the layer's normed input before its attention (MLPBlock.ahead). */
+  ahead(ws: Workspace, x: GPUBuffer, tokens: number): Step[] {
+    return this.experts.ahead?.(ws, x, tokens) ?? [];
   }
 
   /**

@@ -40,6 +40,8 @@ export class Router {
   private readonly weights: GPUBuffer;
   private readonly biases: GPUBuffer;
   private readonly mask: GPUBuffer;
+  /** the model's selection bias [E] (zeros for none), which steer() adds to */
+  private readonly selection: Float32Array;
 
   constructor(private readonly device: GPUDevice, readonly routing: Routing, readonly hidden: number, w: RouterWeights, label: string) {
     const E = routing.experts;
@@ -47,6 +49,7 @@ export class Router {
     const biases = new Float32Array(2 * E);
     if (w.routerBias) biases.set(w.routerBias);
     if (w.selectionBias) biases.set(w.selectionBias, E);
+    this.selection = biases.slice(E);
     this.biases = uploadBuffer(device, biases, `${label} router biases`);
     this.mask = uploadBuffer(device, maskWords(w.mask, E), `${label} expert mask`);
   }
@@ -54,6 +57,14 @@ export class Router {
   /** Replaces the expert mask for the next calls (checked by the caller). */
   setMask(mask: ArrayLike<boolean | number>): void {
     this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
+  }
+
+  /**
+   * Adds `extra` [E] to the selection scores (over the model's selection bias) from the next calls on:
+   * it shifts the choice, never the weights (the expert cache prefers resident experts so).
+   */
+  steer(extra: ArrayLike<number>): void {
+    this.device.queue.writeBuffer(this.biases, this.selection.byteLength, this.selection.map((b, e) => b + extra[e]));
   }
 
   /**

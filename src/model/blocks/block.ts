@@ -42,6 +42,11 @@ export interface MLPBlock {
    * also gives its routing buffers.
    */
   planRows(ws: Workspace, x: GPUBuffer, tokens: number): { steps: Step[]; rows: SlotRows; routing?: RoutingBuffers };
+  /**
+   * Steps on the layer's normed input x [T, H] before its attention runs, if any (the expert cache's
+   * prefetch reads it there to predict the layer's experts while the attention runs).
+   */
+  ahead?(ws: Workspace, x: GPUBuffer, tokens: number): Step[];
   destroy(): void;
 }
 

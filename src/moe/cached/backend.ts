@@ -23,7 +23,17 @@ export class CachedLayer implements ExpertBackend {
 
   plan(ws: Workspace, x: GPUBuffer, routed: RoutingBuffers, tokens: number, ys: GPUBuffer): Step[] {
     const ffn = expertFFN(ws, this.pair, routedSlots(ws, routed, tokens, routed.topK, this.shape.experts, this.path), x, ys);
-    return [{ outside: (encoder) => this.cache.run(this.layer, encoder, { x, ids: routed.ids, tokens, topK: routed.topK, ffn }) }];
+    return [{ outside: (encoder, signal) => this.cache.run(this.layer, encoder, { x, ids: routed.ids, tokens, topK: routed.topK, ffn }, signal) }];
+  }
+
+  /** With prefetch, reads the layer's input rows back before its attention to predict its experts (CachedExperts.ahead). */
+  ahead(_ws: Workspace, x: GPUBuffer, tokens: number): Step[] {
+    return this.cache.prefetching ? [{ outside: (encoder, signal) => Promise.resolve(this.cache.ahead(this.layer, encoder, x, tokens, signal)) }] : [];
+  }
+
+  /** The cache steers the layer's router toward resident experts (its `cacheAwareMargin`). */
+  steer(route: (extra: Float32Array) => void): void {
+    this.cache.steer(this.layer, route);
   }
 
   needs(tokens: number, topK: number): { bytes: number; grid: number } {

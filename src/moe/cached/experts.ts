@@ -5,11 +5,11 @@
 // distinct experts are made resident (a miss takes a free slot or the policy's victim, its bytes from
 // the host tier or read from the source by row ranges) and the same expert kernels as the fused path
 // run on the slots. A call that needs more experts than there are slots runs in batches of experts,
-// each on the slots alone. With `prefetch`, once a layer's experts are submitted its rows predict the
-// next MoE layer's experts (prefetch.ts), which are uploaded while the GPU works.
+// each on the slots alone. With `prefetch`, a layer's input rows are read back before its attention
+// to predict its experts (prefetch.ts), which are uploaded while the GPU runs the attention.
 import type { RawRows } from '../../io/checkpoint.js';
 import { recordSteps, type Step } from '../../gpu/steps.js';
-import { readBuffers, uploadBuffer } from '../../gpu/workspace.js';
+import { mapRead, readBuffers, stageRead, uploadBuffer } from '../../gpu/workspace.js';
 import { storedRows } from '../../weights/convert.js';
 import { STORAGES, type WeightStorage } from '../../weights/format.js';
 import { createExpertMatrix, destroyExpertMatrix, type ExpertMatrix, swigluExpertBytes } from '../../weights/matrix.js';
@@ -33,8 +33,17 @@ export interface ExpertCacheOptions {
   hostCacheBytes?: number;
   /** Which slot a miss takes when none is free: 'lru' (default) or 'lfu' (with decay). */
   expertCachePolicy?: ExpertCachePolicy;
-  /** Predict the next MoE layer's experts from this layer's rows and upload them early. Default false. */
+  /** Predict each MoE layer's experts from its input rows before its attention and upload them early. Default false. */
   prefetch?: boolean;
+  /** Experts a token the prefetch predicts (its router's top ones): more raise recall and bytes uploaded. Default the model's topK. */
+  prefetchTopK?: number;
+  /**
+   * Cache-aware routing: a resident expert's selection score is raised by this margin (router logits
+   * for a softmax router, scores for a sigmoid one), so that among candidates within it of the k-th a
+   * resident expert is chosen; the weights stay the model's. Changes the routing (and the logits).
+   * Default 0: off.
+   */
+  cacheAwareMargin?: number;
 }
 
 export class ExpertCacheError extends Error {
@@ -61,6 +70,8 @@ interface Layer {
   downBias?: Float32Array;
   /** the experts the prefetch predicted for the layer's next call */
   predicted?: Set<number>;
+  /** shifts the layer router's choice (cache-aware routing) */
+  route?: (extra: Float32Array) => void;
 }
 
 export class CachedExperts implements ExternalExperts {
@@ -85,6 +96,8 @@ export class CachedExperts implements ExternalExperts {
   /** experts whose rows are being read for a miss */
   private readonly arriving = new Map<number, PackedExpert>();
   private counts = noCounts();
+  /** layers whose resident experts changed since their router was last steered */
+  private readonly unsteered = new Set<number>();
   /** the cache's work, one piece at a time: layer calls and prefetches */
   private serial: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -130,10 +143,21 @@ export class CachedExperts implements ExternalExperts {
     };
     bytes('expertCacheBytes', o.expertCacheBytes);
     if (o.hostCacheBytes !== undefined) bytes('hostCacheBytes', o.hostCacheBytes);
+    if (o.cacheAwareMargin !== undefined && !(typeof o.cacheAwareMargin === 'number' && o.cacheAwareMargin >= 0 && Number.isFinite(o.cacheAwareMargin))) {
+      throw new ExpertCacheError(`webmoe: cacheAwareMargin must be a finite number ≥ 0, got ${String(o.cacheAwareMargin)}`);
+    }
     if (o.expertCachePolicy !== undefined && !EXPERT_CACHE_POLICIES.includes(o.expertCachePolicy)) {
       throw new ExpertCacheError(
         `webmoe: expertCachePolicy must be ${EXPERT_CACHE_POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${String(o.expertCachePolicy)}`,
       );
+    }
+    if (o.prefetchTopK !== undefined) {
+      if (o.prefetch !== true) throw new ExpertCacheError(`webmoe: prefetchTopK needs prefetch: true, got prefetch ${String(o.prefetch)}`);
+      if (!Number.isInteger(o.prefetchTopK) || o.prefetchTopK < 1 || o.prefetchTopK > config.numExperts) {
+        throw new ExpertCacheError(
+          `webmoe: prefetchTopK must be an integer in 1…${config.numExperts} (the experts a layer has), got ${String(o.prefetchTopK)}`,
+        );
+      }
     }
     return new CachedExperts(device, config, layers, dtype, o);
   }
@@ -157,6 +181,11 @@ export class CachedExperts implements ExternalExperts {
 
   source(layer: number, s: ExpertSource): void {
     this.layer(layer).source = s;
+  }
+
+  /** Takes layer `layer`'s router steering, used when `cacheAwareMargin` is on. */
+  steer(layer: number, route: (extra: Float32Array) => void): void {
+    if (this.options.cacheAwareMargin) this.layer(layer).route = route;
   }
 
   backend(layer: number): ExpertBackend {
@@ -201,11 +230,10 @@ export class CachedExperts implements ExternalExperts {
   /**
    * Runs a layer call's experts (the encoder holds the work up to its routing): reads the routing back,
    * makes the experts resident batch by batch and submits the kernels on each; resolves to the encoder
-   * the forward goes on in.
+   * the forward goes on in. `signal` (the call's) cancels the source reads in flight.
    */
-  async run(layer: number, encoder: GPUCommandEncoder, io: CallIO): Promise<GPUCommandEncoder> {
-    const next = this.options.prefetch ? this.sparse[this.sparse.indexOf(layer) + 1] : undefined;
-    const [idsBytes, xBytes] = await readBuffers(this.device, next === undefined ? [io.ids] : [io.ids, io.x], encoder);
+  async run(layer: number, encoder: GPUCommandEncoder, io: CallIO, signal?: AbortSignal): Promise<GPUCommandEncoder> {
+    const [idsBytes] = await readBuffers(this.device, [io.ids], encoder);
     // Slots the routing left empty (top-p, capacity, masks) need no expert.
     const needed = [...new Set(new Uint32Array(idsBytes, 0, io.tokens * io.topK))].filter((e) => e !== NO_EXPERT);
     await this.exclusive(async () => {
@@ -217,17 +245,35 @@ export class CachedExperts implements ExternalExperts {
       for (let b = 0; b < order.length; b += this.slots) {
         const pinned = new Set<number>();
         const table = new Uint32Array(E).fill(NONE);
-        for (const e of order.slice(b, b + this.slots)) table[e] = await this.resident(layer, e, pinned, true);
+        for (const e of order.slice(b, b + this.slots)) table[e] = await this.resident(layer, e, pinned, true, signal);
         this.device.queue.writeBuffer(this.layer(layer).slotOf, 0, table);
         const batch = this.device.createCommandEncoder({ label: `layer ${layer} cached experts` });
         recordSteps(batch, io.ffn, 'cached experts');
         this.device.queue.submit([batch.finish()]);
       }
+      this.steerRouters();
     });
+    return this.device.createCommandEncoder({ label: 'decoder forward' });
+  }
+
+  /** Whether layers read their input rows back to predict their experts (the `prefetch` option). */
+  get prefetching(): boolean {
+    return this.options.prefetch === true;
+  }
+
+  /**
+   * Submits `encoder` (the forward up to `layer`'s input norm) with a copy of its normed input rows x,
+   * and queues their prediction of the layer's experts and the uploads, which go on while the GPU
+   * runs the layer's attention; the layer's call waits for them. Returns the encoder to go on in.
+   */
+  ahead(layer: number, encoder: GPUCommandEncoder, x: GPUBuffer, tokens: number, signal?: AbortSignal): GPUCommandEncoder {
+    const staged = stageRead(this.device, encoder, x);
+    this.device.queue.submit([encoder.finish()]);
+    const rows = mapRead(staged);
     // A failed prefetch is only a guess lost: the layer's own miss reads the expert again (and names the failure).
-    if (next !== undefined) {
-      this.exclusive(() => this.prefetch(next, new Float32Array(xBytes, 0, io.tokens * this.config.hidden), io.tokens)).catch(() => undefined);
-    }
+    // (The readback may fail before the cache's earlier work is done: it is awaited only then.)
+    rows.catch(() => undefined);
+    this.exclusive(async () => this.prefetch(layer, new Float32Array(await rows, 0, tokens * this.config.hidden), tokens, signal)).catch(() => undefined);
     return this.device.createCommandEncoder({ label: 'decoder forward' });
   }
 
@@ -248,18 +294,30 @@ export class CachedExperts implements ExternalExperts {
     l.predicted = undefined;
   }
 
-  /** Uploads the experts the next layer's router picks on these rows, as far as the slots go. */
-  private async prefetch(layer: number, x: Float32Array, tokens: number): Promise<void> {
+  /** Uploads the experts the layer's router picks on these rows (its input, before its attention), as far as the slots go. */
+  private async prefetch(layer: number, x: Float32Array, tokens: number, signal?: AbortSignal): Promise<void> {
     const l = this.layer(layer);
     if (!l.source) return;
     const { hidden, numExperts, topK, scoring } = this.config;
-    l.predicted = predictExperts(l.source, x, tokens, hidden, numExperts, topK, scoring === 'sigmoid');
+    l.predicted = predictExperts(l.source, x, tokens, hidden, numExperts, this.options.prefetchTopK ?? topK, scoring === 'sigmoid');
     const pinned = new Set<number>();
-    for (const e of [...l.predicted].slice(0, this.slots)) await this.resident(layer, e, pinned, false);
+    for (const e of [...l.predicted].slice(0, this.slots)) await this.resident(layer, e, pinned, false, signal);
+    this.steerRouters();
+  }
+
+  /** Raises the resident experts' selection scores by the margin in the routers of the layers whose residents changed. */
+  private steerRouters(): void {
+    const E = this.config.numExperts;
+    for (const layer of this.unsteered) {
+      const extra = new Float32Array(E);
+      for (let e = 0; e < E; e++) if (this.slotOfKey.has(layer * E + e)) extra[e] = this.options.cacheAwareMargin!;
+      this.layer(layer).route?.(extra);
+    }
+    this.unsteered.clear();
   }
 
   /** The slot of `layer`'s expert `e`, uploaded into one first if not resident; pins it. `count`: a layer call's use (hits and misses). */
-  private async resident(layer: number, e: number, pinned: Set<number>, count: boolean): Promise<number> {
+  private async resident(layer: number, e: number, pinned: Set<number>, count: boolean, signal?: AbortSignal): Promise<number> {
     // A call or prefetch still running when the engine is disposed must not write into freed buffers.
     if (this.disposed) throw new ExpertCacheError('webmoe: the expert cache was disposed');
     const key = layer * this.config.numExperts + e;
@@ -273,7 +331,7 @@ export class CachedExperts implements ExternalExperts {
     if (count) this.counts.misses++;
     let packed = this.host.get(key);
     if (packed) this.counts.hostHits++;
-    else packed = await this.fetch(layer, e);
+    else packed = await this.fetch(layer, e, signal);
     const slot = this.free.pop() ?? this.policy.victim(pinned);
     if (slot < 0) throw new ExpertCacheError(`webmoe: no expert slot left for layer ${layer} expert ${e} (${this.slots} slots, all in use)`);
     this.place(key, packed, slot);
@@ -286,6 +344,11 @@ export class CachedExperts implements ExternalExperts {
     // The slot holds nothing until the upload is queued: a failure midway leaves no expert on torn bytes.
     const old = this.owner[slot];
     if (old >= 0) this.slotOfKey.delete(old);
+    if (this.options.cacheAwareMargin) {
+      const E = this.config.numExperts;
+      if (old >= 0) this.unsteered.add(Math.floor(old / E));
+      this.unsteered.add(Math.floor(key / E));
+    }
     this.owner[slot] = -1;
     packed.upload(this.device, this.pool, slot);
     this.owner[slot] = key;
@@ -293,16 +356,21 @@ export class CachedExperts implements ExternalExperts {
     this.policy.use(slot, true);
   }
 
-  /** Reads expert `e` of `layer` again from the model source (its rows arrive through rows()/plane()), into the host tier. */
-  private async fetch(layer: number, e: number): Promise<PackedExpert> {
+  /**
+   * Reads expert `e` of `layer` again from the model source (its rows arrive through rows()/plane()),
+   * into the host tier. An abort of `signal` cancels the read (the source's fetch or file read gets it)
+   * and throws the signal's reason, as an aborted call does; the rows read so far are dropped.
+   */
+  private async fetch(layer: number, e: number, signal?: AbortSignal): Promise<PackedExpert> {
     const key = layer * this.config.numExperts + e;
     const source = this.layer(layer).source;
     if (!source) throw new ExpertCacheError(`webmoe: layer ${layer} expert ${e} is not resident and the loader gave no source to read it from`);
     const packed = new PackedExpert(this.shape);
     this.arriving.set(key, packed);
     try {
-      await source.read(e);
+      await source.read(e, signal);
     } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
       throw new ExpertCacheError(`webmoe: reading layer ${layer} expert ${e} from ${source.name} failed: ${(cause as Error).message}`, { cause });
     } finally {
       this.arriving.delete(key);

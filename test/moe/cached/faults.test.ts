@@ -1,7 +1,9 @@
 // The expert cache when things go wrong, through the Engine: a budget below topK experts is refused
 // naming the minimum; a fetch that fails names the layer, the expert and the source; a call aborted
 // while the cache fetches and evicts leaves it consistent (the next call gives a fresh engine's
-// logits); dispose() during a fetch ends the call cleanly; a call's stats carry the cache's figures.
+// logits); an abort reaches the read in flight itself (a read that ends only on its signal's abort),
+// so the call ends with the AbortError; dispose() during a fetch ends the call cleanly; a call's stats
+// carry the cache's figures.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineDisposedError, type LoadModelOptions } from '../../../src/api/engine.js';
 import { nodeDirSource } from '../../../src/io/nodeSource.js';
@@ -14,8 +16,23 @@ import { testDevice } from '../../helpers/gpu.js';
 const EXPERT_BYTES = swigluExpertBytes(64, 16, 'f32'); // the mixtral fixture: H 64, I 16
 const TOP_K = 2;
 
-/** The mixtral fixture, whose file reads fail or call `during` once `armed` (after the load). */
-function trapSource(during: { armed: boolean; fail?: boolean; onRead?: () => void }): ModelSource {
+/** A file read that yields nothing until its signal aborts (never, without one); counts the reads so cancelled. */
+async function* hung(during: { cancelled: number }, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  await new Promise((_, reject) => {
+    const stop = () => {
+      during.cancelled++;
+      reject(signal!.reason);
+    };
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+/**
+ * The mixtral fixture, whose file reads fail, call `during`, or hang until aborted once `armed` (after
+ * the load).
+ */
+function trapSource(during: { armed: boolean; fail?: boolean; onRead?: () => void; hang?: { cancelled: number } }): ModelSource {
   const inner = nodeDirSource(modelDir('mixtral'));
   return {
     name: inner.name,
@@ -28,6 +45,7 @@ function trapSource(during: { armed: boolean; fail?: boolean; onRead?: () => voi
           if (during.armed) {
             during.onRead?.();
             if (during.fail) throw new Error('disk unplugged');
+            if (during.hang) return hung(during.hang, s);
           }
           return f.stream(start, end, s);
         },
@@ -58,6 +76,10 @@ describe('expert cache faults', () => {
     await expect(load({ expertCacheBytes: -1 })).rejects.toThrow(/expertCacheBytes must be a number of bytes ≥ 0, got -1/);
     await expect(load({ expertCacheBytes: 1e9, expertCachePolicy: 'fifo' as 'lru' })).rejects.toThrow(/expertCachePolicy must be 'lru' or 'lfu', got fifo/);
     await expect(load({ expertCacheBytes: 1e9, workers: 1 })).rejects.toThrow(/expertCacheBytes cannot be combined with workers/);
+    await expect(load({ expertCacheBytes: 1e9, prefetchTopK: 3 })).rejects.toThrow(/prefetchTopK needs prefetch: true, got prefetch undefined/);
+    await expect(load({ expertCacheBytes: 1e9, prefetch: true, prefetchTopK: 9 })).rejects.toThrow(
+      /prefetchTopK must be an integer in 1…8 \(the experts a layer has\), got 9/,
+    );
   });
 
   it('a failed fetch names the layer, the expert and the source', async () => {
@@ -88,6 +110,28 @@ describe('expert cache faults', () => {
         for await (const _ of engine.generate({ tokens: g.tokens }, { maxTokens: 4, signal: abort.signal, temperature: 0 }));
       };
       await expect(run()).rejects.toThrow(/abort/i);
+      trap.armed = false;
+      expect(await engine.logits(g.tokens)).toEqual(await fused.logits(g.tokens));
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it('an abort cancels the expert read in flight: the call ends with the AbortError at once, the cache stays consistent', async () => {
+    const abort = new AbortController();
+    const hang = { cancelled: 0 };
+    // The read resolves only on its signal's abort: without the call's signal reaching it, the call would never end.
+    const trap = { armed: false, hang, onRead: () => setTimeout(() => abort.abort(), 10) };
+    const engine = await load({ expertCacheBytes: TOP_K * EXPERT_BYTES, prefetch: true }, trapSource(trap));
+    try {
+      const g = golden('mixtral');
+      trap.armed = true;
+      const run = async () => {
+        for await (const _ of engine.generate({ tokens: g.tokens }, { maxTokens: 4, signal: abort.signal, temperature: 0 }));
+      };
+      const err = await run().catch((e: unknown) => e);
+      expect((err as Error).name).toBe('AbortError');
+      expect(hang.cancelled).toBeGreaterThan(0);
       trap.armed = false;
       expect(await engine.logits(g.tokens)).toEqual(await fused.logits(g.tokens));
     } finally {

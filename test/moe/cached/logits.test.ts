@@ -1,6 +1,6 @@
 // The expert cache on every family fixture (and MXFP4 experts, and q4 ones packed on the way): with
 // budgets from topK experts (the minimum: the prompt's forward then runs its experts in batches, each
-// miss read again from the checkpoint) to all of them, prefill logits and greedy decode logits are
+// miss read again from the checkpoint) to all of them, prefetch predicting topK + 1 experts or topK, prefill logits and greedy decode logits are
 // bit-identical to the all-resident fused path (the same kernels and tiles on the same bytes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureDecoder, FAMILY_MODELS, golden } from '../../helpers/models.js';
@@ -43,7 +43,7 @@ describe('expert cache logits', () => {
     const { topK, experts, sparse } = fused.config;
     const budgets: SlotOptions[] = [
       { slots: topK, dtype },
-      { slots: topK + 1, expertCachePolicy: 'lfu', prefetch: true, hostCacheBytes: 1 << 20, dtype },
+      { slots: topK + 1, expertCachePolicy: 'lfu', prefetch: true, prefetchTopK: topK + 1, hostCacheBytes: 1 << 20, dtype },
       { slots: experts * sparse.filter(Boolean).length, prefetch: true, dtype },
     ];
     for (const [i, o] of budgets.entries()) {
