@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const [input = 'bench-results/expert-cache.json', output = 'docs/expert-cache-budget.svg'] = process.argv.slice(2);
 const bench = JSON.parse(readFileSync(input, 'utf8'));
-const rows = bench.rows;
+// The model's own routing only (rows of --cache-aware-margins > 0 left out; older JSON has no margin).
+const rows = bench.rows.filter((r) => !r.margin);
 const budgets = [...new Set(rows.map((r) => r.perLayer))].sort((a, b) => a - b);
 const series = [...new Set(rows.map((r) => `${r.policy}${r.prefetch ? ' + prefetch' : ''}`))];
 const colors = ['#1f77b4', '#2ca02c', '#d62728', '#ff7f0e'];

@@ -19,7 +19,7 @@ import { readBuffers, Workspace } from './gpu/workspace.js';
 import { dtypeArg, errorLine, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
-import { expertCacheBench } from './cli/expertCacheBench.js';
+import { expertCacheBench, marginsArg } from './cli/expertCacheBench.js';
 import { EXPERT_CACHE_TOKENS } from './bench/expertCache.js';
 import { sweep } from './cli/sweep.js';
 import { benchWorkers } from './cli/workersBench.js';
@@ -73,6 +73,8 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       2, 4, 6 and all experts a layer, LRU and LFU, prefetch off and on: hit rate, MiB uploaded a token,
       decode tok/s and its ratio to all-resident, prefetch precision/recall.
       --prefetch-top-k N: the prefetch rows predict N experts a token (default the model's top-k).
+      --cache-aware-margins 0,0.5,1,2: LRU rows at each cache-aware routing margin (router logits),
+      each with the text's teacher-forced perplexity (every row reports it; the fused one too).
       --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
       Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the
       cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token, and the decode floor.
@@ -192,6 +194,7 @@ async function bench(args: string[]): Promise<void> {
       text: { type: 'string' },
       tokens: { type: 'string', default: String(EXPERT_CACHE_TOKENS) },
       'prefetch-top-k': { type: 'string' },
+      'cache-aware-margins': { type: 'string' },
       'gpu-mb': { type: 'string', default: '2048' },
       'host-mb': { type: 'string', default: '4096' },
     },
@@ -200,7 +203,8 @@ async function bench(args: string[]): Promise<void> {
     const out = v.out === 'bench-results/bench.json' ? 'bench-results/expert-cache.json' : v.out!;
     const o = { model: v.model, text: v.text, tokens: intArg(v.tokens, 'tokens'), dtype: dtypeArg(v.dtype), out, quick: v.quick!, synthetic: v.synthetic,
       gpuMiB: intArg(v['gpu-mb'], 'gpu-mb'), hostMiB: intArg(v['host-mb'], 'host-mb'),
-      prefetchTopK: v['prefetch-top-k'] === undefined ? undefined : intArg(v['prefetch-top-k'], 'prefetch-top-k') };
+      prefetchTopK: v['prefetch-top-k'] === undefined ? undefined : intArg(v['prefetch-top-k'], 'prefetch-top-k'),
+      margins: v['cache-aware-margins'] === undefined ? undefined : marginsArg(v['cache-aware-margins']) };
     return expertCacheBench(o);
   }
   if (v.synthetic !== undefined && v.synthetic !== 'granite') {

@@ -1,9 +1,10 @@
 // The expert cache on a model's real routing: a text decoded token by token, teacher-forced (each
 // step's token is the text's next, in windows of `window` positions), through the fused path (every
 // expert resident) and through the cache at budgets of b experts per MoE layer, each policy, prefetch
-// off and on: hit rate, bytes uploaded per token, decode tok/s and its ratio to the fused path's,
-// prefetch precision and recall. The first `warmup` tokens of each run (pipelines compile, the cache
-// fills) are left out of the figures.
+// off and on, and each cache-aware routing margin: hit rate, bytes uploaded per token, decode tok/s and
+// its ratio to the fused path's, prefetch precision and recall, and the teacher-forced perplexity (a
+// margin changes the routing, so the logits). The first `warmup` tokens of each run (pipelines
+// compile, the cache fills) are left out of the figures.
 import { Engine, type GenerationStats } from '../api/engine.js';
 import { type Checkpoint, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
@@ -11,6 +12,7 @@ import { moeConfigOf, sparseLayers } from '../model/config.js';
 import type { Decoder } from '../model/decoder.js';
 import { readConfig } from '../model/families/registry.js';
 import { loadDecoder } from '../model/load.js';
+import { logprobs } from '../model/logprobs.js';
 import { TextTokenizer } from '../model/tokenizer.js';
 import { CachedExperts } from '../moe/cached/experts.js';
 import type { ExpertCachePolicy } from '../moe/cached/policy.js';
@@ -25,6 +27,8 @@ export interface ExpertCacheBenchRow {
   slots: number;
   policy: ExpertCachePolicy;
   prefetch: boolean;
+  /** cacheAwareMargin (0: the model's own routing) */
+  margin: number;
   hitRate: number;
   bytesPerToken: number;
   decodeTokensPerSecond: number;
@@ -32,6 +36,8 @@ export interface ExpertCacheBenchRow {
   overFused: number;
   precision: number;
   recall: number;
+  /** exp(mean NLL) of the text's next token from each timed step's logits (within a window) */
+  perplexity: number;
 }
 
 export interface ExpertCacheBench {
@@ -40,6 +46,8 @@ export interface ExpertCacheBench {
   /** tokens timed per run (after the warm-up) */
   tokens: number;
   fusedTokensPerSecond: number;
+  /** the fused path's perplexity: the model's own */
+  fusedPerplexity: number;
   rows: ExpertCacheBenchRow[];
 }
 
@@ -51,6 +59,8 @@ export interface ExpertCacheBenchOptions {
   /** experts per MoE layer the budgets hold */
   budgets: number[];
   policies: ExpertCachePolicy[];
+  /** cacheAwareMargin of the rows, each a row per budget, policy and prefetch setting. Default [0] (off). */
+  margins?: number[];
   /** Positions a window of the text runs over before the next starts at 0. Default 128. */
   window?: number;
   /** Tokens decoded before the timing starts. Default 16. */
@@ -61,17 +71,29 @@ export interface ExpertCacheBenchOptions {
   onRow?: (r: ExpertCacheBenchRow) => void;
 }
 
-/** Tokens per second of teacher-forced decoding of `tokens` (after `warmup` of them), and a hook at the mark. */
-async function decode(d: Decoder, tokens: number[], window: number, warmup: number, onMark: () => void): Promise<number> {
+/**
+ * Tokens per second of teacher-forced decoding of `tokens` (after `warmup` of them), with a hook at the
+ * mark, and the perplexity of the text's next tokens after it: each step's logits row scores the next
+ * token when it continues the window (a log-softmax on the host: the row is read back anyway).
+ */
+async function decode(d: Decoder, tokens: number[], window: number, warmup: number,
+  onMark: () => void): Promise<{ tokensPerSecond: number; perplexity: number }>
+{
   let t0 = 0;
+  let nll = 0;
+  let scored = 0;
   for (let i = 0; i < tokens.length; i++) {
     if (i === warmup) {
       onMark();
       t0 = performance.now();
     }
-    await d.forward([tokens[i]], i % window, 'last');
+    const row = await d.forward([tokens[i]], i % window, 'last');
+    if (i >= warmup && i + 1 < tokens.length && (i + 1) % window !== 0) {
+      nll -= logprobs(row, tokens[i + 1], 0).logprob;
+      scored++;
+    }
   }
-  return ((tokens.length - warmup) / (performance.now() - t0)) * 1000;
+  return { tokensPerSecond: ((tokens.length - warmup) / (performance.now() - t0)) * 1000, perplexity: Math.exp(nll / scored) };
 }
 
 export async function benchExpertCache(device: GPUDevice, ckpt: Checkpoint, tokens: number[], o: ExpertCacheBenchOptions): Promise<ExpertCacheBench> {
@@ -80,50 +102,55 @@ export async function benchExpertCache(device: GPUDevice, ckpt: Checkpoint, toke
   const warmup = o.warmup ?? 16;
   const load = { dtype: o.dtype, contextLength: window };
   const fused = await loadDecoder(device, ckpt, family, config, load);
-  const fusedTokensPerSecond = await decode(fused, tokens, window, warmup, () => {});
+  const { tokensPerSecond: fusedTokensPerSecond, perplexity: fusedPerplexity } = await decode(fused, tokens, window, warmup, () => {});
   fused.destroy();
   const sparse = sparseLayers(config);
   const dtype = config.expertStorage ?? o.dtype;
   const rows: ExpertCacheBenchRow[] = [];
-  for (const perLayer of o.budgets) {
-    for (const policy of o.policies) {
-      for (const prefetch of [false, true]) {
-        const cache = CachedExperts.create(device, moeConfigOf(config), sparse, dtype, {
-          expertCacheBytes: perLayer * sparse.length * swigluExpertBytes(config.hidden, config.moeIntermediate, dtype),
-          hostCacheBytes: o.hostCacheBytes,
-          expertCachePolicy: policy,
-          prefetch,
-          prefetchTopK: prefetch ? o.prefetchTopK : undefined,
-        });
-        try {
-          const decoder = await loadDecoder(device, ckpt, family, config, { ...load, experts: cache });
-          await cache.tune();
-          let mark = cache.countsNow();
-          const tps = await decode(decoder, tokens, window, warmup, () => (mark = cache.countsNow()));
-          decoder.destroy();
-          const s = cache.stats(mark);
-          const row: ExpertCacheBenchRow = {
-            perLayer,
-            experts: config.experts,
-            slots: cache.slots,
-            policy,
+  for (const margin of o.margins ?? [0]) {
+    for (const perLayer of o.budgets) {
+      for (const policy of o.policies) {
+        for (const prefetch of [false, true]) {
+          const cache = CachedExperts.create(device, moeConfigOf(config), sparse, dtype, {
+            expertCacheBytes: perLayer * sparse.length * swigluExpertBytes(config.hidden, config.moeIntermediate, dtype),
+            hostCacheBytes: o.hostCacheBytes,
+            expertCachePolicy: policy,
             prefetch,
-            hitRate: s.hitRate,
-            bytesPerToken: s.bytesPerToken,
-            decodeTokensPerSecond: tps,
-            overFused: tps / fusedTokensPerSecond,
-            precision: s.prefetch.precision,
-            recall: s.prefetch.recall,
-          };
-          rows.push(row);
-          o.onRow?.(row);
-        } finally {
-          cache.dispose();
+            prefetchTopK: prefetch ? o.prefetchTopK : undefined,
+            cacheAwareMargin: margin,
+          });
+          try {
+            const decoder = await loadDecoder(device, ckpt, family, config, { ...load, experts: cache });
+            await cache.tune();
+            let mark = cache.countsNow();
+            const run = await decode(decoder, tokens, window, warmup, () => (mark = cache.countsNow()));
+            decoder.destroy();
+            const s = cache.stats(mark);
+            const row: ExpertCacheBenchRow = {
+              perLayer,
+              experts: config.experts,
+              slots: cache.slots,
+              policy,
+              prefetch,
+              margin,
+              hitRate: s.hitRate,
+              bytesPerToken: s.bytesPerToken,
+              decodeTokensPerSecond: run.tokensPerSecond,
+              overFused: run.tokensPerSecond / fusedTokensPerSecond,
+              precision: s.prefetch.precision,
+              recall: s.prefetch.recall,
+              perplexity: run.perplexity,
+            };
+            rows.push(row);
+            o.onRow?.(row);
+          } finally {
+            cache.dispose();
+          }
         }
       }
     }
   }
-  return { model: ckpt.source.name, dtype: o.dtype, tokens: tokens.length - warmup, fusedTokensPerSecond, rows };
+  return { model: ckpt.source.name, dtype: o.dtype, tokens: tokens.length - warmup, fusedTokensPerSecond, fusedPerplexity, rows };
 }
 
 /**

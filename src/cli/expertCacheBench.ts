@@ -1,6 +1,7 @@
 // `webmoe bench --expert-cache`: the expert cache's rows (src/bench/expertCache.ts) on a model with a
 // tokenizer (default: the bundled one) over a text (default: the committed held-out Austen excerpt,
-// bench/austen-heldout.txt): a table, and JSON to --out.
+// bench/austen-heldout.txt): a table, and JSON to --out. With --cache-aware-margins, the rows of each
+// margin (LRU: the cache-aware routing figures of docs/expert-cache.md).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { copyRecord } from '../bench/cases.js';
@@ -9,6 +10,7 @@ import { copyBandwidth } from '../bench/model.js';
 import { syntheticGraniteSource } from '../bench/synthetic.js';
 import { createNodeDevice } from '../node.js';
 import type { WeightDType } from '../weights/format.js';
+import { UsageError } from './args.js';
 import { sourceOf } from './model.js';
 
 export const HELDOUT_TEXT = 'bench/austen-heldout.txt';
@@ -25,6 +27,19 @@ export interface ExpertCacheBenchArgs {
   hostMiB: number;
   /** experts a token the prefetch rows predict (default the model's topK) */
   prefetchTopK?: number;
+  /** cacheAwareMargin of the rows (LRU only when given); default only 0, LRU and LFU */
+  margins?: number[];
+}
+
+/** --cache-aware-margins: comma-separated router-logit margins, each a finite number ≥ 0. */
+export function marginsArg(v: string): number[] {
+  return v.split(',').map((s) => {
+    const m = Number(s);
+    if (s.trim() === '' || !(Number.isFinite(m) && m >= 0)) {
+      throw new UsageError(`--cache-aware-margins must be comma-separated numbers ≥ 0, got ${s ? `'${s}'` : 'an empty item'} in '${v}'`);
+    }
+    return m;
+  });
 }
 
 export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
@@ -33,16 +48,18 @@ export async function expertCacheBench(o: ExpertCacheBenchArgs): Promise<void> {
   const text = o.text ?? HELDOUT_TEXT;
   const device = await createNodeDevice();
   console.log(`expert cache on ${source.name} (${o.dtype}), the first ${o.tokens} tokens of ${text} decoded teacher-forced`);
-  console.log('experts/layer policy prefetch   hit rate   MiB/token   decode tok/s   × fused   precision   recall');
+  console.log('margin experts/layer policy prefetch   hit rate   MiB/token   perplexity   decode tok/s   × fused   precision   recall');
   const row = (r: ExpertCacheBenchRow) =>
     console.log(
-      `${`${r.perLayer}/${r.experts}`.padStart(13)} ${r.policy.padStart(6)} ${String(r.prefetch).padStart(8)} ${(100 * r.hitRate).toFixed(1).padStart(9)}% ` +
-        `${(r.bytesPerToken / 2 ** 20).toFixed(3).padStart(11)} ${r.decodeTokensPerSecond.toFixed(1).padStart(14)} ${r.overFused.toFixed(2).padStart(9)} ` +
+      `${String(r.margin).padStart(6)} ${`${r.perLayer}/${r.experts}`.padStart(13)} ${r.policy.padStart(6)} ${String(r.prefetch).padStart(8)} ` +
+        `${(100 * r.hitRate).toFixed(1).padStart(9)}% ${(r.bytesPerToken / 2 ** 20).toFixed(3).padStart(11)} ${r.perplexity.toFixed(3).padStart(12)} ` +
+        `${r.decodeTokensPerSecond.toFixed(1).padStart(14)} ${r.overFused.toFixed(2).padStart(9)} ` +
         `${r.prefetch ? r.precision.toFixed(2).padStart(11) : ''.padStart(11)} ${r.prefetch ? r.recall.toFixed(2).padStart(8) : ''}`,
     );
-  const result = await benchExpertCacheOnText(device, source, readFileSync(text, 'utf8'), { dtype: o.dtype, tokens: o.tokens, policies: ['lru', 'lfu'],
-    onRow: row, prefetchTopK: o.prefetchTopK });
-  console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s; ${result.tokens} tokens timed`);
+  const result = await benchExpertCacheOnText(device, source, readFileSync(text, 'utf8'), { dtype: o.dtype, tokens: o.tokens,
+    policies: o.margins ? ['lru'] : ['lru', 'lfu'], margins: o.margins, onRow: row, prefetchTopK: o.prefetchTopK });
+  console.log(`fused (all experts resident): ${result.fusedTokensPerSecond.toFixed(1)} tok/s, perplexity ${result.fusedPerplexity.toFixed(3)}; ` +
+    `${result.tokens} tokens timed`);
   device.destroy();
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ ...result, text }, null, 2));
