@@ -166,7 +166,8 @@ export function gemmRowsError(y: Float32Array, x: Float32Array, w: Float32Array,
  * with its int4) and repacked bit for bit into QMoE's layout. The router logits x·Wrᵀ are computed
  * here and fed as the op's router_probs input (outside the timed call; tiny). Each row's first two
  * tokens are checked against the float64 reference on the same dequantized weights before its time
- * counts. A peer that cannot start here (e.g. no adapter for its own WebGPU device) is skipped with a warning.
+ * counts; an output that is off is tried once more in a fresh session, and the row says so. A peer that
+ * cannot start here (e.g. no adapter for its own WebGPU device) is skipped with a warning.
  */
 export async function runPeerMoE(
   device: GPUDevice,
@@ -194,30 +195,17 @@ export async function runPeerMoE(
       for (const T of o.tokens ?? PEER_MOE_TOKENS) {
         const s: QMoEShape = { tokens: T, hidden: H, intermediate: I, experts: E, topK: k };
         const x = randomArray(T * H, 7 + T);
-        const g = await session.qmoe!(s, w, x, routerLogits(x, router, T, H, E), attrs);
-        let r: BenchRecord;
-        try {
-          const ms = await medianWallMs(() => g.run(), runs);
-          const checked = Math.min(T, 2);
-          const y = (await g.read()).subarray(0, checked * H);
-          let error = relativeError(y, qmoeReference(s, w, x, router, checked));
-          let act = 'f32 activations';
-          if (g.int8Activations && !(error <= PEER_TOLERANCE)) {
-            // ORT's int8-activation path: the reference quantizes the activations the same way.
-            error = relativeError(y, qmoeReference(s, w, x, router, checked, { int8Block: g.int8Activations }));
-            act = `activations int8 per ${g.int8Activations} along K where K % 128 = 0 (ORT's DP4A MatMulNBits; the reference likewise)`;
-          }
-          r = {
-            name: `peer:${peer.name} qmoe`,
-            shape: `T=${T} H=${H} I=${I} E=${E} k=${k}`,
-            ms,
-            gflops: (T * k * 6 * H * I) / ms / 1e6,
-            gbps: (Math.min(E, T * k) * qmoeExpertBytes(H, I, w.bits, w.block)) / ms / 1e6,
-            error,
-            note: [`${w.bits}-bit QMoE, block ${w.block}, ${act}`, g.note].filter(Boolean).join('; '),
-          };
-        } finally {
-          g.dispose();
+        const logits = routerLogits(x, router, T, H, E);
+        const time = () => timeQMoE(session, peer.name, s, w, x, logits, router, attrs, runs);
+        let r = await time();
+        if (!(r.error <= PEER_TOLERANCE)) {
+          // onnxruntime-web's QMoE on SwiftShader is off now and then at T = 64 (docs/benchmarks.md): a
+          // second try, in a fresh session (qmoe() makes one), counts only if its own output matches.
+          const first = r.error.toExponential(2);
+          console.warn(`peer ${peer.name} qmoe ${r.shape}: output differs from the float64 reference (relative error ${first}), ` +
+            'not counted; trying once more in a fresh session');
+          r = await time();
+          r.note = `${r.note}; timed on a second try, the first one's output was off (relative error ${first})`;
         }
         if (!(r.error <= PEER_TOLERANCE)) {
           throw new Error(`peer ${peer.name} qmoe ${r.shape}: output differs from the float64 reference (relative error ${r.error})`);
@@ -230,4 +218,43 @@ export async function runPeerMoE(
     }
   }
   return records;
+}
+
+/** One QMoE node of `session` at shape `s`, timed, its first two tokens checked against the float64 reference. */
+async function timeQMoE(
+  session: PeerSession,
+  name: string,
+  s: QMoEShape,
+  w: QMoEWeights,
+  x: Float32Array,
+  logits: Float32Array,
+  router: Float32Array,
+  attrs: ReturnType<typeof qmoeAttributes>,
+  runs: number,
+): Promise<BenchRecord> {
+  const { tokens: T, hidden: H, intermediate: I, experts: E, topK: k } = s;
+  const g = await session.qmoe!(s, w, x, logits, attrs);
+  try {
+    const ms = await medianWallMs(() => g.run(), runs);
+    const checked = Math.min(T, 2);
+    const y = (await g.read()).subarray(0, checked * H);
+    let error = relativeError(y, qmoeReference(s, w, x, router, checked));
+    let act = 'f32 activations';
+    if (g.int8Activations && !(error <= PEER_TOLERANCE)) {
+      // ORT's int8-activation path: the reference quantizes the activations the same way.
+      error = relativeError(y, qmoeReference(s, w, x, router, checked, { int8Block: g.int8Activations }));
+      act = `activations int8 per ${g.int8Activations} along K where K % 128 = 0 (ORT's DP4A MatMulNBits; the reference likewise)`;
+    }
+    return {
+      name: `peer:${name} qmoe`,
+      shape: `T=${T} H=${H} I=${I} E=${E} k=${k}`,
+      ms,
+      gflops: (T * k * 6 * H * I) / ms / 1e6,
+      gbps: (Math.min(E, T * k) * qmoeExpertBytes(H, I, w.bits, w.block)) / ms / 1e6,
+      error,
+      note: [`${w.bits}-bit QMoE, block ${w.block}, ${act}`, g.note].filter(Boolean).join('; '),
+    };
+  } finally {
+    g.dispose();
+  }
 }
