@@ -9,6 +9,9 @@ import { chosenTiles, gemmCandidates, gemmKey, type GemmTiles, gemvCandidates, g
 import type { WeightStorage } from '../weights/format.js';
 import { expertMatmul, fixedSlots, identitySlots, type Slots } from './matmul.js';
 
+/** The most one trial may spend compiling candidates, judged from its first. */
+const COMPILE_BUDGET_MS = 1000;
+
 export interface TileTrial {
   key: string;
   tiles: GemvTiles | GemmTiles;
@@ -18,9 +21,10 @@ export interface TileTrial {
 /**
  * Times every GEMV candidate on `m` for a decode step of `slots` slots (one per expert, as `topK`
  * experts of one token) and keeps the fastest. A shape tuned before on this device is not timed again.
+ * Where compiling the candidates would take over `compileBudgetMs`, the default is kept untimed.
  */
-export function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs = 3): Promise<TileTrial[]> {
-  return trial(device, gemvKey(m), gemvCandidates(device), runs, (ws) => {
+export function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs = 3, compileBudgetMs = COMPILE_BUDGET_MS): Promise<TileTrial[]> {
+  return trial(device, gemvKey(m), gemvCandidates(device), runs, compileBudgetMs, (ws) => {
     const ids = Uint32Array.from({ length: slots }, (_, s) => s % m.experts);
     return run(ws, m, fixedSlots(ws, ids, new Float32Array(slots).fill(1), 1, slots, { gemv: true }));
   });
@@ -31,13 +35,19 @@ export function tuneGemv(device: GPUDevice, m: ExpertMatrix, slots: number, runs
  * the fastest per height. The ranking follows the device and the storage, so a small matrix of
  * random weights (2 experts × 128 gated columns, K ≤ 256, one block of rows each) keeps it short.
  */
-export async function tuneGemm(device: GPUDevice, dtype: WeightStorage, inner: number, runs = 3): Promise<TileTrial[]> {
+export async function tuneGemm(
+  device: GPUDevice,
+  dtype: WeightStorage,
+  inner: number,
+  runs = 3,
+  compileBudgetMs = COMPILE_BUDGET_MS,
+): Promise<TileTrial[]> {
   const shape = { experts: 2, parts: 2 as const, outputs: 128, inner: Math.min(inner, 256) };
   const m = uploadExpertMatrix(device, randomArray(shape.experts * shape.parts * shape.outputs * shape.inner, 1, 0.05), shape, dtype, 'trial weights');
   const trials: TileTrial[] = [];
   try {
     for (const rows of [8, 16, 32] as const) {
-      trials.push(...await trial(device, gemmKey(m, rows), gemmCandidates(device, rows, dtype), runs, (ws) => {
+      trials.push(...await trial(device, gemmKey(m, rows), gemmCandidates(device, rows, dtype), runs, compileBudgetMs, (ws) => {
         const slots = shape.experts * rows; // one slot a row (topK 1), one block of rows an expert
         const ids = Uint32Array.from({ length: slots }, (_, s) => Math.floor(s / rows));
         return run(ws, m, fixedSlots(ws, ids, new Float32Array(slots).fill(1), slots, 1, { gemv: false, rows }));
@@ -63,14 +73,12 @@ const timedOn = new WeakMap<GPUDevice, TileTrial[]>();
 /** Every candidate timed on this device so far: what a benchmark report records. */
 export const tileTrials = (device: GPUDevice): TileTrial[] => timedOn.get(device) ?? [];
 
-/** The most one trial may spend compiling candidates, judged from its first. */
-const COMPILE_BUDGET_MS = 1000;
-
 async function trial<T extends GemvTiles | GemmTiles>(
   device: GPUDevice,
   key: string,
   candidates: T[],
   runs: number,
+  compileBudgetMs: number,
   setup: (ws: Workspace) => (tiles: T) => Dispatch[],
 ): Promise<TileTrial[]> {
   // Nothing to choose (one candidate: the default the kernels use), or chosen before.
@@ -91,7 +99,7 @@ async function trial<T extends GemvTiles | GemmTiles>(
     // What a candidate costs besides its runs: its pipeline's compile (and the warm-up's overhead).
     // Where that is slow, as on a software device in a browser, the trial keeps the default.
     const compileMs = performance.now() - t0 - 2 * once;
-    if (compileMs * (candidates.length - 1) > COMPILE_BUDGET_MS) {
+    if (compileMs * (candidates.length - 1) > compileBudgetMs) {
       trials.push({ key, tiles: candidates[0], ms: once });
     } else {
       // Enough repeats for about 4 ms a submission: long enough to time by wall clock, short on slow devices.

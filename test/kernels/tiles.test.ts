@@ -77,27 +77,39 @@ describe('tile candidates and the per-device trial', () => {
     const m = uploadExpertMatrix(dev, new Rng(29).array(4 * 2 * 24 * 40), { experts: 4, parts: 2, outputs: 24, inner: 40 }, 'q4', 'm');
     const gemv = gemvCandidates(dev);
     expect(gemvTiles(dev, m)).toEqual(gemv[0]); // untuned: the default
-    const trials = await tuneGemv(dev, m, 2, 1);
+    // No compile budget: every candidate is timed however slowly this machine compiles them today.
+    const trials = await tuneGemv(dev, m, 2, 1, Infinity);
     expect(trials.map((t) => t.tiles)).toEqual(gemv);
     expect(trials.every((t) => t.key === gemvKey(m) && t.ms > 0)).toBe(true);
     const best = trials.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles;
     expect(gemvTiles(dev, m)).toEqual(best);
-    expect(await tuneGemv(dev, m, 2, 1)).toEqual([]); // remembered
+    expect(await tuneGemv(dev, m, 2, 1, Infinity)).toEqual([]); // remembered
     expect(gemvTiles(device, m)).toEqual(gemvCandidates(device)[0]); // per device
 
-    const gemm = await tuneGemm(dev, m.dtype, m.inner, 1);
+    const gemm = await tuneGemm(dev, m.dtype, m.inner, 1, Infinity);
     for (const rows of [8, 16, 32] as const) {
       const mine = gemm.filter((t) => t.key === gemmKey(m, rows));
       expect(mine.map((t) => t.tiles)).toEqual(gemmCandidates(dev, rows, 'q4'));
       expect(gemmTiles(dev, m, rows)).toEqual(mine.reduce((a, b) => (b.ms < a.ms ? b : a)).tiles);
     }
-    expect(await tuneGemm(dev, m.dtype, m.inner, 1)).toEqual([]);
+    expect(await tuneGemm(dev, m.dtype, m.inner, 1, Infinity)).toEqual([]);
     // What a benchmark report records: every timing and every choice, by key.
     expect(tileTrials(dev)).toEqual([...trials, ...gemm]);
     expect(tileChoices(dev)).toEqual(Object.fromEntries([
       [gemvKey(m), best],
       ...([8, 16, 32] as const).map((rows) => [gemmKey(m, rows), gemmTiles(dev, m, rows)]),
     ]));
+    dev.destroy();
+  });
+
+  it('where compiling the candidates would take over the budget, the trial keeps the default after timing it alone', async () => {
+    const dev = await testDevice();
+    const m = uploadExpertMatrix(dev, new Rng(31).array(4 * 2 * 24 * 40), { experts: 4, parts: 2, outputs: 24, inner: 40 }, 'q4', 'm');
+    const trials = await tuneGemv(dev, m, 2, 1, -Infinity); // no time at all for compiling
+    expect(trials.map((t) => t.tiles)).toEqual([gemvCandidates(dev)[0]]);
+    expect(trials[0].ms).toBeGreaterThan(0);
+    expect(gemvTiles(dev, m)).toEqual(gemvCandidates(dev)[0]);
+    expect(tileTrials(dev)).toEqual(trials);
     dev.destroy();
   });
 });
