@@ -25,6 +25,8 @@ export interface LayerRouting {
   activePerToken: number;
   /** pairs the capacity factor dropped */
   dropped: number;
+  /** experts run, summed over the forwards: each an expert that had a token in a forward (which read its weights once) */
+  expertRuns: number;
   /** load imbalance: the busiest expert's load over the mean load (1: even) */
   maxOverMean: number;
   /** coefficient of variation of the load: standard deviation over mean (0: even) */
@@ -43,6 +45,12 @@ export interface RoutingStats {
   expertFlopsPerToken: number;
   /** routed expert weight bytes a decoded token reads over all MoE layers: one expert's matrices a pair */
   expertBytesPerToken: number;
+  /**
+   * routed expert weight bytes the forwards read, per token they routed, over all MoE layers: one
+   * expert's matrices per forward in which it had a token (a prompt's tokens, or the tokens of
+   * sequences decoded together, share the reads), so at most expertBytesPerToken
+   */
+  expertBytesReadPerToken: number;
 }
 
 /**
@@ -69,7 +77,7 @@ export async function readRouting(device: GPUDevice, decoder: Decoder, c: Readon
   if (!layers.size) return undefined;
   const data = await readBuffers(device, [...layers.values()].map((m) => m.totals));
   const E = c.experts;
-  const per = [...layers.keys()].map((layer, i) => layerRouting(layer, new Uint32Array(data[i], 0, E + 2)));
+  const per = [...layers.keys()].map((layer, i) => layerRouting(layer, new Uint32Array(data[i], 0, E + 3)));
   const active = per.reduce((a, l) => a + l.activePerToken, 0);
   return {
     layers: per,
@@ -77,11 +85,12 @@ export async function readRouting(device: GPUDevice, decoder: Decoder, c: Readon
     dropped: per.reduce((a, l) => a + l.dropped, 0),
     expertFlopsPerToken: active * 6 * c.hidden * c.moeIntermediate,
     expertBytesPerToken: active * swigluExpertBytes(c.hidden, c.moeIntermediate, storage),
+    expertBytesReadPerToken: per.reduce((a, l) => a + (l.tokens ? l.expertRuns / l.tokens : 0), 0) * swigluExpertBytes(c.hidden, c.moeIntermediate, storage),
   };
 }
 
 function layerRouting(layer: number, totals: Uint32Array): LayerRouting {
-  const E = totals.length - 2;
+  const E = totals.length - 3;
   const load = Array.from(totals.subarray(0, E));
   const tokens = totals[E + 1];
   const pairs = load.reduce((a, b) => a + b, 0);
@@ -93,6 +102,7 @@ function layerRouting(layer: number, totals: Uint32Array): LayerRouting {
     tokens,
     activePerToken: tokens ? pairs / tokens : 0,
     dropped: totals[E],
+    expertRuns: totals[E + 2],
     maxOverMean: mean ? Math.max(...load) / mean : 0,
     cv: mean ? sd / mean : 0,
     entropy: pairs ? -load.reduce((a, n) => a + (n ? (n / pairs) * Math.log2(n / pairs) : 0), 0) : 0,

@@ -3,11 +3,11 @@ import { defineKernel } from './kernel.js';
 
 export const TALLY = defineKernel('tally', {
   files: ['tally'],
-  uniforms: { n: 'u32', tokens: 'u32' },
+  uniforms: { n: 'u32', tokens: 'u32', experts: 'u32' },
   bindings: { counts: 'read', totals: 'read_write' },
 });
 
-/** totals [n+1] += (counts [n], tokens). */
-export function tallyKernel(ws: Workspace, b: { counts: GPUBuffer; totals: GPUBuffer }, n: number, tokens: number): Dispatch {
-  return TALLY.launch(ws, { uniforms: { n, tokens }, buffers: b, grid: [Math.ceil(n / 64)] });
+/** totals [n+2] += (counts [n], tokens, experts among the first `experts` counts that are not 0). */
+export function tallyKernel(ws: Workspace, b: { counts: GPUBuffer; totals: GPUBuffer }, n: number, tokens: number, experts: number): Dispatch {
+  return TALLY.launch(ws, { uniforms: { n, tokens, experts }, buffers: b, grid: [1] });
 }

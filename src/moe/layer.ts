@@ -64,8 +64,9 @@ export class MoELayer {
   private controls_: RoutingControls = {};
   private mask: ArrayLike<boolean | number>;
   /**
-   * [E+2] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
-   * capacity, tokens (the routing telemetry's source).
+   * [E+3] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
+   * capacity, tokens, and experts run (one per expert a forward gave a pair: the expert weights it
+   * read) (the routing telemetry's source).
    */
   readonly totals: GPUBuffer;
 
@@ -79,7 +80,7 @@ export class MoELayer {
   ) {
     this.current = router.routing;
     this.mask = Array.from(mask ?? new Array<number>(config.numExperts).fill(1), (m) => (m ? 1 : 0));
-    this.totals = uploadBuffer(device, new Uint32Array(config.numExperts + 2), `${router.routing.experts} experts routing totals`);
+    this.totals = uploadBuffer(device, new Uint32Array(config.numExperts + 3), `${router.routing.experts} experts routing totals`);
     experts.steer?.((extra) => router.steer(extra));
   }
 
@@ -136,7 +137,7 @@ export class MoELayer {
     const routed = this.router.plan(ws, x, tokens, this.current);
     const ys = ws.buffer(tokens * k * H * 4, 'ys');
     const steps: Step[] = [clearStep(routed.counts)];
-    const work: Step[] = [...routed.route, tallyKernel(ws, { counts: routed.counts, totals: this.totals }, E + 1, tokens)];
+    const work: Step[] = [...routed.route, tallyKernel(ws, { counts: routed.counts, totals: this.totals }, E + 1, tokens, E)];
     let sharedY: GPUBuffer | undefined;
     if (this.shared) {
       const s = this.shared.router.plan(ws, x, tokens);
@@ -238,7 +239,7 @@ export class MoELayer {
 
   /** Zeroes the totals (from the queue: before the next submitted call). */
   resetTotals(): void {
-    this.device.queue.writeBuffer(this.totals, 0, new Uint32Array(this.config.numExperts + 2));
+    this.device.queue.writeBuffer(this.totals, 0, new Uint32Array(this.config.numExperts + 3));
   }
 
   destroy(): void {

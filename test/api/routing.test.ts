@@ -52,7 +52,13 @@ describe('routing controls through the engine', () => {
       expect(l.maxOverMean).toBeGreaterThanOrEqual(1);
       expect(l.entropy).toBeGreaterThan(0);
       expect(l.entropy).toBeLessThanOrEqual(Math.log2(engine.config.experts) + 1e-9);
+      // a decode forward runs its token's k experts; the prompt's forward each expert it routed to, once
+      const promptExperts = l.expertRuns - 3 * k;
+      expect(promptExperts).toBeGreaterThanOrEqual(1);
+      expect(promptExperts).toBeLessThanOrEqual(Math.min(engine.config.experts, prompt.length * k));
     }
+    expect(all.expertBytesReadPerToken).toBeLessThan(all.expertBytesPerToken);
+    expect(all.expertBytesReadPerToken).toBeGreaterThan(0);
     const some = await run({ topP: 0.4 });
     expect(some.activePerToken).toBeLessThan(k);
     expect(some.activePerToken).toBeGreaterThanOrEqual(1);
