@@ -16,6 +16,7 @@ import { type BatchPart, type BatchReader, type Decoder, DecoderInputError } fro
 import { GpuSampler } from '../../src/model/gpuSampling.js';
 import { kvCacheBytes, ModelMemoryError } from '../../src/model/memory.js';
 import { Sequence } from '../../src/model/sequence.js';
+import { cachedDecoder } from '../helpers/cached.js';
 import { testDevice } from '../helpers/gpu.js';
 import { FAMILY_MODELS, fixtureDecoder, modelDir } from '../helpers/models.js';
 import { Rng } from '../ref/rng.js';
@@ -124,6 +125,24 @@ describe('forwardBatch: sequences together equal each alone', () => {
       decoder.destroy();
     });
   }
+
+  it('mixtral with its experts in the expert cache (prefetch, few slots): together equal each alone', async () => {
+    const rng = new Rng(5);
+    const o = { slots: 5, prefetch: true };
+    const { decoder: single, cache: singleCache } = await cachedDecoder(device, 'mixtral', o);
+    const prompt = (n: number) => Array.from({ length: n }, () => rng.int(1, single.config.vocab - 1));
+    const plans: Plan[] = [{ prompt: prompt(6), joins: 0, chunk: 6 }, { prompt: prompt(9), joins: 1, chunk: 4 }];
+    const want = [];
+    for (const p of plans) want.push(await alone(single, p.prompt));
+    single.destroy();
+    singleCache.dispose();
+    const { decoder, cache } = await cachedDecoder(device, 'mixtral', { ...o, maxSequences: 2 });
+    const { decodeSteps, mixedSteps } = await together(decoder, plans, want, rng, 'mixtral, expert cache');
+    expect(decodeSteps).toBeGreaterThan(1);
+    expect(mixedSteps).toBeGreaterThan(0);
+    decoder.destroy();
+    cache.dispose();
+  });
 
   it('forward() on slot 1 and 2 of a decoder equals slot 0 alone; a batch of one part equals forward()', async () => {
     const decoder = await fixtureDecoder(device, 'qwen2_moe_sliding', { contextLength: 32, maxSequences: 3 });
