@@ -244,7 +244,9 @@ export class Decoder {
     }
     for (let i = 0; i < T; i++) {
       const id = tokens[i];
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new DecoderInputError(`webmoe: ${who}: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new DecoderInputError(`webmoe: ${who}: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
+      }
     }
   }
 

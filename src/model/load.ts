@@ -207,7 +207,9 @@ export async function loadDecoder(
   }
   const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
   const maxSequences = o.maxSequences ?? 1;
-  if (!(Number.isInteger(maxSequences) && maxSequences >= 1)) throw new RangeError(`webmoe: maxSequences must be a positive integer, got ${String(maxSequences)}`);
+  if (!(Number.isInteger(maxSequences) && maxSequences >= 1)) {
+    throw new RangeError(`webmoe: maxSequences must be a positive integer, got ${String(maxSequences)}`);
+  }
   const wants = new Wants(ckpt, c.family);
   // Everything made on the GPU but the blocks, freed with the model, or if the load fails or is aborted.
   const made: { destroy(): void }[] = [];
@@ -258,7 +260,8 @@ export async function loadDecoder(
     const declared = declaredWeights(family, c, dtype, o.experts);
     for (const { name, shape } of declared.tensors) dry.tensor(name, shape);
     dry.checkComplete();
-    checkMemory({ weights: declared.gpuBytes + (o.experts?.deviceBytes ?? 0), kvCache: kvCacheBytes(c, contextLength, maxSequences) }, o.memoryLimit, ckpt.source.name);
+    checkMemory({ weights: declared.gpuBytes + (o.experts?.deviceBytes ?? 0), kvCache: kvCacheBytes(c, contextLength, maxSequences) }, o.memoryLimit,
+      ckpt.source.name);
     const model = declare(family, c, ctx);
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);

@@ -38,6 +38,8 @@ export function checkMemory(need: ModelMemory, limit: number | undefined, model:
   if (limit === undefined || need.weights + need.kvCache <= limit) return;
   throw new ModelMemoryError(
     `webmoe: ${model} needs ${GB(need.weights + need.kvCache)} of GPU memory (weights ${GB(need.weights)}, KV cache ${GB(need.kvCache)}), ` +
-      `over the ${GB(limit)} allowed (memoryLimit): load with a smaller dtype ('q4'), a shorter contextLength, fewer maxSequences, or on a device with more memory`,
+      `over the ${
+        GB(limit)
+      } allowed (memoryLimit): load with a smaller dtype ('q4'), a shorter contextLength, fewer maxSequences, or on a device with more memory`,
   );
 }

@@ -37,7 +37,9 @@ export class Sequence {
     const batch = parts.map(({ seq, tokens }) => ({ slot: seq.slot, pos0: seq.valid.length, tokens }));
     if (!parts.length) throw new DecoderInputError('webmoe: Sequence.appendBatch() needs at least one part');
     const { decoder } = parts[0].seq;
-    if (parts.some(({ seq }) => seq.decoder !== decoder)) throw new DecoderInputError('webmoe: Sequence.appendBatch(): the sequences are of different decoders');
+    if (parts.some(({ seq }) => seq.decoder !== decoder)) {
+      throw new DecoderInputError('webmoe: Sequence.appendBatch(): the sequences are of different decoders');
+    }
     for (const { seq, tokens } of parts) seq.written = Math.max(seq.written, seq.valid.length + tokens.length);
     let out: T;
     try {

@@ -26,7 +26,11 @@ export async function cachedDecoder(device: GPUDevice, name: string, o: SlotOpti
     expertCacheBytes: o.slots * swigluExpertBytes(config.hidden, config.moeIntermediate, dtype),
   });
   try {
-    return { decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 64, tune: false, dtype: o.dtype, experts: cache, maxSequences: o.maxSequences }), cache };
+    return {
+      decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 64, tune: false, dtype: o.dtype, experts: cache,
+        maxSequences: o.maxSequences }),
+      cache,
+    };
   } catch (e) {
     cache.dispose();
     throw e;

@@ -55,7 +55,8 @@ const rowOf = (c: Case, j: number) => (c.window ? j % c.maxSeq : j);
  * ([slots, Hkv, maxSeq, D], a ring per slot).
  */
 function cacheOf(rng: Rng, c: Case) {
-  const made = () => Array.from({ length: c.slots }, (_, s) => Array.from({ length: c.kvHeads }, () => Array.from({ length: lengthOf(c, s) }, () => rng.array(c.D))));
+  const made = () =>
+    Array.from({ length: c.slots }, (_, s) => Array.from({ length: c.kvHeads }, () => Array.from({ length: lengthOf(c, s) }, () => rng.array(c.D))));
   const k = made();
   const v = made();
   const ring = (x: Float32Array[][][]) => {
@@ -190,7 +191,8 @@ function prepInputs(rng: Rng, c: PrepCase) {
     : c.norm === 'full'
     ? rng.array((Hq + Hkv) * D, 0.1).map((x) => 1 + x)
     : new Float32Array(1);
-  const rope = ropeTable(Math.max(...tokens.map((t) => t.pos)) + 1, { invFreq: Array.from({ length: D / 2 }, (_, i) => 10000 ** (-(2 * i) / D)), attentionFactor: 1.2 });
+  const rope = ropeTable(Math.max(...tokens.map((t) => t.pos)) + 1, { invFreq: Array.from({ length: D / 2 }, (_, i) => 10000 ** (-(2 * i) / D)),
+    attentionFactor: 1.2 });
   return { qkv, bias, norms, rope, eps: 1e-6 };
 }
 
@@ -260,7 +262,8 @@ describe('attention prep kernel', () => {
       { heads: 2, kvHeads: 2, D: 8, parts: one(13, 4), slots: 1, maxSeq: 4, norm: 'none', clip: 0.5 },
       { heads: 8, kvHeads: 1, D: 64, parts: one(40, 1), slots: 1, maxSeq: 41, norm: 'head', clip: 1 },
       // sequences in slots 3, 0 and 2 of 4: a prefill chunk between decode tokens
-      { heads: 4, kvHeads: 2, D: 24, parts: [{ slot: 3, pos0: 6, T: 1 }, { slot: 0, pos0: 2, T: 5 }, { slot: 2, pos0: 0, T: 1 }], slots: 4, maxSeq: 8, norm: 'head' },
+      { heads: 4, kvHeads: 2, D: 24, parts: [{ slot: 3, pos0: 6, T: 1 }, { slot: 0, pos0: 2, T: 5 }, { slot: 2, pos0: 0, T: 1 }], slots: 4, maxSeq: 8,
+        norm: 'head' },
       { heads: 6, kvHeads: 3, D: 16, parts: [{ slot: 1, pos0: 11, T: 3 }, { slot: 0, pos0: 4, T: 3 }], slots: 2, maxSeq: 5, norm: 'full', clip: 0.4 },
     ];
     for (const c of cases) {

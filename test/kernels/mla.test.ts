@@ -61,8 +61,7 @@ async function run(s: Shape, c: MlaCase & { kvBMatrix: ReturnType<typeof toExper
   // Without q_lora_rank the query is read out of a itself (its first heads·(nope + R) of each row).
   const [qBuf, qStride] = s.Q ? [ws.upload(q, 'q'), heads * (nope + R)] : [aBuf, A];
   await runKernels(device, () => [
-    mlaPrepKernel(ws, { ...d, Q: s.Q ?? heads * (nope + R), eps: c.eps }, { at: pos, a: aBuf, norms: bufs.norms, rope: bufs.rope, latent: bufs.latent, qa },
-      T),
+    mlaPrepKernel(ws, { ...d, Q: s.Q ?? heads * (nope + R), eps: c.eps }, { at: pos, a: aBuf, norms: bufs.norms, rope: bufs.rope, latent: bufs.latent, qa }, T),
     ...mlaQueryKernel(ws, { ...d, qStride }, { at: pos, q: qBuf, kvB: c.kvBMatrix, rope: bufs.rope, qc }, T),
     mlaAttentionKernel(ws, { ...d, scale: c.scale }, { at: pos, qc, latent: bufs.latent, lat }, T),
     ...mlaValueKernel(ws, d, { lat, kvB: c.kvBMatrix, out }, T),
@@ -118,7 +117,9 @@ async function check(rng: Rng, s: Shape): Promise<void> {
       tokens.forEach(({ x, p }, t) => {
         const qRow = s.Q ? x.q.subarray(p * heads * (nope + R)) : x.a.subarray(p * A);
         const want = mlaRef(qRow, p, x.latents, c);
-        expect(relativeError(got.out.subarray(t * heads * V, (t + 1) * heads * V), want), `${JSON.stringify(s)} slot ${x.slot} position ${p}`).toBeLessThan(1e-5);
+        expect(relativeError(got.out.subarray(t * heads * V, (t + 1) * heads * V), want), `${JSON.stringify(s)} slot ${x.slot} position ${p}`).toBeLessThan(
+          1e-5,
+        );
         if (got.qa) {
           const row = Array.from(x.a.subarray(p * A, p * A + Qa));
           const r = 1 / Math.sqrt(row.reduce((acc, v) => acc + v * v, 0) / Qa + c.eps);

@@ -246,7 +246,9 @@ describe('Sequence.appendBatch', () => {
     const aborted = new AbortController();
     aborted.abort(new Error('stop'));
     await expect(Sequence.appendBatch([{ seq: a, tokens: [5] }], readRows(), aborted.signal)).rejects.toThrow('stop');
-    await expect(Sequence.appendBatch([{ seq: a, tokens: [5] }, { seq: new Sequence(decoder, 0), tokens: [6] }], readRows())).rejects.toThrow(/slot 0 is part 0's too/);
+    await expect(Sequence.appendBatch([{ seq: a, tokens: [5] }, { seq: new Sequence(decoder, 0), tokens: [6] }], readRows())).rejects.toThrow(
+      /slot 0 is part 0's too/,
+    );
     await expect(Sequence.appendBatch([], readRows())).rejects.toThrow(/at least one part/);
     const rows = await Sequence.appendBatch([{ seq: b, tokens: [5, 6] }, { seq: a, tokens: [7] }], readRows());
     expect([a.tokens, b.tokens]).toEqual([[1, 2, 3, 7], [4, 5, 6]]);
