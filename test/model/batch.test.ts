@@ -2,15 +2,18 @@
 // fixture: sequences of different prompt lengths, joining at different steps, so that one's prefill
 // chunks run beside the others' decode tokens and then all decode together (the fused decode
 // attention), each in its own KV slot, give the logits and greedy tokens each gives run alone
-// through forward(); sliding windows past their rings; the GPU sampler on a batch's rows; bad
-// batches refused by name.
+// through forward(); sliding windows past their rings; the experts in the expert cache or on workers;
+// the GPU sampler on a batch's rows; bad batches refused by name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capStorageBinding } from '../../src/gpu/limits.js';
 import { mapRead, stageRead } from '../../src/gpu/workspace.js';
 import { openCheckpoint } from '../../src/io/checkpoint.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
 import { readConfig } from '../../src/model/families/registry.js';
-import { declaredWeights } from '../../src/model/load.js';
+import { moeConfigOf, sparseLayers } from '../../src/model/config.js';
+import { declaredWeights, loadDecoder } from '../../src/model/load.js';
+import { ExpertCoordinator } from '../../src/moe/sharded/coordinator.js';
+import '../../src/platform/nodeWorkers.js';
 import { relativeError } from '../../src/moe/reference.js';
 import { type BatchPart, type BatchReader, type Decoder, DecoderInputError } from '../../src/model/decoder.js';
 import { GpuSampler } from '../../src/model/gpuSampling.js';
@@ -19,6 +22,7 @@ import { Sequence } from '../../src/model/sequence.js';
 import { cachedDecoder } from '../helpers/cached.js';
 import { testDevice } from '../helpers/gpu.js';
 import { FAMILY_MODELS, fixtureDecoder, modelDir } from '../helpers/models.js';
+import { buildWorkers } from '../helpers/workers.js';
 import { Rng } from '../ref/rng.js';
 
 let device: GPUDevice;
@@ -142,6 +146,30 @@ describe('forwardBatch: sequences together equal each alone', () => {
     expect(mixedSteps).toBeGreaterThan(0);
     decoder.destroy();
     cache.dispose();
+  });
+
+  it('mixtral with its experts on a GPU and a CPU worker (expert-parallel): together equal each alone', async () => {
+    await buildWorkers();
+    const rng = new Rng(6);
+    const ckpt = await openCheckpoint(nodeDirSource(modelDir('mixtral')));
+    const { family, config } = readConfig(ckpt.config);
+    const withWorkers = async (maxSequences: number) => {
+      const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), 'f32', { workers: ['gpu', 'cpu'] });
+      return { experts, decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 32, experts, maxSequences }) };
+    };
+    const single = await withWorkers(1);
+    const prompt = (n: number) => Array.from({ length: n }, () => rng.int(1, config.vocab - 1));
+    const plans: Plan[] = [{ prompt: prompt(5), joins: 0, chunk: 5 }, { prompt: prompt(7), joins: 1, chunk: 3 }];
+    const want = [];
+    for (const p of plans) want.push(await alone(single.decoder, p.prompt));
+    single.decoder.destroy();
+    single.experts.dispose();
+    const { decoder, experts } = await withWorkers(2);
+    const { decodeSteps, mixedSteps } = await together(decoder, plans, want, rng, 'mixtral, workers');
+    expect(decodeSteps).toBeGreaterThan(1);
+    expect(mixedSteps).toBeGreaterThan(0);
+    decoder.destroy();
+    experts.dispose();
   });
 
   it('forward() on slot 1 and 2 of a decoder equals slot 0 alone; a batch of one part equals forward()', async () => {
