@@ -1,6 +1,6 @@
 // Attention over the KV cache (attend(), attention_core.wgsl) for T queries q [T, Hq, D] → out
-// [T, Hq, D], reading every key and value from the cache [Hkv, maxSeq, D], which the prep kernel
-// (attention_prep.wgsl) has filled for this call's positions.
+// [T, Hq, D], reading every key and value from the cache [slots, Hkv, maxSeq, D], which the prep
+// kernel (attention_prep.wgsl) has filled for this call's tokens, each at its (position, slot) at[t].
 // Dispatch: (Hq, T, 1): one workgroup per (query head, token). Bounds: D ≤ 256.
 
 struct Params {
@@ -14,7 +14,7 @@ struct Params {
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> pos0: u32;
+@group(0) @binding(1) var<storage, read> at: array<vec2u>;  // [T] (position, slot)
 @group(0) @binding(2) var<storage, read> q: array<f32>;
 @group(0) @binding(3) var<storage, read> kCache: array<f32>;
 @group(0) @binding(4) var<storage, read> vCache: array<f32>;
@@ -23,7 +23,7 @@ const WG = 64u;
 
 fn dotKey(base: u32, j: u32) -> f32 { return dotCached(base, j); }
 
-fn value(base: u32, j: u32, d: u32) -> f32 { return vCache[base + slot(j) * p.D + d]; }
+fn value(base: u32, j: u32, d: u32) -> f32 { return vCache[base + ring(j) * p.D + d]; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {

@@ -1,14 +1,15 @@
 // Causal grouped-query attention of one (query head, token), one pass with an online softmax:
-// out[t, h] = Σ_j softmax_j(scale · q[t,h] · k[g,j]) · v[g,j],  g = h / (Hq / Hkv), over the keys
-// j ≤ pos0 + t, or with a sliding window W (WINDOW > 0) over pos0 + t − W < j ≤ pos0 + t, as
-// transformers' sliding-window mask has it.
-// WINDOW > 0: the cache is a ring of maxSeq positions, position j in slot j mod maxSeq (the caller keeps
-// every key a query reads in it); 0: position j in slot j.
+// out[t, h] = Σ_j softmax_j(scale · q[t,h] · k[s,g,j]) · v[s,g,j],  g = h / (Hq / Hkv), over the keys
+// of the token's own KV slot s = at[t].y at positions j ≤ at[t].x (its position), or with a sliding
+// window W (WINDOW > 0) over at[t].x − W < j ≤ at[t].x, as transformers' sliding-window mask has it.
+// The cache is [slots, Hkv, maxSeq, D]: one region per sequence.
+// WINDOW > 0: each region is a ring of maxSeq positions, position j in row j mod maxSeq (the caller
+// keeps every key a query reads in it); 0: position j in row j.
 // SINKS: a learned logit per query head, sinks[h], joins the softmax denominator and adds no value
 // (gpt-oss); unread without SINKS.
 // attend() reads the query from qs (the including kernel fills it first), key j through dotKey(base,
 // j) (q · k[g, j]) and value j through value(base, j, d), base = g's first element in the cache: the
-// including kernel's, with its p (Hq, Hkv, D, maxSeq, scale), pos0, sinks, out and WG. Keys in tiles
+// including kernel's, with its p (Hq, Hkv, D, maxSeq, scale), at, sinks, out and WG. Keys in tiles
 // of WG, one score per thread, then each thread accumulates its D/WG output dimensions. Bounds: D ≤ 256.
 
 override WINDOW: u32 = 0u;
@@ -19,18 +20,18 @@ const DPT = D_MAX / WG;  // output dimensions per thread
 var<workgroup> qs: array<f32, D_MAX>;
 var<workgroup> scores: array<f32, WG>;
 
-fn slot(j: u32) -> u32 {
+fn ring(j: u32) -> u32 {
   if (WINDOW == 0u) { return j; }
   return j % p.maxSeq;
 }
 
 fn attend(h: u32, t: u32, tid: u32) {
   let D = p.D;
-  let last = pos0 + t;
+  let last = at[t].x;
   var first = 0u;
   if (WINDOW > 0u && last >= WINDOW) { first = last + 1u - WINDOW; }
   let keys = last + 1u - first;
-  let cache = (h / (p.Hq / p.Hkv)) * p.maxSeq * D;
+  let cache = (at[t].y * p.Hkv + h / (p.Hq / p.Hkv)) * p.maxSeq * D;
 
   var acc: array<f32, DPT>;
   var m = -3.0e38;  // running max (finite, so exp(m_old − m_new) never makes NaN)
@@ -73,7 +74,7 @@ fn attend(h: u32, t: u32, tid: u32) {
 // q · the cached key of position j
 fn dotCached(base: u32, j: u32) -> f32 {
   var s = 0.0;
-  let k = base + slot(j) * p.D;
+  let k = base + ring(j) * p.D;
   for (var d = 0u; d < p.D; d++) { s += qs[d] * kCache[k + d]; }
   return s;
 }

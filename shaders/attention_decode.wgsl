@@ -1,12 +1,15 @@
-// A decode step's attention, preparation included: one token at position pos0, from the fused
-// projection qkv [1, (Hq + 2·Hkv)·D] to out [1, Hq, D] in one launch. Each workgroup prepares its
+// A forward whose tokens are each one sequence's next token (a decode step of one or several
+// sequences), preparation included: token t at its position at[t].x in its KV slot at[t].y, from the
+// fused projection qkv [T, (Hq + 2·Hkv)·D] to out [T, Hq, D] in one launch. Each workgroup prepares its
 // query head and its group's key and value (prepHead(), qkv_prep.wgsl) into workgroup memory, the
-// group's first query head also writes them into the cache [Hkv, maxSeq, D] at slot pos0 mod maxSeq,
-// and it attends (attend(), attention_core.wgsl) over the cached keys before pos0 and its own key at
-// pos0. No workgroup reads what another writes: the cache slot written is never one read (the ring
-// keeps more than the window), so the launch needs no ordering between workgroups. The same
-// arithmetic as the prep kernel then the attention kernel, value for value.
-// Dispatch: (Hq, 1, 1): one workgroup per query head. Bounds: D even, D ≤ 256.
+// group's first query head also writes them into the cache [slots, Hkv, maxSeq, D] in its slot's region
+// at row at[t].x mod maxSeq, and it attends (attend(), attention_core.wgsl) over the cached keys before
+// its position and its own key at it. No workgroup reads what another writes: every token is in a
+// different slot (the caller's rule: one token per sequence), so a workgroup reads only its own slot's
+// region, where the row written is never one read (the ring keeps more than the window); the launch
+// needs no ordering between workgroups. The same arithmetic as the prep kernel then the attention
+// kernel, value for value.
+// Dispatch: (Hq, T, 1): one workgroup per (query head, token). Bounds: D even, D ≤ 256.
 
 struct Params {
   Hq: u32,
@@ -20,7 +23,7 @@ struct Params {
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-// bindings 1–5 (pos0, qkv, bias, norms, rope): qkv_prep.wgsl
+// bindings 1–5 (at, qkv, bias, norms, rope): qkv_prep.wgsl
 @group(0) @binding(6) var<storage, read_write> kCache: array<f32>;
 @group(0) @binding(7) var<storage, read_write> vCache: array<f32>;
 @group(0) @binding(8) var<storage, read> sinks: array<f32>;
@@ -35,37 +38,41 @@ fn prepped(t: u32, head: u32, i: u32, v: f32) {
     qs[i] = v;
     return;
   }
-  let slot = pos0 % p.maxSeq;
+  let row = at[t].x % p.maxSeq;
   let kv = head - p.Hq;  // k heads, then v heads
   if (kv < p.Hkv) {
     kNew[i] = v;
-    if (writes) { kCache[(kv * p.maxSeq + slot) * p.D + i] = v; }
+    if (writes) { kCache[((at[t].y * p.Hkv + kv) * p.maxSeq + row) * p.D + i] = v; }
   } else {
     vNew[i] = v;
-    if (writes) { vCache[((kv - p.Hkv) * p.maxSeq + slot) * p.D + i] = v; }
+    if (writes) { vCache[((at[t].y * p.Hkv + kv - p.Hkv) * p.maxSeq + row) * p.D + i] = v; }
   }
 }
 
+var<private> pos: u32;  // the token's position: its own key and value, in workgroup memory
+
 fn dotKey(base: u32, j: u32) -> f32 {
-  if (j < pos0) { return dotCached(base, j); }
+  if (j < pos) { return dotCached(base, j); }
   var s = 0.0;
   for (var d = 0u; d < p.D; d++) { s += qs[d] * kNew[d]; }
   return s;
 }
 
 fn value(base: u32, j: u32, d: u32) -> f32 {
-  if (j < pos0) { return vCache[base + slot(j) * p.D + d]; }
+  if (j < pos) { return vCache[base + ring(j) * p.D + d]; }
   return vNew[d];
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
   let h = wg.x;
+  let t = wg.y;
   let group = p.Hq / p.Hkv;
   let g = h / group;
   writes = h % group == 0u;
-  prepHead(0u, h, tid);
-  prepHead(0u, p.Hq + g, tid);
-  prepHead(0u, p.Hq + p.Hkv + g, tid);
-  attend(h, 0u, tid);  // its first barrier: qs, kNew and vNew written
+  pos = at[t].x;
+  prepHead(t, h, tid);
+  prepHead(t, p.Hq + g, tid);
+  prepHead(t, p.Hq + p.Hkv + g, tid);
+  attend(h, t, tid);  // its first barrier: qs, kNew and vNew written
 }

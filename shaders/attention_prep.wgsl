@@ -1,8 +1,8 @@
 // From the fused projection qkv [T, (Hq + 2·Hkv)·D] to attention inputs (prepHead(), qkv_prep.wgsl:
-// bias, q/k RMSNorm, clip, rotary embedding): q → q [T, Hq, D] and k, v → the KV cache [Hkv, maxSeq,
-// D] at positions pos0 + t, in slot (pos0 + t) mod maxSeq (a sliding window's ring; the identity
-// otherwise). A decode step of one token does this inside its attention instead
-// (attention_decode.wgsl).
+// bias, q/k RMSNorm, clip, rotary embedding): q → q [T, Hq, D] and k, v → the KV cache [slots, Hkv,
+// maxSeq, D] in token t's slot s = at[t].y at its position j = at[t].x, row j mod maxSeq (a sliding
+// window's ring; the identity otherwise). A forward of one token per sequence does this inside its
+// attention instead (attention_decode.wgsl).
 // Dispatch: (Hq + 2·Hkv, T, 1): one workgroup per (head, token). Bounds: D even.
 
 struct Params {
@@ -16,7 +16,7 @@ struct Params {
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-// bindings 1–5 (pos0, qkv, bias, norms, rope): qkv_prep.wgsl
+// bindings 1–5 (at, qkv, bias, norms, rope): qkv_prep.wgsl
 @group(0) @binding(6) var<storage, read_write> q: array<f32>;
 @group(0) @binding(7) var<storage, read_write> kCache: array<f32>;
 @group(0) @binding(8) var<storage, read_write> vCache: array<f32>;
@@ -26,12 +26,12 @@ fn prepped(t: u32, head: u32, i: u32, v: f32) {
     q[(t * p.Hq + head) * p.D + i] = v;
     return;
   }
-  let slot = (pos0 + t) % p.maxSeq;
+  let row = at[t].x % p.maxSeq;
   let kv = head - p.Hq;  // k heads, then v heads
   if (kv < p.Hkv) {
-    kCache[(kv * p.maxSeq + slot) * p.D + i] = v;
+    kCache[((at[t].y * p.Hkv + kv) * p.maxSeq + row) * p.D + i] = v;
   } else {
-    vCache[((kv - p.Hkv) * p.maxSeq + slot) * p.D + i] = v;
+    vCache[((at[t].y * p.Hkv + kv - p.Hkv) * p.maxSeq + row) * p.D + i] = v;
   }
 }
 

@@ -1,10 +1,11 @@
 // Multi-head Latent Attention (DeepSeek-V2/V3): causal attention of the heads over the one latent cache
 // they share, in one pass with an online softmax per head:
-//   lat[t, h] = Σ_{j ≤ pos0+t} softmax_j(scale · qc[t, h] · latent[j]) · latent[j, 0 : C]
+//   lat[t, h] = Σ_{j ≤ at[t].x} softmax_j(scale · qc[t, h] · latent[s, j]) · latent[s, j, 0 : C]
+// over the positions of token t's own KV slot s = at[t].y up to its position at[t].x
 // (keys: whole latent rows, C + R: the compressed kv and the rope key; values: their first C, which
 // mla_value.wgsl lifts into the heads' values). A workgroup takes HG heads of a token, so each latent
 // row is read once for all of them: the cache is the same for every head.
-// qc [T, heads, C + R] (mla_query.wgsl), latent [maxSeq, C + R], lat [T, heads, C].
+// qc [T, heads, C + R] (mla_query.wgsl), latent [slots, maxSeq, C + R], lat [T, heads, C].
 // Dispatch: (ceil(heads / HG), T, 1). Keys in tiles of 64, a thread scoring one key for the HG heads,
 // then accumulating its C/64 latent dimensions for each. Bounds: C + R ≤ D_MAX.
 
@@ -12,6 +13,7 @@ struct Params {
   heads: u32,
   C: u32,
   R: u32,
+  maxSeq: u32,
   scale: f32,
 }
 
@@ -22,7 +24,7 @@ const DPT = D_MAX / WG;     // latent dimensions per thread
 const NONE = -3.0e38;       // finite, so exp(m_old − m_new) never makes NaN
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> pos0: u32;
+@group(0) @binding(1) var<storage, read> at: array<vec2u>;  // [T] (position, slot)
 @group(0) @binding(2) var<storage, read> qc: array<f32>;
 @group(0) @binding(3) var<storage, read> latent: array<f32>;
 @group(0) @binding(4) var<storage, read_write> lat: array<f32>;
@@ -36,7 +38,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   let heads = min(HG, p.heads - h0);  // the last workgroup may have fewer; the rest compute unread values
   let t = wg.y;
   let D = p.C + p.R;
-  let keys = pos0 + t + 1u;
+  let keys = at[t].x + 1u;
+  let region = at[t].y * p.maxSeq * D;
   let qBase = (t * p.heads + h0) * D;
   for (var i = tid; i < heads * D; i += WG) { qs[i] = qc[qBase + i]; }
 
@@ -50,7 +53,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     var s = array<f32, HG>();  // initialised here, each tile (not once, where a compiler hoists it)
     if (j < keys) {
       for (var d = 0u; d < D; d++) {
-        let x = latent[j * D + d];
+        let x = latent[region + j * D + d];
         for (var h = 0u; h < HG; h++) { s[h] += qs[h * D + d] * x; }
       }
     }
@@ -71,7 +74,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         e[h] = exp(scores[h * WG + i] - m[h]);
         l[h] += e[h];
       }
-      let row = (k0 + i) * D;
+      let row = region + (k0 + i) * D;
       for (var c = 0u; c < DPT; c++) {
         let d = tid + c * WG;
         if (d < p.C) {

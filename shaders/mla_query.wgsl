@@ -1,5 +1,5 @@
 // Multi-head Latent Attention (DeepSeek-V2/V3): each head's query in the latent space, the
-// weight-absorbed form. For head h of token t (position pos0 + t):
+// weight-absorbed form. For head h of token t (position at[t].x):
 //   qc[t, h, c]     = Σ_n q[t, h, n] · kv_b[h, n, c]   for c < C   (n < nope: W_UK, the key rows of kv_b_proj)
 //   qc[t, h, C : ]  = rope(q[t, h, nope : nope + R])               (mla_rope.wgsl)
 // so that qc[t, h] · latent[j] = q_nope · k_nope[j] + q_rope · k_rope[j], with no k_nope ever made.
@@ -23,7 +23,7 @@ const WG = 64u;
 const NOPE_MAX = 512u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> pos0: u32;
+@group(0) @binding(1) var<storage, read> at: array<vec2u>;  // [T] (position, slot)
 @group(0) @binding(2) var<storage, read> q: array<f32>;
 @group(0) @binding(3) var<storage, read> w: array<u32>;
 @group(0) @binding(4) var<storage, read> rope: array<vec2f>;
@@ -48,7 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     qc[out + c] = acc;
   }
   let half = p.R / 2u;
-  let pos = pos0 + t;
+  let pos = at[t].x;
   let r0 = qBase + p.nope;
   for (var i = tid; i < half; i += WG) {
     let j = ropePair(i, p.R);

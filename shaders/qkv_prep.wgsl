@@ -3,6 +3,8 @@
 // hands each value to prepped(t, head, i, value), which the including kernel defines (the prep kernel
 // stores q and the cache; the decode attention keeps them in workgroup memory), and reads its p (Hq,
 // Hkv, D, eps) and WG, and bindings 1–5 declared here. Heads are numbered q, then k, then v.
+// at [T]: each token's (position, KV slot), the decoder's per forward: tokens of several sequences
+// share a launch, each at its own position.
 // NORM: 0 none; 1 per head over D (Qwen3-MoE); 2 over the whole q or k projection before the head
 //       split (OLMoE). norms = [q weights, then k weights] (D each for 1, Hq·D then Hkv·D for 2).
 // CLIP > 0: q, k and v clamped to ±CLIP after the projection and the norm, before the rotation
@@ -10,7 +12,7 @@
 // rope: [positions, D/2] of (cos, sin), computed on the CPU in float64. Bounds: D even.
 // prepHead() has workgroup barriers: call it in uniform control flow, with a uniform head.
 
-@group(0) @binding(1) var<uniform> pos0: u32;
+@group(0) @binding(1) var<storage, read> at: array<vec2u>;  // [T] (position, slot)
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;  // [T, (Hq + 2·Hkv)·D]
 @group(0) @binding(3) var<storage, read> bias: array<f32>;  // [(Hq + 2·Hkv)·D]
 @group(0) @binding(4) var<storage, read> norms: array<f32>;
@@ -31,7 +33,7 @@ fn clip(x: f32) -> f32 {
 fn prepHead(t: u32, head: u32, tid: u32) {
   let D = p.D;
   let row = t * (p.Hq + 2u * p.Hkv) * D;
-  let pos = pos0 + t;
+  let pos = at[t].x;
   let isQ = head < p.Hq;
 
   if (head >= p.Hq + p.Hkv) {

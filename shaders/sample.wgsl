@@ -6,7 +6,7 @@
 // mass (ties in id order); the draw walks the kept tokens in id order to `draw` × their mass.
 // No sort: thresholds are searched on the bits of p (monotone for p ≥ 0): top-k's by a radix select
 // of four passes, top-p's bit by bit over the few tokens that can be in the nucleus, gathered first.
-// Layout: logits [vocab] f32; bias [vocab] f32 (read when HAS_BIAS); history [vocab] u32: bit 0 the
+// Layout: logits [rows, vocab] f32, row `row` read (a batched forward's row of one sequence); bias [vocab] f32 (read when HAS_BIAS); history [vocab] u32: bit 0 the
 // token is in the sequence, bits 1… times generated (read when PENALTIES; the pick is added);
 // w [vocab] f32 scratch; draw [1] f32 in [0, 1); cand [vocab] f32 scratch (top-p's candidates);
 // out [2] u32: the id, and a status: 0, 1 a NaN, 2 the largest is ±Inf (no id then).
@@ -21,6 +21,7 @@ struct Params {
   frequency: f32,
   presence: f32,
   flags: u32,  // 1: HAS_BIAS, 2: PENALTIES
+  row: u32,
 }
 
 const WG = 256u;
@@ -126,7 +127,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
   var best = -3.4e38;
   var bestId = ALL;
   for (var i = t; i < p.vocab; i += WG) {
-    var x = logits[i];
+    var x = logits[p.row * p.vocab + i];
     if ((p.flags & HAS_BIAS) != 0u) { x += bias[i]; }
     if ((p.flags & PENALTIES) != 0u) {
       let h = history[i];

@@ -6,7 +6,7 @@ export interface AttentionDims {
   heads: number;
   kvHeads: number;
   headDim: number;
-  /** positions the KV cache holds: the context, or a sliding window's ring */
+  /** positions a KV slot's region of the cache holds: the context, or a sliding window's ring */
   maxSeq: number;
 }
 
@@ -19,13 +19,13 @@ export type Prep = { norm: QKNorm; eps: number; clip?: number };
 export type Attend = { scale: number; window?: number; sinks?: boolean };
 
 export interface KVCache {
-  /** [Hkv, maxSeq, D] each; position j in slot j mod maxSeq */
+  /** [slots, Hkv, maxSeq, D] each: a region per sequence; position j in row j mod maxSeq */
   k: GPUBuffer;
   v: GPUBuffer;
 }
 
 /** Bindings 1–5 of the kernels that prepare q, k and v (qkv_prep.wgsl). */
-const PREP_BINDINGS = { pos0: 'uniform', qkv: 'read', bias: 'read', norms: 'read', rope: 'read' } as const;
+const PREP_BINDINGS = { at: 'read', qkv: 'read', bias: 'read', norms: 'read', rope: 'read' } as const;
 
 export const ATTENTION_PREP = defineKernel('attention prep', {
   files: ['qkv_prep', 'attention_prep'],
@@ -42,7 +42,7 @@ export const ATTENTION_PREP = defineKernel('attention prep', {
 export const ATTENTION = defineKernel('attention', {
   files: ['attention_core', 'attention'],
   uniforms: { Hq: 'u32', Hkv: 'u32', D: 'u32', maxSeq: 'u32', scale: 'f32' },
-  bindings: { pos0: 'uniform', q: 'read', kCache: 'read', vCache: 'read', sinks: 'read', out: 'read_write' },
+  bindings: { at: 'read', q: 'read', kCache: 'read', vCache: 'read', sinks: 'read', out: 'read_write' },
   overrides: ['WINDOW', 'SINKS'],
 });
 
@@ -64,55 +64,58 @@ const prepOverrides = (d: Prep) => ({ NORM: ['none', 'head', 'full'].indexOf(d.n
 const attendOverrides = (d: Attend) => ({ WINDOW: d.window, SINKS: d.sinks ? 1 : undefined });
 
 /**
- * qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache at positions pos0 + t (pos0: a u32 uniform); `clip`
- * clamps q, k and v to ±clip after the projection and norm (absent: no clamp).
+ * qkv [T, (Hq+2Hkv)·D] → q [T, Hq·D] and the cache: token t at position at[t].x in slot at[t].y (`at`:
+ * [T] pairs of u32); `clip` clamps q, k and v to ±clip after the projection and norm (absent: no clamp).
  */
 export function attentionPrepKernel(
   ws: Workspace,
   d: AttentionDims & Prep,
-  b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; q: GPUBuffer; cache: KVCache },
+  b: { at: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; q: GPUBuffer; cache: KVCache },
   tokens: number,
 ): Dispatch {
   return ATTENTION_PREP.launch(ws, {
     uniforms: { ...dims(d), eps: d.eps },
-    buffers: { pos0: b.pos0, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, q: b.q, kCache: b.cache.k, vCache: b.cache.v },
+    buffers: { at: b.at, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, q: b.q, kCache: b.cache.k, vCache: b.cache.v },
     grid: [d.heads + 2 * d.kvHeads, tokens],
     overrides: prepOverrides(d),
   });
 }
 
 /**
- * out [T, Hq·D] = causal softmax(scale · q kᵀ) v over cache positions 0 … pos0 + t, or with `window` W
- * over pos0 + t − W < j ≤ pos0 + t (the cache then a ring of maxSeq ≥ W positions). `sinks` [Hq]: a
- * logit per query head in the softmax denominator (absent: none; any buffer fills the binding).
+ * out [T, Hq·D] = causal softmax(scale · q kᵀ) v over token t's slot at[t].y, positions 0 … at[t].x,
+ * or with `window` W over at[t].x − W < j ≤ at[t].x (each region then a ring of maxSeq ≥ W positions).
+ * `sinks` [Hq]: a logit per query head in the softmax denominator (absent: none; any buffer fills the
+ * binding).
  */
 export function attentionKernel(
   ws: Workspace,
   d: AttentionDims & Attend,
-  b: { pos0: GPUBuffer; q: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
+  b: { at: GPUBuffer; q: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
   tokens: number,
 ): Dispatch {
   return ATTENTION.launch(ws, {
     uniforms: { ...dims(d), scale: d.scale },
-    buffers: { pos0: b.pos0, q: b.q, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
+    buffers: { at: b.at, q: b.q, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
     grid: [d.heads, tokens],
     overrides: attendOverrides(d),
   });
 }
 
 /**
- * A decode step of one token at pos0 in one launch: attentionPrepKernel then attentionKernel, value for
- * value (the token's key and value go into the cache as there).
+ * Tokens each of a different slot (a decode step of one or several sequences) in one launch:
+ * attentionPrepKernel then attentionKernel, value for value (each token's key and value go into the
+ * cache as there). Two tokens of one slot would race: use prep + attention for them.
  */
 export function attentionDecodeKernel(
   ws: Workspace,
   d: AttentionDims & Prep & Attend,
-  b: { pos0: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
+  b: { at: GPUBuffer; qkv: GPUBuffer; bias: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; cache: KVCache; sinks: GPUBuffer; out: GPUBuffer },
+  tokens: number,
 ): Dispatch {
   return ATTENTION_DECODE.launch(ws, {
     uniforms: { ...dims(d), eps: d.eps, scale: d.scale },
-    buffers: { pos0: b.pos0, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
-    grid: [d.heads],
+    buffers: { at: b.at, qkv: b.qkv, bias: b.bias, norms: b.norms, rope: b.rope, kCache: b.cache.k, vCache: b.cache.v, sinks: b.sinks, out: b.out },
+    grid: [d.heads, tokens],
     overrides: { ...prepOverrides(d), ...attendOverrides(d) },
   });
 }

@@ -21,23 +21,23 @@ export interface MlaDims {
 
 export const MLA_PREP = defineKernel('mla prep', {
   files: ['mla_rope', 'mla_prep'],
-  uniforms: { A: 'u32', Q: 'u32', C: 'u32', R: 'u32', eps: 'f32' },
-  bindings: { pos0: 'uniform', a: 'read', norms: 'read', rope: 'read', latent: 'read_write', qa: 'read_write' },
+  uniforms: { A: 'u32', Q: 'u32', C: 'u32', R: 'u32', maxSeq: 'u32', eps: 'f32' },
+  bindings: { at: 'read', a: 'read', norms: 'read', rope: 'read', latent: 'read_write', qa: 'read_write' },
   overrides: ['INTERLEAVE'],
 });
 
 export const MLA_QUERY = defineKernel('mla query', {
   files: ['mla_rope', 'mla_query'],
   uniforms: { K: 'u32', heads: 'u32', h0: 'u32', nope: 'u32', R: 'u32', V: 'u32', qStride: 'u32' },
-  bindings: { pos0: 'uniform', q: 'read', w: 'read', rope: 'read', qc: 'read_write' },
+  bindings: { at: 'read', q: 'read', w: 'read', rope: 'read', qc: 'read_write' },
   preludes: FORMAT_PRELUDES,
   overrides: ['INTERLEAVE'],
 });
 
 export const MLA_ATTENTION = defineKernel('mla attention', {
   files: ['mla_attention'],
-  uniforms: { heads: 'u32', C: 'u32', R: 'u32', scale: 'f32' },
-  bindings: { pos0: 'uniform', qc: 'read', latent: 'read', lat: 'read_write' },
+  uniforms: { heads: 'u32', C: 'u32', R: 'u32', maxSeq: 'u32', scale: 'f32' },
+  bindings: { at: 'read', qc: 'read', latent: 'read', lat: 'read_write' },
 });
 
 export const MLA_VALUE = defineKernel('mla value', {
@@ -54,19 +54,20 @@ export const MLA_LIMITS = { nope: 512, latent: 768 } as const;
 const HEADS_PER_WORKGROUP = 4;
 
 /**
- * a [T, Q + C + R] → the latent cache at positions pos0 + t, and with `qa` (q_lora_rank Q) the
+ * a [T, Q + C + R] → the latent cache [slots, maxSeq, C + R]: token t at position at[t].x of slot
+ * at[t].y (`at`: [T] pairs of u32), and with `qa` (q_lora_rank Q) the
  * normalised query latent qa [T, Q]; norms = kv_a_layernorm [C] then q_a_layernorm [Q]. `qa` absent:
  * the first Q values of each row of a are the query itself, left for mla_query (a 4-byte buffer is
  * bound as qa, unwritten).
  */
 export function mlaPrepKernel(
   ws: Workspace,
-  d: MlaDims & { Q: number; eps: number },
-  b: { pos0: GPUBuffer; a: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; latent: GPUBuffer; qa?: GPUBuffer },
+  d: MlaDims & { Q: number; eps: number; maxSeq: number },
+  b: { at: GPUBuffer; a: GPUBuffer; norms: GPUBuffer; rope: GPUBuffer; latent: GPUBuffer; qa?: GPUBuffer },
   tokens: number,
 ): Dispatch {
   return MLA_PREP.launch(ws, {
-    uniforms: { A: d.Q + d.C + d.R, Q: d.Q, C: d.C, R: d.R, eps: d.eps },
+    uniforms: { A: d.Q + d.C + d.R, Q: d.Q, C: d.C, R: d.R, maxSeq: d.maxSeq, eps: d.eps },
     buffers: { ...b, qa: b.qa ?? ws.scratch('mla unused', 4) },
     grid: [b.qa ? 2 : 1, tokens],
     overrides: { INTERLEAVE: d.interleave ? 1 : 0 },
@@ -77,13 +78,13 @@ export function mlaPrepKernel(
 export function mlaQueryKernel(
   ws: Workspace,
   d: MlaDims & { qStride: number },
-  b: { pos0: GPUBuffer; q: GPUBuffer; kvB: ExpertMatrix; rope: GPUBuffer; qc: GPUBuffer },
+  b: { at: GPUBuffer; q: GPUBuffer; kvB: ExpertMatrix; rope: GPUBuffer; qc: GPUBuffer },
   tokens: number,
 ): Dispatch[] {
   return b.kvB.chunks.map((c) =>
     MLA_QUERY.launch(ws, {
       uniforms: { K: d.C, heads: d.heads, h0: c.e0, nope: d.nope, R: d.R, V: d.V, qStride: d.qStride },
-      buffers: { pos0: b.pos0, q: b.q, w: c.buffer, rope: b.rope, qc: b.qc },
+      buffers: { at: b.at, q: b.q, w: c.buffer, rope: b.rope, qc: b.qc },
       grid: [c.e1 - c.e0, tokens],
       preludes: STORAGES[b.kvB.dtype].prelude,
       overrides: { INTERLEAVE: d.interleave ? 1 : 0 },
@@ -91,15 +92,15 @@ export function mlaQueryKernel(
   );
 }
 
-/** lat [T, heads, C]: causal softmax(scale · qc · latentᵀ) · latent[:, :C] over positions 0 … pos0 + t. */
+/** lat [T, heads, C]: causal softmax(scale · qc · latentᵀ) · latent[:, :C] over token t's slot at[t].y, positions 0 … at[t].x. */
 export function mlaAttentionKernel(
   ws: Workspace,
-  d: MlaDims & { scale: number },
-  b: { pos0: GPUBuffer; qc: GPUBuffer; latent: GPUBuffer; lat: GPUBuffer },
+  d: MlaDims & { scale: number; maxSeq: number },
+  b: { at: GPUBuffer; qc: GPUBuffer; latent: GPUBuffer; lat: GPUBuffer },
   tokens: number,
 ): Dispatch {
   const grid: [number, number] = [Math.ceil(d.heads / HEADS_PER_WORKGROUP), tokens];
-  return MLA_ATTENTION.launch(ws, { uniforms: { heads: d.heads, C: d.C, R: d.R, scale: d.scale }, buffers: b, grid });
+  return MLA_ATTENTION.launch(ws, { uniforms: { heads: d.heads, C: d.C, R: d.R, maxSeq: d.maxSeq, scale: d.scale }, buffers: b, grid });
 }
 
 /** out [T, heads · V] = each head's W_UV · lat: once per binding of kvB. */

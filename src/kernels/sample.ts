@@ -12,6 +12,7 @@ export const SAMPLE = defineKernel('sample', {
     frequency: 'f32',
     presence: 'f32',
     flags: 'u32',
+    row: 'u32',
   },
   bindings: { logits: 'read', bias: 'read', history: 'read_write', w: 'read_write', draw: 'read', cand: 'read_write', out: 'read_write' },
 });
@@ -23,7 +24,7 @@ export const SAMPLE_BIAS = 1;
 export const SAMPLE_PENALTIES = 2;
 
 /**
- * The next token from `logits` [vocab] into `out` [id, status] (shaders/sample.wgsl): one workgroup.
+ * The next token from row `row` of `logits` [rows, vocab] into `out` [id, status] (shaders/sample.wgsl): one workgroup.
  * Temperature 0: greedy; topK 0: all.
  */
 export function sampleKernel(ws: Workspace, buffers: SampleBuffers, uniforms: Record<keyof typeof SAMPLE.spec.uniforms, number>): Dispatch {

@@ -3,7 +3,9 @@
 // (blocks/); all of it is recorded into one command encoder and submitted once, and only the logits
 // are read back (or, by forwardRead, only what a reader of them computes on the GPU: a sampled
 // token). (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward goes on
-// in the encoder it resolves to.)
+// in the encoder it resolves to.) The KV cache holds `slots` sequences, each in its own region; one
+// forward (forwardBatch) may carry tokens of several, each at its own positions, so that their
+// decode steps and prefill chunks share the weights' reads.
 import { embedKernel } from '../kernels/embed.js';
 import type { SlotRows } from '../kernels/combine.js';
 import { rmsNormKernel } from '../kernels/rmsnorm.js';
@@ -44,10 +46,21 @@ export interface DecoderWeights {
 /** Which rows of logits a forward returns: every position (scoring a text) or the last (generation). */
 export type LogitRows = 'all' | 'last';
 
+/** One sequence's tokens in a forward: its KV slot, and the position of its first token. */
+export interface BatchPart {
+  slot: number;
+  pos0: number;
+  tokens: ArrayLike<number>;
+}
+
 interface Plan {
   ws: Workspace;
   ids: GPUBuffer;
+  /** [T] (position, slot) of each token, read by the attention kernels */
+  at: GPUBuffer;
   logits: GPUBuffer;
+  /** the row of each part's last token, set before each record: the 'last' rows gather them */
+  ends: number[];
   steps: Step[];
   /** per layer, the routing its MLP block writes (none for a dense MLP) */
   routing: (RoutingBuffers | undefined)[];
@@ -56,14 +69,17 @@ interface Plan {
 /**
  * What comes back of a forward: it records what it needs after the forward, in the forward's encoder
  * (submitted next), then reads its result. The decoder's own reads the logits rows back whole; the
- * GPU sampler (gpuSampling.ts) samples on the GPU and reads the token.
+ * GPU sampler (gpuSampling.ts) samples on the GPU and reads the token (a sampler per row of a batch).
  */
-export interface LogitsReader<T> {
-  /** `logits`: the forward's rows of logits, [rows, vocab] f32 */
-  record(encoder: GPUCommandEncoder, logits: GPUBuffer): void;
+export interface BatchReader<T> {
+  /** `logits`: the forward's rows of logits, [rows, vocab] f32 (a batch's: row i is part i's last token) */
+  record(encoder: GPUCommandEncoder, logits: GPUBuffer, rows: number): void;
   /** After the submit: what it read. */
   read(): Promise<T>;
 }
+
+/** A reader of one sequence's forward: its last row, or every row with rows 'all'. */
+export type LogitsReader<T> = BatchReader<T>;
 
 /** Where the time of the forwards went while a profile is set (Decoder.profile), summed over them. */
 export interface ForwardProfile {
@@ -74,7 +90,7 @@ export interface ForwardProfile {
   readbackMs: number;
 }
 
-/** Plans kept, per (token count, logit rows): decode reuses one, each prompt length makes one. */
+/** Plans kept, per (token count, parts, logit rows, …): decode reuses one, each prompt length makes one. */
 const PLANS_KEPT = 4;
 
 /**
@@ -94,9 +110,8 @@ export class Decoder {
   private readonly positions: number[];
   /** The most tokens one piece of a forward runs, so that every ring keeps the keys its queries read. */
   readonly maxTokens: number;
-  private readonly pos0: GPUBuffer;
-  // Reused by every decode step: a token allocates nothing.
-  private readonly pos0Word = new Uint32Array(1);
+  // Reused by every decode step of one sequence: a token allocates nothing.
+  private readonly oneAt = new Uint32Array(2);
   private readonly oneId = new Uint32Array(1);
   private readonly plans = new PlanCache<Plan>(PLANS_KEPT);
   private last?: Plan;
@@ -113,36 +128,41 @@ export class Decoder {
     private readonly device: GPUDevice,
     readonly config: Readonly<ModelConfig>,
     private readonly w: DecoderWeights,
-    /** positions the KV cache holds */
+    /** positions the KV cache holds, per sequence */
     readonly contextLength: number,
+    /** sequences the KV cache holds, each in its own region (BatchPart.slot) */
+    readonly slots = 1,
   ) {
+    if (!(Number.isInteger(slots) && slots >= 1)) throw new DecoderInputError(`webmoe: slots (maxSequences) must be a positive integer, got ${slots}`);
     const limit = storageBindingLimit(device);
     this.positions = w.layers.map(({ attention: { window } }) => (window === undefined ? contextLength : ringPositions(window, contextLength)));
     this.maxTokens = Math.min(...w.layers.map(({ attention: { window } }, l) => pieceTokens(window, this.positions[l], contextLength)));
     // every layer checked before any buffer is made, so that a refusal leaves nothing behind
     this.positions.forEach((positions, l) => {
       for (const c of w.layers[l].attention.cache) {
-        const bytes = c.bytesPerPosition * positions;
+        const bytes = c.bytesPerPosition * positions * slots;
         if (bytes > limit) {
+          const of = slots > 1 ? ` × ${slots} sequences` : '';
+          const use = slots > 1 ? 'use a shorter contextLength or fewer maxSequences' : 'use a shorter contextLength';
           throw new DecoderInputError(
-            `webmoe: a layer's KV cache for ${positions} positions needs ${bytes} bytes per binding, over the storage binding limit ${limit}: use a shorter contextLength`,
+            `webmoe: a layer's KV cache for ${positions} positions${of} needs ${bytes} bytes per binding, over the storage binding limit ${limit}: ${use}`,
           );
         }
       }
     });
     this.caches = w.layers.map(({ attention }, l) =>
       Object.fromEntries(attention.cache.map((c) => {
-        const size = c.bytesPerPosition * this.positions[l];
+        const size = c.bytesPerPosition * this.positions[l] * slots;
         return [c.name, device.createBuffer({ label: `layer ${l} ${c.name} cache`, size, usage: GPUBufferUsage.STORAGE })];
       }))
     );
-    this.pos0 = device.createBuffer({ label: 'pos0', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
 
   /**
-   * Runs `tokens` at positions pos0, pos0 + 1, … (the cache must hold positions before pos0) and
-   * returns their logits, [rows, vocab] row-major. More than `maxTokens` tokens run in pieces, each
-   * followed by `onPiece` (its routing is then readable); `signal` stops the forward between pieces.
+   * Runs `tokens` of the sequence in `slot` at positions pos0, pos0 + 1, … (its cache region must hold
+   * positions before pos0) and returns their logits, [rows, vocab] row-major. More than `maxTokens`
+   * tokens run in pieces, each followed by `onPiece` (its routing is then readable); `signal` stops the
+   * forward between pieces.
    */
   async forward(
     tokens: ArrayLike<number>,
@@ -150,9 +170,10 @@ export class Decoder {
     rows: LogitRows,
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
     signal?: AbortSignal,
+    slot = 0,
   ): Promise<Float32Array> {
     const pieces: Float32Array[] = [];
-    await this.pieces(tokens, pos0, async (piece, at) => void pieces.push(await this.run(piece, at, rows, this.readBack(), signal)), onPiece, signal);
+    await this.pieces(tokens, pos0, slot, async (part) => void pieces.push(await this.run([part], rows, this.readBack(), signal)), onPiece, signal);
     if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
     const all = new Float32Array(tokens.length * this.config.vocab);
     pieces.reduce((at, p) => (all.set(p, at), at + p.length), 0);
@@ -169,41 +190,84 @@ export class Decoder {
     reader: LogitsReader<T>,
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
     signal?: AbortSignal,
+    slot = 0,
   ): Promise<T> {
     const submit: LogitsReader<undefined> = { record: () => {}, read: async () => undefined };
     let out: T | undefined;
-    await this.pieces(tokens, pos0, async (piece, at, last) => {
-      if (last) out = await this.run(piece, at, 'last', reader, signal);
-      else await this.run(piece, at, 'last', submit, signal);
+    await this.pieces(tokens, pos0, slot, async (part, last) => {
+      if (last) out = await this.run([part], 'last', reader, signal);
+      else await this.run([part], 'last', submit, signal);
     }, onPiece, signal);
     return out as T;
   }
 
-  /** Checks `tokens` at pos0 … and runs them in pieces of at most maxTokens through `runPiece`. */
-  private async pieces(
-    tokens: ArrayLike<number>,
-    pos0: number,
-    runPiece: (piece: Uint32Array<ArrayBuffer>, pos0: number, last: boolean) => Promise<void>,
-    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  /**
+   * One forward (one plan, one submit) over the tokens of several sequences, each part in its own
+   * slot at its own positions (a prefill chunk of one beside decode steps of others). The logits stay
+   * on the GPU as rows [parts, vocab], row i part i's last token's, for `reader`. A part may not run
+   * over maxTokens tokens (no pieces here: the caller chunks).
+   */
+  async forwardBatch<T>(parts: readonly BatchPart[], reader: BatchReader<T>, signal?: AbortSignal): Promise<T> {
+    if (parts.length === 0) throw new DecoderInputError('webmoe: forwardBatch() needs at least one part');
+    const seen = new Map<number, number>();
+    parts.forEach((part, i) => {
+      const who = `forwardBatch part ${i}`;
+      this.checkSlot(part.slot, who);
+      const other = seen.get(part.slot);
+      if (other !== undefined) throw new DecoderInputError(`webmoe: ${who}: slot ${part.slot} is part ${other}'s too: one part per sequence`);
+      seen.set(part.slot, i);
+      this.checkTokens(part.tokens, part.pos0, who);
+      if (part.tokens.length > this.maxTokens) {
+        throw new DecoderInputError(
+          `webmoe: ${who}: ${part.tokens.length} tokens, over maxTokens ${this.maxTokens} (what a sliding window's ring keeps at once): run them over several forwards`,
+        );
+      }
+    });
+    signal?.throwIfAborted();
+    return this.run(parts, 'last', reader, signal);
+  }
+
+  private checkSlot(slot: number, who: string): void {
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < this.slots)) {
+      throw new DecoderInputError(`webmoe: ${who}: slot ${slot} is outside 0…${this.slots - 1} (the decoder's maxSequences)`);
+    }
+  }
+
+  /** Checks `tokens` of a sequence at pos0 …: some, within the context, in the vocabulary. */
+  private checkTokens(tokens: ArrayLike<number>, pos0: number, who: string): void {
     const T = tokens.length;
     const { vocab } = this.config;
-    if (T === 0) throw new DecoderInputError('webmoe: forward() needs at least one token');
+    if (T === 0) throw new DecoderInputError(`webmoe: ${who} needs at least one token`);
+    if (!(Number.isInteger(pos0) && pos0 >= 0)) throw new DecoderInputError(`webmoe: ${who}: pos0 ${pos0} is not a position`);
     if (pos0 + T > this.contextLength) {
-      throw new DecoderInputError(`webmoe: positions ${pos0}…${pos0 + T - 1} exceed the context length ${this.contextLength}`);
+      throw new DecoderInputError(`webmoe: ${who}: positions ${pos0}…${pos0 + T - 1} exceed the context length ${this.contextLength}`);
     }
     for (let i = 0; i < T; i++) {
       const id = tokens[i];
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new DecoderInputError(`webmoe: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new DecoderInputError(`webmoe: ${who}: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
+      }
     }
-    const ids = T === 1 ? this.oneId : new Uint32Array(T);
-    ids.set(tokens as ArrayLike<number>);
+  }
+
+  /** Checks `tokens` at pos0 … of `slot` and runs them in pieces of at most maxTokens through `runPiece`. */
+  private async pieces(
+    tokens: ArrayLike<number>,
+    pos0: number,
+    slot: number,
+    runPiece: (part: BatchPart, last: boolean) => Promise<void>,
+    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.checkSlot(slot, 'forward()');
+    this.checkTokens(tokens, pos0, 'forward()');
+    const T = tokens.length;
     for (let at = 0; at < T; at += this.maxTokens) {
-      const piece = ids.subarray(at, at + this.maxTokens);
-      await runPiece(piece, pos0 + at, at + this.maxTokens >= T);
+      const n = Math.min(this.maxTokens, T - at);
+      const piece = n === T ? tokens : (Array.prototype.slice.call(tokens, at, at + n) as number[]);
+      await runPiece({ slot, pos0: pos0 + at, tokens: piece }, at + n >= T);
       signal?.throwIfAborted();
-      await onPiece?.(pos0 + at, piece.length);
+      await onPiece?.(pos0 + at, n);
     }
   }
 
@@ -217,19 +281,33 @@ export class Decoder {
     );
   }
 
-  private async run<T>(ids: Uint32Array<ArrayBuffer>, pos0: number, rows: LogitRows, read: LogitsReader<T>, signal?: AbortSignal): Promise<T> {
+  /** One forward over checked parts: their tokens in order, rows 'all' (one part) or each part's last. */
+  private async run<T>(parts: readonly BatchPart[], rows: LogitRows, read: BatchReader<T>, signal?: AbortSignal): Promise<T> {
     this.checkAlive();
-    const plan = this.plans.get(`${ids.length} ${rows} ${this.routingKey}`, () => this.build(ids.length, rows));
+    const T = parts.reduce((n, p) => n + p.tokens.length, 0);
+    // Every token its sequence's only one: the fused decode attention (no two tokens share a slot).
+    const decode = T === parts.length;
+    const plan = this.plans.get(`${T} ${parts.length} ${rows} ${decode} ${this.routingKey}`, () => this.build(T, parts.length, rows, decode));
+    const ids = T === 1 ? this.oneId : new Uint32Array(T);
+    const at = T === 1 ? this.oneAt : new Uint32Array(2 * T);
+    let t = 0;
+    parts.forEach((part, i) => {
+      for (let k = 0; k < part.tokens.length; k++, t++) {
+        ids[t] = part.tokens[k];
+        at[2 * t] = part.pos0 + k;
+        at[2 * t + 1] = part.slot;
+      }
+      plan.ends[i] = t - 1;
+    });
     this.device.queue.writeBuffer(plan.ids, 0, ids);
-    this.pos0Word[0] = pos0;
-    this.device.queue.writeBuffer(this.pos0, 0, this.pos0Word);
+    this.device.queue.writeBuffer(plan.at, 0, at);
     const encoder = this.device.createCommandEncoder({ label: 'decoder forward' });
     this.last = plan;
     const recorded = (await recordSteps(encoder, plan.steps, 'decoder', signal)) ?? encoder;
     // An expert-parallel step awaits its workers: the call may be aborted or the decoder destroyed since.
     signal?.throwIfAborted();
     this.checkAlive();
-    read.record(recorded, plan.logits);
+    read.record(recorded, plan.logits, rows === 'all' ? T : parts.length);
     this.device.queue.submit([recorded.finish()]);
     const profile = this.profile;
     if (!profile) return read.read();
@@ -306,7 +384,6 @@ export class Decoder {
     this.plans.destroy();
     this.last = undefined;
     for (const c of this.caches) for (const b of Object.values(c)) b.destroy();
-    this.pos0.destroy();
     for (const l of this.w.layers) {
       l.attention.destroy();
       l.mlp.destroy();
@@ -318,14 +395,17 @@ export class Decoder {
     if (this.destroyed) throw new DecoderInputError('webmoe: forward() on a destroyed decoder');
   }
 
-  private build(T: number, rows: LogitRows): Plan {
+  /** The plan of T tokens in `parts` parts (`decode`: one token each), with `rows` of logits. */
+  private build(T: number, parts: number, rows: LogitRows, decode: boolean): Plan {
     const c = this.config;
     const { hidden: H, vocab } = c;
-    const outRows = rows === 'all' ? T : 1;
+    const outRows = rows === 'all' ? T : parts;
     checkActivation(this.device, outRows * vocab * 4, T);
     const ws = new Workspace(this.device);
     try {
       const ids = ws.buffer(T * 4, 'token ids');
+      const at = ws.buffer(T * 8, 'token positions and slots');
+      const ends = new Array<number>(parts).fill(0);
       const h = ws.buffer(T * H * 4, 'residual');
       const n = ws.buffer(T * H * 4, 'normed');
       const y = ws.buffer(T * H * 4, 'sub-block out');
@@ -337,7 +417,7 @@ export class Decoder {
         // The previous layer's MLP output (its rows, summed there) joins the residual as this layer's norm runs.
         steps.push(norm(layer.inputNorm, mlpOut));
         steps.push(...layer.mlp.ahead?.(ws, n, T) ?? []);
-        steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, pos0: this.pos0, cache: this.caches[l], positions: this.positions[l] }));
+        steps.push(...layer.attention.plan(ws, { x: n, out: y, tokens: T, at, decode, cache: this.caches[l], positions: this.positions[l] }));
         steps.push(norm(layer.postNorm, { ys: y, topK: 1 }));
         const mlp = layer.mlp.planRows(ws, n, T);
         steps.push(...mlp.steps);
@@ -346,12 +426,13 @@ export class Decoder {
       });
       steps.push(norm(this.w.finalNorm, mlpOut));
       let head = n;
-      if (rows === 'last') {
-        const last = (head = ws.buffer(H * 4, 'last row'));
-        steps.push({ outside: (encoder) => encoder.copyBufferToBuffer(n, (T - 1) * H * 4, last, 0, H * 4) });
+      // Each part's last row (the current parts', set at each run); every row is one already when each part is one token.
+      if (rows === 'last' && !decode) {
+        const last = (head = ws.buffer(parts * H * 4, 'last rows'));
+        steps.push({ outside: (encoder) => ends.forEach((t, i) => encoder.copyBufferToBuffer(n, t * H * 4, last, i * H * 4, H * 4)) });
       }
       steps.push(...linear(ws, this.w.lmHead, head, logits, outRows, c.logitsScale));
-      return { ws, ids, logits, steps, routing };
+      return { ws, ids, at, logits, ends, steps, routing };
     } catch (e) {
       ws.destroy();
       throw e;

@@ -1,5 +1,6 @@
 // The sampler on the GPU: the decoder's last logits row never leaves it. Each step records the sample
-// kernel (shaders/sample.wgsl) after the forward, in the same submit, and reads back 8 bytes: the
+// kernel (shaders/sample.wgsl) after the forward, in the same submit, on its sequence's row of the
+// forward's logits (a batched forward has one per sequence, each with its own sampler), and reads back 8 bytes: the
 // token id and a status word (NaN logits, an infinite largest one). It picks as the CPU Sampler does
 // (sampling.ts) in float32, from the same seeded numbers. Its buffers are made once per sampler, so a
 // step allocates nothing on the GPU.
@@ -14,8 +15,8 @@ export class GpuSampler {
   private readonly buffers: Omit<SampleBuffers, 'logits'>;
   private readonly readback: GPUBuffer;
   private readonly draw = new Float32Array(1);
-  /** the kernel's launch per logits buffer (a decoder plan's): made once each */
-  private readonly launches = new Map<GPUBuffer, Dispatch>();
+  /** the kernel's launch per logits buffer (a decoder plan's) and row: made once each */
+  private readonly launches = new Map<GPUBuffer, Dispatch[]>();
   private readonly penalties: boolean;
 
   /** `sequence`: the tokens before the first pick (the prompt), for the repetition penalty. */
@@ -50,27 +51,36 @@ export class GpuSampler {
     }
   }
 
-  /** A reader for Decoder.forwardRead / Sequence.appendRead: samples the row and resolves to the token id. */
+  /** A reader for Decoder.forwardRead / Sequence.appendRead: samples row 0 and resolves to the token id. */
   readonly reader: LogitsReader<number> = {
-    record: (encoder, logits) => {
-      if (this.plan.temperature > 0) {
-        this.draw[0] = this.plan.random();
-        this.device.queue.writeBuffer(this.buffers.draw, 0, this.draw);
-      }
-      const pass = encoder.beginComputePass({ label: 'sample' });
-      this.launch(logits)(pass);
-      pass.end();
-      encoder.copyBufferToBuffer(this.buffers.out, 0, this.readback, 0, 8);
-    },
-    read: async () => {
-      await this.readback.mapAsync(GPUMapMode.READ);
-      const [id, status] = new Uint32Array(this.readback.getMappedRange());
-      this.readback.unmap();
-      if (status === 1) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
-      if (status === 2) throw new NonFiniteLogitsError('webmoe: the largest logit is not finite (the model overflowed): no token to sample');
-      return id;
-    },
+    record: (encoder, logits) => this.recordRow(encoder, logits, 0),
+    read: () => this.readToken(),
   };
+
+  /**
+   * Records the sample from row `row` of `logits` [rows, vocab] into `encoder`, after the forward that
+   * wrote them (a batched forward's row of this sampler's sequence); readToken() reads it once submitted.
+   */
+  recordRow(encoder: GPUCommandEncoder, logits: GPUBuffer, row: number): void {
+    if (this.plan.temperature > 0) {
+      this.draw[0] = this.plan.random();
+      this.device.queue.writeBuffer(this.buffers.draw, 0, this.draw);
+    }
+    const pass = encoder.beginComputePass({ label: 'sample' });
+    this.launch(logits, row)(pass);
+    pass.end();
+    encoder.copyBufferToBuffer(this.buffers.out, 0, this.readback, 0, 8);
+  }
+
+  /** The token recordRow sampled, once its encoder is submitted. */
+  async readToken(): Promise<number> {
+    await this.readback.mapAsync(GPUMapMode.READ);
+    const [id, status] = new Uint32Array(this.readback.getMappedRange());
+    this.readback.unmap();
+    if (status === 1) throw new NonFiniteLogitsError('webmoe: the logits contain NaN (the model overflowed): no token to sample');
+    if (status === 2) throw new NonFiniteLogitsError('webmoe: the largest logit is not finite (the model overflowed): no token to sample');
+    return id;
+  }
 
   destroy(): void {
     this.ws.destroy();
@@ -78,8 +88,10 @@ export class GpuSampler {
     this.launches.clear();
   }
 
-  private launch(logits: GPUBuffer): Dispatch {
-    let d = this.launches.get(logits);
+  private launch(logits: GPUBuffer, row: number): Dispatch {
+    let rows = this.launches.get(logits);
+    if (!rows) this.launches.set(logits, rows = []);
+    let d = rows[row];
     if (!d) {
       const p = this.plan;
       d = sampleKernel(this.ws, { ...this.buffers, logits }, {
@@ -91,8 +103,9 @@ export class GpuSampler {
         frequency: p.frequencyPenalty,
         presence: p.presencePenalty,
         flags: (p.bias.length ? SAMPLE_BIAS : 0) | (this.penalties ? SAMPLE_PENALTIES : 0),
+        row,
       });
-      this.launches.set(logits, d);
+      rows[row] = d;
     }
     return d;
   }

@@ -31,8 +31,13 @@ export interface DecoderLoadOptions {
    * attention, embedding and lm_head are stored f16.
    */
   dtype?: WeightDType;
-  /** Positions the KV cache holds. Default min(max_position_embeddings, 2048). */
+  /** Positions the KV cache holds, per sequence. Default min(max_position_embeddings, 2048). */
   contextLength?: number;
+  /**
+   * Sequences the KV cache holds at once, each in its own region of contextLength positions
+   * (Decoder.forwardBatch runs several in one forward). Default 1; each one costs a whole cache.
+   */
+  maxSequences?: number;
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
   /** Keep the routed experts of MoE layers off this device (the expert-parallel scheduler). */
@@ -201,6 +206,10 @@ export async function loadDecoder(
     throw new ModelLoadError(`webmoe: dtype must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(dtype)}`);
   }
   const contextLength = o.contextLength ?? Math.min(c.maxPositions, 2048);
+  const maxSequences = o.maxSequences ?? 1;
+  if (!(Number.isInteger(maxSequences) && maxSequences >= 1)) {
+    throw new RangeError(`webmoe: maxSequences must be a positive integer, got ${String(maxSequences)}`);
+  }
   const wants = new Wants(ckpt, c.family);
   // Everything made on the GPU but the blocks, freed with the model, or if the load fails or is aborted.
   const made: { destroy(): void }[] = [];
@@ -251,7 +260,8 @@ export async function loadDecoder(
     const declared = declaredWeights(family, c, dtype, o.experts);
     for (const { name, shape } of declared.tensors) dry.tensor(name, shape);
     dry.checkComplete();
-    checkMemory({ weights: declared.gpuBytes + (o.experts?.deviceBytes ?? 0), kvCache: kvCacheBytes(c, contextLength) }, o.memoryLimit, ckpt.source.name);
+    checkMemory({ weights: declared.gpuBytes + (o.experts?.deviceBytes ?? 0), kvCache: kvCacheBytes(c, contextLength, maxSequences) }, o.memoryLimit,
+      ckpt.source.name);
     const model = declare(family, c, ctx);
     wants.checkComplete();
     wants.checkAllRead(c, family.tensors.lmHead);
@@ -279,7 +289,7 @@ export async function loadDecoder(
     }));
     const weights = { embed: model.embed, lmHead: model.lmHead, finalNorm: upload(model.finalNorm, 'final norm'), layers };
     // The decoder frees its blocks and what the load made, shared buffers made later included (the same list).
-    return new Decoder(device, c, { ...weights, owned: made }, contextLength);
+    return new Decoder(device, c, { ...weights, owned: made }, contextLength, maxSequences);
   } catch (e) {
     for (const m of [...blocks, ...made]) m.destroy();
     throw e;

@@ -4,14 +4,54 @@
 // overwritten by the next append). A sliding window's ring keeps only its last positions: what a
 // forward wrote since (even one that failed) may have overwritten keys an earlier position needs, and
 // the sequence then drops back to what the cache can still continue (decoder.resumes), at worst nothing.
-import type { Decoder, LogitRows, LogitsReader } from './decoder.js';
+// Each sequence owns one of the decoder's KV slots; appendBatch runs several in one forward.
+import type { BatchReader, Decoder, LogitRows, LogitsReader } from './decoder.js';
+import { DecoderInputError } from './limits.js';
 
 export class Sequence {
   private readonly valid: number[] = [];
   /** One past the last position a forward may have written since the sequence was last empty. */
   private written = 0;
 
-  constructor(private readonly decoder: Decoder) {}
+  constructor(
+    private readonly decoder: Decoder,
+    /** the decoder's KV slot the sequence's keys and values are in (0 … decoder.slots − 1) */
+    readonly slot = 0,
+  ) {
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < decoder.slots)) {
+      throw new RangeError(`webmoe: Sequence slot ${slot} is outside the decoder's slots 0…${decoder.slots - 1}`);
+    }
+  }
+
+  /**
+   * One forward over the tokens of several sequences (Decoder.forwardBatch), each after its valid
+   * ones: row i of the logits `reader` gets is part i's last token's. All valid after it succeeds;
+   * on a failure each keeps what is valid (as append). Sequences must differ and hold different slots.
+   */
+  static async appendBatch<T>(
+    parts: readonly { seq: Sequence; tokens: readonly number[] }[],
+    reader: BatchReader<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    signal?.throwIfAborted();
+    const batch = parts.map(({ seq, tokens }) => ({ slot: seq.slot, pos0: seq.valid.length, tokens }));
+    if (!parts.length) throw new DecoderInputError('webmoe: Sequence.appendBatch() needs at least one part');
+    const { decoder } = parts[0].seq;
+    if (parts.some(({ seq }) => seq.decoder !== decoder)) {
+      throw new DecoderInputError('webmoe: Sequence.appendBatch(): the sequences are of different decoders');
+    }
+    for (const { seq, tokens } of parts) seq.written = Math.max(seq.written, seq.valid.length + tokens.length);
+    let out: T;
+    try {
+      out = await decoder.forwardBatch(batch, reader, signal);
+    } catch (e) {
+      for (const { seq } of parts) seq.keepResumable();
+      throw e;
+    }
+    for (const { seq, tokens } of parts) seq.valid.push(...tokens);
+    signal?.throwIfAborted();
+    return out;
+  }
 
   /** The tokens at positions 0 … length − 1, whose keys and values the cache holds. */
   get tokens(): readonly number[] {
@@ -38,7 +78,7 @@ export class Sequence {
     signal?: AbortSignal,
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
   ): Promise<Float32Array> {
-    return this.extend(tokens, signal, () => this.decoder.forward(tokens, this.valid.length, rows, onPiece, signal));
+    return this.extend(tokens, signal, () => this.decoder.forward(tokens, this.valid.length, rows, onPiece, signal, this.slot));
   }
 
   /** Runs `tokens` as append() does, the last row of logits going to `reader` on the GPU (Decoder.forwardRead). */
@@ -48,7 +88,7 @@ export class Sequence {
     signal?: AbortSignal,
     onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
   ): Promise<T> {
-    return this.extend(tokens, signal, () => this.decoder.forwardRead(tokens, this.valid.length, reader, onPiece, signal));
+    return this.extend(tokens, signal, () => this.decoder.forwardRead(tokens, this.valid.length, reader, onPiece, signal, this.slot));
   }
 
   private async extend<T>(tokens: readonly number[], signal: AbortSignal | undefined, forward: () => Promise<T>): Promise<T> {

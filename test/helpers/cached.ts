@@ -11,8 +11,8 @@ import type { WeightDType } from '../../src/weights/format.js';
 import { swigluExpertBytes } from '../../src/weights/matrix.js';
 import { modelDir } from './models.js';
 
-/** Options of a cache of `slots` experts (and none on the host unless given) for fixture `name`. */
-export type SlotOptions = Omit<ExpertCacheOptions, 'expertCacheBytes'> & { slots: number; dtype?: WeightDType };
+/** Options of a cache of `slots` experts (and none on the host unless given) for fixture `name`, its decoder holding maxSequences. */
+export type SlotOptions = Omit<ExpertCacheOptions, 'expertCacheBytes'> & { slots: number; dtype?: WeightDType; maxSequences?: number };
 
 export async function cachedDecoder(device: GPUDevice, name: string, o: SlotOptions, source: ModelSource = nodeDirSource(modelDir(name))): Promise<
   { decoder: Decoder; cache: CachedExperts }
@@ -26,7 +26,11 @@ export async function cachedDecoder(device: GPUDevice, name: string, o: SlotOpti
     expertCacheBytes: o.slots * swigluExpertBytes(config.hidden, config.moeIntermediate, dtype),
   });
   try {
-    return { decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 64, tune: false, dtype: o.dtype, experts: cache }), cache };
+    return {
+      decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 64, tune: false, dtype: o.dtype, experts: cache,
+        maxSequences: o.maxSequences }),
+      cache,
+    };
   } catch (e) {
     cache.dispose();
     throw e;

@@ -1,7 +1,8 @@
 // Multi-head Latent Attention's kernels (prep, query absorption, attention over the latent cache,
 // values) against the float64 straightforward form of transformers' DeepSeek attention (test/ref/mla.ts)
 // over random shapes: a prefill, then more tokens over the cache it left; f32 and f16 kv_b_proj, one
-// split over bindings by heads.
+// split over bindings by heads. With several sequences, each in its own KV slot, a call carries all of
+// them in shuffled slot order: one's prefill beside another's decode tokens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capStorageBinding } from '../../src/gpu/limits.js';
 import { uploadBuffer, Workspace } from '../../src/gpu/workspace.js';
@@ -29,23 +30,29 @@ interface Shape {
   /** q_lora_rank: the prep also normalises the query latent */
   Q?: number;
   interleave: boolean;
-  /** tokens of the prefill, then of the second call */
+  /** tokens of the prefill, then of the second call (sequences in odd slots: the other way round) */
   first: number;
   then: number;
+  /** sequences (KV slots); default 1 */
+  slots?: number;
   dtype: WeightDType;
   /** a storage binding cap that splits kv_b_proj */
   cap?: number;
 }
 
-/** Runs the kernels on a call of `tokens` rows of `a` at pos0 and returns the values out [T, heads·V], the cache and qa. */
+/**
+ * Runs the kernels on a call of the T rows of `a` (and q), token t at position at[2t] of slot
+ * at[2t + 1], and returns the values out [T, heads·V] and qa.
+ */
 async function run(s: Shape, c: MlaCase & { kvBMatrix: ReturnType<typeof toExpertMatrix> }, bufs: { latent: GPUBuffer; rope: GPUBuffer; norms: GPUBuffer },
-  a: Float32Array, q: Float32Array, pos0: number, T: number)
+  a: Float32Array, q: Float32Array, at: Uint32Array, maxSeq: number)
 {
   const ws = new Workspace(device);
   const { heads, C, R, nope, V } = s;
+  const T = at.length / 2;
   const A = (s.Q ?? heads * (nope + R)) + C + R;
-  const pos = uploadBuffer(device, new Uint32Array([pos0, 0, 0, 0]), 'pos0', GPUBufferUsage.UNIFORM);
-  const d = { heads, C, R, nope, V, interleave: s.interleave };
+  const pos = uploadBuffer(device, at, 'at');
+  const d = { heads, C, R, nope, V, interleave: s.interleave, maxSeq };
   const qc = poisoned(device, T * heads * (C + R) * 4);
   const lat = poisoned(device, T * heads * C * 4);
   const out = poisoned(device, T * heads * V * 4);
@@ -54,10 +61,9 @@ async function run(s: Shape, c: MlaCase & { kvBMatrix: ReturnType<typeof toExper
   // Without q_lora_rank the query is read out of a itself (its first heads·(nope + R) of each row).
   const [qBuf, qStride] = s.Q ? [ws.upload(q, 'q'), heads * (nope + R)] : [aBuf, A];
   await runKernels(device, () => [
-    mlaPrepKernel(ws, { ...d, Q: s.Q ?? heads * (nope + R), eps: c.eps }, { pos0: pos, a: aBuf, norms: bufs.norms, rope: bufs.rope, latent: bufs.latent, qa },
-      T),
-    ...mlaQueryKernel(ws, { ...d, qStride }, { pos0: pos, q: qBuf, kvB: c.kvBMatrix, rope: bufs.rope, qc }, T),
-    mlaAttentionKernel(ws, { ...d, scale: c.scale }, { pos0: pos, qc, latent: bufs.latent, lat }, T),
+    mlaPrepKernel(ws, { ...d, Q: s.Q ?? heads * (nope + R), eps: c.eps }, { at: pos, a: aBuf, norms: bufs.norms, rope: bufs.rope, latent: bufs.latent, qa }, T),
+    ...mlaQueryKernel(ws, { ...d, qStride }, { at: pos, q: qBuf, kvB: c.kvBMatrix, rope: bufs.rope, qc }, T),
+    mlaAttentionKernel(ws, { ...d, scale: c.scale }, { at: pos, qc, latent: bufs.latent, lat }, T),
     ...mlaValueKernel(ws, d, { lat, kvB: c.kvBMatrix, out }, T),
   ]);
   const result = { out: await readF32(device, out, T * heads * V), qa: qa && await readF32(device, qa, T * s.Q!) };
@@ -85,33 +91,45 @@ async function check(rng: Rng, s: Shape): Promise<void> {
     const c: MlaCase = { heads, C, R, nope, V, interleave: s.interleave, scale: 0.3 * rng.next() + 0.05, eps: 1e-6, kvB: stored, kvNorm: norms, rope: table };
     const kvBMatrix = toExpertMatrix(device, kvBHost, { experts: heads, parts: 1, outputs: nope + V, inner: C }, s.dtype, 'kv_b');
     if (s.cap) expect(kvBMatrix.chunks.length).toBeGreaterThan(1);
+    const slots = s.slots ?? 1;
     const bufs = {
-      latent: poisoned(device, maxSeq * (C + R) * 4),
+      latent: poisoned(device, slots * maxSeq * (C + R) * 4),
       rope: uploadBuffer(device, table, 'rope'),
       norms: uploadBuffer(device, norms, 'norms'),
     };
-    const a = rng.array(maxSeq * A);
-    const q = rng.array(maxSeq * heads * (nope + R)); // with q_lora_rank: q_b_proj's output
-    const latents = Array.from({ length: maxSeq }, (_, p) => latentRef(Array.from(a.subarray(p * A + Qa, (p + 1) * A)), p, c));
-    let pos0 = 0;
-    for (const T of [s.first, s.then]) {
-      const rows = (x: Float32Array, n: number) => x.subarray(pos0 * n, (pos0 + T) * n);
-      const got = await run(s, { ...c, kvBMatrix }, bufs, rows(a, A), rows(q, heads * (nope + R)), pos0, T);
-      for (let t = 0; t < T; t++) {
-        const p = pos0 + t;
-        const qRow = s.Q ? q.subarray(p * heads * (nope + R)) : a.subarray(p * A);
-        const want = mlaRef(qRow, p, latents, c);
-        expect(relativeError(got.out.subarray(t * heads * V, (t + 1) * heads * V), want), `${JSON.stringify(s)} position ${p}`).toBeLessThan(1e-5);
+    // each sequence's rows of a and q at every position, and the latents they make
+    const seqs = Array.from({ length: slots }, (_, slot) => {
+      const a = rng.array(maxSeq * A);
+      const q = rng.array(maxSeq * heads * (nope + R)); // with q_lora_rank: q_b_proj's output
+      const latents = Array.from({ length: maxSeq }, (_, p) => latentRef(Array.from(a.subarray(p * A + Qa, (p + 1) * A)), p, c));
+      return { slot, a, q, latents, calls: slot % 2 ? [s.then, s.first] : [s.first, s.then], pos0: 0 };
+    });
+    for (let call = 0; call < 2; call++) {
+      const order = [...seqs].sort(() => rng.next() - 0.5);
+      const tokens = order.flatMap((x) => Array.from({ length: x.calls[call] }, (_, t) => ({ x, p: x.pos0 + t })));
+      const rows = (pick: (x: (typeof seqs)[number]) => Float32Array, n: number) => {
+        const out = new Float32Array(tokens.length * n);
+        tokens.forEach(({ x, p }, t) => out.set(pick(x).subarray(p * n, (p + 1) * n), t * n));
+        return out;
+      };
+      const at = Uint32Array.from(tokens.flatMap(({ x, p }) => [p, x.slot]));
+      const got = await run(s, { ...c, kvBMatrix }, bufs, rows((x) => x.a, A), rows((x) => x.q, heads * (nope + R)), at, maxSeq);
+      tokens.forEach(({ x, p }, t) => {
+        const qRow = s.Q ? x.q.subarray(p * heads * (nope + R)) : x.a.subarray(p * A);
+        const want = mlaRef(qRow, p, x.latents, c);
+        expect(relativeError(got.out.subarray(t * heads * V, (t + 1) * heads * V), want), `${JSON.stringify(s)} slot ${x.slot} position ${p}`).toBeLessThan(
+          1e-5,
+        );
         if (got.qa) {
-          const x = Array.from(a.subarray(p * A, p * A + Qa));
-          const r = 1 / Math.sqrt(x.reduce((acc, v) => acc + v * v, 0) / Qa + c.eps);
-          expect(relativeError(got.qa.subarray(t * Qa, (t + 1) * Qa), x.map((v, i) => v * r * norms[C + i]))).toBeLessThan(1e-6);
+          const row = Array.from(x.a.subarray(p * A, p * A + Qa));
+          const r = 1 / Math.sqrt(row.reduce((acc, v) => acc + v * v, 0) / Qa + c.eps);
+          expect(relativeError(got.qa.subarray(t * Qa, (t + 1) * Qa), row.map((v, i) => v * r * norms[C + i]))).toBeLessThan(1e-6);
         }
-      }
-      pos0 += T;
+      });
+      for (const x of seqs) x.pos0 += x.calls[call];
     }
-    const cache = await readF32(device, bufs.latent, maxSeq * (C + R));
-    expect(relativeError(cache, latents.flat())).toBeLessThan(1e-6);
+    const cache = await readF32(device, bufs.latent, slots * maxSeq * (C + R));
+    expect(relativeError(cache, seqs.flatMap((x) => x.latents.flat()))).toBeLessThan(1e-6);
     destroyExpertMatrix(kvBMatrix);
     for (const b of Object.values(bufs)) b.destroy();
   } finally {
@@ -121,7 +139,7 @@ async function check(rng: Rng, s: Shape): Promise<void> {
 }
 
 describe('MLA kernels vs the float64 non-absorbed attention', () => {
-  it('random shapes, with and without q_lora_rank, both rope layouts, over a cache', async () => {
+  it('random shapes, with and without q_lora_rank, both rope layouts, over a cache, one to three sequences at once', async () => {
     const rng = new Rng(11);
     for (let i = 0; i < 8; i++) {
       await check(rng, {
@@ -134,6 +152,7 @@ describe('MLA kernels vs the float64 non-absorbed attention', () => {
         interleave: i % 2 === 0,
         first: rng.pick([1, 4, 70]),
         then: rng.pick([1, 3]),
+        slots: rng.pick([1, 2, 3]),
         dtype: 'f32',
       });
     }
@@ -145,7 +164,7 @@ describe('MLA kernels vs the float64 non-absorbed attention', () => {
 
   it('f16 kv_b_proj, and one split over bindings by whole heads', async () => {
     const rng = new Rng(13);
-    await check(rng, { heads: 3, C: 40, R: 8, nope: 16, V: 24, Q: 32, interleave: true, first: 5, then: 1, dtype: 'f16' });
+    await check(rng, { heads: 3, C: 40, R: 8, nope: 16, V: 24, Q: 32, interleave: true, first: 5, then: 1, dtype: 'f16', slots: 2 });
     // kv_b of 6 heads × 56 rows × 40 f32: 8960 bytes a head, 2 heads a 20 KiB binding
     await check(rng, { heads: 6, C: 40, R: 8, nope: 16, V: 40, interleave: false, first: 3, then: 2, dtype: 'f32', cap: 20480 });
   });

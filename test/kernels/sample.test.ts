@@ -16,9 +16,15 @@ describe('GpuSampler', () => {
   });
   afterAll(() => device?.destroy());
 
-  /** `steps` picks from `logits` on the GPU and on the CPU, each pick joining the sequence. */
-  async function both(logits: Float32Array, o: SamplingOptions, prompt: number[], steps: number) {
-    const buffer = uploadBuffer(device, logits, 'logits');
+  /**
+   * `steps` picks from `logits` on the GPU and on the CPU, each pick joining the sequence. With `row`,
+   * the GPU's logits are that row of a buffer of rows, the others other random logits (a batch's).
+   */
+  async function both(logits: Float32Array, o: SamplingOptions, prompt: number[], steps: number, row?: number) {
+    const rng = new Rng(row ?? 0);
+    const rows = row === undefined ? logits : rng.array(logits.length * (row + 2), 3);
+    rows.set(logits, (row ?? 0) * logits.length);
+    const buffer = uploadBuffer(device, rows, 'logits');
     const gpu = new GpuSampler(device, logits.length, o, prompt);
     const cpu = new Sampler(o);
     const seq = [...prompt];
@@ -26,9 +32,10 @@ describe('GpuSampler', () => {
     try {
       for (let i = 0; i < steps; i++) {
         const encoder = device.createCommandEncoder();
-        gpu.reader.record(encoder, buffer);
+        if (row === undefined) gpu.reader.record(encoder, buffer, 1);
+        else gpu.recordRow(encoder, buffer, row);
         device.queue.submit([encoder.finish()]);
-        const g = await gpu.reader.read();
+        const g = row === undefined ? await gpu.reader.read() : await gpu.readToken();
         const c = cpu.next(logits, seq, prompt.length);
         picks.push({ gpu: g, cpu: c });
         seq.push(g);
@@ -40,7 +47,7 @@ describe('GpuSampler', () => {
     return picks;
   }
 
-  it('is greedy as the CPU sampler, with the penalties and the bias, over vocabularies of 1 to 5000', async () => {
+  it('is greedy as the CPU sampler, with the penalties and the bias, over vocabularies of 1 to 5000, from row 0, 1 or 2 of a batch', async () => {
     const rng = new Rng(1);
     for (const vocab of [1, 2, 7, 255, 256, 257, 1000, 5000]) {
       for (let trial = 0; trial < 3; trial++) {
@@ -53,12 +60,40 @@ describe('GpuSampler', () => {
           presencePenalty: rng.next() - 0.3,
           logitBias: { [rng.int(0, vocab - 1)]: 3 * rng.normal() },
         };
-        for (const p of await both(logits, o, prompt, 6)) expect(p.gpu, `vocab ${vocab} ${JSON.stringify(o)}`).toBe(p.cpu);
+        for (const p of await both(logits, o, prompt, 6, trial)) expect(p.gpu, `vocab ${vocab} row ${trial} ${JSON.stringify(o)}`).toBe(p.cpu);
       }
     }
     // Ties go to the lower id; a -Infinity logit is a mask.
     const tied = Float32Array.from([1, 3, -Infinity, 3, 2]);
     expect((await both(tied, {}, [], 1))[0].gpu).toBe(1);
+  });
+
+  it('several samplers each sample their own row of one batch, recorded into one encoder', async () => {
+    const rng = new Rng(5);
+    const vocab = 300;
+    const rows = 4;
+    const logits = rng.array(rows * vocab, 2);
+    const buffer = uploadBuffer(device, logits, 'logits');
+    const options: SamplingOptions[] = [{}, { temperature: 0.8, seed: 3 }, { temperature: 1.1, topP: 0.9, seed: 4 }, { repetitionPenalty: 1.3 }];
+    const samplers = options.map((o) => new GpuSampler(device, vocab, o, [1, 2]));
+    const cpus = options.map((o) => new Sampler(o));
+    const seqs = options.map(() => [1, 2]);
+    try {
+      for (let step = 0; step < 5; step++) {
+        const encoder = device.createCommandEncoder();
+        // rows in another order than the samplers', so that no sampler reads row 0 by chance
+        const order = [2, 0, 3, 1];
+        order.forEach((r, i) => samplers[i].recordRow(encoder, buffer, r));
+        device.queue.submit([encoder.finish()]);
+        const got = await Promise.all(samplers.map((s) => s.readToken()));
+        const want = order.map((r, i) => cpus[i].next(logits.subarray(r * vocab, (r + 1) * vocab), seqs[i], 2));
+        expect(got).toEqual(want);
+        got.forEach((id, i) => seqs[i].push(id));
+      }
+    } finally {
+      for (const s of samplers) s.destroy();
+      buffer.destroy();
+    }
   });
 
   it('draws the tokens the CPU sampler draws for a seed: temperature, top-k, top-p, penalties', async () => {

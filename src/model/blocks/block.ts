@@ -17,21 +17,33 @@ export interface CacheBuffer {
   bytesPerPosition: number;
 }
 
+/** What an attention block's plan reads and writes (AttentionBlock.plan). */
+export interface AttentionIO {
+  x: GPUBuffer;
+  out: GPUBuffer;
+  tokens: number;
+  at: GPUBuffer;
+  decode: boolean;
+  cache: Record<string, GPUBuffer>;
+  positions: number;
+}
+
 export interface AttentionBlock {
   /** The KV cache the decoder allocates for the block: its buffers, each for every position it holds. */
   readonly cache: readonly CacheBuffer[];
   /**
    * A sliding window W: queries read only the last W positions, so the cache holds a ring of fewer
-   * positions than the context (position j in slot j mod positions), which the decoder sizes
+   * positions than the context (position j in row j mod positions), which the decoder sizes
    * (decoder.ts). Absent: every position.
    */
   readonly window?: number;
   /**
-   * Launches of out [T, H] = attention(x [T, H]) for tokens at positions pos0, pos0 + 1, … (`pos0`: a
-   * u32 uniform), writing their keys and values into the cache (buffers by name, `positions` long: the
-   * context, or the ring of a sliding window).
+   * Launches of out [T, H] = attention(x [T, H]) for tokens of one or several sequences: token t at
+   * position at[t].x in KV slot at[t].y (`at`: [T] pairs of u32, written before each forward), writing
+   * their keys and values into the cache (buffers by name, a region per slot of `positions` each: the
+   * context, or the ring of a sliding window). `decode`: every token is in a different slot.
    */
-  plan(ws: Workspace, io: { x: GPUBuffer; out: GPUBuffer; tokens: number; pos0: GPUBuffer; cache: Record<string, GPUBuffer>; positions: number }): Dispatch[];
+  plan(ws: Workspace, io: AttentionIO): Dispatch[];
   destroy(): void;
 }
 

@@ -8,7 +8,7 @@ import type { ExpertMatrix } from '../../weights/matrix.js';
 import { linear } from '../linear.js';
 import { checkActivation } from '../limits.js';
 import { type Rope, ropeKey, ropeTable } from '../rope.js';
-import type { AttentionBlock, BlockLoader } from './block.js';
+import type { AttentionBlock, AttentionIO, BlockLoader } from './block.js';
 
 export interface GqaSpec {
   hidden: number;
@@ -92,13 +92,13 @@ class Gqa implements AttentionBlock {
     private readonly t: GqaTensors,
     private readonly rope: () => GPUBuffer,
   ) {
-    // [Hkv, positions, D] each
+    // [slots, Hkv, positions, D] each
     const bytesPerPosition = s.kvHeads * s.headDim * 4;
     this.cache = [{ name: 'k', bytesPerPosition }, { name: 'v', bytesPerPosition }];
     this.window = s.window;
   }
 
-  plan(ws: Workspace, io: { x: GPUBuffer; out: GPUBuffer; tokens: number; pos0: GPUBuffer; cache: Record<string, GPUBuffer>; positions: number }) {
+  plan(ws: Workspace, io: AttentionIO) {
     const { heads, kvHeads, headDim: D } = this.s;
     const T = io.tokens;
     const qkvBytes = T * (heads + 2 * kvHeads) * D * 4;
@@ -112,15 +112,15 @@ class Gqa implements AttentionBlock {
     const { qkNorm: norm, eps, clip, scale, window } = this.s;
     const prep = { norm, eps, clip };
     const attend = { scale, window, sinks: this.s.sinks !== undefined };
-    const pos0 = io.pos0;
-    // A decode step prepares q, k and v inside its attention: one launch fewer.
-    const q = T > 1 && ws.scratch('q', T * heads * D * 4);
+    const at = io.at;
+    // A decode step (one token per sequence) prepares q, k and v inside its attention: one launch fewer.
+    const q = !io.decode && ws.scratch('q', T * heads * D * 4);
     const attention = q
       ? [
-        attentionPrepKernel(ws, { ...dims, ...prep }, { pos0, qkv, bias, norms, rope: this.rope(), q, cache }, T),
-        attentionKernel(ws, { ...dims, ...attend }, { pos0, q, cache, sinks, out: att }, T),
+        attentionPrepKernel(ws, { ...dims, ...prep }, { at, qkv, bias, norms, rope: this.rope(), q, cache }, T),
+        attentionKernel(ws, { ...dims, ...attend }, { at, q, cache, sinks, out: att }, T),
       ]
-      : [attentionDecodeKernel(ws, { ...dims, ...prep, ...attend }, { pos0, qkv, bias, norms, rope: this.rope(), cache, sinks, out: att })];
+      : [attentionDecodeKernel(ws, { ...dims, ...prep, ...attend }, { at, qkv, bias, norms, rope: this.rope(), cache, sinks, out: att }, T)];
     return [...linear(ws, this.qkv, io.x, qkv, T), ...attention, ...linear(ws, this.o, att, io.out, T, 1, oBias)];
   }
 

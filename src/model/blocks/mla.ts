@@ -10,7 +10,7 @@ import type { ExpertMatrix } from '../../weights/matrix.js';
 import { linear } from '../linear.js';
 import { checkActivation } from '../limits.js';
 import { type Rope, ropeKey, ropeTable } from '../rope.js';
-import type { AttentionBlock, BlockLoader } from './block.js';
+import type { AttentionBlock, AttentionIO, BlockLoader } from './block.js';
 
 export interface MlaSpec {
   hidden: number;
@@ -80,11 +80,11 @@ class Mla implements AttentionBlock {
     private readonly norms: GPUBuffer,
     private readonly rope: () => GPUBuffer,
   ) {
-    // [positions, C + R]: the compressed kv, then the rope key
+    // [slots, positions, C + R]: the compressed kv, then the rope key
     this.cache = [{ name: 'latent', bytesPerPosition: (s.kvLoraRank + s.qkRopeHeadDim) * 4 }];
   }
 
-  plan(ws: Workspace, io: { x: GPUBuffer; out: GPUBuffer; tokens: number; pos0: GPUBuffer; cache: Record<string, GPUBuffer>; positions: number }) {
+  plan(ws: Workspace, io: AttentionIO) {
     const { heads, qLoraRank, kvLoraRank: C, qkNopeHeadDim: nope, qkRopeHeadDim: R, vHeadDim: V } = this.s;
     const T = io.tokens;
     const qRows = heads * (nope + R);
@@ -97,17 +97,17 @@ class Mla implements AttentionBlock {
     const lat = ws.scratch('mla lat', bytes.lat);
     const values = ws.scratch('mla values', bytes.out);
     const d = { heads, C, R, nope, V, interleave: this.s.interleave };
-    const { pos0 } = io;
+    const { at, positions: maxSeq } = io;
     const latent = io.cache.latent;
     const rope = this.rope();
     const qa = qLoraRank ? ws.scratch('mla qa', T * qLoraRank * 4) : undefined;
     const q = qLoraRank ? ws.scratch('mla q', bytes.q) : a; // without q_lora_rank, a's rows start with q
     return [
       ...linear(ws, this.m.first, io.x, a, T),
-      mlaPrepKernel(ws, { ...d, Q, eps: this.s.eps }, { pos0, a, norms: this.norms, rope, latent, qa }, T),
+      mlaPrepKernel(ws, { ...d, Q, eps: this.s.eps, maxSeq }, { at, a, norms: this.norms, rope, latent, qa }, T),
       ...(qa ? linear(ws, this.m.qB!, qa, q, T) : []),
-      ...mlaQueryKernel(ws, { ...d, qStride: qLoraRank ? qRows : Q + C + R }, { pos0, q, kvB: this.m.kvB, rope, qc }, T),
-      mlaAttentionKernel(ws, { ...d, scale: this.s.scale }, { pos0, qc, latent, lat }, T),
+      ...mlaQueryKernel(ws, { ...d, qStride: qLoraRank ? qRows : Q + C + R }, { at, q, kvB: this.m.kvB, rope, qc }, T),
+      mlaAttentionKernel(ws, { ...d, scale: this.s.scale, maxSeq }, { at, qc, latent, lat }, T),
       ...mlaValueKernel(ws, d, { lat, kvB: this.m.kvB, out: values }, T),
       ...linear(ws, this.m.o, values, io.out, T),
     ];
