@@ -1,5 +1,6 @@
 // webmoe: sparse Mixture-of-Experts on WebGPU. Browser and Node; nothing here imports Node modules.
 export {
+  type BatchTotals,
   Engine,
   DeviceLostError,
   EngineDisposedError,

@@ -1,9 +1,10 @@
 // The engine users hold: a loaded model (decoder on the GPU, tokenizer, chat template) and
-// generation as an async iterator of text deltas. Calls run one at a time over one sequence in the KV
-// cache: a call prefills only what its prompt does not share with the tokens cached, and an aborted or
-// failed call leaves the cache holding what is valid, ready for the next. dispose() frees the GPU
-// memory at once: a call running then stops before its next GPU submit, and every later call throws.
-// A lost device ends the engine the same way, with DeviceLostError.
+// generation as an async iterator of text deltas. Concurrent generations decode together, each in a
+// sequence (KV slot) of its own, up to `maxSequences` at once; more wait their turn (admission.ts,
+// batcher.ts). A call prefills only what its prompt does not share with the tokens its sequence holds,
+// and an aborted or failed call leaves the cache holding what is valid, ready for the next. dispose()
+// frees the GPU memory at once: a call running then stops before its next GPU submit, and every later
+// call throws. A lost device ends the engine the same way, with DeviceLostError.
 import { type Checkpoint, type LoadProgress, openCheckpoint } from '../io/checkpoint.js';
 import type { ModelSource } from '../io/source.js';
 import { type ModelConfig, moeConfigOf, sparseLayers } from '../model/config.js';
@@ -29,9 +30,12 @@ import { type RoutingStep, RoutingTrace } from './trace.js';
 import { applyRouting, readRouting, type RoutingOptions, type RoutingStats } from './routing.js';
 import { validateControls } from '../moe/spec.js';
 import type { WeightStorage } from '../weights/format.js';
+import { mapRead, stageRead } from '../gpu/workspace.js';
+import { Admission, type Admitted } from './admission.js';
+import { Batcher, type BatchTotals, type RowReader } from './batcher.js';
 
 export { ContextOverflowError, DeviceLostError, EngineDisposedError, EngineOptionError };
-export type { DecodeProfile, FinishReason, GenerationStats, RoutingOptions, RoutingStats, RoutingStep };
+export type { BatchTotals, DecodeProfile, FinishReason, GenerationStats, RoutingOptions, RoutingStats, RoutingStep };
 
 export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, Partial<ExpertParallelOptions>, Partial<ExpertCacheOptions> {
   onProgress?: (p: LoadProgress) => void;
@@ -81,6 +85,22 @@ export interface GenerateOptions extends SamplingOptions {
   routing?: RoutingOptions;
 }
 
+/** A generation's checked options and prompt (Engine.prepare). */
+interface Call {
+  ids: number[];
+  /** tokens it may generate: maxTokens, or fewer where the context ends */
+  budget: number;
+  stops: string[];
+  /** the caller's signal and the engine's lifetime */
+  signal: AbortSignal;
+  top: number;
+  /** the CPU sampler, where the call samples there */
+  cpu?: Sampler;
+  toolFormat?: ReturnType<typeof toolCallFormat>;
+  /** messages a sliding context dropped */
+  dropped?: number;
+}
+
 /** A token's log-probability, with its text (special tokens included). */
 export interface TextLogprob extends TokenLogprob {
   text: string;
@@ -103,20 +123,24 @@ export interface GenerationChunk {
 export class Engine {
   /** OpenAI-style chat completions (as WebLLM users know them). */
   readonly chat: { completions: ChatCompletions };
-  private busy: Promise<void> = Promise.resolve();
-  /** Aborted by dispose() (EngineDisposedError) or the device's loss (DeviceLostError): the running call's forwards check it. */
+  /** Aborted by dispose() (EngineDisposedError) or the device's loss (DeviceLostError): the running calls' forwards check it. */
   private readonly lifetime = new AbortController();
-  /** The tokens the decoder's KV cache holds. */
-  private readonly sequence: Sequence;
-  /** Set by interruptGenerate(): the running call ends before its next token. */
-  private interrupted = false;
-  /** The text of the last call, and its stats once it ended (WebLLM's getMessage, runtimeStatsText). */
+  /** The decoder's sequences, one a KV slot: the tokens each holds. */
+  private readonly sequences: Sequence[];
+  private readonly admission: Admission;
+  private readonly batcher: Batcher;
+  /** Undoes the routing of the calls running (set as the first of them entered). */
+  private restoreRouting?: () => void;
+  /** Counts interruptGenerate()'s calls: a call running ends before its next token once it has changed. */
+  private interrupts = 0;
+  /** Numbers the calls: the text of the latest and the stats of the last to end (WebLLM's getMessage, runtimeStatsText). */
+  private calls = 0;
   private message = '';
   private lastStats?: GenerationStats;
   /** The tokenizer's vocabulary prepared for grammars, on first use. */
   private grammars?: Grammars;
-  /** The routing the sequence's KV cache was computed under (Decoder.cacheKey). */
-  private cachedUnder?: string;
+  /** The routing each sequence's KV cache was computed under (Decoder.cacheKey). */
+  private readonly cachedUnder = new Map<Sequence, string | undefined>();
   /** Routing defaults of every call (setRouting). */
   private routing: RoutingOptions = {};
 
@@ -135,7 +159,12 @@ export class Engine {
     private readonly expertStorage: WeightStorage = 'f32',
   ) {
     this.chat = { completions: new ChatCompletions(this) };
-    this.sequence = new Sequence(decoder);
+    this.sequences = Array.from({ length: decoder.slots }, (_, slot) => new Sequence(decoder, slot));
+    this.admission = new Admission(this.sequences, () => {
+      if (!this.disposed) this.restoreRouting?.(); // an ended engine's decoder has no buffers to write
+      this.restoreRouting = undefined;
+    });
+    this.batcher = new Batcher(decoder.maxTokens, this.lifetime.signal);
     void device.lost.then((info) => this.end(new DeviceLostError(info.reason, info.message)));
   }
 
@@ -190,26 +219,33 @@ export class Engine {
     return this.decoder.contextLength;
   }
 
+  /** How many generations decode together at most (the load's `maxSequences`, the decoder's KV slots). */
+  get maxSequences(): number {
+    return this.decoder.slots;
+  }
+
+  /** What the shared forwards carried since the engine loaded: forwards, sequences' parts (steps or prompt chunks), tokens. */
+  get batchTotals(): Readonly<BatchTotals> {
+    return { ...this.batcher.totals };
+  }
+
   get disposed(): boolean {
     return this.lifetime.signal.aborted;
   }
 
   /** Logits of every position of `tokens` ([T][vocab]), by the same path as generation's prefill. */
   async logits(tokens: number[], o: { routing?: RoutingOptions } = {}): Promise<Float32Array[]> {
-    const release = await this.acquire();
-    let restore: (() => void) | undefined;
+    const { seq, leave } = await this.alone(o.routing);
     try {
-      restore = applyRouting(this.decoder, this.routing, o.routing);
-      this.sequence.truncate(0);
-      this.cachedUnder = this.decoder.cacheKey();
-      const flat = await this.sequence.append(tokens, 'all', this.lifetime.signal);
+      seq.truncate(0);
+      this.cachedUnder.set(seq, this.decoder.cacheKey());
+      const flat = await seq.append(tokens, 'all', this.lifetime.signal);
       const V = this.config.vocab;
       return tokens.map((_, t) => flat.slice(t * V, (t + 1) * V));
     } catch (e) {
       throw await this.failure(e);
     } finally {
-      if (!this.disposed) restore?.(); // an ended engine's decoder has no buffers to write
-      release();
+      leave();
     }
   }
 
@@ -259,18 +295,18 @@ export class Engine {
     return tok.applyChatTemplate(messages, { addGenerationPrompt: true, tools: chat.tools, variables: chat.templateVariables }).ids;
   }
 
-  /** WebLLM's resetChat: forgets the conversation the KV cache holds, the last message and (unless `keepStats`) its stats. */
+  /** WebLLM's resetChat: forgets the conversations the KV cache holds, the last message and (unless `keepStats`) its stats. */
   async resetChat(keepStats = false): Promise<void> {
-    const release = await this.acquire();
-    this.sequence.truncate(0);
+    const { leave } = await this.alone();
+    for (const seq of this.sequences) seq.truncate(0);
     this.message = '';
     if (!keepStats) this.lastStats = undefined;
-    release();
+    leave();
   }
 
-  /** WebLLM's interruptGenerate: the running call ends before its next token, as if done (finishReason 'abort'). */
+  /** WebLLM's interruptGenerate: the running calls end before their next token, as if done (finishReason 'abort'). */
   interruptGenerate(): void {
-    this.interrupted = true;
+    this.interrupts++;
   }
 
   /** WebLLM's getMessage: the text of the running or last call. */
@@ -291,22 +327,32 @@ export class Engine {
    * an iterator dropped half-read without either holds the engine for good.
    */
   async *generate(prompt: Prompt, o: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
-    const release = await this.acquire();
+    this.checkOpen();
     let matcher: TokenMatcher | undefined;
-    let restore: (() => void) | undefined;
+    let leave: (() => void) | undefined;
     try {
-      restore = applyRouting(this.decoder, this.routing, o.routing);
+      const call = this.prepare(prompt, o);
       if (o.grammar) {
         this.grammars ??= new Grammars(this.needTokenizer(), this.config.vocab, [...this.eosIds()]);
         matcher = await this.grammars.matcher(o.grammar);
       }
-      yield* this.run(prompt, o, matcher);
+      const routing = { ...this.routing, ...o.routing, expertMask: { ...this.routing.expertMask, ...o.routing?.expertMask } };
+      // A trace reads its rows of the forward's routing, a profile times whole forwards, and a
+      // capacity factor routes by what else is in the batch: those calls run alone.
+      const entry = await this.admission.enter({
+        exclusive: o.trace === true || o.profile === true || (routing.capacityFactor ?? 0) > 0,
+        key: JSON.stringify(routing, (_, v) => (ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v)),
+        score: (seq) => seq.commonPrefix(call.ids),
+        begin: () => void (this.restoreRouting = applyRouting(this.decoder, this.routing, o.routing)),
+        signal: call.signal,
+      });
+      leave = entry.leave;
+      yield* this.run(call, entry.seq, o, matcher);
     } catch (e) {
       throw await this.failure(e);
     } finally {
       matcher?.dispose();
-      if (!this.disposed) restore?.(); // an ended engine's decoder has no buffers to write
-      release();
+      leave?.();
     }
   }
 
@@ -321,6 +367,7 @@ export class Engine {
   private end(why: EngineDisposedError | DeviceLostError): void {
     if (this.disposed) return;
     this.lifetime.abort(why);
+    this.admission.close(why);
     this.decoder.destroy();
     this.experts?.dispose();
     this.grammars?.dispose();
@@ -332,10 +379,8 @@ export class Engine {
     return this.tokenizer?.eosIds({ eos_token_id: this.config.eosTokenIds }) ?? new Set(this.config.eosTokenIds);
   }
 
-  private async *run(prompt: Prompt, o: GenerateOptions, grammar?: TokenMatcher): AsyncGenerator<GenerationChunk> {
-    const clock = new GenerationClock();
-    this.interrupted = false;
-    this.message = '';
+  /** A generation's options checked and its prompt's ids (before it waits for its turn: a bad call fails at once). */
+  private prepare(prompt: Prompt, o: GenerateOptions): Call {
     const maxTokens = o.maxTokens === undefined ? 256 : positiveInteger('maxTokens', o.maxTokens);
     const stops = o.stop === undefined ? [] : stopStrings('stop', o.stop);
     const signal = o.signal ? AbortSignal.any([this.lifetime.signal, o.signal]) : this.lifetime.signal;
@@ -351,10 +396,11 @@ export class Engine {
     const top = o.topLogprobs ?? 0;
     if (!(Number.isInteger(top) && top >= 0 && top <= 20)) throw new EngineOptionError('topLogprobs', `must be an integer in 0…20, got ${top}`);
     // A grammar's mask and log-probabilities need the logits row: they sample on the CPU.
-    const needsRow = grammar !== undefined || o.logprobs === true;
+    const needsRow = o.grammar !== undefined || o.logprobs === true;
     if (needsRow && o.sampling === 'gpu') {
-      throw new EngineOptionError('sampling', `'gpu' cannot ${grammar ? 'apply a grammar' : 'give logprobs'}: leave it unset or 'cpu'`);
+      throw new EngineOptionError('sampling', `'gpu' cannot ${o.grammar ? 'apply a grammar' : 'give logprobs'}: leave it unset or 'cpu'`);
     }
+    if (o.routing) validateControls(o.routing, this.config.experts, 'routing.');
     const cpu = o.sampling === 'cpu' || needsRow ? new Sampler(o) : undefined;
     // Sliding makes room for the whole reply where dropping turns can.
     const slid = o.contextOverflow === 'slide' && Array.isArray(prompt)
@@ -374,38 +420,59 @@ export class Engine {
         : 'drop earlier messages, pass contextOverflow: \'slide\' with a conversation, or load with a longer contextLength';
       throw new ContextOverflowError(ids.length, this.contextLength, hint);
     }
-    const budget = Math.min(maxTokens, room);
+    return { ids, budget: Math.min(maxTokens, room), stops, signal, top, cpu, toolFormat, dropped: slid?.dropped };
+  }
+
+  private async *run(call: Call, seq: Sequence, o: GenerateOptions, grammar?: TokenMatcher): AsyncGenerator<GenerationChunk> {
+    const { ids, budget, signal, top, cpu, toolFormat } = call;
+    const clock = new GenerationClock();
+    const interrupts = this.interrupts;
+    const id = ++this.calls;
+    this.message = '';
+    const say = (text: string) => {
+      if (id === this.calls) this.message += text;
+    };
     const eos = this.eosIds();
-    const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), stops);
+    const text = new StreamedText(this.tokenizer?.stream({ skipSpecialTokens: true }), call.stops);
     const trace = o.trace ? new RoutingTrace(this.device, this.decoder, this.config) : undefined;
-    const seq = this.sequence;
     // What the cache holds of this prompt stays, but for its last token, whose logits the first pick
     // needs; nothing when it was computed under other routing controls or masks.
     const key = this.decoder.cacheKey();
-    const reuse = o.reuseCache !== false && key !== undefined && key === this.cachedUnder;
+    const reuse = o.reuseCache !== false && key !== undefined && key === this.cachedUnder.get(seq);
     seq.truncate(reuse ? Math.min(seq.commonPrefix(ids), ids.length - 1) : 0);
-    this.cachedUnder = key;
+    this.cachedUnder.set(seq, key);
     const cached = seq.length;
 
     const profile = o.profile ? { forwards: 0, gpuMs: 0, readbackMs: 0 } : undefined;
     const gpu = cpu ? undefined : new GpuSampler(this.device, this.config.vocab, o, ids);
+    const V = this.config.vocab;
+    let staging: GPUBuffer | undefined;
+    // The GPU sampler reads back the token it picks from the call's row; the CPU path reads the row.
+    const reader: RowReader<number | Float32Array> = gpu
+      ? { record: (encoder, logits, row) => gpu.recordRow(encoder, logits, row), read: () => gpu.readToken() }
+      : {
+        record: (encoder, logits, row) => void (staging = stageRead(this.device, encoder, logits, row * V * 4, V * 4)),
+        read: async () => new Float32Array(await mapRead(staging!)),
+      };
     /** The CPU path's last logits row (for logprobs). */
     let row: Float32Array | undefined;
-    /** Runs `tokens` after the sequence and picks the next token. */
+    /** Runs `tokens` after the sequence, in a forward shared with the other calls running, and picks the next token. */
     const step = async (tokens: number[], onPiece?: (pos0: number, n: number) => Promise<void>): Promise<number> => {
-      if (gpu) return seq.appendRead(tokens, gpu.reader, signal, onPiece);
-      row = await seq.append(tokens, 'last', signal, onPiece);
+      const out = await this.batcher.step(seq, tokens, reader, signal, onPiece);
+      if (typeof out === 'number') return out;
+      row = out;
       const next = cpu!.next(row, seq.tokens, ids.length, await grammar?.mask());
       grammar?.accept(next);
       return next;
     };
     const cacheBefore = this.expertCache?.countsNow();
 
-    // A long prompt may run in pieces (a sliding window's ring): each piece's routing is read after it.
+    // A long prompt may run in pieces: each piece's routing is read after it.
     const prefill: RoutingStep[] = [];
     let generated = 0;
     let finishReason: FinishReason = 'length';
     const output: number[] = [];
+    const leave = this.batcher.join();
     try {
       let next = await step(ids.slice(cached), trace && (async (pos0, n) => void prefill.push(await trace.step(pos0, n))));
       clock.prefilled();
@@ -413,7 +480,7 @@ export class Engine {
       let routing = trace && prefill;
       while (generated < budget) {
         clock.sampled();
-        if (this.interrupted) {
+        if (this.interrupts !== interrupts) {
           finishReason = 'abort';
           break;
         }
@@ -424,7 +491,7 @@ export class Engine {
         generated++;
         output.push(next);
         const out = text.push(next);
-        this.message += out.text;
+        say(out.text);
         // With tools the text waits for the end, where the calls are cut out of it.
         const shown = toolFormat ? '' : out.text;
         yield { text: shown, tokens: [next], routing, ...(o.logprobs && { logprobs: [this.withText(logprobs(row!, next, top))] }) };
@@ -437,7 +504,8 @@ export class Engine {
         routing = trace && [await trace.step(seq.length - 1, 1)];
       }
     } finally {
-      this.decoder.profile = undefined;
+      leave();
+      if (profile) this.decoder.profile = undefined;
       gpu?.destroy();
     }
     signal.throwIfAborted();
@@ -447,16 +515,17 @@ export class Engine {
       const parsed = parseToolCalls(toolFormat, this.tokenizer!.decode(output));
       rest = parsed.content;
       toolCalls = parsed.calls;
-      this.message = rest;
+      if (id === this.calls) this.message = rest;
       if (toolCalls.length) finishReason = 'tool_calls';
     } else {
-      this.message += rest;
+      say(rest);
     }
-    this.lastStats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: slid?.dropped, profile });
-    if (this.expertCache) this.lastStats.expertCache = this.expertCache.stats(cacheBefore);
+    const stats = clock.stats(ids.length, generated, finishReason, trace?.expertLoad(), { cachedTokens: cached, droppedMessages: call.dropped, profile });
+    if (this.expertCache) stats.expertCache = this.expertCache.stats(cacheBefore);
     const routing = await readRouting(this.device, this.decoder, this.config, this.expertStorage);
-    if (routing) this.lastStats.routing = routing;
-    yield { text: rest, tokens: [], ...(toolCalls && { toolCalls }), stats: this.lastStats };
+    if (routing) stats.routing = routing;
+    this.lastStats = stats;
+    yield { text: rest, tokens: [], ...(toolCalls && { toolCalls }), stats };
   }
 
   /** Log-probabilities with their tokens' text (special tokens written out). */
@@ -489,19 +558,16 @@ export class Engine {
     if (this.disposed) throw this.ended();
   }
 
-  /** Waits for the calls before to end; throws (holding nothing) if the engine is disposed meanwhile. */
-  private async acquire(): Promise<() => void> {
+  /** Waits for the running calls to end and holds back the others; the call's routing set until it leaves. */
+  private alone(routing?: RoutingOptions): Promise<Admitted> {
     this.checkOpen();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const before = this.busy;
-    this.busy = before.then(() => mine);
-    await before;
-    if (this.disposed) {
-      release();
-      throw this.ended();
-    }
-    return release;
+    if (routing) validateControls(routing, this.config.experts, 'routing.');
+    return this.admission.enter({
+      exclusive: true,
+      key: '',
+      score: () => 0,
+      begin: () => void (this.restoreRouting = applyRouting(this.decoder, this.routing, routing)),
+    });
   }
 }
 

@@ -96,10 +96,10 @@ export async function readBuffers(device: GPUDevice, sources: GPUBuffer[], encod
   return Promise.all(staging.map(mapRead));
 }
 
-/** Records a copy of `src` into a new mappable buffer, for mapRead once `encoder` is submitted. */
-export function stageRead(device: GPUDevice, encoder: GPUCommandEncoder, src: GPUBuffer): GPUBuffer {
-  const s = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  encoder.copyBufferToBuffer(src, 0, s, 0, src.size);
+/** Records a copy of `src` (or its bytes offset … offset + size) into a new mappable buffer, for mapRead once `encoder` is submitted. */
+export function stageRead(device: GPUDevice, encoder: GPUCommandEncoder, src: GPUBuffer, offset = 0, size = src.size - offset): GPUBuffer {
+  const s = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  encoder.copyBufferToBuffer(src, offset, s, 0, size);
   return s;
 }
 
