@@ -114,8 +114,9 @@ export class ChatCompletions {
     let promptTokens = 0;
     let completionTokens = 0;
     let stats: GenerationStats | undefined;
-    for (let index = 0; index < n; index++) {
-      // n choices: one call each, the seed (when given) stepped so that sampled choices differ.
+    // n choices: one generation each, decoded together (the engine batches them), the seed (when
+    // given) stepped so that sampled choices differ; their chunks come as they are made.
+    const choice = async function*(this: ChatCompletions, index: number): AsyncGenerator<ChatCompletionChunk> {
       const seed = options.seed === undefined ? undefined : options.seed + index;
       let first = true;
       for await (const c of this.engine.generate(messages, { ...options, seed })) {
@@ -137,8 +138,30 @@ export class ChatCompletions {
         const finish = end ? (calls?.length ? 'tool_calls' : finishReason(end)) : null;
         yield { ...base, choices: [{ index, delta, ...logprobs, finish_reason: finish }], ...(includeUsage && { usage: null }) };
       }
-    }
+    };
+    yield* merge(Array.from({ length: n }, (_, index) => choice.call(this, index)));
     if (includeUsage) yield { ...base, choices: [], usage: usage(promptTokens, completionTokens, stats!) };
+  }
+}
+
+/** The items of several streams as they come; ending early (or a stream's error) ends them all. */
+async function* merge<T>(streams: AsyncGenerator<T>[]): AsyncGenerator<T> {
+  const next = (i: number) => streams[i].next().then((r) => ({ i, r }));
+  const pending = new Map(streams.map((_, i) => [i, next(i)]));
+  try {
+    while (pending.size) {
+      const { i, r } = await Promise.race(pending.values());
+      if (r.done) {
+        pending.delete(i);
+        continue;
+      }
+      pending.set(i, next(i));
+      yield r.value;
+    }
+  } finally {
+    // A stream asked for its next item ends once that comes (an error it ends with then is not the caller's).
+    for (const p of pending.values()) p.catch(() => {});
+    await Promise.allSettled(streams.map((s) => s.return(undefined)));
   }
 }
 
