@@ -20,6 +20,7 @@ import { dtypeArg, errorLine, intArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
 import { expertCacheBench, marginsArg } from './cli/expertCacheBench.js';
+import { batchingBench, streamsArg } from './cli/batchingBench.js';
 import { EXPERT_CACHE_TOKENS } from './bench/expertCache.js';
 import { sweep } from './cli/sweep.js';
 import { benchWorkers } from './cli/workersBench.js';
@@ -78,6 +79,11 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
       --synthetic qwen3-30b-a3b [--gpu-mb 2048] [--host-mb 4096] [--quick]: instead, a random model of
       Qwen3-30B-A3B's MoE shape (29 B parameters; --quick: 4 of its 48 layers) end to end through the
       cache: load time, prefill/decode tok/s, hit rate, MiB uploaded a token, and the decode floor.
+  webmoe bench --batching [--model DIR|URL | --synthetic granite] [--streams 1,2,4,8] [--max-tokens 32]
+               [--dtype …] [--out bench-results/batching.json]
+      Generations decoded together against the same requests one after another, per number of
+      streams: total tok/s, latency p50/max, sequences a forward, routed expert bytes read a token,
+      the speedup, and whether each stream's greedy tokens are the same both ways.
   webmoe bench-workers [--model DIR] [--workers 2] [--prompt-tokens 64] [--decode-tokens 16]
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
@@ -191,6 +197,9 @@ async function bench(args: string[]): Promise<void> {
       peers: { type: 'boolean', default: false },
       synthetic: { type: 'string' },
       'expert-cache': { type: 'boolean', default: false },
+      batching: { type: 'boolean', default: false },
+      streams: { type: 'string', default: '1,2,4,8' },
+      'max-tokens': { type: 'string', default: '32' },
       text: { type: 'string' },
       tokens: { type: 'string', default: String(EXPERT_CACHE_TOKENS) },
       'prefetch-top-k': { type: 'string' },
@@ -206,6 +215,11 @@ async function bench(args: string[]): Promise<void> {
       prefetchTopK: v['prefetch-top-k'] === undefined ? undefined : intArg(v['prefetch-top-k'], 'prefetch-top-k'),
       margins: v['cache-aware-margins'] === undefined ? undefined : marginsArg(v['cache-aware-margins']) };
     return expertCacheBench(o);
+  }
+  if (v.batching) {
+    const out = v.out === 'bench-results/bench.json' ? 'bench-results/batching.json' : v.out!;
+    return batchingBench({ model: v.model, synthetic: v.synthetic, dtype: dtypeArg(v.dtype), streams: streamsArg(v.streams!),
+      maxTokens: intArg(v['max-tokens'], 'max-tokens'), out });
   }
   if (v.synthetic !== undefined && v.synthetic !== 'granite') {
     throw new Error(`--synthetic: the one synthetic model is 'granite' (granite-3.1-1b-a400m, random weights), got '${v.synthetic}'`);

@@ -101,7 +101,9 @@ describe('Admission', () => {
 
   it('refuses a call whose begin() throws, without holding anything', async () => {
     const { admission, enter, settle } = setup(1);
-    await expect(enter('bad', { begin: () => { throw new RangeError('bad mask'); } })).rejects.toThrow('bad mask');
+    await expect(enter('bad', { begin: () => {
+      throw new RangeError('bad mask');
+    } })).rejects.toThrow('bad mask');
     expect(admission.running).toBe(0);
     (await enter('next')).leave();
     await settle();
