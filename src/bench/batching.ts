@@ -77,7 +77,8 @@ export async function benchBatching(engine: Engine, prompts: Prompt[], o: Batchi
       },
     };
   };
-  await measure(Math.min(2, most), true); // compiles the pipelines and plans
+  // Compiles the pipelines and makes the plans of every batch first.
+  for (const n of o.streams) await measure(n, true);
   const rows: BatchingRow[] = [];
   for (const n of o.streams) {
     const seq = await measure(n, false);

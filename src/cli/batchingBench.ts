@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Engine, type Prompt } from '../api/engine.js';
-import { loadModel } from '../api/load.js';
+import { loadModel } from '../node.js';
 import { type BatchingRow, benchBatching } from '../bench/batching.js';
 import { syntheticGraniteSource } from '../bench/synthetic.js';
 import { createNodeDevice } from '../node.js';

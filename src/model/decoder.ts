@@ -90,8 +90,11 @@ export interface ForwardProfile {
   readbackMs: number;
 }
 
-/** Plans kept, per (token count, parts, logit rows, …): decode reuses one, each prompt length makes one. */
-const PLANS_KEPT = 4;
+/**
+ * Plans kept, per (token count, parts, logit rows, …): decode reuses one, each prompt length makes one;
+ * sequences decoded together add one per batch size and per mix of prompt chunks and decode steps.
+ */
+const PLANS_KEPT = 12;
 
 /**
  * Positions the cache of a sliding window W holds: a ring of 2W (the whole context if that is shorter).
