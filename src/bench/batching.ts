@@ -30,7 +30,7 @@ export interface BatchingRow {
 export interface BatchingOptions {
   /** concurrent streams of each row; each at most the engine's maxSequences */
   streams: number[];
-  /** tokens each stream generates (greedy; fewer where one ends at an EOS) */
+  /** tokens each stream generates (greedy, the EOS biased out) */
   maxTokens: number;
   onRow?: (r: BatchingRow) => void;
 }
@@ -45,10 +45,13 @@ interface Done {
 export async function benchBatching(engine: Engine, prompts: Prompt[], o: BatchingOptions): Promise<BatchingRow[]> {
   const most = Math.max(...o.streams);
   if (most > engine.maxSequences) throw new RangeError(`webmoe: ${most} streams need an engine of maxSequences ≥ ${most}, got ${engine.maxSequences}`);
+  // Every stream generates maxTokens: the end-of-sequence ids are biased out (each row then measures
+  // the same work both ways).
+  const logitBias = Object.fromEntries(engine.config.eosTokenIds.map((id) => [id, -100]));
   const one = async (p: Prompt, t0: number): Promise<Done> => {
     const tokens: number[] = [];
     let stats: GenerationStats | undefined;
-    for await (const c of engine.generate(p, { maxTokens: o.maxTokens, reuseCache: false })) {
+    for await (const c of engine.generate(p, { maxTokens: o.maxTokens, reuseCache: false, logitBias })) {
       tokens.push(...c.tokens);
       stats = c.stats ?? stats;
     }
