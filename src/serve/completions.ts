@@ -31,7 +31,7 @@ const REFUSED: Record<string, string> = {
 };
 
 const FIELDS = new Set(['prompt', 'model', 'stream', 'stream_options', 'n', 'max_tokens', 'temperature', 'top_p', 'seed', 'stop', 'frequency_penalty',
-  'presence_penalty', 'logit_bias']);
+  'presence_penalty', 'logit_bias', 'routing']);
 
 /** OpenAI's default max_tokens for text completions (chat's is the engine's). */
 const MAX_TOKENS = 16;

@@ -157,24 +157,37 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 /** The request's body as a JSON object: 413 past `max` bytes, 400 if it is not one. */
 async function readJson(req: IncomingMessage, max: number): Promise<Record<string, unknown>> {
-  const tooLarge = () => new HttpError(413, `webmoe: the request body is over ${max} bytes`, 'invalid_request_error', 'request_too_large');
+  // The connection closes after a 413: the rest of the body is not waited for.
+  const tooLarge = () =>
+    new HttpError(413, `webmoe: the request body is over ${max} bytes`, 'invalid_request_error', 'request_too_large', null, { Connection: 'close' });
   if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge();
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > max) throw tooLarge();
-    parts.push(part);
-  }
+  // Events, not for-await: leaving a for-await early would destroy the socket before the 413 is sent.
+  const text = await new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const take = (part: Buffer) => {
+      size += part.length;
+      if (size <= max) return void parts.push(part);
+      req.off('data', take);
+      reject(tooLarge());
+    };
+    req.on('data', take);
+    req.once('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.once('error', reject);
+  });
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+    body = JSON.parse(text);
   } catch (e) {
     throw new HttpError(400, `webmoe: the request body is not JSON: ${(e as Error).message}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'webmoe: the request body must be a JSON object');
   // An AbortSignal is the library's, not the wire's: the server gives each request its own.
   if ('signal' in body) throw new EngineOptionError('signal', 'is not a field of an HTTP request');
+  const stream = (body as { stream?: unknown }).stream;
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') {
+    throw new EngineOptionError('stream', `must be a boolean, got ${JSON.stringify(stream)}`);
+  }
   return body as Record<string, unknown>;
 }
 

@@ -110,6 +110,7 @@ describe('webmoe serve', () => {
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toMatchObject({ type: 'invalid_request_error', message: expect.stringContaining('not JSON') });
     expect((await post('/v1/completions', '[1]')).status).toBe(400);
+    expect((await (await post('/v1/chat/completions', '{"messages": [], "stream": "yes"}')).json()).error.param).toBe('stream');
 
     const refused = async (f: () => Promise<unknown>) => {
       try {
@@ -143,6 +144,13 @@ describe('webmoe serve', () => {
       const big = await fetch(`${small.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: ask('x'.repeat(2000)) }) });
       expect(big.status).toBe(413);
       expect((await big.json()).error.code).toBe('request_too_large');
+      // Chunked, with no length: refused once past the limit, the 413 still delivered.
+      const pieces = new ReadableStream({ start(c) {
+        c.enqueue(new TextEncoder().encode(`{"messages": [{"role": "user", "content": "${'x'.repeat(3000)}`));
+        c.close();
+      } });
+      const chunked = await fetch(`${small.url}/v1/chat/completions`, { method: 'POST', body: pieces, duplex: 'half' } as RequestInit);
+      expect(chunked.status).toBe(413);
     } finally {
       await small.close();
     }
