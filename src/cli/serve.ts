@@ -48,8 +48,13 @@ export async function serveCommand(args: string[]): Promise<void> {
     }
     console.log(`webmoe serve: ${engine.model} at ${server.url}/v1 (OpenAI API), ${server.url}/health`);
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     });
     await server.close();
   } finally {
