@@ -36,6 +36,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const shuttingDown = () => new HttpError(503, 'webmoe: the server is shutting down', 'server_error', 'engine_unavailable');
+
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
 
 /** Starts the server; resolves once it listens. */
@@ -58,16 +60,16 @@ export async function serve(engine: ServeEngine, options: ServeOptions = {}): Pr
         max_in_flight: capacity });
     }
     if (path.startsWith('/v1/') && key && !authorized(req.headers.authorization, key)) {
-      throw new HttpError(401, 'Incorrect or missing API key: send Authorization: Bearer <key>', 'invalid_request_error', 'invalid_api_key');
+      throw new HttpError(401, 'webmoe: incorrect or missing API key: send Authorization: Bearer <key>', 'invalid_request_error', 'invalid_api_key');
     }
     if (where === 'GET /v1/models') {
       return json(res, 200, { object: 'list', data: [{ id: engine.model, object: 'model', created: 0, owned_by: 'webmoe' }] });
     }
     if (where !== 'POST /v1/chat/completions' && where !== 'POST /v1/completions') {
-      throw new HttpError(404, `Invalid URL (${where}): webmoe serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health`,
+      throw new HttpError(404, `webmoe: invalid URL (${where}): this server has POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health`,
         'invalid_request_error', 'unknown_url');
     }
-    if (closing || engine.disposed) throw new HttpError(503, 'webmoe: the server is shutting down', 'server_error', 'engine_unavailable');
+    if (closing) throw shuttingDown();
     if (inFlight.size >= capacity) {
       throw new HttpError(429, `webmoe: ${inFlight.size} requests are in flight, the most this server takes: retry later`, 'rate_limit_exceeded',
         'rate_limit_exceeded', null, { 'Retry-After': '1' });
@@ -100,9 +102,7 @@ export async function serve(engine: ServeEngine, options: ServeOptions = {}): Pr
   const server = createServer((req, res) => {
     const handled = route(req, res).catch((e: unknown) => {
       if (res.destroyed) return; // the client is gone: no one to tell
-      const { status, headers, body } = errorResponse(
-        closing && !(e instanceof HttpError) ? new HttpError(503, 'webmoe: the server is shutting down', 'server_error', 'engine_unavailable') : e,
-      );
+      const { status, headers, body } = errorResponse(closing && !(e instanceof HttpError) ? shuttingDown() : e);
       if (res.headersSent) {
         // An error mid-stream: an SSE error event, then the end (OpenAI clients raise it).
         res.end(`data: ${JSON.stringify(body)}\n\n`);
