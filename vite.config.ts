@@ -36,6 +36,8 @@ export default defineConfig({
         'engine-worker-node': 'src/api/worker/engineWorker.node.ts',
         'shard-worker': 'src/moe/sharded/shardWorker.ts',
         'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts',
+        // serve-bench's load client, forked by the CLI (src/cli/serveBench.ts finds it beside the CLI).
+        'serve-load-client': 'src/serve/loadClient.ts',
       },
       formats: ['es'],
     },

@@ -24,6 +24,8 @@ import { batchingBench, streamsArg } from './cli/batchingBench.js';
 import { EXPERT_CACHE_TOKENS } from './bench/expertCache.js';
 import { sweep } from './cli/sweep.js';
 import { benchWorkers } from './cli/workersBench.js';
+import { serveCommand } from './cli/serve.js';
+import { serveBench } from './cli/serveBench.js';
 import { createNodeDevice } from './node.js';
 import type { HostWeights } from './weights/convert.js';
 import { isQuant } from './weights/format.js';
@@ -88,6 +90,17 @@ const HELP = `webmoe: sparse Mixture-of-Experts on WebGPU
                        [--runs 3] [--dtype f32|f16|q8|q4] [--out bench-results/workers.json]
       Prefill/decode tok/s of the fused path, N GPU shard workers, and half the experts on a CPU
       worker, with the expert-parallel time split (readback, host, experts, transfer).
+  webmoe serve [--model DIR|URL] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-sequences 4]
+               [--max-queue 16] [--dtype f32|f16|q8|q4] [the model flags of generate]
+      An OpenAI-compatible HTTP server (docs/serve.md): POST /v1/chat/completions and /v1/completions
+      (SSE with stream: true), GET /v1/models, GET /health. --api-key (or env WEBMOE_API_KEY): requests
+      need Authorization: Bearer KEY. --max-sequences: decoded together; --max-queue: more may wait,
+      one more gets 429. A client that disconnects aborts its generation. Ctrl-C stops it.
+  webmoe serve-bench [--model DIR|URL] [--requests 32] [--concurrency 1,2,4,8] [--max-tokens 32]
+                     [--max-sequences 4] [--dtype …] [--out bench-results/serve.json]
+      A load test of serve on loopback, the client in a second process: the requests one after
+      another (the baseline), then at each concurrency: completion tok/s, p50/p99 latency, p50 time to
+      first token, and how many replies were complete and equal to the baseline's (greedy).
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -100,6 +113,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'perplexity') return perplexity(rest);
   if (command === 'sweep') return sweep(rest);
   if (command === 'bench-workers') return benchWorkers(rest);
+  if (command === 'serve') return serveCommand(rest);
+  if (command === 'serve-bench') {
+    await serveBench(rest);
+    return;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return;

@@ -35,3 +35,5 @@ export { nodeDirSource, nodeFile, nodeModelSource } from './io/nodeSource.js';
 // Workers (createWorkerEngine, the expert-parallel `workers` option) start as worker_threads here.
 export * from './index.js';
 export { nodeSpawner } from './platform/nodeWorkers.js';
+// `webmoe serve` as a function: an OpenAI-compatible HTTP server on an engine (docs/serve.md).
+export { type RunningServer, serve, type ServeEngine, type ServeOptions } from './serve/server.js';

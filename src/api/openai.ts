@@ -76,7 +76,7 @@ const tokenLogprob = (l: TextLogprob & { top: TextLogprob[] }): TokenLogprobOpen
   top_logprobs: l.top.map((t) => ({ token: t.text, bytes: [...encoder.encode(t.text)], logprob: t.logprob })),
 });
 
-const usage = (promptTokens: number, completionTokens: number, s: GenerationStats): CompletionUsage => ({
+export const usage = (promptTokens: number, completionTokens: number, s: GenerationStats): CompletionUsage => ({
   prompt_tokens: promptTokens,
   completion_tokens: completionTokens,
   total_tokens: promptTokens + completionTokens,
@@ -84,7 +84,7 @@ const usage = (promptTokens: number, completionTokens: number, s: GenerationStat
 });
 
 /** OpenAI has no 'abort': a call ended by interruptGenerate() reads as stopped (its stats say 'abort'). */
-const finishReason = (s: GenerationStats): FinishReasonOpenAI => (s.finishReason === 'length' ? 'length' : 'stop');
+export const finishReason = (s: GenerationStats): FinishReasonOpenAI => (s.finishReason === 'length' ? 'length' : 'stop');
 
 let nextId = 0;
 

@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Engine } from '../api/engine.js';
+import type { Engine, LoadModelOptions } from '../api/engine.js';
 import { dtypeArg, intArg, numberArg, tokensArg } from './args.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { nodeDirSource, nodeFile, nodeModelSource } from '../io/nodeSource.js';
@@ -83,7 +83,7 @@ export function sourceOf(model = bundledModelDir): ModelSource {
 }
 
 export async function loadEngine(model: string | undefined, dtype: string | undefined,
-  parallel: Partial<ExpertParallelOptions & ExpertCacheOptions> = {}): Promise<Engine>
+  parallel: Partial<ExpertParallelOptions & ExpertCacheOptions> & Pick<LoadModelOptions, 'maxSequences'> = {}): Promise<Engine>
 {
   let last = 0;
   return loadModel(sourceOf(model), {

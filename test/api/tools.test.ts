@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineOptionError, type GenerateOptions, type GenerationChunk, type Prompt } from '../../src/api/engine.js';
 import { ChatCompletions, type ChatCompletionRequest } from '../../src/api/openai.js';
 import { nodeDirSource } from '../../src/io/nodeSource.js';
-import type { ModelSource } from '../../src/io/source.js';
 import { parseToolCalls, toolCallFormat } from '../../src/model/toolCalls.js';
 import { type ChatMessage, type ChatTool, TextTokenizer } from '../../src/model/tokenizer.js';
 import '../../src/platform/nodeXGrammar.js';
 import { collect } from '../helpers/generation.js';
+import { hermesSource } from '../helpers/hermes.js';
 import { testDevice } from '../helpers/gpu.js';
 import { modelDir } from '../helpers/models.js';
 
@@ -104,16 +104,7 @@ describe('tools through the engine (a Hermes-style template, as Qwen\'s, on the 
   let engine: Engine;
   beforeAll(async () => {
     device = await testDevice();
-    const base = nodeDirSource(modelDir('mixtral'));
-    // A short Hermes-style template (Qwen3's own, with its tool preamble, outgrows the fixture's 512 positions).
-    const template = '{%- if tools %}<|im_start|>system\n<tools>{% for t in tools %}{{ t.function.name }};{% endfor %}</tools><|im_end|>\n{% endif %}'
-      + '{%- for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == \'tool\' %}<tool_response>\n{{ m.content }}\n</tool_response>'
-      + '{% else %}{{ m.content }}{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>\n'
-      + '{{ {\'name\': c.function.name, \'arguments\': c.function.arguments} | tojson }}\n</tool_call>{% endfor %}{% endif %}{% endif %}<|im_end|>\n{% endfor %}'
-      + '{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}';
-    const source: ModelSource = { name: base.name, open: (f, s) => base.open(f, s),
-      text: (f, s) => (f === 'chat_template.jinja' ? Promise.resolve(template) : base.text(f, s)) };
-    engine = await Engine.load(device, source, { contextLength: 512 });
+    engine = await Engine.load(device, hermesSource(modelDir('mixtral')), { contextLength: 512 });
   });
   afterAll(() => {
     engine.dispose();

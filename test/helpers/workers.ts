@@ -1,4 +1,4 @@
-// The Node worker scripts, built from the TypeScript source with Vite (the same transform as the
+// The Node worker scripts (and serve-bench's load client, a forked process), built from the TypeScript source with Vite (the same transform as the
 // package build: WGSL inlined), into a fresh folder under node_modules/.cache (so that their
 // bare imports — webgpu — resolve from the repository). A worker_threads Worker cannot run the .ts
 // source itself (Node 20 has no type stripping, and vitest's transform does not reach workers).
@@ -29,8 +29,11 @@ export function buildWorkers(): Promise<string> {
         emptyOutDir: false,
         minify: false,
         sourcemap: false,
-        lib: { entry: { 'engine-worker-node': 'src/api/worker/engineWorker.node.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts' },
-          formats: ['es'] },
+        lib: {
+          entry: { 'engine-worker-node': 'src/api/worker/engineWorker.node.ts', 'shard-worker-node': 'src/moe/sharded/shardWorker.node.ts',
+            'serve-load-client': 'src/serve/loadClient.ts' },
+          formats: ['es'],
+        },
         rolldownOptions: { external: ['webgpu', /^node:/] },
       },
     });

@@ -1,6 +1,6 @@
 // The import graph: `webmoe` must load in a browser (nothing reachable from src/index.ts imports Node
 // modules or Dawn), and every import points down the layers of the design (gpu → weights → kernels →
-// moe → model → api, entry points on top, bench/ beside), never up.
+// moe → model → api, entry points on top, bench/ and serve/ beside), never up.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,9 +31,9 @@ function reachable(entry: string): { files: Set<string>; bare: Set<string> } {
  * Layers, lowest first: a file may import from its own folder or from a lower layer. gpu/ and
  * platform/ (starting workers) are the ground; io/ reads checkpoints; weights/ stores them on the GPU;
  * kernels/ launch WGSL; moe/ and model/ orchestrate; api/ is what users hold; bench/ measures all of
- * it; the entry points (index.ts, node.ts, cli.ts, cli/) sit on top.
+ * it; serve/ puts the engine on HTTP; the entry points (index.ts, node.ts, cli.ts, cli/) sit on top.
  */
-const LAYERS: Record<string, number> = { gpu: 0, platform: 0, io: 1, weights: 2, kernels: 3, moe: 4, model: 5, api: 6, bench: 7, entry: 8 };
+const LAYERS: Record<string, number> = { gpu: 0, platform: 0, io: 1, weights: 2, kernels: 3, moe: 4, model: 5, api: 6, bench: 7, serve: 7, entry: 8 };
 
 /** The layer name of a file under src/: its top folder, or 'entry' for the files at the top and cli/. */
 function layerOf(file: string): string {
