@@ -41,8 +41,6 @@ export interface LoadModelOptions extends Omit<DecoderLoadOptions, 'experts'>, P
   onProgress?: (p: LoadProgress) => void;
   /** Routing defaults of every call (as Engine.setRouting). */
   routing?: RoutingOptions;
-  /** Sequences decoded together when calls run concurrently (default 1; more calls wait in the engine's queue). */
-  maxSequences?: number;
 }
 
 /** What to continue: plain text, a conversation (rendered by the chat template), or token ids. */
