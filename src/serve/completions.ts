@@ -48,7 +48,8 @@ function check(r: CompletionRequest, model: string) {
   const { prompt, ...rest } = r;
   const text = Array.isArray(prompt) && prompt.length === 1 ? prompt[0] : prompt;
   if (typeof text !== 'string') {
-    throw new EngineOptionError('prompt', `must be a string or a list of one string (one prompt a request), got ${JSON.stringify(prompt) ?? String(prompt)}`);
+    const got = Array.isArray(prompt) ? `a list of ${prompt.length} ${prompt.length === 1 ? typeof prompt[0] : 'items'}` : typeof prompt;
+    throw new EngineOptionError('prompt', `must be a string or a list of one string (one prompt a request), got ${got}`);
   }
   // The sampling fields are the chat request's: its checks, on a one-message conversation that only carries them.
   const { options, n, includeUsage } = checkRequest({ ...rest, max_tokens: rest.max_tokens ?? MAX_TOKENS, messages: [{ role: 'user', content: text }] }, model);

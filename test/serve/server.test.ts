@@ -125,7 +125,10 @@ describe('webmoe serve', () => {
     const echo = await refused(() => client.completions.create({ model: engine.model, prompt: 'Hi', echo: true }));
     expect([echo.status, echo.param]).toEqual([400, 'echo']);
     const twoPrompts = await refused(() => client.completions.create({ model: engine.model, prompt: ['a', 'b'] }));
-    expect([twoPrompts.status, twoPrompts.param]).toEqual([400, 'prompt']);
+    expect([twoPrompts.status, twoPrompts.param, twoPrompts.message]).toEqual([400, 'prompt',
+      '400 webmoe: prompt must be a string or a list of one string (one prompt a request), got a list of 2 items']);
+    const tokens = await refused(() => client.completions.create({ model: engine.model, prompt: [5, 6] }));
+    expect(tokens.message).toContain('got a list of 2 items');
     const range = await refused(() => client.chat.completions.create({ model: engine.model, messages: ask('Hi'), temperature: 3 }));
     expect([range.status, range.param]).toEqual([400, 'temperature']);
     const model = await refused(() => client.chat.completions.create({ model: 'gpt-4o', messages: ask('Hi') }));
