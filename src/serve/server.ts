@@ -12,7 +12,7 @@ import { type CompletionRequest, gatherCompletion, textCompletion } from './comp
 import { errorResponse, HttpError } from './errors.js';
 
 /** What the server needs of an engine (the in-thread Engine has it all). */
-export type ServeEngine = Pick<Engine, 'chat' | 'generate' | 'model' | 'disposed' | 'contextLength'>;
+export type ServeEngine = Pick<Engine, 'chat' | 'generate' | 'model' | 'disposed' | 'contextLength'> & Partial<Pick<Engine, 'maxSequences'>>;
 
 export interface ServeOptions {
   /** Default '127.0.0.1' (this machine only). */
@@ -21,7 +21,7 @@ export interface ServeOptions {
   port?: number;
   /** When set, /v1/ routes need `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** Sequences the engine decodes together (its load option `maxSequences`); default 1. */
+  /** Sequences the engine decodes together (its load option `maxSequences`); default the engine's own, else 1. */
   maxSequences?: number;
   /** Requests that may wait beyond those; one more gets 429. Default 16. */
   maxQueue?: number;
@@ -43,7 +43,7 @@ const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-
 /** Starts the server; resolves once it listens. */
 export async function serve(engine: ServeEngine, options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
-  const capacity = (options.maxSequences ?? 1) + (options.maxQueue ?? 16);
+  const capacity = (options.maxSequences ?? engine.maxSequences ?? 1) + (options.maxQueue ?? 16);
   const maxBody = options.maxBodyBytes ?? 2 ** 20;
   // Hashed, so that the constant-time compare gets equal lengths whatever the token's.
   const key = options.apiKey === undefined ? undefined : digest(options.apiKey);
