@@ -88,6 +88,23 @@ export class Batcher {
     }
   }
 
+  /**
+   * What stops a forward: the engine's end, or the abort of every call in it (a read it waits on, such
+   * as the expert cache's, then ends); one call's abort alone does not stop the others' forward.
+   * `release()` takes its listeners off the calls' signals once the forward is over.
+   */
+  private abortedByAll(signals: AbortSignal[]): { signal: AbortSignal; release(): void } {
+    const all = new AbortController();
+    const over = new AbortController();
+    let left = signals.length;
+    for (const signal of signals) {
+      signal.addEventListener('abort', () => {
+        if (--left === 0) all.abort(signal.reason);
+      }, { once: true, signal: over.signal });
+    }
+    return { signal: AbortSignal.any([this.lifetime, all.signal]), release: () => over.abort() };
+  }
+
   private async forward(): Promise<void> {
     this.running = true;
     const steps = this.queue.splice(0);
@@ -118,14 +135,17 @@ export class Batcher {
       };
       const parts = taken.map(({ s, n }) => ({ seq: s.seq, tokens: s.tokens.slice(0, n), pos0: s.seq.length }));
       let results: PromiseSettledResult<unknown>[];
+      const stop = this.abortedByAll(taken.map(({ s }) => s.signal));
       try {
-        results = await Sequence.appendBatch(parts, reader, this.lifetime);
+        results = await Sequence.appendBatch(parts, reader, stop.signal);
         this.totals.forwards++;
         this.totals.parts += parts.length;
         this.totals.tokens += parts.reduce((a, p) => a + p.tokens.length, 0);
       } catch (e) {
         for (const { s } of taken) s.reject(e);
         return;
+      } finally {
+        stop.release();
       }
       const ended = new Set(last.map(({ s }) => s));
       const rest: Step[] = [];

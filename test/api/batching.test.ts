@@ -4,6 +4,7 @@
 // GQA (mixtral), sliding windows with sinks (gpt-oss) and MLA (DeepSeek-V2); a call that aborts or
 // ends leaves the others undisturbed; more calls than sequences wait their turn; calls that need the
 // decoder alone (a trace) or another routing wait for the running ones; n choices decode together.
+// The engines skip the tile trial, so that both run the same tiles whatever the trial would time.
 import { describe, expect, it } from 'vitest';
 import type { Engine, GenerateOptions, GenerationChunk } from '../../src/api/engine.js';
 import { EngineDisposedError } from '../../src/api/errors.js';
@@ -49,8 +50,8 @@ const picked = (chunks: GenerationChunk[]) => chunks.flatMap((c) => c.tokens);
 const logprobsOf = (chunks: GenerationChunk[]) => chunks.flatMap((c) => c.logprobs ?? []).map((l) => l.logprob);
 
 describe.each(['mixtral', 'gpt_oss', 'deepseek_v2'])('generations decoded together on %s', (name) => {
-  const together = suiteEngine(modelDir(name), { contextLength: 160, maxSequences: 3 });
-  const alone = suiteEngine(modelDir(name), { contextLength: 160 });
+  const together = suiteEngine(modelDir(name), { contextLength: 160, maxSequences: 3, tune: false });
+  const alone = suiteEngine(modelDir(name), { contextLength: 160, tune: false });
   // A one-token prompt, a short one and one longer than a prefill chunk (read in chunks between the others' steps).
   const prompts = () => [1, 9, 100].map((n, i) => tokens(n, together().config.vocab, 7 + i));
 
@@ -101,8 +102,8 @@ describe.each(['mixtral', 'gpt_oss', 'deepseek_v2'])('generations decoded togeth
 });
 
 describe('calls beyond the sequences, and calls that run alone', () => {
-  const together = suiteEngine(modelDir('mixtral'), { contextLength: 128, maxSequences: 2 });
-  const alone = suiteEngine(modelDir('mixtral'), { contextLength: 128 });
+  const together = suiteEngine(modelDir('mixtral'), { contextLength: 128, maxSequences: 2, tune: false });
+  const alone = suiteEngine(modelDir('mixtral'), { contextLength: 128, tune: false });
   const prompts = () => [5, 12, 3, 30, 8].map((n, i) => tokens(n, together().config.vocab, 100 + i));
 
   it('more calls than sequences wait their turn, and each gives what it gives alone', async () => {
@@ -119,17 +120,23 @@ describe('calls beyond the sequences, and calls that run alone', () => {
 
   it('a traced call and a call under other routing wait for the running ones, and give what they give alone', async () => {
     const [p0, p1, p2] = prompts();
-    const traceAlone = await collect(alone().generate({ tokens: p1 }, { maxTokens: 4, trace: true }));
-    const otherAlone = await collect(alone().generate({ tokens: p2 }, { maxTokens: 4, routing: { topK: 1 } }));
-    const plainAlone = await collect(alone().generate({ tokens: p0 }, { maxTokens: 4 }));
+    // reuseCache: false: each prompt read whole both ways (a cached prefix would change the prefill's shape, and the trace's last bits)
+    const traceAlone = await collect(alone().generate({ tokens: p1 }, { maxTokens: 4, trace: true, reuseCache: false }));
+    const otherAlone = await collect(alone().generate({ tokens: p2 }, { maxTokens: 4, routing: { topK: 1 }, reuseCache: false }));
+    const plainAlone = await collect(alone().generate({ tokens: p0 }, { maxTokens: 4, reuseCache: false }));
     const [plain, traced, other] = await Promise.all([
-      collect(together().generate({ tokens: p0 }, { maxTokens: 4 })),
-      collect(together().generate({ tokens: p1 }, { maxTokens: 4, trace: true })),
-      collect(together().generate({ tokens: p2 }, { maxTokens: 4, routing: { topK: 1 } })),
+      collect(together().generate({ tokens: p0 }, { maxTokens: 4, reuseCache: false })),
+      collect(together().generate({ tokens: p1 }, { maxTokens: 4, trace: true, reuseCache: false })),
+      collect(together().generate({ tokens: p2 }, { maxTokens: 4, routing: { topK: 1 }, reuseCache: false })),
     ]);
     expect(plain.tokens).toEqual(plainAlone.tokens);
     expect(traced.tokens).toEqual(traceAlone.tokens);
-    expect(traced.chunks.map((c) => c.routing)).toEqual(traceAlone.chunks.map((c) => c.routing));
+    // the same experts at the same positions; weights within float32 rounding (each engine's tile trial may pick other tiles)
+    const steps = (r: typeof traced) => r.chunks.flatMap((c) => c.routing ?? []);
+    const [got, want] = [steps(traced), steps(traceAlone)];
+    expect(got.map((s) => [s.positions, s.layers.map((l) => [l.layer, l.ids])])).toEqual(want.map((s) => [s.positions, s.layers.map((l) => [l.layer, l.ids])]));
+    const weights = (r: typeof got) => r.flatMap((s) => s.layers.flatMap((l) => l.weights.flat()));
+    weights(want).forEach((w, i) => expect(Math.abs(weights(got)[i] - w)).toBeLessThanOrEqual(1e-5));
     expect(other.tokens).toEqual(otherAlone.tokens);
   });
 
@@ -144,8 +151,16 @@ describe('calls beyond the sequences, and calls that run alone', () => {
 
   it('dispose() ends the running calls and the waiting ones with EngineDisposedError', async () => {
     const e = together();
-    const calls = prompts().map((p) => collect(e.generate({ tokens: p }, { maxTokens: 50 })).then(() => 'ended', (err: unknown) => err));
-    await new Promise((r) => setTimeout(r, 50));
+    // No call may end before the dispose: the EOS ids are biased out, and it comes after the first token.
+    const logitBias = Object.fromEntries(e.config.eosTokenIds.map((id) => [id, -100]));
+    let first!: () => void;
+    const started = new Promise<void>((r) => (first = r));
+    const calls = prompts().map((p) =>
+      (async () => {
+        for await (const _ of e.generate({ tokens: p }, { maxTokens: 100, logitBias })) first();
+      })().then(() => 'ended', (err: unknown) => err)
+    );
+    await started;
     e.dispose();
     for (const c of await Promise.all(calls)) expect(c).toBeInstanceOf(EngineDisposedError);
   });
