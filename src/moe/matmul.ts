@@ -11,6 +11,11 @@ import type { ExpertMatrix } from '../weights/matrix.js';
 
 /** Calls on at most this many tokens take the GEMV (decode) path, unless told otherwise. */
 const GEMV_MAX_TOKENS = 4;
+/**
+ * The same for calls of one expert (dense projections, a shared expert), whose GEMV reads each weight
+ * once for up to 8 slots (moe_gemv.wgsl SLOTS): docs/benchmarks.md, issue 24.
+ */
+const ONE_EXPERT_GEMV_MAX_TOKENS = 8;
 
 /** The kernels' NONE: a slot table's entry for an expert its matrix does not hold, a padding row. */
 export const NONE = 0xffffffff;
@@ -27,6 +32,8 @@ export interface Slots {
   gemm?: { rows: BlockRows; blocks: number; sorted: GPUBuffer; blockExpert: GPUBuffer };
   /** Launches that must run before the experts (the alignment). */
   dispatches: Dispatch[];
+  /** Every slot runs the same expert: the GEMV shares each weight read among several slots. */
+  oneExpert: boolean;
 }
 
 /** The slot table of a matrix that holds experts 0 … n−1 in order. */
@@ -56,7 +63,7 @@ export interface PathOptions {
 /** The path of a call, its tile height and worst-case blocks, and the rows of the intermediate h. */
 export function slotShape(tokens: number, topK: number, experts: number, o: PathOptions = {}) {
   const slots = tokens * topK;
-  const gemv = o.gemv ?? tokens <= (o.decodeMaxTokens ?? GEMV_MAX_TOKENS);
+  const gemv = o.gemv ?? tokens <= (o.decodeMaxTokens ?? (experts === 1 ? ONE_EXPERT_GEMV_MAX_TOKENS : GEMV_MAX_TOKENS));
   const rows = o.rows ?? blockRowsFor(slots, experts);
   const blocks = maxBlocks(slots, experts, rows);
   return { gemv, rows, blocks, hRows: gemv ? slots : blocks * rows, grid: gemv ? slots : blocks };
@@ -72,7 +79,7 @@ export function routedSlots(
   o: PathOptions = {},
 ): Slots {
   const { gemv, rows, blocks } = slotShape(tokens, topK, experts, o);
-  const base = { tokens, topK, ids: r.ids, weights: r.weights };
+  const base = { tokens, topK, ids: r.ids, weights: r.weights, oneExpert: experts === 1 };
   if (gemv) return { ...base, dispatches: [] };
   const sorted = ws.buffer(blocks * rows * 4, 'sorted slots');
   const blockExpert = ws.buffer(blocks * 4, 'block experts');
@@ -90,7 +97,8 @@ export function routedSlots(
 export function fixedSlots(ws: Workspace, ids: Uint32Array, weights: Float32Array, tokens: number, topK: number, o: PathOptions = {}): Slots {
   const experts = Math.max(0, ...ids) + 1;
   const { gemv, rows } = slotShape(tokens, topK, experts, o);
-  const base = { tokens, topK, ids: ws.upload(ids, 'slot experts'), weights: ws.upload(weights, 'slot weights'), dispatches: [] };
+  const oneExpert = ids.every((e) => e === ids[0]);
+  const base = { tokens, topK, ids: ws.upload(ids, 'slot experts'), weights: ws.upload(weights, 'slot weights'), dispatches: [], oneExpert };
   if (gemv) return base;
   // Each expert's slots in order, its run padded to whole blocks (what align.wgsl does on the GPU).
   const byExpert = Array.from({ length: experts }, () => [] as number[]);
@@ -134,7 +142,7 @@ export function expertMatmul(
   return s.gemm
     ? groupedGemm(ws, m, { ...io, sorted: s.gemm.sorted, blockExpert: s.gemm.blockExpert }, s.topK, s.gemm.blocks, s.gemm.rows, tiles as GemmTiles | undefined,
       epilogue)
-    : indexedGemv(ws, m, { ...io, ids: s.ids }, s.topK, s.tokens * s.topK, tiles as GemvTiles | undefined, epilogue);
+    : indexedGemv(ws, m, { ...io, ids: s.ids }, s.topK, s.tokens * s.topK, tiles as GemvTiles | undefined, epilogue, s.oneExpert);
 }
 
 /**
