@@ -25,7 +25,7 @@ override ROWS: u32 = 2u;
 override COLS = WG / LANES * ROWS;  // columns per workgroup
 const ROWS_MAX = 8u;
 override SLOTS: u32 = 1u;
-const SLOTS_MAX = 8u;
+const SLOTS_MAX = 4u;
 
 @group(0) @binding(5) var<storage, read> ids: array<u32>;
 @group(0) @binding(6) var<storage, read> routeW: array<f32>;

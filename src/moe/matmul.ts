@@ -11,11 +11,6 @@ import type { ExpertMatrix } from '../weights/matrix.js';
 
 /** Calls on at most this many tokens take the GEMV (decode) path, unless told otherwise. */
 const GEMV_MAX_TOKENS = 4;
-/**
- * The same for calls of one expert (dense projections, a shared expert), whose GEMV reads each weight
- * once for up to 8 slots (moe_gemv.wgsl SLOTS): docs/benchmarks.md, issue 24.
- */
-const ONE_EXPERT_GEMV_MAX_TOKENS = 8;
 
 /** The kernels' NONE: a slot table's entry for an expert its matrix does not hold, a padding row. */
 export const NONE = 0xffffffff;
@@ -63,7 +58,7 @@ export interface PathOptions {
 /** The path of a call, its tile height and worst-case blocks, and the rows of the intermediate h. */
 export function slotShape(tokens: number, topK: number, experts: number, o: PathOptions = {}) {
   const slots = tokens * topK;
-  const gemv = o.gemv ?? tokens <= (o.decodeMaxTokens ?? (experts === 1 ? ONE_EXPERT_GEMV_MAX_TOKENS : GEMV_MAX_TOKENS));
+  const gemv = o.gemv ?? tokens <= (o.decodeMaxTokens ?? GEMV_MAX_TOKENS);
   const rows = o.rows ?? blockRowsFor(slots, experts);
   const blocks = maxBlocks(slots, experts, rows);
   return { gemv, rows, blocks, hRows: gemv ? slots : blocks * rows, grid: gemv ? slots : blocks };
