@@ -57,22 +57,32 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
     let slot = min(s0 + s, p.slots - 1u);  // past the call's last slot: a repeat, never stored
     aBase[s] = select(slot, slot / p.topK, GATED) * K;
   }
-  var g: array<array<f32, ROWS_MAX>, SLOTS_MAX>;
-  var u: array<array<f32, ROWS_MAX>, SLOTS_MAX>;
+  // The sums of column j of slot s at s·ROWS + j, SLOTS · ROWS ≤ ROWS_MAX (tiles.ts gemvSlots): a
+  // larger array slowed the one-slot GEMV on lavapipe.
+  var g: array<f32, ROWS_MAX>;
+  var u: array<f32, ROWS_MAX>;
   for (var k0 = lane * 8u; k0 < K; k0 += LANES * 8u) {
     var av: array<array<vec4f, 2>, SLOTS_MAX>;
     for (var s = 0u; s < SLOTS; s++) { av[s] = inputs8(aBase[s], k0); }
     for (var j = 0u; j < ROWS; j++) {
       let n = min(n0 + col0 + j, nc - 1u);  // past the last column: a repeat, never stored
       let wg8 = weights8(wBase + n, k0);
-      for (var s = 0u; s < SLOTS; s++) { g[s][j] += dot(wg8[0], av[s][0]) + dot(wg8[1], av[s][1]); }
+      for (var s = 0u; s < SLOTS; s++) { g[s * ROWS + j] += dot(wg8[0], av[s][0]) + dot(wg8[1], av[s][1]); }
       if (GATED) {
         let wu8 = weights8(wBase + nc + n, k0);
-        for (var s = 0u; s < SLOTS; s++) { u[s][j] += dot(wu8[0], av[s][0]) + dot(wu8[1], av[s][1]); }
+        for (var s = 0u; s < SLOTS; s++) { u[s * ROWS + j] += dot(wu8[0], av[s][0]) + dot(wu8[1], av[s][1]); }
       }
     }
   }
-  for (var s = 0u; s < SLOTS; s++) { sumLanes(tid, g[s], u[s], s0 + s, n0, nc); }
+  for (var s = 0u; s < SLOTS; s++) {
+    var gs: array<f32, ROWS_MAX>;
+    var us: array<f32, ROWS_MAX>;
+    for (var j = 0u; j < ROWS; j++) {
+      gs[j] = g[s * ROWS + j];
+      us[j] = u[s * ROWS + j];
+    }
+    sumLanes(tid, gs, us, s0 + s, n0, nc);
+  }
 }
 
 // Column n (of this binding) of the slot, from the sums of its gate (or down) and up rows.
