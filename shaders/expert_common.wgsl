@@ -19,6 +19,7 @@ struct Params {
   K: u32,
   outStride: u32,
   topK: u32,
+  slots: u32,  // the call's T·k slots: the GEMV's last (the GEMM's rows come from `sorted`)
 }
 
 override GATED: bool = true;

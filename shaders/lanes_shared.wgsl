@@ -7,6 +7,7 @@ var<workgroup> partial: array<f32, 2u * COLS * LANES>;  // [gate, up][column][la
 fn sumLanes(tid: u32, g: array<f32, ROWS_MAX>, u: array<f32, ROWS_MAX>, slot: u32, n0: u32, nc: u32) {
   let lane = tid % LANES;
   let col0 = tid / LANES * ROWS;
+  if (SLOTS > 1u) { workgroupBarrier(); }  // the previous slot's sums are read
   for (var j = 0u; j < ROWS; j++) {
     partial[(col0 + j) * LANES + lane] = g[j];
     if (GATED) { partial[(COLS + col0 + j) * LANES + lane] = u[j]; }

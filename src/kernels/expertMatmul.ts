@@ -5,7 +5,7 @@ import { FORMAT_PRELUDES, STORAGES } from '../weights/format.js';
 import type { ExpertChunk, ExpertMatrix } from '../weights/matrix.js';
 import type { BlockRows } from './align.js';
 import { defineKernel } from './kernel.js';
-import { gemmShuffleWidth, gemmTiles, type GemmTiles, gemvColumns, gemvTiles, type GemvTiles } from './tiles.js';
+import { gemmShuffleWidth, gemmTiles, type GemmTiles, gemvColumns, gemvSlots, gemvTiles, type GemvTiles } from './tiles.js';
 
 /**
  * The gated epilogue of a gate/up matrix (act_*.wgsl): gated(gate, up). 'swiglu': silu(gate)·up;
@@ -29,7 +29,7 @@ export interface Epilogue {
 }
 
 /** expert_common.wgsl's Params: one weight binding. */
-const PARAMS = { s0: 'u32', s1: 'u32', n0: 'u32', n1: 'u32', K: 'u32', outStride: 'u32', topK: 'u32' } as const;
+const PARAMS = { s0: 'u32', s1: 'u32', n0: 'u32', n1: 'u32', K: 'u32', outStride: 'u32', topK: 'u32', slots: 'u32' } as const;
 /** expert_common.wgsl's bindings (a, w, slotOf, bias), then the kernel's. */
 const INPUTS = { a: 'read', w: 'read', slotOf: 'read', bias: 'read' } as const;
 
@@ -46,7 +46,7 @@ export const GEMV = defineKernel('moe_gemv', {
   uniforms: PARAMS,
   bindings: { ...INPUTS, ids: 'read', routeW: 'read', out: 'read_write' },
   preludes: [...FORMAT_PRELUDES, ...Object.values(ACTIVATIONS), 'place_local', 'place_subgroup', 'lanes_shared', 'lanes_subgroup'],
-  overrides: ['GATED', 'BIASED', 'SWIGLU_ALPHA', 'SWIGLU_LIMIT', 'LANES', 'ROWS'],
+  overrides: ['GATED', 'BIASED', 'SWIGLU_ALPHA', 'SWIGLU_LIMIT', 'LANES', 'ROWS', 'SLOTS'],
 });
 
 export interface ExpertMatmulBuffers {
@@ -73,7 +73,7 @@ export function groupedGemm(
   const columns = 1024 / rows; // moe_gemm.wgsl BN
   return m.chunks.map((c) =>
     GEMM.launch(ws, {
-      uniforms: params(m, c, topK),
+      uniforms: params(m, c, topK, 0), // the GEMM's rows are `sorted`'s
       preludes,
       overrides,
       buffers: { ...inputs(b, c, e), sorted: b.sorted, blockExpert: b.blockExpert, routeW: b.routeW, out: b.out },
@@ -82,7 +82,10 @@ export function groupedGemm(
   );
 }
 
-/** Indexed GEMV for few tokens: reads each slot's expert from `ids` on the GPU. */
+/**
+ * Indexed GEMV for few tokens: reads each slot's expert from `ids` on the GPU. `oneExpert`: every
+ * slot runs the same expert, so a workgroup computes several slots from one read of the weights.
+ */
 export function indexedGemv(
   ws: Workspace,
   m: ExpertMatrix,
@@ -91,16 +94,18 @@ export function indexedGemv(
   slots: number,
   t: GemvTiles = gemvTiles(ws.device, m),
   e: Epilogue = {},
+  oneExpert = false,
 ): Dispatch[] {
   const preludes = [...matrixPreludes(m, e), ...(t.shuffle ? ['place_subgroup', 'lanes_subgroup'] : ['place_local', 'lanes_shared'])];
-  const overrides = { ...epilogueOverrides(m, e), LANES: t.lanes, ROWS: t.rows };
+  const group = oneExpert ? gemvSlots(t, slots) : 1;
+  const overrides = { ...epilogueOverrides(m, e), LANES: t.lanes, ROWS: t.rows, SLOTS: group };
   return m.chunks.map((c) =>
     GEMV.launch(ws, {
-      uniforms: params(m, c, topK),
+      uniforms: params(m, c, topK, slots),
       preludes,
       overrides,
       buffers: { ...inputs(b, c, e), ids: b.ids, routeW: b.routeW, out: b.out },
-      grid: [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), slots],
+      grid: [Math.ceil((c.n1 - c.n0) / gemvColumns(t)), Math.ceil(slots / group)],
     })
   );
 }
@@ -123,4 +128,13 @@ function epilogueOverrides(m: ExpertMatrix, e: Epilogue) {
 /** expert_common.wgsl's buffers for chunk c; without biases, a buffer the kernel never reads fills the bias binding. */
 const inputs = (b: ExpertMatmulBuffers, c: ExpertChunk, e: Epilogue) => ({ a: b.a, w: c.buffer, slotOf: b.slotOf, bias: e.bias ?? b.slotOf });
 
-const params = (m: ExpertMatrix, c: ExpertChunk, topK: number) => ({ s0: c.e0, s1: c.e1, n0: c.n0, n1: c.n1, K: m.inner, outStride: m.outputs, topK });
+const params = (m: ExpertMatrix, c: ExpertChunk, topK: number, slots: number) => ({
+  s0: c.e0,
+  s1: c.e1,
+  n0: c.n0,
+  n1: c.n1,
+  K: m.inner,
+  outStride: m.outputs,
+  topK,
+  slots,
+});

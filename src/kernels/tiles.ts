@@ -70,6 +70,14 @@ export const gemmShuffleWidth = (device: GPUDevice, rows: BlockRows, t: GemmTile
 /** Workgroup memory of moe_gemm.wgsl: A (unless shuffled) and two B tiles, BK deep, and a row index per tile row. */
 const gemmBytes = (rows: number, t: GemmTiles): number => t.bk * ((t.shuffle ? 0 : rows) + 2 * (1024 / rows)) * (t.f16 ? 2 : 4) + 4 * rows + 8;
 
+/**
+ * moe_gemv.wgsl SLOTS for a one-expert call of `slots` slots: all of them up to 4 (the kernel's
+ * SLOTS_MAX: 8 was slower on lavapipe, docs/benchmarks.md issue 24), rounded up to a power of two so
+ * that few pipelines serve every batch size, and SLOTS · ROWS at most 8, the kernel's ROWS_MAX.
+ * Not timed by the trial: its tiles are chosen for one slot, and SLOTS follows the call.
+ */
+export const gemvSlots = (t: GemvTiles, slots: number): number => Math.min(2 ** Math.ceil(Math.log2(Math.max(1, slots))), 4, 8 / t.rows);
+
 /** Output columns one workgroup of moe_gemv.wgsl computes. */
 export const gemvColumns = (t: GemvTiles): number => (64 / t.lanes) * t.rows;
 

@@ -27,6 +27,8 @@ export interface Slots {
   gemm?: { rows: BlockRows; blocks: number; sorted: GPUBuffer; blockExpert: GPUBuffer };
   /** Launches that must run before the experts (the alignment). */
   dispatches: Dispatch[];
+  /** Every slot runs the same expert: the GEMV shares each weight read among several slots. */
+  oneExpert: boolean;
 }
 
 /** The slot table of a matrix that holds experts 0 … n−1 in order. */
@@ -72,7 +74,7 @@ export function routedSlots(
   o: PathOptions = {},
 ): Slots {
   const { gemv, rows, blocks } = slotShape(tokens, topK, experts, o);
-  const base = { tokens, topK, ids: r.ids, weights: r.weights };
+  const base = { tokens, topK, ids: r.ids, weights: r.weights, oneExpert: experts === 1 };
   if (gemv) return { ...base, dispatches: [] };
   const sorted = ws.buffer(blocks * rows * 4, 'sorted slots');
   const blockExpert = ws.buffer(blocks * 4, 'block experts');
@@ -90,7 +92,8 @@ export function routedSlots(
 export function fixedSlots(ws: Workspace, ids: Uint32Array, weights: Float32Array, tokens: number, topK: number, o: PathOptions = {}): Slots {
   const experts = Math.max(0, ...ids) + 1;
   const { gemv, rows } = slotShape(tokens, topK, experts, o);
-  const base = { tokens, topK, ids: ws.upload(ids, 'slot experts'), weights: ws.upload(weights, 'slot weights'), dispatches: [] };
+  const oneExpert = ids.every((e) => e === ids[0]);
+  const base = { tokens, topK, ids: ws.upload(ids, 'slot experts'), weights: ws.upload(weights, 'slot weights'), dispatches: [], oneExpert };
   if (gemv) return base;
   // Each expert's slots in order, its run padded to whole blocks (what align.wgsl does on the GPU).
   const byExpert = Array.from({ length: experts }, () => [] as number[]);
@@ -134,7 +137,7 @@ export function expertMatmul(
   return s.gemm
     ? groupedGemm(ws, m, { ...io, sorted: s.gemm.sorted, blockExpert: s.gemm.blockExpert }, s.topK, s.gemm.blocks, s.gemm.rows, tiles as GemmTiles | undefined,
       epilogue)
-    : indexedGemv(ws, m, { ...io, ids: s.ids }, s.topK, s.tokens * s.topK, tiles as GemvTiles | undefined, epilogue);
+    : indexedGemv(ws, m, { ...io, ids: s.ids }, s.topK, s.tokens * s.topK, tiles as GemvTiles | undefined, epilogue, s.oneExpert);
 }
 
 /**

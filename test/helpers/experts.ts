@@ -27,6 +27,8 @@ export interface Case {
   /** Random gate/up and down biases (by expert id) in the epilogues. */
   biased?: boolean;
   activation?: Activation;
+  /** Every slot on one expert: the GEMV computes several slots a workgroup (moe_gemv.wgsl SLOTS). */
+  oneExpert?: boolean;
 }
 
 /** Rows of experts `held`, in that order, of a stacked host matrix of `per` values an expert. */
@@ -69,8 +71,8 @@ export async function runExperts(dev: GPUDevice, c: Case, gemv: boolean, seed: n
   const second: Epilogue = { bias: downBias && ws.upload(downBias, 'down bias') };
   await runKernels(dev, () =>
     gemv
-      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles, first),
-        ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles, second)]
+      ? [...indexedGemv(ws, gateUp, { ...io, out: h }, k, slots, tiles as GemvTiles, first, c.oneExpert),
+        ...indexedGemv(ws, down, { ...io, a: h, out: ys }, k, slots, tiles as GemvTiles, second, c.oneExpert)]
       : [
         alignKernel(ws, { ids: io.ids, counts: ws.upload(counts, 'counts'), sorted, blockExpert: io.blockExpert }, slots, E, rows),
         ...groupedGemm(ws, gateUp, { ...io, out: h }, k, blocks, rows, tiles as GemmTiles, first),

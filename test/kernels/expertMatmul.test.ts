@@ -1,6 +1,7 @@
 // Grouped GEMMs and indexed GEMVs on routings made on the CPU, so they are tested apart from the router.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomCase, runExperts as run } from '../helpers/experts.js';
+import { type Case, randomCase, runExperts as run } from '../helpers/experts.js';
+import { gemvCandidates, gemvSlots } from '../../src/kernels/tiles.js';
 import { testDevice } from '../helpers/gpu.js';
 import { Rng } from '../ref/rng.js';
 
@@ -170,4 +171,42 @@ describe('expert GEMMs and GEMVs vs float64 reference', () => {
       }
     });
   }
+});
+
+describe('indexed GEMV on one expert: several slots a workgroup (SLOTS) vs float64 reference', () => {
+  const check = (err: { h: number; ys: number }, c: Case) => {
+    expect(err.h, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+    expect(err.ys, JSON.stringify({ ...c, ids: undefined })).toBeLessThanOrEqual(1e-5);
+  };
+
+  it('T = 1…9 slots (SLOTS 1, 2, 4, not always dividing T), every weight format and tile candidate, K and N off the tiles, biases', async () => {
+    const rng = new Rng(90);
+    const dtypes = ['f32', 'f16', 'q8', 'q4', 'mxfp4'] as const;
+    const candidates = gemvCandidates(device);
+    for (let T = 1; T <= 9; T++) {
+      const dtype = dtypes[T % dtypes.length];
+      const dim = () => (dtype === 'mxfp4' ? 32 * rng.int(1, 4) : rng.int(5, 100)); // mxfp4: whole blocks
+      const tiles = candidates[T % candidates.length];
+      const c = randomCase(rng, { T, E: 1, k: 1, H: dim(), I: dim(), dtype, ids: new Uint32Array(T), oneExpert: true, biased: T % 3 === 0 });
+      expect(gemvSlots(tiles, T)).toBe(Math.min(2 ** Math.ceil(Math.log2(T)), 4, 8 / tiles.rows));
+      check(await run(device, c, true, 90 + T, tiles), c);
+    }
+  });
+
+  it('weights split over small bindings, biases, several slots a token on one held expert', async () => {
+    const rng = new Rng(91);
+    // 8 KiB bindings, as in the GEMV's split tests above: column ranges of one expert.
+    for (const [dtype, T, chunks] of [['f32', 7, [2, 1]], ['q4', 5, [10, 5]], ['q8', 9, [17, 9]]] as const) {
+      const H = dtype === 'f32' ? 33 : 300;
+      const I = dtype === 'f32' ? 45 : 200;
+      const c = randomCase(rng, { T, E: 1, k: 1, H, I, dtype, ids: new Uint32Array(T), oneExpert: true, biased: true });
+      const err = await run(tiny, c, true, 91);
+      expect(err.chunks).toEqual(chunks);
+      check(err, c);
+    }
+    // k = 2 slots a token on expert 2 of a matrix holding experts 3, 2, 0: the slot table, and a
+    // gate/up input shared by a token's slots.
+    const c = randomCase(rng, { T: 3, E: 4, k: 2, held: [3, 2, 0], ids: new Uint32Array(6).fill(2), dtype: 'q4', oneExpert: true, biased: true });
+    check(await run(device, c, true, 92), c);
+  });
 });

@@ -104,8 +104,8 @@ describe('MoE block vs float64 reference', () => {
 
   it('a shared expert, with a sigmoid gate (Qwen2-MoE) and without one', async () => {
     const rng = new Rng(46);
-    for (const gated of [true, false]) {
-      const s = randomSpec(rng, { numExperts: 8, topK: 2, tokens: rng.pick([1, 64]) });
+    const withShared = (tokens: number, gated: boolean) => {
+      const s = randomSpec(rng, { numExperts: 8, topK: 2, tokens });
       const S = rng.int(5, 50);
       s.shared = {
         intermediate: S,
@@ -113,7 +113,17 @@ describe('MoE block vs float64 reference', () => {
         down: rng.array(s.hidden * S, 1 / Math.sqrt(S)),
         gate: gated ? rng.array(s.hidden, 1 / Math.sqrt(s.hidden)) : undefined,
       };
+      return s;
+    };
+    for (const gated of [true, false]) {
+      const s = withShared(rng.pick([1, 64]), gated);
       expectMatches(await gpuMoE(s), s, 1e-5);
+    }
+    // Several tokens on the GEMV path: the shared expert's slots share workgroups (moe_gemv.wgsl SLOTS
+    // 4: one group of 3 slots, two of 7).
+    for (const tokens of [3, 7]) {
+      const s = withShared(tokens, true);
+      expectMatches(await gpuMoE(s, { decodeMaxTokens: 8 }), s, 1e-5);
     }
   });
 
