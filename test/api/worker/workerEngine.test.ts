@@ -1,7 +1,7 @@
 // The engine in a worker_threads worker (the Node flavour of createWorkerEngine): the same greedy
 // tokens and logits as the in-thread engine on the mixtral fixture, load progress, abort mid-stream,
-// the OpenAI surface, and workers that fail: a load error, a script that throws, a worker that dies
-// mid-stream — each a clear error, none a hang.
+// the OpenAI surface, concurrent calls (two sequences), and workers that fail: a load error, a
+// script that throws, a worker that dies mid-stream — each a clear error, none a hang.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,6 +29,7 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     local = await Engine.load(device, nodeDirSource(modelDir('mixtral')), { contextLength: 64 });
     remote = await createWorkerEngine(modelDir('mixtral'), {
       contextLength: 64,
+      maxSequences: 2,
       onProgress: (p) => progress.push(p.loadedBytes / p.totalBytes),
     });
   });
@@ -54,6 +55,15 @@ describe('createWorkerEngine (Node, worker_threads)', () => {
     expect(await remote.encode('Hello')).toEqual(local.encode('Hello'));
     const seeded = { maxTokens: 10, temperature: 1, seed: 3 };
     expect((await collect(remote.generate('Hello', seeded))).text).toBe((await collect(local.generate('Hello', seeded))).text);
+  });
+
+  it('concurrent calls decode together in the worker, each giving the in-thread engine\'s tokens', async () => {
+    const prompts = [[3, 14, 15], [92, 65, 35, 89, 79], [2, 71]];
+    const options = { maxTokens: 6, reuseCache: false };
+    const alone: number[][] = [];
+    for (const p of prompts) alone.push((await collect(local.generate({ tokens: p }, options))).tokens);
+    const together = await Promise.all(prompts.map((p) => collect(remote.generate({ tokens: p }, options))));
+    expect(together.map((r) => r.tokens)).toEqual(alone);
   });
 
   it('abort ends the stream with the reason; leaving the loop early cancels; the engine stays ready', async () => {
