@@ -1,7 +1,7 @@
 // The decoder forward shared by every family: embedding → per layer (RMSNorm → attention block →
 // residual + RMSNorm → MLP block → residual) → final RMSNorm → lm_head. The blocks are the family's
 // (blocks/); all of it is recorded into one command encoder and submitted once, and only the logits
-// are read back (or, by forwardRead, only what a reader of them computes on the GPU: a sampled
+// are read back (or, by forwardBatch, only what a reader of them computes on the GPU: a sampled
 // token). (An MLP block may leave the GPU — the expert-parallel scheduler's — and the forward goes on
 // in the encoder it resolves to.) The KV cache holds `slots` sequences, each in its own region; one
 // forward (forwardBatch) may carry tokens of several, each at its own positions, so that their
@@ -77,9 +77,6 @@ export interface BatchReader<T> {
   /** After the submit: what it read. */
   read(): Promise<T>;
 }
-
-/** A reader of one sequence's forward: its last row, or every row with rows 'all'. */
-export type LogitsReader<T> = BatchReader<T>;
 
 /** Where the time of the forwards went while a profile is set (Decoder.profile), summed over them. */
 export interface ForwardProfile {
@@ -164,44 +161,23 @@ export class Decoder {
   /**
    * Runs `tokens` of the sequence in `slot` at positions pos0, pos0 + 1, … (its cache region must hold
    * positions before pos0) and returns their logits, [rows, vocab] row-major. More than `maxTokens`
-   * tokens run in pieces, each followed by `onPiece` (its routing is then readable); `signal` stops the
-   * forward between pieces.
+   * tokens run in pieces; `signal` stops the forward between pieces.
    */
-  async forward(
-    tokens: ArrayLike<number>,
-    pos0: number,
-    rows: LogitRows,
-    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
-    signal?: AbortSignal,
-    slot = 0,
-  ): Promise<Float32Array> {
+  async forward(tokens: ArrayLike<number>, pos0: number, rows: LogitRows, signal?: AbortSignal, slot = 0): Promise<Float32Array> {
+    this.checkSlot(slot, 'forward()');
+    this.checkTokens(tokens, pos0, 'forward()');
+    const T = tokens.length;
     const pieces: Float32Array[] = [];
-    await this.pieces(tokens, pos0, slot, async (part) => void pieces.push(await this.run([part], rows, this.readBack(), signal)), onPiece, signal);
+    for (let at = 0; at < T; at += this.maxTokens) {
+      const n = Math.min(this.maxTokens, T - at);
+      const piece = n === T ? tokens : (Array.prototype.slice.call(tokens, at, at + n) as number[]);
+      pieces.push(await this.run([{ slot, pos0: pos0 + at, tokens: piece }], rows, this.readBack(), signal));
+      signal?.throwIfAborted();
+    }
     if (pieces.length === 1 || rows === 'last') return pieces[pieces.length - 1];
-    const all = new Float32Array(tokens.length * this.config.vocab);
+    const all = new Float32Array(T * this.config.vocab);
     pieces.reduce((at, p) => (all.set(p, at), at + p.length), 0);
     return all;
-  }
-
-  /**
-   * Runs `tokens` as forward() does with the last row of logits, which stay on the GPU: `reader` gets
-   * them (earlier pieces' are read by nobody), and its result is returned.
-   */
-  async forwardRead<T>(
-    tokens: ArrayLike<number>,
-    pos0: number,
-    reader: LogitsReader<T>,
-    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
-    signal?: AbortSignal,
-    slot = 0,
-  ): Promise<T> {
-    const submit: LogitsReader<undefined> = { record: () => {}, read: async () => undefined };
-    let out: T | undefined;
-    await this.pieces(tokens, pos0, slot, async (part, last) => {
-      if (last) out = await this.run([part], 'last', reader, signal);
-      else await this.run([part], 'last', submit, signal);
-    }, onPiece, signal);
-    return out as T;
   }
 
   /**
@@ -250,27 +226,6 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) {
         throw new DecoderInputError(`webmoe: ${who}: token ${i} is ${id}, outside the vocabulary 0…${vocab - 1}`);
       }
-    }
-  }
-
-  /** Checks `tokens` at pos0 … of `slot` and runs them in pieces of at most maxTokens through `runPiece`. */
-  private async pieces(
-    tokens: ArrayLike<number>,
-    pos0: number,
-    slot: number,
-    runPiece: (part: BatchPart, last: boolean) => Promise<void>,
-    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    this.checkSlot(slot, 'forward()');
-    this.checkTokens(tokens, pos0, 'forward()');
-    const T = tokens.length;
-    for (let at = 0; at < T; at += this.maxTokens) {
-      const n = Math.min(this.maxTokens, T - at);
-      const piece = n === T ? tokens : (Array.prototype.slice.call(tokens, at, at + n) as number[]);
-      await runPiece({ slot, pos0: pos0 + at, tokens: piece }, at + n >= T);
-      signal?.throwIfAborted();
-      await onPiece?.(pos0 + at, n);
     }
   }
 
@@ -325,7 +280,7 @@ export class Decoder {
   }
 
   /** Reads the logits rows back whole. */
-  private readBack(): LogitsReader<Float32Array> {
+  private readBack(): BatchReader<Float32Array> {
     let staging: GPUBuffer;
     return {
       record: (encoder, logits) => void (staging = stageRead(this.device, encoder, logits)),

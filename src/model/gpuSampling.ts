@@ -6,7 +6,6 @@
 // step allocates nothing on the GPU.
 import { type Dispatch, Workspace } from '../gpu/workspace.js';
 import { SAMPLE_BIAS, SAMPLE_PENALTIES, type SampleBuffers, sampleKernel } from '../kernels/sample.js';
-import type { LogitsReader } from './decoder.js';
 import { checkBias, NonFiniteLogitsError, samplingPlan, type SamplingOptions, type SamplingPlan } from './sampling.js';
 
 export class GpuSampler {
@@ -50,12 +49,6 @@ export class GpuSampler {
       throw e;
     }
   }
-
-  /** A reader for Decoder.forwardRead / Sequence.appendRead: samples row 0 and resolves to the token id. */
-  readonly reader: LogitsReader<number> = {
-    record: (encoder, logits) => this.recordRow(encoder, logits, 0),
-    read: () => this.readToken(),
-  };
 
   /**
    * Records the sample from row `row` of `logits` [rows, vocab] into `encoder`, after the forward that

@@ -5,7 +5,7 @@
 // forward wrote since (even one that failed) may have overwritten keys an earlier position needs, and
 // the sequence then drops back to what the cache can still continue (decoder.resumes), at worst nothing.
 // Each sequence owns one of the decoder's KV slots; appendBatch runs several in one forward.
-import type { BatchReader, Decoder, LogitRows, LogitsReader } from './decoder.js';
+import type { BatchReader, Decoder, LogitRows } from './decoder.js';
 import { DecoderInputError } from './limits.js';
 
 export class Sequence {
@@ -34,23 +34,13 @@ export class Sequence {
     signal?: AbortSignal,
   ): Promise<T> {
     signal?.throwIfAborted();
-    const batch = parts.map(({ seq, tokens }) => ({ slot: seq.slot, pos0: seq.valid.length, tokens }));
     if (!parts.length) throw new DecoderInputError('webmoe: Sequence.appendBatch() needs at least one part');
     const { decoder } = parts[0].seq;
     if (parts.some(({ seq }) => seq.decoder !== decoder)) {
       throw new DecoderInputError('webmoe: Sequence.appendBatch(): the sequences are of different decoders');
     }
-    for (const { seq, tokens } of parts) seq.written = Math.max(seq.written, seq.valid.length + tokens.length);
-    let out: T;
-    try {
-      out = await decoder.forwardBatch(batch, reader, signal);
-    } catch (e) {
-      for (const { seq } of parts) seq.keepResumable();
-      throw e;
-    }
-    for (const { seq, tokens } of parts) seq.valid.push(...tokens);
-    signal?.throwIfAborted();
-    return out;
+    const batch = parts.map(({ seq, tokens }) => ({ slot: seq.slot, pos0: seq.valid.length, tokens }));
+    return Sequence.extend(parts, signal, () => decoder.forwardBatch(batch, reader, signal));
   }
 
   /** The tokens at positions 0 … length − 1, whose keys and values the cache holds. */
@@ -69,39 +59,26 @@ export class Sequence {
 
   /**
    * Runs `tokens` at the positions after the valid ones and returns their logits ([rows, vocab]);
-   * `onPiece` follows each piece a long call runs in (Decoder.forward); `signal` is checked before
-   * each piece and after the last.
+   * `signal` is checked before each piece a long call runs in (Decoder.forward) and after the last.
    */
-  async append(
-    tokens: readonly number[],
-    rows: LogitRows,
-    signal?: AbortSignal,
-    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
-  ): Promise<Float32Array> {
-    return this.extend(tokens, signal, () => this.decoder.forward(tokens, this.valid.length, rows, onPiece, signal, this.slot));
+  async append(tokens: readonly number[], rows: LogitRows, signal?: AbortSignal): Promise<Float32Array> {
+    return Sequence.extend([{ seq: this, tokens }], signal, () => this.decoder.forward(tokens, this.valid.length, rows, signal, this.slot));
   }
 
-  /** Runs `tokens` as append() does, the last row of logits going to `reader` on the GPU (Decoder.forwardRead). */
-  async appendRead<T>(
-    tokens: readonly number[],
-    reader: LogitsReader<T>,
-    signal?: AbortSignal,
-    onPiece?: (pos0: number, tokens: number) => Promise<void> | void,
-  ): Promise<T> {
-    return this.extend(tokens, signal, () => this.decoder.forwardRead(tokens, this.valid.length, reader, onPiece, signal, this.slot));
-  }
-
-  private async extend<T>(tokens: readonly number[], signal: AbortSignal | undefined, forward: () => Promise<T>): Promise<T> {
+  /** Runs `forward`, which writes each part's tokens after its sequence's valid ones, and keeps what it made valid. */
+  private static async extend<T>(parts: readonly { seq: Sequence; tokens: readonly number[] }[], signal: AbortSignal | undefined,
+    forward: () => Promise<T>): Promise<T>
+  {
     signal?.throwIfAborted();
-    this.written = Math.max(this.written, this.valid.length + tokens.length);
+    for (const { seq, tokens } of parts) seq.written = Math.max(seq.written, seq.valid.length + tokens.length);
     let out: T;
     try {
       out = await forward();
     } catch (e) {
-      this.keepResumable();
+      for (const { seq } of parts) seq.keepResumable();
       throw e;
     }
-    this.valid.push(...tokens);
+    for (const { seq, tokens } of parts) seq.valid.push(...tokens);
     signal?.throwIfAborted();
     return out;
   }

@@ -32,10 +32,9 @@ describe('GpuSampler', () => {
     try {
       for (let i = 0; i < steps; i++) {
         const encoder = device.createCommandEncoder();
-        if (row === undefined) gpu.reader.record(encoder, buffer, 1);
-        else gpu.recordRow(encoder, buffer, row);
+        gpu.recordRow(encoder, buffer, row ?? 0);
         device.queue.submit([encoder.finish()]);
-        const g = row === undefined ? await gpu.reader.read() : await gpu.readToken();
+        const g = await gpu.readToken();
         const c = cpu.next(logits, seq, prompt.length);
         picks.push({ gpu: g, cpu: c });
         seq.push(g);

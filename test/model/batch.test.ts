@@ -177,11 +177,11 @@ describe('forwardBatch: sequences together equal each alone', () => {
     const V = decoder.config.vocab;
     const rng = new Rng(3);
     const tokens = Array.from({ length: 12 }, () => rng.int(1, V - 1));
-    const ref = await decoder.forward(tokens, 0, 'all', undefined, undefined, 0);
+    const ref = await decoder.forward(tokens, 0, 'all', undefined, 0);
     for (const slot of [1, 2]) {
-      await decoder.forward(tokens.slice(0, 5), 0, 'last', undefined, undefined, slot);
+      await decoder.forward(tokens.slice(0, 5), 0, 'last', undefined, slot);
       for (let p = 5; p < tokens.length; p++) {
-        const row = await decoder.forward([tokens[p]], p, 'last', undefined, undefined, slot);
+        const row = await decoder.forward([tokens[p]], p, 'last', undefined, slot);
         expect(relativeError(row, ref.subarray(p * V, (p + 1) * V)), `slot ${slot} position ${p}`).toBeLessThan(1e-5);
       }
     }
@@ -233,7 +233,7 @@ describe('forwardBatch refuses bad batches by name', () => {
     await expect(bad({ slot: 1, pos0: 0, tokens: [1, 320] })).rejects.toThrow(/forwardBatch part 1: token 1 is 320, outside the vocabulary 0…319/);
     await expect(bad({ slot: 1, pos0: 1.5, tokens: [1] })).rejects.toThrow(/forwardBatch part 1: pos0 1.5 is not a position/);
     await expect(decoder.forwardBatch([], r)).rejects.toThrow(/needs at least one part/);
-    await expect(decoder.forward([1], 0, 'last', undefined, undefined, 2)).rejects.toThrow(/forward\(\): slot 2 is outside 0…1/);
+    await expect(decoder.forward([1], 0, 'last', undefined, 2)).rejects.toThrow(/forward\(\): slot 2 is outside 0…1/);
     await expect(bad({ slot: 2, pos0: 0, tokens: [1] })).rejects.toThrow(DecoderInputError);
     expect(() => new Sequence(decoder, 2)).toThrow(/Sequence slot 2 is outside the decoder's slots 0…1/);
     decoder.destroy();
