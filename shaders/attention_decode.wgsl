@@ -38,14 +38,13 @@ fn prepped(t: u32, head: u32, i: u32, v: f32) {
     qs[i] = v;
     return;
   }
-  let row = at[t].x % p.maxSeq;
   let kv = head - p.Hq;  // k heads, then v heads
   if (kv < p.Hkv) {
     kNew[i] = v;
-    if (writes) { kCache[((at[t].y * p.Hkv + kv) * p.maxSeq + row) * p.D + i] = v; }
+    if (writes) { kCache[cacheIndex(t, kv, i)] = v; }
   } else {
     vNew[i] = v;
-    if (writes) { vCache[((at[t].y * p.Hkv + kv - p.Hkv) * p.maxSeq + row) * p.D + i] = v; }
+    if (writes) { vCache[cacheIndex(t, kv - p.Hkv, i)] = v; }
   }
 }
 

@@ -26,12 +26,11 @@ fn prepped(t: u32, head: u32, i: u32, v: f32) {
     q[(t * p.Hq + head) * p.D + i] = v;
     return;
   }
-  let row = at[t].x % p.maxSeq;
   let kv = head - p.Hq;  // k heads, then v heads
   if (kv < p.Hkv) {
-    kCache[((at[t].y * p.Hkv + kv) * p.maxSeq + row) * p.D + i] = v;
+    kCache[cacheIndex(t, kv, i)] = v;
   } else {
-    vCache[((at[t].y * p.Hkv + kv - p.Hkv) * p.maxSeq + row) * p.D + i] = v;
+    vCache[cacheIndex(t, kv - p.Hkv, i)] = v;
   }
 }
 

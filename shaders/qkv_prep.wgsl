@@ -2,7 +2,7 @@
 // clip, rotary embedding (rotate-half) for a q or k head; + bias and clip for a v head. prepHead()
 // hands each value to prepped(t, head, i, value), which the including kernel defines (the prep kernel
 // stores q and the cache; the decode attention keeps them in workgroup memory), and reads its p (Hq,
-// Hkv, D, eps) and WG, and bindings 1–5 declared here. Heads are numbered q, then k, then v.
+// Hkv, D, maxSeq, eps) and WG, and bindings 1–5 declared here. Heads are numbered q, then k, then v.
 // at [T]: each token's (position, KV slot), the decoder's per forward: tokens of several sequences
 // share a launch, each at its own position.
 // NORM: 0 none; 1 per head over D (Qwen3-MoE); 2 over the whole q or k projection before the head
@@ -28,6 +28,12 @@ fn input(row: u32, i: u32) -> f32 { return qkv[row + i] + bias[i]; }
 fn clip(x: f32) -> f32 {
   if (CLIP > 0.0) { return clamp(x, -CLIP, CLIP); }
   return x;
+}
+
+// Where element i of token t's key or value of KV head g goes in the cache [slots, Hkv, maxSeq, D]:
+// its slot's region, row position mod maxSeq (a sliding window's ring; the identity otherwise).
+fn cacheIndex(t: u32, g: u32, i: u32) -> u32 {
+  return ((at[t].y * p.Hkv + g) * p.maxSeq + at[t].x % p.maxSeq) * p.D + i;
 }
 
 fn prepHead(t: u32, head: u32, tid: u32) {
