@@ -16,11 +16,11 @@ import { MoELayer } from './moe/layer.js';
 import { checkTokens, referenceQuantize } from './moe/reference.js';
 import type { MoEConfig, MoEWeights } from './moe/spec.js';
 import { readBuffers, Workspace } from './gpu/workspace.js';
-import { dtypeArg, errorLine, intArg } from './cli/args.js';
+import { dtypeArg, errorLine, intArg, levelsArg } from './cli/args.js';
 import { generate, inspect, loadEngine, logits } from './cli/model.js';
 import { perplexity } from './cli/perplexity.js';
 import { expertCacheBench, marginsArg } from './cli/expertCacheBench.js';
-import { batchingBench, streamsArg } from './cli/batchingBench.js';
+import { batchingBench } from './cli/batchingBench.js';
 import { EXPERT_CACHE_TOKENS } from './bench/expertCache.js';
 import { sweep } from './cli/sweep.js';
 import { benchWorkers } from './cli/workersBench.js';
@@ -236,7 +236,7 @@ async function bench(args: string[]): Promise<void> {
   }
   if (v.batching) {
     const out = v.out === 'bench-results/bench.json' ? 'bench-results/batching.json' : v.out!;
-    return batchingBench({ model: v.model, synthetic: v.synthetic, dtype: dtypeArg(v.dtype), streams: streamsArg(v.streams!),
+    return batchingBench({ model: v.model, synthetic: v.synthetic, dtype: dtypeArg(v.dtype), streams: levelsArg(v.streams!, 'streams'),
       maxTokens: intArg(v['max-tokens'], 'max-tokens'), out });
   }
   if (v.synthetic !== undefined && v.synthetic !== 'granite') {

@@ -4,6 +4,7 @@
 // token (falling as the batch grows: an expert's weights are read once a forward for all its tokens),
 // and whether every stream gave the tokens it gives alone (greedy).
 import type { Engine, GenerationStats, Prompt } from '../api/engine.js';
+import { quantile } from '../gpu/timing.js';
 
 export interface BatchingRun {
   /** generated tokens over the wall time from the first start to the last end */
@@ -66,7 +67,7 @@ export async function benchBatching(engine: Engine, prompts: Prompt[], o: Batchi
     else for (const p of ps) done.push(await one(p, performance.now()));
     const wall = performance.now() - t0;
     const after = engine.batchTotals;
-    const latencies = done.map((d) => d.ms).sort((a, b) => a - b);
+    const latencies = done.map((d) => d.ms);
     // Together, the call that ended last counted the whole batch's routing (their totals are shared).
     const routing = together ? done.reduce((a, d) => (d.ms > a.ms ? d : a)).stats.routing : undefined;
     const bytes = routing?.expertBytesReadPerToken ?? mean(done.map((d) => d.stats.routing?.expertBytesReadPerToken ?? 0));
@@ -74,7 +75,7 @@ export async function benchBatching(engine: Engine, prompts: Prompt[], o: Batchi
       done,
       run: {
         tokensPerSecond: (done.reduce((a, d) => a + d.tokens.length, 0) / wall) * 1000,
-        latencyMs: { p50: latencies[Math.floor((latencies.length - 1) / 2)], max: latencies[latencies.length - 1] },
+        latencyMs: { p50: quantile(latencies, 0.5), max: Math.max(...latencies) },
         meanBatch: (after.parts - before.parts) / (after.forwards - before.forwards),
         expertBytesReadPerToken: bytes,
       },

@@ -23,6 +23,15 @@ export function tokensArg(v: string, name: string): number[] {
   });
 }
 
+/** Comma-separated counts (`1,2,4,8`: streams, requests in flight): each item digits only, at least 1. */
+export function levelsArg(v: string, name: string): number[] {
+  return v.split(',').map((item) => {
+    const n = Number(item);
+    if (!/^\d+$/.test(item) || n < 1) throw new UsageError(`--${name} must be comma-separated whole numbers ≥ 1, got '${item}' in '${v}'`);
+    return n;
+  });
+}
+
 /** An optional number flag: undefined when not given. */
 export function numberArg(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;

@@ -4,11 +4,10 @@
 // has a tokenizer, else seeded token ids.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Engine, type Prompt } from '../api/engine.js';
+import type { Prompt } from '../api/engine.js';
 import { loadModel } from '../node.js';
 import { type BatchingRow, benchBatching } from '../bench/batching.js';
 import { syntheticGraniteSource } from '../bench/synthetic.js';
-import { createNodeDevice } from '../node.js';
 import type { WeightDType } from '../weights/format.js';
 import { UsageError } from './args.js';
 import { HELDOUT_TEXT } from './expertCacheBench.js';
@@ -26,24 +25,11 @@ export interface BatchingBenchArgs {
 /** Positions each sequence's KV slot holds: the prompts and their tokens fit well within. */
 const CONTEXT = 256;
 
-/** --streams: comma-separated positive integers. */
-export function streamsArg(v: string): number[] {
-  return v.split(',').map((s) => {
-    const n = Number(s);
-    if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--streams must be comma-separated positive integers, got '${s}' in '${v}'`);
-    return n;
-  });
-}
-
 export async function batchingBench(o: BatchingBenchArgs): Promise<void> {
   const maxSequences = Math.max(...o.streams);
-  let engine: Engine;
-  if (o.synthetic !== undefined) {
-    if (o.synthetic !== 'granite') throw new UsageError(`--synthetic with --batching: 'granite', got '${o.synthetic}'`);
-    engine = await Engine.load(await createNodeDevice(), syntheticGraniteSource(), { dtype: o.dtype, contextLength: CONTEXT, maxSequences });
-  } else {
-    engine = await loadModel(sourceOf(o.model), { dtype: o.dtype, contextLength: CONTEXT, maxSequences });
-  }
+  if (o.synthetic !== undefined && o.synthetic !== 'granite') throw new UsageError(`--synthetic with --batching: 'granite', got '${o.synthetic}'`);
+  const source = o.synthetic === undefined ? sourceOf(o.model) : syntheticGraniteSource();
+  const engine = await loadModel(source, { dtype: o.dtype, contextLength: CONTEXT, maxSequences });
   try {
     const prompts: Prompt[] = engine.tokenizer
       ? readFileSync(HELDOUT_TEXT, 'utf8').split(/(?<=\.)\s+/).filter((s) => s.length > 40).slice(0, maxSequences).map((s) => s.slice(0, 120))

@@ -14,12 +14,12 @@ type ServedFlags = { model?: string; dtype?: string; 'max-sequences'?: string } 
   & RoutingFlags;
 
 /** The engine the flags ask for, loaded with their maxSequences. */
-export async function servedEngine(v: ServedFlags): Promise<{ engine: Engine; maxSequences: number }> {
+export async function servedEngine(v: ServedFlags): Promise<Engine> {
   const maxSequences = intArg(v['max-sequences'], 'max-sequences');
   if (maxSequences < 1) throw new UsageError(`--max-sequences must be at least 1, got ${maxSequences}`);
   const engine = await loadEngine(v.model, v.dtype, { ...parallelArgs(v), ...cacheArgs(v), maxSequences });
   useRoutingArgs(engine, v);
-  return { engine, maxSequences };
+  return engine;
 }
 
 export async function serveCommand(args: string[]): Promise<void> {
@@ -40,9 +40,9 @@ export async function serveCommand(args: string[]): Promise<void> {
     apiKey: v['api-key'] ?? process.env.WEBMOE_API_KEY,
     maxQueue: intArg(v['max-queue'], 'max-queue'),
   };
-  const { engine, maxSequences } = await servedEngine(v);
+  const engine = await servedEngine(v);
   try {
-    const server = await serve(engine, { ...options, maxSequences });
+    const server = await serve(engine, options); // its 429 bound counts the engine's maxSequences
     if (!options.apiKey && !['127.0.0.1', 'localhost', '::1'].includes(v.host!)) {
       console.error(`webmoe serve: listening on ${v.host} with no API key: anyone who reaches it can use it (--api-key or WEBMOE_API_KEY)`);
     }

@@ -11,7 +11,7 @@ import type { ChatCompletionRequest } from '../api/openai.js';
 import type { LoadJob } from '../serve/loadClient.js';
 import type { LoadRow } from '../serve/load.js';
 import { serve } from '../serve/server.js';
-import { intArg, UsageError } from './args.js';
+import { intArg, levelsArg } from './args.js';
 import { servedEngine, servedEngineOptions } from './serve.js';
 
 // A variable, so that the build leaves the URL alone (the client script sits beside the CLI in dist/).
@@ -29,15 +29,6 @@ export function benchRequests(n: number, maxTokens: number, model: string): Chat
     max_tokens: maxTokens,
     temperature: 0,
   }));
-}
-
-/** Comma-separated whole numbers ≥ 1 (`1,2,4,8`). */
-export function levelsArg(v: string, name: string): number[] {
-  return v.split(',').map((item) => {
-    const n = Number(item);
-    if (!/^\d+$/.test(item) || n < 1) throw new UsageError(`--${name} must be comma-separated whole numbers ≥ 1, got '${item}' in '${v}'`);
-    return n;
-  });
 }
 
 export interface ServeBenchReport {
@@ -83,10 +74,11 @@ export async function serveBench(args: string[], clientScript = fileURLToPath(ne
   const n = intArg(v.requests, 'requests');
   const maxTokens = intArg(v['max-tokens'], 'max-tokens');
   const concurrencies = levelsArg(v.concurrency, 'concurrency');
-  const { engine, maxSequences } = await servedEngine(v);
+  const engine = await servedEngine(v);
+  const { maxSequences } = engine;
   try {
     // Every request of a level may be in flight at once: none gets 429.
-    const server = await serve(engine, { port: 0, maxSequences, maxQueue: Math.max(...concurrencies, 1) });
+    const server = await serve(engine, { port: 0, maxQueue: Math.max(...concurrencies, 1) });
     try {
       console.log(`webmoe serve-bench: ${engine.model} at ${server.url}, ${n} requests of ${maxTokens} tokens at most, greedy; ` +
         `max-sequences ${maxSequences}; the client in a second process`);

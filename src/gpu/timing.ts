@@ -1,5 +1,6 @@
 // GPU timing by wall clock around submit → onSubmittedWorkDone: portable to every adapter (timestamp
-// queries are optional), and the regions timed here are long next to the submit overhead.
+// queries are optional), and the regions timed here are long next to the submit overhead; and the
+// quantiles the benchmarks report of such times.
 
 /** Median milliseconds of `runs` submissions of `encode` after one warm-up. */
 export async function medianMs(device: GPUDevice, encode: (enc: GPUCommandEncoder) => void, runs: number): Promise<number> {
@@ -42,4 +43,10 @@ export async function medianWallMs(once: () => Promise<void>, runs: number): Pro
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
+}
+
+/** The p-quantile (0…1) of `xs`, the nearest rank (NaNs left out). */
+export function quantile(xs: number[], p: number): number {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] : NaN;
 }

@@ -2,6 +2,7 @@
 // the openai package is a devDependency only), a fixed number in flight, each timed (latency, time to
 // first token) and checked: complete ([DONE] after a finish reason and usage) and, greedy, equal to
 // the same request's reply in a sequential baseline.
+import { quantile } from '../gpu/timing.js';
 
 export interface LoadTestOptions {
   /** the server's base URL (http://host:port) */
@@ -101,12 +102,6 @@ export async function runLoad(o: LoadTestOptions, concurrency: number): Promise<
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, o.requests.length) }, lane));
   return { replies, wallMs: performance.now() - start };
-}
-
-/** The p-quantile (0…1) of `xs`, the nearest rank. */
-export function quantile(xs: number[], p: number): number {
-  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] : NaN;
 }
 
 /** A concurrency's row: throughput, latency quantiles, and how many replies are complete and equal to the baseline's. */

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { benchRequests, levelsArg, serveBench } from '../../src/cli/serveBench.js';
-import { quantile } from '../../src/serve/load.js';
+import { levelsArg } from '../../src/cli/args.js';
+import { benchRequests, serveBench } from '../../src/cli/serveBench.js';
+import { quantile } from '../../src/gpu/timing.js';
 import { buildWorkers } from '../helpers/workers.js';
 
 it('serve-bench: a second process drives the server; every reply complete and equal to the baseline', async () => {
