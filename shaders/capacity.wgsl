@@ -2,10 +2,12 @@
 // expert by routing score (ties: the earlier slot, so the earlier token); a pair over capacity is
 // dropped, or (next) takes its token's best candidate that has room and the token does not hold,
 // overflowing pairs going in the same order. Then the weights follow the family's rule over the
-// experts each token keeps, and the counts are the experts' loads.
+// experts each token keeps, and the counts are the experts' loads, which the routing telemetry's
+// totals add up (the router's tally is off when this kernel runs).
 // Layout: cand [T,candRows] (expert, score bits) from the router, ids [T,k] (NONE: no expert),
 //         weights [T,k], counts [E+1] (→ each expert's pairs, then the pairs dropped),
-//         scratch [3·T·k] u32: each slot's score, its overflow flag, the overflowing slots in order.
+//         scratch [3·T·k] u32: each slot's score, its overflow flag, the overflowing slots in order,
+//         totals [E+3] += (counts, tokens, experts with a pair).
 // Dispatch: (1, 1, 1): one workgroup, as the pairs compete across the whole call. Cost O((T·k)² / WG):
 // capacity is for prefill batches.
 
@@ -30,9 +32,11 @@ const NONE = 0xffffffffu;
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;
 @group(0) @binding(4) var<storage, read_write> counts: array<u32>;
 @group(0) @binding(5) var<storage, read_write> scratch: array<u32>;
+@group(0) @binding(6) var<storage, read_write> totals: array<u32>;
 
 var<workgroup> load: array<atomic<u32>, E_MAX>;
 var<workgroup> overflows: atomic<u32>;
+var<workgroup> ran: atomic<u32>;  // experts with a pair
 
 fn score(s: u32) -> f32 { return bitcast<f32>(scratch[s]); }
 
@@ -113,6 +117,8 @@ fn main(@builtin(local_invocation_index) tid: u32) {
       }
     }
     counts[p.experts] = dropped;
+    totals[p.experts] += dropped;
+    totals[p.experts + 1u] += p.tokens;
   }
   storageBarrier();
   workgroupBarrier();
@@ -126,5 +132,12 @@ fn main(@builtin(local_invocation_index) tid: u32) {
       weights[s] = select(0.0, score(s) * scale, ids[s] != NONE);
     }
   }
-  for (var e = tid; e < p.experts; e += WG) { counts[e] = atomicLoad(&load[e]); }
+  for (var e = tid; e < p.experts; e += WG) {
+    let n = atomicLoad(&load[e]);
+    counts[e] = n;
+    totals[e] += n;
+    if (n > 0u) { atomicAdd(&ran, 1u); }
+  }
+  workgroupBarrier();
+  if (tid == 0u) { totals[p.experts + 2u] += atomicLoad(&ran); }
 }

@@ -1,10 +1,13 @@
 // Router: logits = x·Wrᵀ + bias, scoring, optional grouped top-k, top-k, top-p, routing weights.
-// Layout: x [T,H], wr [E,H], biases [2E] (the logit bias, then the selection bias, which shifts the
-//         choice, never the weights), mask [E] (0 = expert may not be chosen)
+// Layout: x [T,H], wr [E,H], table [3E]: the logit bias, then the selection bias (which shifts the
+//         choice, never the weights), then the mask (0 = expert may not be chosen), E values each
 //      → ids [T,k] u32 (NONE past the experts top-p keeps), weights [T,k] f32 (0 there),
 //        counts [E] (+1 per choice; the caller clears it),
 //        cand [T,candRows] (expert, score bits) pairs, the token's best candRows experts in order
-//        with their routing scores, for the capacity kernel (written only when candRows > 0).
+//        with their routing scores, for the capacity kernel (written only when candRows > 0),
+//        totals [E+3] (tally = 1: the routing telemetry's running sums, as the capacity kernel keeps
+//        them when it runs: +1 per choice, +1 token at E+1, and at E+2 +1 per expert that got its
+//        first pair of the call, found by the counts' old value, so each expert that runs counts once).
 // Routing probability of an allowed expert: softmax over the allowed logits, or with sigmoid
 // scoring its score over the sum of the allowed scores. Top-p keeps the fewest of the k choices
 // (≥ minK) whose probability mass reaches topP; topP ≥ 1 keeps all k. The routing score (the
@@ -27,6 +30,7 @@ struct Params {
   topP: f32,
   minK: u32,
   candRows: u32,
+  tally: u32,
 }
 
 override E_MAX: u32 = 64u;
@@ -36,12 +40,12 @@ const NONE = 0xffffffffu;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wr: array<f32>;
-@group(0) @binding(3) var<storage, read> biases: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<u32>;
-@group(0) @binding(5) var<storage, read_write> ids: array<u32>;
-@group(0) @binding(6) var<storage, read_write> weights: array<f32>;
-@group(0) @binding(7) var<storage, read_write> counts: array<atomic<u32>>;
-@group(0) @binding(8) var<storage, read_write> cand: array<u32>;
+@group(0) @binding(3) var<storage, read> table: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(5) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(6) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> cand: array<u32>;
+@group(0) @binding(8) var<storage, read_write> totals: array<atomic<u32>>;
 
 var<workgroup> logit: array<f32, E_MAX>;
 var<workgroup> sel: array<f32, E_MAX>;     // selection score
@@ -53,6 +57,8 @@ var<workgroup> redI: array<u32, WG>;
 var<workgroup> order: array<u32, E_MAX>;  // the token's experts, best first (NONE once none is left)
 
 fn sigmoid(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }
+
+fn allowed(e: u32) -> bool { return table[2u * p.experts + e] != 0.0; }
 
 // Is candidate a (value, index) better than b? NONE marks an empty candidate.
 fn better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
@@ -123,10 +129,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   for (var e = tid; e < E; e += WG) {
     var acc = 0.0;
     for (var h = 0u; h < H; h++) { acc += x[t * H + h] * wr[e * H + h]; }
-    let l = acc + biases[e];
+    let l = acc + table[e];
     logit[e] = l;
-    sel[e] = select(l, sigmoid(l), p.scoring == 1u) + biases[E + e];
-    alive[e] = mask[e];
+    sel[e] = select(l, sigmoid(l), p.scoring == 1u) + table[E + e];
+    alive[e] = select(0u, 1u, allowed(e));
   }
   workgroupBarrier();
   if (p.nGroup > 1u) { groupedSelection(tid); }
@@ -145,10 +151,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
 
   // Serially from here: k and E are small next to the expert GEMMs.
   var shift = -3.4e38;  // subtracted before exp() so it cannot overflow
-  for (var e = 0u; e < E; e++) { if (mask[e] != 0u) { shift = max(shift, logit[e]); } }
+  for (var e = 0u; e < E; e++) { if (allowed(e)) { shift = max(shift, logit[e]); } }
   var denom = 0.0;      // of the probabilities: Σ exp(logit − shift), or Σ sigmoid
   for (var e = 0u; e < E; e++) {
-    if (mask[e] != 0u) { denom += select(exp(logit[e] - shift), sigmoid(logit[e]), p.scoring == 1u); }
+    if (allowed(e)) { denom += select(exp(logit[e] - shift), sigmoid(logit[e]), p.scoring == 1u); }
   }
 
   var n = k;  // experts kept
@@ -182,12 +188,17 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     if (j < n) {
       ids[out + j] = order[j];
       weights[out + j] *= scale;
-      atomicAdd(&counts[order[j]], 1u);
+      let first = atomicAdd(&counts[order[j]], 1u) == 0u;
+      if (p.tally != 0u) {
+        atomicAdd(&totals[order[j]], 1u);
+        if (first) { atomicAdd(&totals[E + 2u], 1u); }
+      }
     } else {
       ids[out + j] = NONE;
       weights[out + j] = 0.0;
     }
   }
+  if (p.tally != 0u) { atomicAdd(&totals[E + 1u], 1u); }
   for (var j = 0u; j < p.candRows; j++) {
     let e = order[j];
     var score = 0.0;

@@ -13,7 +13,7 @@ export const CAPACITY = defineKernel('capacity', {
     renorm: 'u32',
     routedScaling: 'f32',
   },
-  bindings: { cand: 'read', ids: 'read_write', weights: 'read_write', counts: 'read_write', scratch: 'read_write' },
+  bindings: { cand: 'read', ids: 'read_write', weights: 'read_write', counts: 'read_write', scratch: 'read_write', totals: 'read_write' },
   overrides: ['E_MAX'],
 });
 
@@ -34,7 +34,7 @@ export interface CapacityDims {
 /** Bytes of the kernel's scratch buffer. */
 export const capacityScratchBytes = (tokens: number, topK: number): number => 3 * tokens * topK * 4;
 
-/** Caps each expert's pairs of a routed call (capacity.wgsl); `counts` [E+1] ends with the pairs dropped. */
+/** Caps each expert's pairs of a routed call (capacity.wgsl); `counts` [E+1] ends with the pairs dropped, and `totals` [E+3] adds them up. */
 export function capacityKernel(ws: Workspace, b: CapacityBuffers, d: CapacityDims): Dispatch {
   return CAPACITY.launch(ws, {
     uniforms: { ...d, next: d.next ? 1 : 0, renorm: d.renorm ? 1 : 0 },

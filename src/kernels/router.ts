@@ -29,6 +29,8 @@ export interface RouterDims extends Routing {
   hidden: number;
   /** candidates per token written to `cand` for the capacity kernel (0: none) */
   candRows: number;
+  /** add the call's routing to `totals` (off where the capacity kernel, which has the final counts, does) */
+  tally: boolean;
 }
 
 export const ROUTER = defineKernel('router', {
@@ -47,16 +49,17 @@ export const ROUTER = defineKernel('router', {
     topP: 'f32',
     minK: 'u32',
     candRows: 'u32',
+    tally: 'u32',
   },
   bindings: {
     x: 'read',
     wr: 'read',
-    biases: 'read',
-    mask: 'read',
+    table: 'read',
     ids: 'read_write',
     weights: 'read_write',
     counts: 'read_write',
     cand: 'read_write',
+    totals: 'read_write',
   },
   overrides: ['E_MAX'],
 });
@@ -65,7 +68,7 @@ export type RouterBuffers = Parameters<typeof ROUTER.launch>[1]['buffers'];
 
 export function routerKernel(ws: Workspace, b: RouterBuffers, d: RouterDims): Dispatch {
   return ROUTER.launch(ws, {
-    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0, groupMax: d.groupMax ? 1 : 0 },
+    uniforms: { ...d, normTopK: d.normTopK ? 1 : 0, groupMax: d.groupMax ? 1 : 0, tally: d.tally ? 1 : 0 },
     buffers: b,
     grid: [d.tokens],
     overrides: { E_MAX: d.experts },

@@ -4,11 +4,10 @@
 // routing never waits for the CPU.
 import { combineKernel, type SlotRows } from '../kernels/combine.js';
 import type { Routing } from '../kernels/router.js';
-import { tallyKernel } from '../kernels/tally.js';
 import { storageBindingLimit } from '../gpu/limits.js';
 import { PlanCache } from '../gpu/plans.js';
 import { clearStep, recordSteps, type Step } from '../gpu/steps.js';
-import { uploadBuffer, Workspace } from '../gpu/workspace.js';
+import { Workspace } from '../gpu/workspace.js';
 import type { ExpertBackend } from './backend.js';
 import { FusedExperts } from './fused.js';
 import { type RoutingBuffers, Router, type RouterWeights } from './router.js';
@@ -63,12 +62,6 @@ export class MoELayer {
   private current: Routing;
   private controls_: RoutingControls = {};
   private mask: ArrayLike<boolean | number>;
-  /**
-   * [E+3] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
-   * capacity, tokens, and experts run (one per expert a forward gave a pair: the expert weights it
-   * read) (the routing telemetry's source).
-   */
-  readonly totals: GPUBuffer;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -80,7 +73,6 @@ export class MoELayer {
   ) {
     this.current = router.routing;
     this.mask = Array.from(mask ?? new Array<number>(config.numExperts).fill(1), (m) => (m ? 1 : 0));
-    this.totals = uploadBuffer(device, new Uint32Array(config.numExperts + 3), `${router.routing.experts} experts routing totals`);
     experts.steer?.((extra) => router.steer(extra));
   }
 
@@ -133,11 +125,11 @@ export class MoELayer {
   planRows(ws: Workspace, x: GPUBuffer, tokens: number): { steps: Step[]; routing: RoutingBuffers; rows: SlotRows } {
     const k = this.current.topK;
     this.checkFits(tokens, k);
-    const { hidden: H, numExperts: E } = this.config;
+    const H = this.config.hidden;
     const routed = this.router.plan(ws, x, tokens, this.current);
     const ys = ws.buffer(tokens * k * H * 4, 'ys');
     const steps: Step[] = [clearStep(routed.counts)];
-    const work: Step[] = [...routed.route, tallyKernel(ws, { counts: routed.counts, totals: this.totals }, E + 1, tokens, E)];
+    const work: Step[] = [...routed.route];
     let sharedY: GPUBuffer | undefined;
     if (this.shared) {
       const s = this.shared.router.plan(ws, x, tokens);
@@ -237,13 +229,21 @@ export class MoELayer {
     return this.current;
   }
 
+  /**
+   * [E+3] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
+   * capacity, tokens, and experts run (one per expert a forward gave a pair: the expert weights it
+   * read) (the routing telemetry's source).
+   */
+  get totals(): GPUBuffer {
+    return this.router.totals;
+  }
+
   /** Zeroes the totals (from the queue: before the next submitted call). */
   resetTotals(): void {
-    this.device.queue.writeBuffer(this.totals, 0, new Uint32Array(this.config.numExperts + 3));
+    this.router.resetTotals();
   }
 
   destroy(): void {
-    this.totals.destroy();
     this.plans.destroy();
     this.last = undefined;
     this.router.destroy();

@@ -38,25 +38,38 @@ export interface RoutingBuffers {
 
 export class Router {
   private readonly weights: GPUBuffer;
-  private readonly biases: GPUBuffer;
-  private readonly mask: GPUBuffer;
+  /** [3E] f32: the logit bias, the selection bias, the mask (1: may be chosen), one binding for the three */
+  private readonly table: GPUBuffer;
   /** the model's selection bias [E] (zeros for none), which steer() adds to */
   private readonly selection: Float32Array;
+  /**
+   * [E+3] u32, summed over the calls since resetTotals(): pairs per expert, pairs dropped by
+   * capacity, tokens, and experts run (one per expert a call gave a pair: the expert weights it
+   * read). The routing kernel (or the capacity kernel, when it runs) adds each call's.
+   */
+  readonly totals: GPUBuffer;
 
   constructor(private readonly device: GPUDevice, readonly routing: Routing, readonly hidden: number, w: RouterWeights, label: string) {
     const E = routing.experts;
     this.weights = uploadBuffer(device, w.router, `${label} router`);
-    const biases = new Float32Array(2 * E);
-    if (w.routerBias) biases.set(w.routerBias);
-    if (w.selectionBias) biases.set(w.selectionBias, E);
-    this.selection = biases.slice(E);
-    this.biases = uploadBuffer(device, biases, `${label} router biases`);
-    this.mask = uploadBuffer(device, maskWords(w.mask, E), `${label} expert mask`);
+    const table = new Float32Array(3 * E);
+    if (w.routerBias) table.set(w.routerBias);
+    if (w.selectionBias) table.set(w.selectionBias, E);
+    table.set(maskValues(w.mask, E), 2 * E);
+    this.selection = table.slice(E, 2 * E);
+    this.table = uploadBuffer(device, table, `${label} router biases and mask`);
+    this.totals = uploadBuffer(device, new Uint32Array(E + 3), `${label} routing totals`);
   }
 
   /** Replaces the expert mask for the next calls (checked by the caller). */
   setMask(mask: ArrayLike<boolean | number>): void {
-    this.device.queue.writeBuffer(this.mask, 0, maskWords(mask, this.routing.experts));
+    const E = this.routing.experts;
+    this.device.queue.writeBuffer(this.table, 2 * E * 4, maskValues(mask, E));
+  }
+
+  /** Zeroes the totals (from the queue: before the next submitted call). */
+  resetTotals(): void {
+    this.device.queue.writeBuffer(this.totals, 0, new Uint32Array(this.routing.experts + 3));
   }
 
   /**
@@ -64,7 +77,7 @@ export class Router {
    * it shifts the choice, never the weights (the expert cache prefers resident experts so).
    */
   steer(extra: ArrayLike<number>): void {
-    this.device.queue.writeBuffer(this.biases, this.selection.byteLength, this.selection.map((b, e) => b + extra[e]));
+    this.device.queue.writeBuffer(this.table, this.selection.byteLength, this.selection.map((b, e) => b + extra[e]));
   }
 
   /**
@@ -81,16 +94,17 @@ export class Router {
     const capped = capacity < tokens;
     const candRows = capped ? (r.capacityNext ? E : k) : 0;
     const cand = ws.buffer(Math.max(8, tokens * candRows * 8), 'candidates');
-    const route = [routerKernel(ws, { x, wr: this.weights, biases: this.biases, mask: this.mask, ids, weights, counts, cand }, {
+    const route = [routerKernel(ws, { x, wr: this.weights, table: this.table, ids, weights, counts, cand, totals: this.totals }, {
       ...r,
       tokens,
       hidden: this.hidden,
       candRows,
+      tally: !capped,
     })];
     if (capped) {
       const scratch = ws.buffer(capacityScratchBytes(tokens, k), 'capacity scratch');
       const renorm = r.scoring === 2 || r.normTopK;
-      route.push(capacityKernel(ws, { cand, ids, weights, counts, scratch }, {
+      route.push(capacityKernel(ws, { cand, ids, weights, counts, scratch, totals: this.totals }, {
         tokens,
         topK: k,
         candRows,
@@ -105,10 +119,10 @@ export class Router {
   }
 
   destroy(): void {
-    for (const b of [this.weights, this.biases, this.mask]) b.destroy();
+    for (const b of [this.weights, this.table, this.totals]) b.destroy();
   }
 }
 
-function maskWords(mask: ArrayLike<boolean | number> | undefined, experts: number): Uint32Array<ArrayBuffer> {
-  return Uint32Array.from({ length: experts }, (_, e) => (mask ? (mask[e] ? 1 : 0) : 1));
+function maskValues(mask: ArrayLike<boolean | number> | undefined, experts: number): Float32Array<ArrayBuffer> {
+  return Float32Array.from({ length: experts }, (_, e) => (mask ? (mask[e] ? 1 : 0) : 1));
 }

@@ -28,7 +28,7 @@ describe('kernel declarations', () => {
   it('finds every kernel', () => {
     expect(kernels.map((k) => k.name).sort()).toEqual(
       ['align', 'attention', 'attention decode', 'attention prep', 'capacity', 'combine', 'copy', 'embed', 'mla attention', 'mla prep', 'mla query',
-        'mla value', 'moe_gemm', 'moe_gemv', 'rmsnorm', 'router', 'sample', 'tally'],
+        'mla value', 'moe_gemm', 'moe_gemv', 'rmsnorm', 'router', 'sample'],
     );
   });
 
