@@ -4,8 +4,8 @@
 //                 act_*.wgsl).
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
 // BIASED: the expert's biases join gate, up and acc before the activation or the routing weight.
-// Params, bindings 0–4 (p, a, w, slotOf, bias), slotIn(), inputs8() and biased(): expert_common.wgsl; weights8():
-// the weight format's prelude; gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
+// Params, bindings 0–4 (p, a, w, slotOf, bias), slotIn(), inputs8() and biased(): expert_common.wgsl; run8():
+// the weight format's prelude (each run's dot product is scaled once: weight_run8.wgsl); gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
 // them).
 // Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
 // row each when GATED) over every LANES-th run of 8 inputs, so neighbouring threads read
@@ -66,11 +66,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) index
     for (var s = 0u; s < SLOTS; s++) { av[s] = inputs8(aBase[s], k0); }
     for (var j = 0u; j < ROWS; j++) {
       let n = min(n0 + col0 + j, nc - 1u);  // past the last column: a repeat, never stored
-      let wg8 = weights8(wBase + n, k0);
-      for (var s = 0u; s < SLOTS; s++) { g[s * ROWS + j] += dot(wg8[0], av[s][0]) + dot(wg8[1], av[s][1]); }
+      let wg8 = run8(wBase + n, k0);
+      for (var s = 0u; s < SLOTS; s++) { g[s * ROWS + j] += (dot(wg8.q[0], av[s][0]) + dot(wg8.q[1], av[s][1])) * wg8.scale; }
       if (GATED) {
-        let wu8 = weights8(wBase + nc + n, k0);
-        for (var s = 0u; s < SLOTS; s++) { u[s * ROWS + j] += dot(wu8[0], av[s][0]) + dot(wu8[1], av[s][1]); }
+        let wu8 = run8(wBase + nc + n, k0);
+        for (var s = 0u; s < SLOTS; s++) { u[s * ROWS + j] += (dot(wu8.q[0], av[s][0]) + dot(wu8.q[1], av[s][1])) * wu8.scale; }
       }
     }
   }

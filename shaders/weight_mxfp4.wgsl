@@ -36,13 +36,14 @@ fn weight(r: u32, k: u32) -> f32 {
   return ldexp(e2m1(vec4u(code)).x, mxExponent(r, k));
 }
 
-// Inputs k0 … k0+7 of row r (k0 a multiple of 8); zeros from K on. One code word and one scale.
-fn weights8(r: u32, k0: u32) -> array<vec4f, 2> {
-  var v: array<vec4f, 2>;
+// Inputs k0 … k0+7 of row r (k0 a multiple of 8; weight_run8.wgsl): the E2M1 values and their
+// block's power of two; zeros from K on. One code word and one scale.
+fn run8(r: u32, k0: u32) -> Run8 {
+  var v: Run8;
   if (k0 >= p.K) { return v; }
   let word = vec4u(w[r * (p.K / 8u) + k0 / 8u]);
-  let e = vec4i(mxExponent(r, k0));
-  v[0] = ldexp(e2m1((word >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)), e);
-  v[1] = ldexp(e2m1((word >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)), e);
+  v.scale = ldexp(1.0, mxExponent(r, k0));
+  v.q[0] = e2m1((word >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u));
+  v.q[1] = e2m1((word >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u));
   return v;
 }

@@ -3,16 +3,16 @@
 
 const BITS = 4u;
 
-// Inputs k0 … k0+7 of row r (k0 a multiple of 8), dequantized; zeros from K on. A run of 8 never
-// straddles a group: one data word and one scale for all eight. Shifting a nibble to the top bits and
-// back sign-extends it.
-fn weights8(r: u32, k0: u32) -> array<vec4f, 2> {
-  var v: array<vec4f, 2>;
+// Inputs k0 … k0+7 of row r (k0 a multiple of 8; weight_run8.wgsl): the integers and their group's
+// scale; zeros from K on. A run of 8 never straddles a group: one data word and one scale for all
+// eight. Shifting a nibble to the top bits and back sign-extends it.
+fn run8(r: u32, k0: u32) -> Run8 {
+  var v: Run8;
   if (k0 >= p.K) { return v; }
   let row = groupRow(r);
-  let scale = groupScale(row, k0);
+  v.scale = groupScale(row, k0);
   let word = vec4u(w[row + k0 / 8u]);
-  v[0] = vec4f(bitcast<vec4i>(word << vec4u(28u, 24u, 20u, 16u)) >> vec4u(28u)) * scale;
-  v[1] = vec4f(bitcast<vec4i>(word << vec4u(12u, 8u, 4u, 0u)) >> vec4u(28u)) * scale;
+  v.q[0] = vec4f(bitcast<vec4i>(word << vec4u(28u, 24u, 20u, 16u)) >> vec4u(28u));
+  v.q[1] = vec4f(bitcast<vec4i>(word << vec4u(12u, 8u, 4u, 0u)) >> vec4u(28u));
   return v;
 }

@@ -13,7 +13,8 @@ export interface WeightFormat {
   readonly name: WeightStorage;
   /**
    * WGSL files, joined before a kernel that declares `w: array<u32>` and `p.K`, that define
-   * weight(r, k) (input k of row r) and weights8(r, k0) (inputs k0 … k0+7, zeros from K on).
+   * weight(r, k) (input k of row r), run8(r, k0) (inputs k0 … k0+7 as 8 values and their scale,
+   * zeros from K on) and, from it, weights8(r, k0) (the 8 scaled: shaders/weight_run8.wgsl).
    */
   readonly prelude: readonly string[];
   /** Stored at 16 bits a weight or fewer: f16 GEMM tiles then round about as much as storage did. */

@@ -5,7 +5,7 @@ import type { WeightFormat } from '../format.js';
 
 export const F16: WeightFormat = {
   name: 'f16',
-  prelude: ['weight_f16'],
+  prelude: ['weight_f16', 'weight_run8'],
   narrow: true,
   sourceDType: 'F16',
   rowBytes: (inner) => 2 * inner,

@@ -3,7 +3,7 @@ import type { WeightFormat } from '../format.js';
 
 export const F32: WeightFormat = {
   name: 'f32',
-  prelude: ['weight_f32'],
+  prelude: ['weight_f32', 'weight_run8'],
   narrow: false,
   sourceDType: 'F32',
   rowBytes: (inner) => 4 * inner,

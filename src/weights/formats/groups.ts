@@ -39,7 +39,7 @@ export class IntGroups implements WeightFormat {
   readonly prelude: readonly string[];
 
   constructor(readonly name: QuantDType, readonly bits: 8 | 4, readonly qmax: number, private readonly packGroup: PackGroup) {
-    this.prelude = ['weight_groups', `weight_${name}`];
+    this.prelude = ['weight_groups', `weight_${name}`, 'weight_run8'];
   }
 
   /** u32 words of one stored row of `inner` values: GROUP·bits/32 = bits data words per group, then the scales. */

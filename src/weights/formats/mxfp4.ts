@@ -38,7 +38,7 @@ const magnitudeCode = (q: number): number => q < 1.25 ? (q < 0.25 ? 0 : q < 0.75
 
 export const MXFP4: WeightFormat = {
   name: 'mxfp4',
-  prelude: ['weight_mxfp4'],
+  prelude: ['weight_mxfp4', 'weight_run8'],
   narrow: true,
   rowBytes(inner) {
     const [codes, scales] = planes(inner);
