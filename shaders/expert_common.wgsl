@@ -4,8 +4,8 @@
 //          backend may hold any subset of the experts in any order. One binding holds slots [s0,s1) ×
 //          output columns [n0,n1) as [s1-s0][P][n1-n0] rows of K inputs, P = 2 (gate rows, then up
 //          rows) when GATED else 1. The storage of a row is the weight format's: its prelude
-//          (weight_*.wgsl, src/weights/formats/) reads `w` and `p.K` and defines run8() and weights8(). The
-//          gated epilogue is the activation's prelude (act_*.wgsl).
+//          (weight_*.wgsl, src/weights/formats/) reads `w` and `p.K` and defines run8() and
+//          weights8(). The gated epilogue is the activation's prelude (act_*.wgsl).
 // Biases (BIASED, gpt-oss): bias [E][P][N] f32 by expert id, not slot (small, so always resident
 //          whatever subset of experts the matrix holds), N = p.outStride outputs a part. Without
 //          BIASED the binding is a placeholder no code reads and the results are bit for bit those of

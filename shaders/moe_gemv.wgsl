@@ -4,9 +4,9 @@
 //                 act_*.wgsl).
 // !GATED (GEMV 2): a = h[slot], out y[slot, n] = acc · routing weight of the slot.
 // BIASED: the expert's biases join gate, up and acc before the activation or the routing weight.
-// Params, bindings 0–4 (p, a, w, slotOf, bias), slotIn(), inputs8() and biased(): expert_common.wgsl; run8():
-// the weight format's prelude (each run's dot product is scaled once: weight_run8.wgsl); gated(): the activation's prelude (src/kernels/expertMatmul.ts joins
-// them).
+// Params, bindings 0–4 (p, a, w, slotOf, bias), slotIn(), inputs8() and biased(): expert_common.wgsl;
+// run8(): the weight format's prelude (each run's dot product is scaled once: weight_run8.wgsl);
+// gated(): the activation's prelude (src/kernels/expertMatmul.ts joins them).
 // Threads: LANES along K × WG/LANES column groups. A thread computes ROWS columns (a gate and an up
 // row each when GATED) over every LANES-th run of 8 inputs, so neighbouring threads read
 // neighbouring weights and each weight is read once; the LANES partial sums of a column then meet in
