@@ -109,43 +109,60 @@ async function together(decoder: Decoder, plans: Plan[], want: Awaited<ReturnTyp
   return { decodeSteps, mixedSteps };
 }
 
+/** A decoder of `maxSequences` sequences and what frees it. */
+type Made = { decoder: Decoder; dispose(): void };
+
+/**
+ * Sequences of random prompts of `lengths` (each with its joins and chunk) alone in `make(1)`, then
+ * all of them together in `make(n)` (together()); the decode-only and mixed steps that ran.
+ */
+async function togetherEqualsAlone(
+  make: (maxSequences: number) => Promise<Made>,
+  lengths: (Omit<Plan, 'prompt'> & { length: number })[],
+  rng: Rng,
+  label: string,
+) {
+  const single = await make(1);
+  const V = single.decoder.config.vocab;
+  const plans = lengths.map(({ length, joins, chunk }) => ({ prompt: Array.from({ length }, () => rng.int(1, V - 1)), joins, chunk }));
+  const want = [];
+  for (const p of plans) want.push(await alone(single.decoder, p.prompt));
+  single.dispose();
+  const { decoder, dispose } = await make(plans.length);
+  expect(decoder.slots).toBe(plans.length);
+  try {
+    return await together(decoder, plans, want, rng, label);
+  } finally {
+    dispose();
+  }
+}
+
 describe('forwardBatch: sequences together equal each alone', () => {
   for (const name of FAMILY_MODELS) {
     it(`${name}: three sequences, prefill chunks beside decode steps, then all decoding`, async () => {
       const rng = new Rng(name.length * 31 + name.charCodeAt(0));
-      const single = await fixtureDecoder(device, name, { contextLength: 32 });
-      const V = single.config.vocab;
-      const prompt = (n: number) => Array.from({ length: n }, () => rng.int(1, V - 1));
+      const make = async (maxSequences: number): Promise<Made> => {
+        const decoder = await fixtureDecoder(device, name, { contextLength: 32, maxSequences });
+        return { decoder, dispose: () => decoder.destroy() };
+      };
       // past a sliding window's ring (4 tokens, a ring of 8) in each
-      const plans: Plan[] = [{ prompt: prompt(9), joins: 0, chunk: 9 }, { prompt: prompt(4), joins: 1, chunk: 3 }, { prompt: prompt(13), joins: 2, chunk: 5 }];
-      const want = [];
-      for (const p of plans) want.push(await alone(single, p.prompt));
-      single.destroy();
-      const decoder = await fixtureDecoder(device, name, { contextLength: 32, maxSequences: 3 });
-      expect(decoder.slots).toBe(3);
-      const { decodeSteps, mixedSteps } = await together(decoder, plans, want, rng, name);
+      const plans = [{ length: 9, joins: 0, chunk: 9 }, { length: 4, joins: 1, chunk: 3 }, { length: 13, joins: 2, chunk: 5 }];
+      const { decodeSteps, mixedSteps } = await togetherEqualsAlone(make, plans, rng, name);
       expect(decodeSteps).toBeGreaterThan(1);
       expect(mixedSteps).toBeGreaterThan(1);
-      decoder.destroy();
     });
   }
 
   it('mixtral with its experts in the expert cache (prefetch, few slots): together equal each alone', async () => {
     const rng = new Rng(5);
-    const o = { slots: 5, prefetch: true };
-    const { decoder: single, cache: singleCache } = await cachedDecoder(device, 'mixtral', o);
-    const prompt = (n: number) => Array.from({ length: n }, () => rng.int(1, single.config.vocab - 1));
-    const plans: Plan[] = [{ prompt: prompt(6), joins: 0, chunk: 6 }, { prompt: prompt(9), joins: 1, chunk: 4 }];
-    const want = [];
-    for (const p of plans) want.push(await alone(single, p.prompt));
-    single.destroy();
-    singleCache.dispose();
-    const { decoder, cache } = await cachedDecoder(device, 'mixtral', { ...o, maxSequences: 2 });
-    const { decodeSteps, mixedSteps } = await together(decoder, plans, want, rng, 'mixtral, expert cache');
+    const make = async (maxSequences: number): Promise<Made> => {
+      const { decoder, cache } = await cachedDecoder(device, 'mixtral', { slots: 5, prefetch: true, maxSequences });
+      return { decoder, dispose: () => (decoder.destroy(), cache.dispose()) };
+    };
+    const plans = [{ length: 6, joins: 0, chunk: 6 }, { length: 9, joins: 1, chunk: 4 }];
+    const { decodeSteps, mixedSteps } = await togetherEqualsAlone(make, plans, rng, 'mixtral, expert cache');
     expect(decodeSteps).toBeGreaterThan(1);
     expect(mixedSteps).toBeGreaterThan(0);
-    decoder.destroy();
-    cache.dispose();
   });
 
   it('mixtral with its experts on a GPU and a CPU worker (expert-parallel): together equal each alone', async () => {
@@ -153,23 +170,15 @@ describe('forwardBatch: sequences together equal each alone', () => {
     const rng = new Rng(6);
     const ckpt = await openCheckpoint(nodeDirSource(modelDir('mixtral')));
     const { family, config } = readConfig(ckpt.config);
-    const withWorkers = async (maxSequences: number) => {
+    const make = async (maxSequences: number): Promise<Made> => {
       const experts = await ExpertCoordinator.start(device, moeConfigOf(config), sparseLayers(config), 'f32', { workers: ['gpu', 'cpu'] });
-      return { experts, decoder: await loadDecoder(device, ckpt, family, config, { contextLength: 32, experts, maxSequences }) };
+      const decoder = await loadDecoder(device, ckpt, family, config, { contextLength: 32, experts, maxSequences });
+      return { decoder, dispose: () => (decoder.destroy(), experts.dispose()) };
     };
-    const single = await withWorkers(1);
-    const prompt = (n: number) => Array.from({ length: n }, () => rng.int(1, config.vocab - 1));
-    const plans: Plan[] = [{ prompt: prompt(5), joins: 0, chunk: 5 }, { prompt: prompt(7), joins: 1, chunk: 3 }];
-    const want = [];
-    for (const p of plans) want.push(await alone(single.decoder, p.prompt));
-    single.decoder.destroy();
-    single.experts.dispose();
-    const { decoder, experts } = await withWorkers(2);
-    const { decodeSteps, mixedSteps } = await together(decoder, plans, want, rng, 'mixtral, workers');
+    const plans = [{ length: 5, joins: 0, chunk: 5 }, { length: 7, joins: 1, chunk: 3 }];
+    const { decodeSteps, mixedSteps } = await togetherEqualsAlone(make, plans, rng, 'mixtral, workers');
     expect(decodeSteps).toBeGreaterThan(1);
     expect(mixedSteps).toBeGreaterThan(0);
-    decoder.destroy();
-    experts.dispose();
   });
 
   it('forward() on slot 1 and 2 of a decoder equals slot 0 alone; a batch of one part equals forward()', async () => {
